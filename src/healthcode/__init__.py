@@ -1,0 +1,1 @@
+"""healthcode: accountable health codes, place codes, check-ins and contact tracing."""

@@ -1,0 +1,47 @@
+"""Errors a user can cause. Each has a stable machine code and names the field at fault.
+
+The HTTP layer maps `InvalidInput` to 422 and `NotFound` to 404; the CLI maps both to exit 2.
+Nothing that raises one of these may have written anything (services validate before writing).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error caused by the caller's input or by the state the caller asked about."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "field": self.field, "message": self.message}
+
+
+class InvalidInput(DomainError):
+    """A value the caller sent is malformed or out of range."""
+
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    """The object does not exist (or, later, the caller may not see it: the two look the same)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request contradicts stored state (already enrolled, poster already rotated...)."""
+
+    code = "conflict"
+
+
+class Unavailable(DomainError):
+    """A resource the action needs is missing (no signing key, log unreachable): fail closed."""
+
+    code = "unavailable"
