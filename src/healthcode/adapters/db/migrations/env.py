@@ -1,0 +1,26 @@
+"""Alembic environment: run with the connection handed over by adapters/db/migrate.py."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from healthcode.adapters.db import vault_table  # noqa: F401 - registers the vault on metadata
+from healthcode.adapters.db.tables import metadata
+
+config = context.config
+connection = config.attributes.get("connection")
+
+
+def _run(conn: object) -> None:
+    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if connection is not None:
+    _run(connection)
+else:
+    with create_engine(config.get_main_option("sqlalchemy.url") or "").connect() as conn:
+        _run(conn)

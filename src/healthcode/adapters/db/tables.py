@@ -1,0 +1,117 @@
+"""Tables (SQLAlchemy Core). Times are UTC epoch seconds (BigInteger) everywhere.
+
+Venue-scoped tables (posters, and later check-ins) carry venue_id in their primary key and no
+foreign key to another table, so they can be sharded by venue on a distributed engine.
+The identity vault is defined apart, in vault_table.py, and only the vault repository uses it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+subjects = Table(
+    "subjects", metadata,
+    Column("subject_id", String(32), primary_key=True),  # random pseudonym, used everywhere
+    Column("kind", String(16), nullable=False),  # resident | dependant
+    Column("created_at", BigInteger, nullable=False),
+    Column("erased_at", BigInteger),
+)
+
+guardianships = Table(
+    "guardianships", metadata,
+    Column("guardian_id", String(32), ForeignKey("subjects.subject_id"), primary_key=True),
+    Column("dependant_id", String(32), ForeignKey("subjects.subject_id"), primary_key=True),
+    Column("relation", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "dependant_id"),
+)
+
+venues = Table(
+    "venues", metadata,
+    Column("venue_id", String(24), primary_key=True),
+    Column("name_zh", String(80)),
+    Column("name_en", String(120)),
+    Column("address", String(200), nullable=False),
+    Column("district", String(40), nullable=False),
+    Column("venue_type", String(24), nullable=False),
+    Column("operator", String(120), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+posters = Table(
+    "posters", metadata,
+    Column("venue_id", String(24), primary_key=True),
+    Column("poster_id", String(24), primary_key=True),
+    Column("kid", String(16), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("superseded_at", BigInteger),
+    Column("grace_until", BigInteger),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("kid", String(16), primary_key=True),
+    Column("use", String(8), nullable=False),
+    Column("alg", String(8), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),  # never the private key (SIG-7)
+    Column("not_before", BigInteger, nullable=False),
+    Column("not_after", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("retired_at", BigInteger),
+    Column("withdrawn_at", BigInteger),
+)
+
+trust_lists = Table(
+    "trust_lists", metadata,
+    Column("city", String(16), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("anchor_fingerprint", String(64), nullable=False),
+    Column("source", String(8), nullable=False),  # ours | imported
+    Column("stored_at", BigInteger, nullable=False),
+)
+
+# The transparency log. Append-only: triggers (see the migration) refuse UPDATE and DELETE.
+log_entries = Table(
+    "log_entries", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("entry", Text, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+log_hashes = Table(
+    "log_hashes", metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+log_checkpoints = Table(
+    "log_checkpoints", metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("log_entries", "log_hashes", "log_checkpoints")

@@ -1,0 +1,24 @@
+"""The identity vault: the only table that holds who a subject is.
+
+Kept apart from everything else: no other table references it, only adapters/db/vault.py reads
+it (an import-linter contract), and every other table knows a subject by its pseudonym alone.
+`commit_key` keys the subject's commitments on the transparency log; erasing it unlinks them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, UniqueConstraint
+
+from healthcode.adapters.db.tables import metadata
+
+vault_identities = Table(
+    "vault_identities", metadata,
+    Column("subject_id", String(32), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("doc_type", String(32)),
+    Column("doc_number", String(32)),
+    Column("phone", String(20)),
+    Column("commit_key", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("doc_type", "doc_number"),
+)

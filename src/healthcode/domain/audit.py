@@ -1,0 +1,72 @@
+"""What a transparency-log entry says, and its canonical bytes (the Merkle leaves).
+
+An entry answers who (role + pseudonymous ref), did what, to what, why (purpose + legal basis),
+when and with what outcome (AUD-8). It never holds personal data (AUD-7): a resident appears only as
+a keyed commitment HMAC(k_subject, subject id), where k_subject lives in the identity vault and is
+destroyed with the resident's data, after which the commitment points at nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+ENTRY_VERSION = 1
+_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.:@#/-]{0,95}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    role: str  # "system", "resident", "authority_admin", ... (see domain/policy later)
+    ref: str  # a staff pseudonym, a subject commitment, or "system"
+
+
+SYSTEM = Actor("system", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    action: str  # past tense event name: "resident.enrolled", "poster.rotated", ...
+    actor: Actor
+    object_kind: str
+    object_ref: str
+    purpose: str  # why: "enrolment", "venue_registration", "key_management", ...
+    basis: str  # legal basis or rule reference that authorises the action
+    outcome: str = "ok"  # "ok" or "refused:<reason>"
+    details: Mapping[str, int | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Tokens only: free text is where personal data would creep in.
+        for name in ("action", "object_kind", "purpose", "basis", "outcome"):
+            if not _TOKEN.match(getattr(self, name)):
+                raise ValueError(f"log entry {name} must be a short lowercase token")
+        for key, value in self.details.items():
+            if not _TOKEN.match(key) or (isinstance(value, str) and not _TOKEN.match(value)):
+                raise ValueError(f"log entry detail {key!r} must be a token or an integer")
+
+
+def canonical_entry(entry: LogEntry, seq: int, time: int) -> str:
+    """The exact text that is hashed into the log: sorted keys, no spaces, UTF-8, no floats."""
+    body = {
+        "v": ENTRY_VERSION,
+        "seq": seq,
+        "time": time,
+        "actor": {"role": entry.actor.role, "ref": entry.actor.ref},
+        "action": entry.action,
+        "object": {"kind": entry.object_kind, "ref": entry.object_ref},
+        "purpose": entry.purpose,
+        "basis": entry.basis,
+        "outcome": entry.outcome,
+        "details": dict(entry.details),
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def commitment(subject_key: bytes, subject_id: str) -> str:
+    """Keyed commitment to a subject: linkable only while its key exists (AUD-7)."""
+    mac = hmac.new(subject_key, b"healthcode/subject/" + subject_id.encode(), hashlib.sha256)
+    return "c:" + mac.hexdigest()[:32]

@@ -1,0 +1,128 @@
+"""COSE_Sign1 (RFC 9052 §4.2) framing and signature checks, as the EU DCC uses them.
+
+We implement the few lines of COSE_Sign1 ourselves over `cbor2` and `cryptography` instead of using
+pycose: pycose signs and verifies ES256 about 30 times slower than the raw library (it verifies
+through the pure-Python `ecdsa` package), and a verifier must control the order of its checks
+(signature before the payload is ever decoded, SIG-2). Interoperability is tested against pycose
+and cwt in tests/integration/test_cose_interop.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+COSE_SIGN1_TAG = 18
+HEADER_ALG = 1
+HEADER_KID = 4
+
+# Algorithms we accept, by COSE identifier (RFC 9053). Everything else, "none" included, is refused.
+ES256 = -7
+PS256 = -37
+ALGORITHMS: dict[str, int] = {"ES256": ES256, "PS256": PS256}
+ALGORITHM_NAMES: dict[int, str] = {v: k for k, v in ALGORITHMS.items()}
+
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+
+
+class CoseError(ValueError):
+    """The bytes are not a well-formed COSE_Sign1 message of the shape we accept."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sign1:
+    """A parsed, not yet verified COSE_Sign1 message."""
+
+    protected: bytes
+    alg: int | None
+    kid: bytes | None
+    payload: bytes
+    signature: bytes
+
+
+def sig_structure(protected: bytes, payload: bytes) -> bytes:
+    """The bytes that are signed: Sig_structure of RFC 9052 §4.4 with empty external_aad."""
+    encoded: bytes = cbor2.dumps(["Signature1", protected, b"", payload])
+    return encoded
+
+
+def protected_header(alg: int, kid: bytes) -> bytes:
+    encoded: bytes = cbor2.dumps({HEADER_ALG: alg, HEADER_KID: kid})
+    return encoded
+
+
+def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
+    encoded: bytes = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    return encoded
+
+
+def _header_map(raw: Any) -> dict[Any, Any]:
+    if not isinstance(raw, dict):
+        raise CoseError("COSE header is not a map")
+    return raw
+
+
+def parse_sign1(data: bytes) -> Sign1:
+    """Parse the COSE_Sign1 envelope only: the payload stays opaque bytes until verified."""
+    try:
+        obj = cbor2.loads(data)
+    except Exception as exc:  # cbor2 raises several types on malformed input
+        raise CoseError(f"not CBOR: {type(exc).__name__}") from None
+    if isinstance(obj, cbor2.CBORTag):
+        if obj.tag != COSE_SIGN1_TAG:
+            raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")
+        obj = obj.value
+    if not isinstance(obj, list) or len(obj) != 4:
+        raise CoseError("COSE_Sign1 must be an array of four items")
+    protected_raw, unprotected_raw, payload, signature = obj
+    if not isinstance(protected_raw, bytes) or not isinstance(payload, bytes):
+        raise CoseError("protected header and payload must be byte strings")
+    if not isinstance(signature, bytes):
+        raise CoseError("signature must be a byte string")
+    try:
+        protected = _header_map(cbor2.loads(protected_raw)) if protected_raw else {}
+    except CoseError:
+        raise
+    except Exception:
+        raise CoseError("protected header is not CBOR") from None
+    unprotected = _header_map(unprotected_raw)
+    # The algorithm must be protected (covered by the signature); a kid may sit in either
+    # header, as in the EU DCC, but the protected one wins.
+    alg = protected.get(HEADER_ALG)
+    kid = protected.get(HEADER_KID, unprotected.get(HEADER_KID))
+    if alg is not None and not isinstance(alg, int):
+        raise CoseError("alg must be an integer")
+    if kid is not None and not isinstance(kid, bytes):
+        raise CoseError("kid must be a byte string")
+    return Sign1(protected_raw, alg, kid, payload, signature)
+
+
+def verify_signature(msg: Sign1, key: PublicKey, alg: int) -> bool:
+    """True when `msg` is signed by `key` with `alg`. Never raises."""
+    to_be_signed = sig_structure(msg.protected, msg.payload)
+    try:
+        if alg == ES256 and isinstance(key, ec.EllipticCurvePublicKey):
+            if len(msg.signature) != 64:
+                return False
+            # COSE carries r || s (RFC 9053 §2.1); cryptography wants DER.
+            r = int.from_bytes(msg.signature[:32], "big")
+            s = int.from_bytes(msg.signature[32:], "big")
+            key.verify(encode_dss_signature(r, s), to_be_signed, ec.ECDSA(hashes.SHA256()))
+            return True
+        if alg == PS256 and isinstance(key, rsa.RSAPublicKey):
+            key.verify(msg.signature, to_be_signed, pss_padding(), hashes.SHA256())
+            return True
+    except (InvalidSignature, ValueError):
+        return False
+    return False
+
+
+def pss_padding() -> padding.PSS:
+    # RFC 8230 §2: PS256 uses MGF1 with SHA-256 and a salt as long as the hash.
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
