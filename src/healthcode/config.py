@@ -15,8 +15,19 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PASSPHRASE = "dev-only-passphrase-never-use-in-production"  # noqa: S105 - dev profile only
-PLACEHOLDERS = {"", "changeme", "change-me", "changethis", "secret", "password", "placeholder",
-                "example", "todo", "xxx", "test"}
+PLACEHOLDERS = {
+    "",
+    "changeme",
+    "change-me",
+    "changethis",
+    "secret",
+    "password",
+    "placeholder",
+    "example",
+    "todo",
+    "xxx",
+    "test",
+}
 
 
 class InsecureSettings(ValueError):
@@ -27,42 +38,64 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHCODE_", env_file=".env", extra="ignore")
 
     profile: Literal["production", "dev"] = Field(
-        "production", description="`dev` allows development secrets (with a warning); never deploy it.")
+        "production",
+        description="`dev` allows development secrets (with a warning); never deploy it.",
+    )
     data_dir: Path = Field(Path("var"), description="Key store and the embedded SQLite database.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL. Unset: SQLite at <data_dir>/healthcode.db (WAL mode). "
-        "PostgreSQL: postgresql+psycopg://user@host:5432/db")
+        None,
+        description="SQLAlchemy URL. Unset: SQLite at <data_dir>/healthcode.db (WAL mode). "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
     key_passphrase: SecretStr = Field(
-        SecretStr(""), description="Encrypts every private key at rest (scrypt + AES-256-GCM). "
-        "At least 16 characters; not a placeholder.")
+        SecretStr(""),
+        description="Encrypts every private key at rest (scrypt + AES-256-GCM). "
+        "At least 16 characters; not a placeholder.",
+    )
 
-    city: str = Field("CN-DEMO", pattern=r"^[A-Z]{2}-[A-Z0-9]{1,8}$",
-                      description="Issuer id of this city on codes and trust lists (ISO 3166-2 style).")
+    city: str = Field(
+        "CN-DEMO",
+        pattern=r"^[A-Z]{2}-[A-Z0-9]{1,8}$",
+        description="Issuer id of this city on codes and trust lists (ISO 3166-2 style).",
+    )
     city_name_zh: str = Field("示范市", description="City name in Chinese, on the trust list.")
     city_name_en: str = Field("Demo City", description="City name in English, on the trust list.")
 
     code_algorithm: Literal["ES256", "PS256"] = Field(
-        "ES256", description="Signature algorithm of new code-signing keys.")
+        "ES256", description="Signature algorithm of new code-signing keys."
+    )
     code_lifetime_seconds: int = Field(
-        300, ge=30, description="How long a health code is valid: short, so a screenshot soon stops "
-        "working. Never beyond max_code_lifetime_seconds or the signing key's validity.")
+        300,
+        ge=30,
+        description="How long a health code is valid: short, so a screenshot soon stops "
+        "working. Never beyond max_code_lifetime_seconds or the signing key's validity.",
+    )
     max_code_lifetime_seconds: int = Field(
-        3600, ge=60, le=86400, description="Upper bound on any code's lifetime (SIG-3).")
+        3600, ge=60, le=86400, description="Upper bound on any code's lifetime (SIG-3)."
+    )
     code_key_lifetime_days: int = Field(
-        90, ge=1, le=730, description="Validity of a new code-signing key (then rotate).")
+        90, ge=1, le=730, description="Validity of a new code-signing key (then rotate)."
+    )
     place_key_lifetime_days: int = Field(
-        1095, ge=30, le=3650, description="Validity of a place-code key: posters live as long.")
+        1095, ge=30, le=3650, description="Validity of a place-code key: posters live as long."
+    )
     poster_grace_seconds: int = Field(
-        72 * 3600, ge=0, le=30 * 86400,
-        description="After a poster is rotated, the old one still works this long (time to reprint).")
+        72 * 3600,
+        ge=0,
+        le=30 * 86400,
+        description="After a poster is rotated, the old one still works this long (to reprint).",
+    )
     masked_name_on_code: bool = Field(
-        True, description="Put a masked name (张*) on codes so guards can match code and person.")
+        True, description="Put a masked name (张*) on codes so guards can match code and person."
+    )
     clock_skew_seconds: int = Field(300, ge=0, le=3600, description="Tolerated clock difference.")
 
     checkpoint_every_entries: int = Field(
-        64, ge=1, description="A signed checkpoint at least every N log entries ...")
+        64, ge=1, description="A signed checkpoint at least every N log entries ..."
+    )
     checkpoint_every_seconds: int = Field(
-        60, ge=1, description="... or every T seconds while entries are waiting.")
+        60, ge=1, description="... or every T seconds while entries are waiting."
+    )
 
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
@@ -79,10 +112,12 @@ class Settings(BaseSettings):
         if weak and self.profile != "dev":
             raise InsecureSettings(
                 "HEALTHCODE_KEY_PASSPHRASE is missing or a placeholder (needs ≥ 16 characters). "
-                "Set a real secret, or choose HEALTHCODE_PROFILE=dev for development only.")
+                "Set a real secret, or choose HEALTHCODE_PROFILE=dev for development only."
+            )
         if weak:
-            warnings.warn("dev profile: using a development key passphrase; never deploy this",
-                          stacklevel=2)
+            warnings.warn(
+                "dev profile: using a development key passphrase; never deploy this", stacklevel=2
+            )
             self.key_passphrase = SecretStr(DEV_PASSPHRASE)
         if self.code_lifetime_seconds > self.max_code_lifetime_seconds:
             raise ValueError("code_lifetime_seconds exceeds max_code_lifetime_seconds")

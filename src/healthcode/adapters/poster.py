@@ -6,9 +6,10 @@ by three renderers, so the SVG, the PDF and the PNG show the same thing in the s
 - the PDF is the poster to print: the QR is vector (one filled path of module runs), English
   is set in Helvetica and Chinese in WenQuanYi Micro Hei, embedded as a subset, so the poster
   prints the same on any printer and viewer;
-- the PNG is drawn with Pillow from the same layout and the same CJK font (not a raster of
-  the PDF: rasterising needs a PDF engine *and* a CJK font on the machine, and PDFium, for
-  one, draws nothing for a CJK font the PDF does not embed);
+- the PNG is drawn with Pillow from the same layout and the same CJK font. It is not a
+  raster of the PDF: that needs a PDF engine as well as the font, and an engine such as
+  PDFium draws no Chinese at all for a CJK font the PDF does not embed unless the machine
+  has CJK system fonts (servers usually have none);
 - the SVG names font families and leaves the glyphs to the viewer.
 
 The CJK font comes from the ``paperang-p2-fonts-cjk`` wheel (WenQuanYi Micro Hei, Apache-2.0).
@@ -237,7 +238,9 @@ def _tokens(text: str) -> Iterator[str]:
     yield from re.findall(r"\s+|[^\s\u2e80-\U0003ffff]+|.", text)
 
 
-def _wrap(text: str, size: float, max_w: float, max_lines: int, *, cjk: bool, bold: bool) -> list[str]:
+def _wrap(
+    text: str, size: float, max_w: float, max_lines: int, *, cjk: bool, bold: bool
+) -> list[str]:
     lines: list[str] = []
     current = ""
     for token in _tokens(text):
@@ -484,20 +487,23 @@ def render_poster_pdf(c: PosterContent) -> bytes:
 
     for t in lay.texts:
         font = _pdf_font(t.cjk, t.bold)
+        fake_bold = t.bold and t.cjk
+        # The text render mode is graphics state and outlives the text object, and reportlab
+        # does not reset it: keep each line's state to itself.
+        pdf.saveState()
         tx = pdf.beginText()
         tx.setFont(font, t.size)
         tx.setFillColor(t.colour)
-        if t.bold and t.cjk:
+        if fake_bold:
             # The CJK font has one weight: embolden it by stroking the outlines too.
             tx.setTextRenderMode(2)
             pdf.setStrokeColor(t.colour)
             pdf.setLineWidth(t.size * 0.03)
-        else:
-            tx.setTextRenderMode(0)  # the mode outlives the text object: reset it
         width = pdfmetrics.stringWidth(t.text, font, t.size)
         tx.setTextOrigin(t.x - width / 2, PAGE_H - t.baseline)
         tx.textOut(t.text)
         pdf.drawText(tx)
+        pdf.restoreState()
 
     pdf.showPage()
     pdf.save()
@@ -527,7 +533,9 @@ def render_poster_png(c: PosterContent, dpi: int = 150) -> bytes:
     draw = ImageDraw.Draw(img)
 
     for r in lay.rects:
-        box = (round(r.x * s), round(r.y * s), round((r.x + r.w) * s) - 1, round((r.y + r.h) * s) - 1)
+        x0, y0 = round(r.x * s), round(r.y * s)
+        # At least one pixel, so that hairlines (the footer rule) show at any dpi.
+        box = (x0, y0, max(x0, round((r.x + r.w) * s) - 1), max(y0, round((r.y + r.h) * s) - 1))
         stroke_px = max(1, round(r.stroke_width * s)) if r.stroke else 0
         if r.radius:
             draw.rounded_rectangle(

@@ -70,3 +70,19 @@ def commitment(subject_key: bytes, subject_id: str) -> str:
     """Keyed commitment to a subject: linkable only while its key exists (AUD-7)."""
     mac = hmac.new(subject_key, b"healthcode/subject/" + subject_id.encode(), hashlib.sha256)
     return "c:" + mac.hexdigest()[:32]
+
+
+def checkpoint_due(
+    size: int,
+    last_size: int,
+    last_time: int | None,
+    now: int,
+    every_entries: int,
+    every_seconds: int,
+) -> bool:
+    """A checkpoint at least every N entries or T seconds, and only when the tree grew (AUD-3)."""
+    if size <= last_size:
+        return False
+    if last_time is None or size - last_size >= every_entries:
+        return True
+    return now - last_time >= every_seconds

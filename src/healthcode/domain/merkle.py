@@ -65,7 +65,9 @@ def hashes_to_store(n: int, leaf: bytes, read: HashReader) -> list[tuple[int, in
     return out
 
 
-def hashes_to_store_for_entry(n: int, entry: bytes, read: HashReader) -> list[tuple[int, int, bytes]]:
+def hashes_to_store_for_entry(
+    n: int, entry: bytes, read: HashReader
+) -> list[tuple[int, int, bytes]]:
     """`hashes_to_store` for the raw entry bytes."""
     return hashes_to_store(n, leaf_hash(entry), read)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from healthcode.domain.errors import InvalidInput
@@ -51,6 +51,7 @@ class Poster:
     venue_id: str
     poster_id: str
     kid: str
+    payload: str
     issued_at: int
     superseded_at: int | None = None
     grace_until: int | None = None
@@ -76,28 +77,39 @@ def _text(value: str | None, field: str, limit: int, *, required: bool) -> str |
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
         raise InvalidInput(f"{field} contains control characters", field=field, code="charset")
     if len(cleaned) > limit:
-        raise InvalidInput(f"{field} is longer than {limit} characters", field=field,
-                           code="too_long")
+        raise InvalidInput(
+            f"{field} is longer than {limit} characters", field=field, code="too_long"
+        )
     return cleaned
 
 
 def validate_venue(
-    *, name_zh: str | None, name_en: str | None, address: str, district: str,
-    venue_type: str, operator: str,
+    *,
+    name_zh: str | None,
+    name_en: str | None,
+    address: str,
+    district: str,
+    venue_type: str,
+    operator: str,
 ) -> VenueDraft:
     zh = _text(name_zh, "name_zh", 80, required=False)
     en = _text(name_en, "name_en", 120, required=False)
     if zh is None and en is None:
-        raise InvalidInput("a venue needs a Chinese or an English name (or both)",
-                           field="name_zh", code="required")
+        raise InvalidInput(
+            "a venue needs a Chinese or an English name (or both)", field="name_zh", code="required"
+        )
     try:
         kind = VenueType(venue_type)
     except ValueError:
         allowed = ", ".join(t.value for t in VenueType)
-        raise InvalidInput(f"unknown venue type {venue_type!r}; one of: {allowed}",
-                           field="venue_type", code="unknown_type") from None
+        raise InvalidInput(
+            f"unknown venue type {venue_type!r}; one of: {allowed}",
+            field="venue_type",
+            code="unknown_type",
+        ) from None
     return VenueDraft(
-        name_zh=zh, name_en=en,
+        name_zh=zh,
+        name_en=en,
         address=_text(address, "address", 200, required=True) or "",
         district=_text(district, "district", 40, required=True) or "",
         venue_type=kind,
@@ -106,5 +118,4 @@ def validate_venue(
 
 
 def supersede(poster: Poster, now: int, grace_seconds: int) -> Poster:
-    return Poster(poster.venue_id, poster.poster_id, poster.kid, poster.issued_at,
-                  superseded_at=now, grace_until=now + grace_seconds)
+    return replace(poster, superseded_at=now, grace_until=now + grace_seconds)

@@ -26,7 +26,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from healthcode.verifier.checkpoint import Checkpoint, CheckpointError, parse_vkey, verify_checkpoint
+from healthcode.verifier.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    parse_vkey,
+    verify_checkpoint,
+)
 from healthcode.verifier.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
 
 EXPORT_KEYS = frozenset({"seq", "entry", "leaf_hash"})
@@ -63,8 +68,8 @@ class AuditReport:
     problem: str | None = None
 
 
-class _LineProblem(Exception):
-    """Internal: a line that fails its own checks, with the seq to blame."""
+class _LineError(Exception):
+    """Internal: the line being checked fails; the message names its seq."""
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,39 +93,41 @@ def _is_int(value: object) -> bool:
 
 def _check_line(text: str, seq: int, line_no: int) -> bytes:
     """All checks of one export line in the documented order; returns its leaf hash."""
-    where = f"line {line_no} (where entry seq {seq} belongs)"
+    where = f"Line {line_no} (where entry seq {seq} belongs)"
     try:
         obj = _loads(text)
     except (ValueError, RecursionError):
-        raise _LineProblem(f"{where} is not a valid JSON object.") from None
+        raise _LineError(f"{where} is not a valid JSON object.") from None
     if not isinstance(obj, dict) or set(obj) != EXPORT_KEYS:
-        raise _LineProblem(f"{where} must have exactly the keys seq, entry and leaf_hash.")
+        raise _LineError(f"{where} must have exactly the keys seq, entry and leaf_hash.")
     if not _is_int(obj["seq"]):
-        raise _LineProblem(f"{where} has a seq that is not an integer.")
+        raise _LineError(f"{where} has a seq that is not an integer.")
     if obj["seq"] != seq:
-        raise _LineProblem(
-            f"entry seq {seq} is missing or out of order: {where} holds seq {obj['seq']}."
+        raise _LineError(
+            f"Entry seq {seq} is missing or out of order: line {line_no} holds seq {obj['seq']}."
         )
     entry, recorded = obj["entry"], obj["leaf_hash"]
-    if not isinstance(entry, str) or not isinstance(recorded, str) or not _HEX_HASH.fullmatch(
-        recorded
+    if (
+        not isinstance(entry, str)
+        or not isinstance(recorded, str)
+        or not _HEX_HASH.fullmatch(recorded)
     ):
-        raise _LineProblem(f"entry seq {seq}: entry must be text and leaf_hash 64 lowercase hex.")
+        raise _LineError(f"Entry seq {seq}: entry must be text and leaf_hash 64 lowercase hex.")
     try:
         parsed = _loads(entry)
     except (ValueError, RecursionError):
-        raise _LineProblem(f"entry seq {seq} is not valid JSON; it was altered.") from None
+        raise _LineError(f"Entry seq {seq} is not valid JSON; it was altered.") from None
     if not isinstance(parsed, dict) or not _is_int(parsed.get("seq")) or parsed["seq"] != seq:
-        raise _LineProblem(f"entry seq {seq} does not carry seq {seq} inside its own JSON.")
+        raise _LineError(f"Entry seq {seq} does not carry seq {seq} inside its own JSON.")
     if canonical_json(parsed) != entry:
-        raise _LineProblem(f"entry seq {seq} is not in canonical JSON form; it was altered.")
+        raise _LineError(f"Entry seq {seq} is not in canonical JSON form; it was altered.")
     try:
         actual = leaf_hash(entry.encode("utf-8"))
     except UnicodeEncodeError:
-        raise _LineProblem(f"entry seq {seq} is not valid UTF-8 text.") from None
+        raise _LineError(f"Entry seq {seq} is not valid UTF-8 text.") from None
     if actual.hex() != recorded:
-        raise _LineProblem(
-            f"entry seq {seq} was altered: its text hashes to {actual.hex()[:16]}..., but the log "
+        raise _LineError(
+            f"Entry seq {seq} was altered: its text hashes to {actual.hex()[:16]}..., but the log "
             f"recorded {recorded[:16]}... when it was appended."
         )
     return actual
@@ -137,17 +144,16 @@ class _Scan:
 def _scan(lines: Iterable[str], roots: dict[int, bytes]) -> _Scan:
     """One streaming pass: check each line, compare the root at every checkpoint size."""
     scan, tree = _Scan(), TreeBuilder()
-    if 0 in roots:
-        (scan.matched if roots[0] == EMPTY_ROOT else scan.mismatched).add(0)
+    if 0 in roots:  # its root was checked against EMPTY_ROOT with the signatures
+        scan.matched.add(0)
     for line_no, raw in enumerate(lines, start=1):
-        text = raw.rstrip("\r\n") if isinstance(raw, str) else ""
-        if isinstance(raw, str) and not text.strip():
+        if isinstance(raw, str) and not raw.strip():
             continue
         try:
             if not isinstance(raw, str):
-                raise _LineProblem(f"line {line_no} is not text.")
-            tree.append(_check_line(text, tree.size, line_no))
-        except _LineProblem as problem:
+                raise _LineError(f"Line {line_no} is not text.")
+            tree.append(_check_line(raw.rstrip("\r\n"), tree.size, line_no))
+        except _LineError as problem:
             scan.line_problem = (tree.size, str(problem))
             break
         scan.entries = tree.size
@@ -168,21 +174,26 @@ def _verify_checkpoints(
     try:
         key = parse_vkey(vkey)
     except CheckpointError as exc:
-        return [], f"the log's verifier key is unusable: {exc}."
+        return [], f"The log's verifier key is unusable: {exc}."
     verified: list[Checkpoint] = []
     for i, note in enumerate(checkpoints, start=1):
         try:
             verified.append(verify_checkpoint(note, key))
         except CheckpointError as exc:
-            return [], f"checkpoint #{i} is not a valid checkpoint signed by {key.name}: {exc}."
+            return [], f"Checkpoint #{i} is not a valid checkpoint signed by {key.name}: {exc}."
     origins = sorted({cp.origin for cp in verified})
     if len(origins) > 1:
-        return [], f"the checkpoints name different logs: {', '.join(origins)}."
+        return [], f"The checkpoints name different logs: {', '.join(origins)}."
+    if any(cp.size == 0 and cp.root != EMPTY_ROOT for cp in verified):
+        return (
+            [],
+            "A checkpoint of size 0 has a root other than the empty tree's (RFC 9162 §2.1.1).",
+        )
     by_size: dict[int, bytes] = {}
     for cp in sorted(verified, key=lambda c: c.size):
         if by_size.setdefault(cp.size, cp.root) != cp.root:
             return [], (
-                f"the log signed two different trees of size {cp.size}: the checkpoints are "
+                f"The log signed two different trees of size {cp.size}: the checkpoints are "
                 "inconsistent (the log forked its history)."
             )
     return verified, None
@@ -199,39 +210,44 @@ def verify_log_copy(lines: Iterable[str], checkpoints: Sequence[str], vkey: str)
     """
     try:
         verified, problem = _verify_checkpoints(checkpoints, vkey)
-    except Exception as exc:  # noqa: BLE001 - an auditor must get a report, never a traceback
-        return _fail(0, 0, None, f"the checkpoints could not be read: {exc!r}.")
+    except Exception as exc:  # an auditor gets a report, never a traceback
+        return _fail(0, 0, None, f"The checkpoints could not be read: {exc!r}.")
     if problem is not None:
         return _fail(0, 0, None, problem)
     roots = {cp.size: cp.root for cp in verified}
     try:
         scan = _scan(lines, roots)
-    except Exception as exc:  # noqa: BLE001 - e.g. the caller's file iterator fails to decode
-        return _fail(0, 0, None, f"the log copy could not be read: {exc!r}.")
+    except Exception as exc:  # e.g. the file fails to decode
+        return _fail(0, 0, None, f"The log copy could not be read: {exc!r}.")
     n_ok = sum(1 for cp in verified if cp.size in scan.matched)
+    verdict = _judge(scan, max(roots, default=0))
+    if verdict is None:
+        return AuditReport(True, scan.entries, n_ok)
+    return _fail(scan.entries, n_ok, *verdict)
+
+
+def _judge(scan: _Scan, largest: int) -> tuple[int | None, str] | None:
+    """The first fault of a finished scan as (seq to blame, sentence), or None if clean."""
     forks = [(x, m) for x in sorted(scan.mismatched) for m in sorted(scan.matched) if m > x]
     if forks:
         small, large = forks[0]
-        return _fail(scan.entries, n_ok, None, (
-            f"the checkpoint of size {small} is inconsistent with the checkpoint of size {large}: "
+        return None, (
+            f"The checkpoint of size {small} is inconsistent with the one of size {large}: "
             f"the entries reproduce the size-{large} root, so the log signed two histories."
-        ))
+        )
     if scan.mismatched:
         bad = min(scan.mismatched)
         good = max((m for m in scan.matched if m < bad), default=0)
-        return _fail(scan.entries, n_ok, good, (
-            f"the recorded leaf hashes of entries seq {good} to {bad - 1} do not reproduce the "
-            f"signed root of size {bad}, though everything before seq {good} matches: an entry "
-            f"in that range was altered together with its recorded hash, starting at seq {good} "
-            "at the earliest."
-        ))
+        return good, (
+            f"The recorded leaf hashes of entries seq {good} to {bad - 1} do not reproduce the "
+            f"signed root of size {bad}, though all before seq {good} match: an entry in that "
+            f"range was altered together with its recorded hash, at seq {good} at the earliest."
+        )
     if scan.line_problem is not None:
-        seq, message = scan.line_problem
-        return _fail(scan.entries, n_ok, seq, message[0].upper() + message[1:])
-    largest = max(roots, default=0)
+        return scan.line_problem
     if largest > scan.entries:
-        return _fail(scan.entries, n_ok, scan.entries, (
-            f"the copy is shorter than checkpoint of size {largest}: it ends before entry seq "
+        return scan.entries, (
+            f"The copy is shorter than checkpoint of size {largest}: it ends before entry seq "
             f"{scan.entries}, which the log has signed."
-        ))
-    return AuditReport(True, scan.entries, n_ok)
+        )
+    return None

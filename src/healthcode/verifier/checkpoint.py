@@ -87,7 +87,8 @@ def _is_uint(value: object) -> bool:
 
 
 def has_control_chars(text: str) -> bool:
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
+    """ASCII controls or lone surrogates: text that cannot be one valid UTF-8 note line."""
+    return any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 def _b64decode_strict(text: str) -> bytes:
@@ -103,9 +104,9 @@ def _b64decode_strict(text: str) -> bytes:
 
 def is_valid_key_name(name: str) -> bool:
     """signed-note key names: non-empty, no Unicode whitespace, no '+', no control characters."""
-    return bool(name) and "+" not in name and not any(c.isspace() for c in name) and (
-        not has_control_chars(name)
-    )
+    if not isinstance(name, str) or not name or "+" in name:
+        return False
+    return not any(c.isspace() for c in name) and not has_control_chars(name)
 
 
 def key_hash(name: str, public_key: bytes) -> bytes:

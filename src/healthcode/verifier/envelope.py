@@ -51,7 +51,9 @@ def check_prefix(text: object, prefix: str) -> str:
 
 def check_size(text: str) -> None:
     if len(text) > MAX_TEXT_CHARS:
-        raise EnvelopeError("too_large", f"code is {len(text)} characters; at most {MAX_TEXT_CHARS}")
+        raise EnvelopeError(
+            "too_large", f"code is {len(text)} characters; at most {MAX_TEXT_CHARS}"
+        )
 
 
 def unwrap(text: str, prefix: str) -> bytes:

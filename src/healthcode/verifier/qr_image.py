@@ -32,6 +32,8 @@ DEFAULT_MAX_PIXELS: Final = 40_000_000
 
 _PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC: Final = b"\xff\xd8\xff"
+# QR Code, Model 1 and 2, Micro QR and rMQR: every QR symbology, and nothing else.
+_QR_FORMATS: Final = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class QrImageError(ValueError):
@@ -132,7 +134,7 @@ def decode_qr_image(
     try:
         barcodes = zxingcpp.read_barcodes(
             grey,
-            formats=zxingcpp.BarcodeFormat.QRCode,
+            formats=_QR_FORMATS,
             text_mode=zxingcpp.TextMode.Plain,
         )
     except Exception as exc:

@@ -134,8 +134,14 @@ def _key(city: str, raw: Any) -> TrustedKey:
     if raw.get("kid") != base64.b64encode(kid).decode():
         raise TrustListError("kid is not the truncated SHA-256 of the public key")
     key = TrustedKey(
-        city, kid, str(raw["use"]), alg, public_key,
-        _int(raw, "not_before"), _int(raw, "not_after"), _int(raw, "withdrawn_at", optional=True),
+        city,
+        kid,
+        str(raw["use"]),
+        alg,
+        public_key,
+        _int(raw, "not_before"),
+        _int(raw, "not_after"),
+        _int(raw, "withdrawn_at", optional=True),
     )
     if key.not_after <= key.not_before:
         raise TrustListError("key not_after must be later than not_before")
@@ -154,8 +160,9 @@ def parse_trust_list(document: str, pinned_fingerprint: str | None) -> TrustList
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise TrustListError(f"format must be {FORMAT!r}")
     anchor_raw = body.get("anchor")
-    anchor = load_public_key(str(anchor_raw.get("public_key"))) if isinstance(
-        anchor_raw, dict) else None
+    anchor = (
+        load_public_key(str(anchor_raw.get("public_key"))) if isinstance(anchor_raw, dict) else None
+    )
     if not isinstance(anchor, ec.EllipticCurvePublicKey):
         raise TrustListError("anchor must be an ES256 public key")
     if pinned_fingerprint is not None and fingerprint(anchor) != pinned_fingerprint.lower():
@@ -163,7 +170,8 @@ def parse_trust_list(document: str, pinned_fingerprint: str | None) -> TrustList
     if len(signature) != 64:
         raise TrustListError("signature must be 64 bytes (r || s)")
     der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
     try:
         anchor.verify(der, canonical_json(body), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
@@ -174,7 +182,8 @@ def parse_trust_list(document: str, pinned_fingerprint: str | None) -> TrustList
     keys_raw = body.get("keys")
     if not isinstance(keys_raw, list):
         raise TrustListError("keys must be a list")
-    name = body.get("city_name") if isinstance(body.get("city_name"), dict) else {}
+    name_raw = body.get("city_name")
+    name: dict[Any, Any] = name_raw if isinstance(name_raw, dict) else {}
     return TrustList(
         city=city,
         city_name={str(k): str(v) for k, v in name.items()},
@@ -205,7 +214,8 @@ class TrustStore:
         if held is not None and trust_list.version < held.version:
             raise TrustListError(
                 f"{trust_list.city} list version {trust_list.version} is older than the "
-                f"held version {held.version} (rollback refused)")
+                f"held version {held.version} (rollback refused)"
+            )
         self.lists[trust_list.city] = trust_list
         self._by_kid = {}
         for held_list in self.lists.values():

@@ -91,7 +91,8 @@ class VerifyPolicy:
     max_skew_seconds: int = 300
     max_lifetime_seconds: int = 24 * 3600
     refused_colours: frozenset[Colour] = field(
-        default_factory=lambda: frozenset({Colour.YELLOW, Colour.RED}))
+        default_factory=lambda: frozenset({Colour.YELLOW, Colour.RED})
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +187,15 @@ def _verify_health_code(text: object, store: TrustStore, now: int, policy: Verif
         decision = Decision.REFUSE
         reason = Reason.STATUS_RED if claims.colour is Colour.RED else Reason.STATUS_YELLOW
     return Verdict(
-        decision, reason, issuer=claims.issuer, kid=kid, colour=claims.colour.label,
-        valid_until=min(claims.valid_until, claims.expires_at), masked_name=claims.masked_name,
-        rule_ref=claims.rule_ref, claims=claims,
+        decision,
+        reason,
+        issuer=claims.issuer,
+        kid=kid,
+        colour=claims.colour.label,
+        valid_until=min(claims.valid_until, claims.expires_at),
+        masked_name=claims.masked_name,
+        rule_ref=claims.rule_ref,
+        claims=claims,
     )
 
 
@@ -227,8 +234,9 @@ def verify_place_code(text: object, store: TrustStore, now: int, skew: int = 300
         if now > key.not_after + skew:
             # A poster lives as long as its key: retiring a place key means printing new posters.
             return Verdict(Decision.INVALID, Reason.EXPIRED, issuer=claims.issuer)
-        return Verdict(Decision.ADMIT, Reason.OK, issuer=claims.issuer, kid=key.kid.hex(),
-                       claims=claims)
+        return Verdict(
+            Decision.ADMIT, Reason.OK, issuer=claims.issuer, kid=key.kid.hex(), claims=claims
+        )
     except ClaimsError:
         return _invalid(Reason.BAD_CLAIMS)
     except Exception:

@@ -45,8 +45,13 @@ class KeyStore:
         os.chmod(self.directory, 0o700)
         if self.exists():
             return
-        meta = {"kdf": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P,
-                "salt": base64.b64encode(secrets.token_bytes(16)).decode()}
+        meta = {
+            "kdf": "scrypt",
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": base64.b64encode(secrets.token_bytes(16)).decode(),
+        }
         self._write(self._meta_path, json.dumps(meta).encode())
         # A check value proves at load time that the passphrase is the right one.
         self.put("passphrase-check", b"healthcode")
@@ -56,8 +61,13 @@ class KeyStore:
             if not self.exists():
                 raise KeyStoreError("no key store: run `healthcode init` first")
             meta = json.loads(self._meta_path.read_text())
-            kdf = Scrypt(salt=base64.b64decode(meta["salt"]), length=32,
-                         n=meta["n"], r=meta["r"], p=meta["p"])
+            kdf = Scrypt(
+                salt=base64.b64decode(meta["salt"]),
+                length=32,
+                n=meta["n"],
+                r=meta["r"],
+                p=meta["p"],
+            )
             self._kek = AESGCM(kdf.derive(self._passphrase))
         return self._kek
 
@@ -90,7 +100,8 @@ class KeyStore:
             return self._aead().decrypt(raw[:12], raw[12:], name.encode())
         except InvalidTag:
             raise KeyStoreError(
-                f"key {name!r} cannot be decrypted: wrong passphrase or damaged file") from None
+                f"key {name!r} cannot be decrypted: wrong passphrase or damaged file"
+            ) from None
 
     def has(self, name: str) -> bool:
         return self._path(name).exists()

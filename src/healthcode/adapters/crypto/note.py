@@ -15,9 +15,9 @@ from healthcode.verifier.checkpoint import (
     SIGNATURE_PREFIX,
     Checkpoint,
     CheckpointError,
-    has_control_chars,
     format_checkpoint_body,
     format_vkey,
+    has_control_chars,
     is_valid_key_name,
     key_hash,
 )

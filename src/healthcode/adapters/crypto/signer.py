@@ -31,8 +31,9 @@ def generate_private_key(alg: str) -> PrivateKey:
 
 
 def private_key_bytes(key: PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_private_key(der: bytes) -> PrivateKey:

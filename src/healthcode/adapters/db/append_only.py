@@ -27,15 +27,18 @@ def install(conn: Connection) -> None:
     for table in APPEND_ONLY_TABLES:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION healthcode_refuse_change()")
+                f"CREATE TRIGGER {table}_append_only"
+                f" BEFORE UPDATE OR DELETE OR TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION healthcode_refuse_change()"
+            )
             conn.exec_driver_sql(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC")
         else:
             for op in ("UPDATE", "DELETE"):
                 conn.exec_driver_sql(
                     f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} "
                     f"BEGIN SELECT RAISE(ABORT, 'transparency log is append-only: "
-                    f"{op} on {table} refused'); END")
+                    f"{op} on {table} refused'); END"
+                )
 
 
 def remove(conn: Connection) -> None:

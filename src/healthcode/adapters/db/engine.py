@@ -22,8 +22,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # isolation_level=None hands transaction control to us, so that every write transaction
     # starts with BEGIN IMMEDIATE: it takes the write lock up front instead of failing to
     # upgrade a read lock halfway through (SQLITE_BUSY under concurrent writers).
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           isolation_level=None, **kwargs)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        isolation_level=None,
+        **kwargs,
+    )
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

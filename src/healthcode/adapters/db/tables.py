@@ -20,16 +20,19 @@ from sqlalchemy import (
     Text,
 )
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 subjects = Table(
-    "subjects", metadata,
+    "subjects",
+    metadata,
     Column("subject_id", String(32), primary_key=True),  # random pseudonym, used everywhere
     Column("kind", String(16), nullable=False),  # resident | dependant
     Column("created_at", BigInteger, nullable=False),
@@ -37,7 +40,8 @@ subjects = Table(
 )
 
 guardianships = Table(
-    "guardianships", metadata,
+    "guardianships",
+    metadata,
     Column("guardian_id", String(32), ForeignKey("subjects.subject_id"), primary_key=True),
     Column("dependant_id", String(32), ForeignKey("subjects.subject_id"), primary_key=True),
     Column("relation", String(16), nullable=False),
@@ -46,7 +50,8 @@ guardianships = Table(
 )
 
 venues = Table(
-    "venues", metadata,
+    "venues",
+    metadata,
     Column("venue_id", String(24), primary_key=True),
     Column("name_zh", String(80)),
     Column("name_en", String(120)),
@@ -58,17 +63,20 @@ venues = Table(
 )
 
 posters = Table(
-    "posters", metadata,
+    "posters",
+    metadata,
     Column("venue_id", String(24), primary_key=True),
     Column("poster_id", String(24), primary_key=True),
     Column("kid", String(16), nullable=False),
+    Column("payload", Text, nullable=False),  # the signed place code, reprinted as is
     Column("issued_at", BigInteger, nullable=False),
     Column("superseded_at", BigInteger),
     Column("grace_until", BigInteger),
 )
 
 signing_keys = Table(
-    "signing_keys", metadata,
+    "signing_keys",
+    metadata,
     Column("kid", String(16), primary_key=True),
     Column("use", String(8), nullable=False),
     Column("alg", String(8), nullable=False),
@@ -81,7 +89,8 @@ signing_keys = Table(
 )
 
 trust_lists = Table(
-    "trust_lists", metadata,
+    "trust_lists",
+    metadata,
     Column("city", String(16), primary_key=True),
     Column("version", BigInteger, primary_key=True),
     Column("document", Text, nullable=False),
@@ -92,7 +101,8 @@ trust_lists = Table(
 
 # The transparency log. Append-only: triggers (see the migration) refuse UPDATE and DELETE.
 log_entries = Table(
-    "log_entries", metadata,
+    "log_entries",
+    metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("time", BigInteger, nullable=False),
     Column("entry", Text, nullable=False),
@@ -100,14 +110,16 @@ log_entries = Table(
 )
 
 log_hashes = Table(
-    "log_hashes", metadata,
+    "log_hashes",
+    metadata,
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 
 log_checkpoints = Table(
-    "log_checkpoints", metadata,
+    "log_checkpoints",
+    metadata,
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("time", BigInteger, nullable=False),
     Column("root", LargeBinary(32), nullable=False),

@@ -12,7 +12,8 @@ from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, UniqueCon
 from healthcode.adapters.db.tables import metadata
 
 vault_identities = Table(
-    "vault_identities", metadata,
+    "vault_identities",
+    metadata,
     Column("subject_id", String(32), primary_key=True),
     Column("name", String(64), nullable=False),
     Column("doc_type", String(32)),

@@ -13,8 +13,9 @@ connection = config.attributes.get("connection")
 
 
 def _run(conn: object) -> None:
-    context.configure(connection=conn, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(
+        connection=conn, target_metadata=metadata, render_as_batch=True, compare_type=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,132 @@
+"""The KeyRing port over the encrypted key store: every private-key operation happens here.
+
+Keys by purpose, never shared between purposes (AUD-3, SIG-5):
+  health-<kid>, place-<kid>   code-signing keys (ES256 or PS256), rotated, listed on the trust list
+  anchor                      signs our trust lists (ES256); other cities pin its fingerprint
+  log                         signs transparency-log checkpoints (Ed25519, C2SP signed note)
+  ref                         AES-256 key that seals the subject reference inside health codes
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from healthcode.adapters.crypto.keystore import KeyStore
+from healthcode.adapters.crypto.note import make_vkey, sign_checkpoint
+from healthcode.adapters.crypto.signer import (
+    CoseSigner,
+    generate_private_key,
+    load_private_key,
+    private_key_bytes,
+    raw_es256,
+)
+from healthcode.domain.keys import KeyUse
+from healthcode.verifier.checkpoint import Checkpoint
+from healthcode.verifier.trustlist import canonical_json, key_id, spki_der
+
+REF_NONCE = 12
+
+
+class KeyRing:
+    def __init__(self, store: KeyStore, log_origin: str) -> None:
+        self.store = store
+        self.log_origin = log_origin
+        self._signers: dict[str, CoseSigner] = {}
+        self._cache: dict[str, Any] = {}
+
+    def ensure(self) -> None:
+        """Create the key store and the single-purpose keys that do not rotate with codes."""
+        self.store.create()
+        self.store.unlock()
+        if not self.store.has("anchor"):
+            self.store.put("anchor", private_key_bytes(ec.generate_private_key(ec.SECP256R1())))
+        if not self.store.has("log"):
+            key = Ed25519PrivateKey.generate()
+            self.store.put("log", key.private_bytes_raw())
+        if not self.store.has("ref"):
+            self.store.put("ref", secrets.token_bytes(32))
+
+    def create_signing_key(self, use: KeyUse, alg: str) -> tuple[str, bytes]:
+        key = generate_private_key(alg)
+        kid = key_id(key.public_key()).hex()
+        self.store.put(f"{use.value}-{kid}", private_key_bytes(key))
+        return kid, spki_der(key.public_key())
+
+    def _signer(self, kid: str) -> CoseSigner:
+        signer = self._signers.get(kid)
+        if signer is None:
+            for use in KeyUse:
+                if self.store.has(f"{use.value}-{kid}"):
+                    key = load_private_key(self.store.get(f"{use.value}-{kid}"))
+                    signer = self._signers[kid] = CoseSigner.for_key(key)
+                    break
+            else:
+                raise LookupError(f"no private key for kid {kid}")
+        return signer
+
+    def sign_cose(self, kid: str, payload: bytes) -> bytes:
+        return self._signer(kid).sign(payload)
+
+    def _anchor(self) -> ec.EllipticCurvePrivateKey:
+        if "anchor" not in self._cache:
+            key = load_private_key(self.store.get("anchor"))
+            assert isinstance(key, ec.EllipticCurvePrivateKey)  # noqa: S101 - created as P-256
+            self._cache["anchor"] = key
+        anchor: ec.EllipticCurvePrivateKey = self._cache["anchor"]
+        return anchor
+
+    def anchor_public_key(self) -> bytes:
+        return spki_der(self._anchor().public_key())
+
+    def sign_trust_list(self, body: dict[str, object]) -> str:
+        signature = raw_es256(self._anchor(), canonical_json(body))
+        return json.dumps(
+            {"trust_list": body, "signature": base64.b64encode(signature).decode()},
+            ensure_ascii=False,
+            indent=1,
+            sort_keys=True,
+        )
+
+    def _log_key(self) -> Ed25519PrivateKey:
+        if "log" not in self._cache:
+            self._cache["log"] = Ed25519PrivateKey.from_private_bytes(self.store.get("log"))
+        key: Ed25519PrivateKey = self._cache["log"]
+        return key
+
+    def log_vkey(self) -> str:
+        return make_vkey(self.log_origin, self._log_key().public_key())
+
+    def sign_checkpoint(self, size: int, root: bytes, time: int) -> str:
+        cp = Checkpoint(origin=self.log_origin, size=size, root=root, timestamp=time)
+        return sign_checkpoint(cp, self.log_origin, self._log_key())
+
+    def _ref_cipher_key(self) -> bytes:
+        if "ref" not in self._cache:
+            self._cache["ref"] = self.store.get("ref")
+        key: bytes = self._cache["ref"]
+        return key
+
+    def seal_subject(self, subject_id: str) -> bytes:
+        """Unlinkable subject reference: a fresh nonce per code, so two codes of one person look
+        unrelated to a guard. Integrity comes from the code's signature, so AES-CTR suffices."""
+        nonce = secrets.token_bytes(REF_NONCE)
+        encryptor = Cipher(
+            algorithms.AES(self._ref_cipher_key()), modes.CTR(nonce + bytes(16 - REF_NONCE))
+        ).encryptor()
+        return nonce + encryptor.update(bytes.fromhex(subject_id)) + encryptor.finalize()
+
+    def open_subject(self, sealed: bytes) -> str | None:
+        if len(sealed) != REF_NONCE + 16:
+            return None
+        nonce, body = sealed[:REF_NONCE], sealed[REF_NONCE:]
+        decryptor = Cipher(
+            algorithms.AES(self._ref_cipher_key()), modes.CTR(nonce + bytes(16 - REF_NONCE))
+        ).decryptor()
+        return (decryptor.update(body) + decryptor.finalize()).hex()

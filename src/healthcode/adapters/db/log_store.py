@@ -1,0 +1,125 @@
+"""The transparency log in SQL: entries, stored subtree hashes and signed checkpoints.
+
+Appends run inside the caller's transaction, so a state change and its entry commit together or
+not at all (AUD-4). Appends are serialised: SQLite's BEGIN IMMEDIATE holds the write lock; on
+PostgreSQL a transaction-scoped advisory lock does, so sequence numbers never race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, func, insert, select, tuple_
+
+from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes
+from healthcode.domain import merkle
+from healthcode.domain.audit import LogEntry, canonical_entry, checkpoint_due
+from healthcode.services.ports import Checkpoint
+
+LOG_LOCK_ID = 0x6C6F67  # "log": the advisory lock that serialises appends on PostgreSQL
+
+# (size, root, time) -> signed checkpoint note
+CheckpointSigner = Callable[[int, bytes, int], str]
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    every_entries: int
+    every_seconds: int
+
+
+class SqlAuditLog:
+    def __init__(self, conn: Connection, signer: CheckpointSigner, policy: CheckpointPolicy):
+        self.conn = conn
+        self.signer = signer
+        self.policy = policy
+
+    def _lock(self) -> None:
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_ID})")
+
+    def _read(self, level: int, idx: int) -> bytes:
+        value = self.conn.execute(
+            select(log_hashes.c.hash).where(
+                and_(log_hashes.c.level == level, log_hashes.c.idx == idx)
+            )
+        ).scalar_one()
+        return bytes(value)
+
+    def _read_many(self, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(positions), 200):
+            batch = positions[start : start + 200]
+            rows = self.conn.execute(
+                select(log_hashes).where(tuple_(log_hashes.c.level, log_hashes.c.idx).in_(batch))
+            )
+            found.update({(r.level, r.idx): bytes(r.hash) for r in rows})
+        return [found[pos] for pos in positions]
+
+    def size(self) -> int:
+        last = self.conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
+        return 0 if last is None else int(last) + 1
+
+    def append(self, entry: LogEntry, now: int) -> int:
+        self._lock()
+        seq = self.size()
+        text = canonical_entry(entry, seq, now)
+        leaf = merkle.leaf_hash(text.encode())
+        hashes = merkle.hashes_to_store(seq, leaf, self._read)
+        self.conn.execute(insert(log_entries).values(seq=seq, time=now, entry=text, leaf_hash=leaf))
+        self.conn.execute(
+            insert(log_hashes), [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in hashes]
+        )
+        self.checkpoint(now)
+        return seq
+
+    def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]:
+        rows = self.conn.execute(
+            select(log_entries)
+            .where(and_(log_entries.c.seq >= start, log_entries.c.seq < end))
+            .order_by(log_entries.c.seq)
+        )
+        return [(r.seq, r.entry, bytes(r.leaf_hash)) for r in rows]
+
+    def root(self, size: int) -> bytes:
+        return merkle.tree_hash_batch(size, self._read_many)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof_batch(index, size, self._read_many)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return merkle.consistency_proof_batch(old, new, self._read_many)
+
+    @staticmethod
+    def _checkpoint(row: object) -> Checkpoint:
+        return Checkpoint(row.size, row.time, bytes(row.root), row.note)  # type: ignore[attr-defined]
+
+    def checkpoints(self, after: int = 0) -> list[Checkpoint]:
+        rows = self.conn.execute(
+            select(log_checkpoints)
+            .where(log_checkpoints.c.size > after)
+            .order_by(log_checkpoints.c.size)
+        )
+        return [self._checkpoint(r) for r in rows]
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        row = self.conn.execute(
+            select(log_checkpoints).order_by(log_checkpoints.c.size.desc()).limit(1)
+        ).first()
+        return self._checkpoint(row) if row else None
+
+    def checkpoint(self, now: int, *, force: bool = False) -> Checkpoint | None:
+        self._lock()
+        size = self.size()
+        last = self.latest_checkpoint()
+        last_size, last_time = (last.size, last.time) if last else (0, None)
+        due = checkpoint_due(
+            size, last_size, last_time, now, self.policy.every_entries, self.policy.every_seconds
+        )
+        if not due and not (force and size > last_size):
+            return None
+        root = self.root(size)
+        note = self.signer(size, root, now)
+        self.conn.execute(insert(log_checkpoints).values(size=size, time=now, root=root, note=note))
+        return Checkpoint(size, now, root, note)

@@ -1,0 +1,262 @@
+"""Repositories over SQLAlchemy Core: subjects, venues and posters, keys, trust lists.
+
+Each works on the connection of the current unit of work, so nothing here commits by itself.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from healthcode.adapters.db.tables import (
+    guardianships,
+    posters,
+    signing_keys,
+    subjects,
+    trust_lists,
+    venues,
+)
+from healthcode.domain.keys import KeyUse, SigningKey
+from healthcode.domain.venues import Poster, VenueDraft, VenueType
+from healthcode.services.ports import StoredTrustList, Subject, Venue
+
+
+class SqlSubjects:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, subject: Subject) -> None:
+        self.conn.execute(
+            insert(subjects).values(
+                subject_id=subject.subject_id, kind=subject.kind, created_at=subject.created_at
+            )
+        )
+
+    def get(self, subject_id: str) -> Subject | None:
+        row = self.conn.execute(select(subjects).where(subjects.c.subject_id == subject_id)).first()
+        return Subject(row.subject_id, row.kind, row.created_at, row.erased_at) if row else None
+
+    def add_guardianship(
+        self, guardian_id: str, dependant_id: str, relation: str, now: int
+    ) -> None:
+        self.conn.execute(
+            insert(guardianships).values(
+                guardian_id=guardian_id,
+                dependant_id=dependant_id,
+                relation=relation,
+                created_at=now,
+            )
+        )
+
+    def dependants_of(self, guardian_id: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            select(guardianships.c.dependant_id, guardianships.c.relation)
+            .where(guardianships.c.guardian_id == guardian_id)
+            .order_by(guardianships.c.created_at, guardianships.c.dependant_id)
+        )
+        return [(r.dependant_id, r.relation) for r in rows]
+
+    def is_guardian_of(self, guardian_id: str, dependant_id: str) -> bool:
+        return (
+            self.conn.execute(
+                select(func.count())
+                .select_from(guardianships)
+                .where(
+                    and_(
+                        guardianships.c.guardian_id == guardian_id,
+                        guardianships.c.dependant_id == dependant_id,
+                    )
+                )
+            ).scalar_one()
+            > 0
+        )
+
+
+class SqlVenues:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, venue: Venue) -> None:
+        d = venue.draft
+        self.conn.execute(
+            insert(venues).values(
+                venue_id=venue.venue_id,
+                name_zh=d.name_zh,
+                name_en=d.name_en,
+                address=d.address,
+                district=d.district,
+                venue_type=d.venue_type.value,
+                operator=d.operator,
+                created_at=venue.created_at,
+            )
+        )
+
+    def get(self, venue_id: str) -> Venue | None:
+        row = self.conn.execute(select(venues).where(venues.c.venue_id == venue_id)).first()
+        if row is None:
+            return None
+        draft = VenueDraft(
+            row.name_zh,
+            row.name_en,
+            row.address,
+            row.district,
+            VenueType(row.venue_type),
+            row.operator,
+        )
+        return Venue(row.venue_id, draft, row.created_at)
+
+    def add_poster(self, poster: Poster) -> None:
+        self.conn.execute(
+            insert(posters).values(
+                venue_id=poster.venue_id,
+                poster_id=poster.poster_id,
+                kid=poster.kid,
+                payload=poster.payload,
+                issued_at=poster.issued_at,
+            )
+        )
+
+    @staticmethod
+    def _poster(row: object) -> Poster:
+        r = row
+        return Poster(
+            r.venue_id,
+            r.poster_id,
+            r.kid,
+            r.payload,  # type: ignore[attr-defined]
+            r.issued_at,
+            r.superseded_at,
+            r.grace_until,
+        )  # type: ignore[attr-defined]
+
+    def get_poster(self, venue_id: str, poster_id: str) -> Poster | None:
+        row = self.conn.execute(
+            select(posters).where(
+                and_(posters.c.venue_id == venue_id, posters.c.poster_id == poster_id)
+            )
+        ).first()
+        return self._poster(row) if row else None
+
+    def current_poster(self, venue_id: str) -> Poster | None:
+        row = self.conn.execute(
+            select(posters).where(
+                and_(posters.c.venue_id == venue_id, posters.c.superseded_at.is_(None))
+            )
+        ).first()
+        return self._poster(row) if row else None
+
+    def supersede_poster(self, poster: Poster) -> None:
+        self.conn.execute(
+            update(posters)
+            .where(
+                and_(posters.c.venue_id == poster.venue_id, posters.c.poster_id == poster.poster_id)
+            )
+            .values(superseded_at=poster.superseded_at, grace_until=poster.grace_until)
+        )
+
+
+class SqlKeys:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _values(key: SigningKey) -> dict[str, object]:
+        return {
+            "kid": key.kid,
+            "use": key.use.value,
+            "alg": key.alg,
+            "public_key": key.public_key,
+            "not_before": key.not_before,
+            "not_after": key.not_after,
+            "created_at": key.created_at,
+            "retired_at": key.retired_at,
+            "withdrawn_at": key.withdrawn_at,
+        }
+
+    def add(self, key: SigningKey) -> None:
+        self.conn.execute(insert(signing_keys).values(**self._values(key)))
+
+    def save(self, key: SigningKey) -> None:
+        self.conn.execute(
+            update(signing_keys).where(signing_keys.c.kid == key.kid).values(**self._values(key))
+        )
+
+    @staticmethod
+    def _key(row: object) -> SigningKey:
+        r = row
+        return SigningKey(
+            r.kid,
+            KeyUse(r.use),
+            r.alg,
+            bytes(r.public_key),  # type: ignore[attr-defined]
+            r.not_before,
+            r.not_after,
+            r.created_at,  # type: ignore[attr-defined]
+            r.retired_at,
+            r.withdrawn_at,
+        )  # type: ignore[attr-defined]
+
+    def get(self, kid: str) -> SigningKey | None:
+        row = self.conn.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
+        return self._key(row) if row else None
+
+    def all(self) -> list[SigningKey]:
+        rows = self.conn.execute(
+            select(signing_keys).order_by(signing_keys.c.created_at, signing_keys.c.kid)
+        )
+        return [self._key(r) for r in rows]
+
+
+class SqlTrustLists:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, stored: StoredTrustList) -> None:
+        self.conn.execute(
+            insert(trust_lists).values(
+                city=stored.city,
+                version=stored.version,
+                document=stored.document,
+                anchor_fingerprint=stored.anchor_fingerprint,
+                source=stored.source,
+                stored_at=stored.stored_at,
+            )
+        )
+
+    @staticmethod
+    def _stored(row: object) -> StoredTrustList:
+        r = row
+        return StoredTrustList(
+            r.city,
+            r.version,
+            r.document,  # type: ignore[attr-defined]
+            r.anchor_fingerprint,
+            r.source,
+            r.stored_at,
+        )  # type: ignore[attr-defined]
+
+    def latest(self, city: str) -> StoredTrustList | None:
+        row = self.conn.execute(
+            select(trust_lists)
+            .where(trust_lists.c.city == city)
+            .order_by(trust_lists.c.version.desc())
+            .limit(1)
+        ).first()
+        return self._stored(row) if row else None
+
+    def latest_all(self) -> list[StoredTrustList]:
+        newest = (
+            select(trust_lists.c.city, func.max(trust_lists.c.version).label("version"))
+            .group_by(trust_lists.c.city)
+            .subquery()
+        )
+        rows = self.conn.execute(
+            select(trust_lists)
+            .join(
+                newest,
+                and_(
+                    trust_lists.c.city == newest.c.city, trust_lists.c.version == newest.c.version
+                ),
+            )
+            .order_by(trust_lists.c.city)
+        )
+        return [self._stored(r) for r in rows]

@@ -1,0 +1,79 @@
+"""Composition root: builds the services with real adapters from validated settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from healthcode.adapters.clock import SystemClock
+from healthcode.adapters.crypto.keyring import KeyRing
+from healthcode.adapters.crypto.keystore import KeyStore
+from healthcode.adapters.db.engine import make_engine
+from healthcode.adapters.db.log_store import CheckpointPolicy
+from healthcode.adapters.db.migrate import upgrade
+from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
+from healthcode.config import Settings
+from healthcode.services.context import CityPolicy, ServiceContext
+from healthcode.services.keys import ensure_keys
+from healthcode.services.ports import Clock
+
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class App:
+    settings: Settings
+    engine: Engine
+    keyring: KeyRing
+    ctx: ServiceContext
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def city_policy(settings: Settings) -> CityPolicy:
+    return CityPolicy(
+        city=settings.city,
+        city_name_zh=settings.city_name_zh,
+        city_name_en=settings.city_name_en,
+        code_algorithm=settings.code_algorithm,
+        code_lifetime_seconds=settings.code_lifetime_seconds,
+        max_code_lifetime_seconds=settings.max_code_lifetime_seconds,
+        code_key_lifetime_seconds=settings.code_key_lifetime_days * DAY,
+        place_key_lifetime_seconds=settings.place_key_lifetime_days * DAY,
+        poster_grace_seconds=settings.poster_grace_seconds,
+        masked_name_on_code=settings.masked_name_on_code,
+        clock_skew_seconds=settings.clock_skew_seconds,
+    )
+
+
+def log_origin(settings: Settings) -> str:
+    return f"healthcode/{settings.city}/log"
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    engine: Engine | None = None,
+) -> App:
+    """Wire everything. `migrate` applies the schema; keys are created by `initialise`."""
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    if migrate:
+        upgrade(engine)
+    keyring = KeyRing(
+        KeyStore(settings.keys_dir, settings.key_passphrase.get_secret_value()),
+        log_origin(settings),
+    )
+    policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
+    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy)
+    ctx = ServiceContext(uow, clock or SystemClock(), keyring, city_policy(settings))
+    return App(settings, engine, keyring, ctx)
+
+
+def initialise(app: App) -> list[str]:
+    """Create the key store and the keys, publish the first trust list. Idempotent."""
+    app.keyring.ensure()
+    return ensure_keys(app.ctx)

@@ -1,0 +1,90 @@
+"""Reading the transparency log: entries, proofs, checkpoints and a verifiable export.
+
+Writing happens only through `uow.log.append` inside the use case that changes state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from healthcode.domain.errors import InvalidInput
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import Checkpoint
+
+PAGE_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntryView:
+    seq: int
+    entry: str
+    leaf_hash: str
+
+
+def log_size(ctx: ServiceContext) -> int:
+    with ctx.uow() as uow:
+        return uow.log.size()
+
+
+def read_entries(ctx: ServiceContext, start: int, end: int) -> list[LogEntryView]:
+    if start < 0 or end < start:
+        raise InvalidInput("need 0 ≤ start ≤ end", field="start", code="range")
+    end = min(end, start + PAGE_LIMIT)
+    with ctx.uow() as uow:
+        return [
+            LogEntryView(seq, text, leaf.hex()) for seq, text, leaf in uow.log.entries(start, end)
+        ]
+
+
+def export_lines(ctx: ServiceContext, batch: int = 5000) -> Iterator[str]:
+    """The log in the export format that `healthcode audit verify` checks (JSON Lines)."""
+    with ctx.uow() as uow:
+        size = uow.log.size()
+        for start in range(0, size, batch):
+            for seq, text, leaf in uow.log.entries(start, min(size, start + batch)):
+                yield json.dumps(
+                    {"seq": seq, "entry": text, "leaf_hash": leaf.hex()}, ensure_ascii=False
+                )
+
+
+def checkpoints(ctx: ServiceContext, after: int = 0) -> list[Checkpoint]:
+    with ctx.uow() as uow:
+        return uow.log.checkpoints(after)
+
+
+def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
+    with ctx.uow() as uow:
+        return uow.log.latest_checkpoint()
+
+
+def checkpoint_now(ctx: ServiceContext, *, force: bool = False) -> Checkpoint | None:
+    """The T-seconds half of the checkpoint rule; appends handle the N-entries half."""
+    with ctx.uow() as uow:
+        made = uow.log.checkpoint(ctx.clock.now(), force=force)
+        uow.commit()
+        return made
+
+
+def _check_size(size: int, tree_size: int, field: str) -> None:
+    if not 0 < size <= tree_size:
+        raise InvalidInput(
+            f"{field} must be between 1 and the log size {tree_size}", field=field, code="range"
+        )
+
+
+def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
+    with ctx.uow() as uow:
+        _check_size(size, uow.log.size(), "size")
+        if not 0 <= index < size:
+            raise InvalidInput("index must be below size", field="index", code="range")
+        return uow.log.inclusion_proof(index, size)
+
+
+def consistency_proof(ctx: ServiceContext, old: int, new: int) -> list[bytes]:
+    with ctx.uow() as uow:
+        _check_size(new, uow.log.size(), "new")
+        if not 0 < old <= new:
+            raise InvalidInput("old must be between 1 and new", field="old", code="range")
+        return uow.log.consistency_proof(old, new)

@@ -1,0 +1,172 @@
+"""Enrolment of residents and their dependants.
+
+Identity goes into the vault; everything else knows the subject by a random pseudonym. Every
+input is validated before anything is written, and the log entry names the subject only by a
+keyed commitment.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from healthcode.domain.audit import Actor, LogEntry, commitment
+from healthcode.domain.errors import Conflict, InvalidInput, NotFound
+from healthcode.domain.identity import (
+    DocumentType,
+    validate_document,
+    validate_mobile,
+    validate_name,
+)
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import Identity, Subject, UnitOfWork
+
+MAX_DEPENDANTS = 10
+ENROLMENT_BASIS = "public_health_emergency_act"
+
+
+class Relation(StrEnum):
+    CHILD = "child"
+    ELDER = "elder"
+    WARD = "ward"
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolResident:
+    name: str
+    doc_type: str
+    doc_number: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddDependant:
+    guardian_id: str
+    name: str
+    relation: str
+    doc_type: str | None = None
+    doc_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolled:
+    subject_id: str
+    commitment: str
+
+
+def _document(
+    doc_type: str | None, doc_number: str | None, now_required: bool
+) -> tuple[DocumentType | None, str | None]:
+    if not doc_type and not doc_number and not now_required:
+        return None, None
+    if not doc_type:
+        raise InvalidInput(
+            "doc_type is required with a document number", field="doc_type", code="required"
+        )
+    if not doc_number:
+        raise InvalidInput("doc_number is required", field="doc_number", code="required")
+    return validate_document(doc_type, doc_number)
+
+
+def _store(
+    uow: UnitOfWork,
+    kind: str,
+    name: str,
+    doc: tuple[DocumentType | None, str | None],
+    phone: str | None,
+    now: int,
+) -> Enrolled:
+    doc_type, doc_number = doc
+    if (
+        doc_type is not None
+        and doc_number is not None
+        and uow.vault.find_document(doc_type, doc_number)
+    ):
+        raise Conflict(
+            "this document is already enrolled", field="doc_number", code="already_enrolled"
+        )
+    subject_id = secrets.token_hex(16)
+    key = secrets.token_bytes(32)
+    uow.subjects.add(Subject(subject_id, kind, now))
+    uow.vault.add(Identity(subject_id, name, doc_type, doc_number, phone, key, now))
+    return Enrolled(subject_id, commitment(key, subject_id))
+
+
+def enrol_resident(ctx: ServiceContext, cmd: EnrolResident, actor: Actor | None = None) -> Enrolled:
+    name = validate_name(cmd.name)
+    doc = _document(cmd.doc_type, cmd.doc_number, True)
+    phone = validate_mobile(cmd.phone)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        enrolled = _store(uow, "resident", name, doc, phone, now)
+        who = actor or Actor("resident", enrolled.commitment)
+        uow.log.append(
+            LogEntry(
+                "resident.enrolled",
+                who,
+                "subject",
+                enrolled.commitment,
+                "enrolment",
+                ENROLMENT_BASIS,
+                details={"doc_type": str(doc[0])},
+            ),
+            now,
+        )
+        uow.commit()
+    return enrolled
+
+
+def add_dependant(ctx: ServiceContext, cmd: AddDependant) -> Enrolled:
+    """A guardian holds codes for a child or an elder without a phone of their own."""
+    name = validate_name(cmd.name)
+    try:
+        relation = Relation(cmd.relation)
+    except ValueError:
+        raise InvalidInput(
+            f"relation must be one of {', '.join(Relation)}",
+            field="relation",
+            code="unknown_relation",
+        ) from None
+    doc = _document(cmd.doc_type, cmd.doc_number, False)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        guardian = uow.subjects.get(cmd.guardian_id)
+        guardian_identity = uow.vault.get(cmd.guardian_id)
+        if (
+            guardian is None
+            or guardian.kind != "resident"
+            or guardian.erased_at is not None
+            or guardian_identity is None
+        ):
+            raise NotFound("no such resident to act as guardian", field="guardian_id")
+        if len(uow.subjects.dependants_of(cmd.guardian_id)) >= MAX_DEPENDANTS:
+            raise Conflict(
+                f"a guardian may hold at most {MAX_DEPENDANTS} dependants",
+                field="guardian_id",
+                code="too_many_dependants",
+            )
+        enrolled = _store(uow, "dependant", name, doc, None, now)
+        uow.subjects.add_guardianship(cmd.guardian_id, enrolled.subject_id, relation.value, now)
+        guardian_ref = commitment(guardian_identity.commit_key, cmd.guardian_id)
+        uow.log.append(
+            LogEntry(
+                "dependant.enrolled",
+                Actor("guardian", guardian_ref),
+                "subject",
+                enrolled.commitment,
+                "enrolment",
+                ENROLMENT_BASIS,
+                details={"relation": relation.value},
+            ),
+            now,
+        )
+        uow.commit()
+    return enrolled
+
+
+def dependants(ctx: ServiceContext, guardian_id: str) -> list[tuple[str, str]]:
+    with ctx.uow() as uow:
+        if uow.subjects.get(guardian_id) is None:
+            raise NotFound("no such resident", field="guardian_id")
+        return uow.subjects.dependants_of(guardian_id)

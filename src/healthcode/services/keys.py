@@ -1,0 +1,276 @@
+"""Signing keys and trust lists: create, rotate, withdraw, publish, import.
+
+Every key change publishes a new, signed trust-list version in the same transaction, and both go
+on the transparency log, so no key can sign codes without the public being able to see it.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from healthcode.domain.audit import SYSTEM, Actor, LogEntry
+from healthcode.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
+from healthcode.domain.keys import KeyUse, SigningKey, retire, withdraw
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import StoredTrustList, UnitOfWork
+from healthcode.verifier.trustlist import (
+    FORMAT,
+    TrustList,
+    TrustListError,
+    TrustStore,
+    parse_trust_list,
+)
+
+KEY_BASIS = "city_key_policy"
+
+
+def _lifetime(ctx: ServiceContext, use: KeyUse) -> int:
+    if use is KeyUse.HEALTH:
+        return ctx.policy.code_key_lifetime_seconds
+    return ctx.policy.place_key_lifetime_seconds
+
+
+def _new_key(ctx: ServiceContext, uow: UnitOfWork, use: KeyUse, alg: str, now: int) -> SigningKey:
+    kid, public_key = ctx.keys.create_signing_key(use, alg)
+    key = SigningKey(kid, use, alg, public_key, now, now + _lifetime(ctx, use), now)
+    uow.keys.add(key)
+    return key
+
+
+def active_key(uow: UnitOfWork, use: KeyUse, now: int) -> SigningKey | None:
+    usable = [k for k in uow.keys.all() if k.use is use and k.can_sign(now)]
+    return max(usable, key=lambda k: k.created_at, default=None)
+
+
+def signing_key(uow: UnitOfWork, use: KeyUse, now: int) -> SigningKey:
+    """Fail closed: no usable key, no code (SIG-7)."""
+    key = active_key(uow, use, now)
+    if key is None:
+        raise Unavailable(f"no active {use.value} signing key: rotate keys", code="no_key")
+    return key
+
+
+def ensure_keys(ctx: ServiceContext, actor: Actor = SYSTEM) -> list[str]:
+    """Make sure each key use has an active key (at init, and when one has expired)."""
+    now = ctx.clock.now()
+    created: list[str] = []
+    with ctx.uow() as uow:
+        for use in KeyUse:
+            if active_key(uow, use, now) is None:
+                alg = ctx.policy.code_algorithm if use is KeyUse.HEALTH else "ES256"
+                key = _new_key(ctx, uow, use, alg, now)
+                uow.log.append(
+                    LogEntry(
+                        "key.created",
+                        actor,
+                        "signing_key",
+                        key.kid,
+                        "key_management",
+                        KEY_BASIS,
+                        details={"use": use.value},
+                    ),
+                    now,
+                )
+                created.append(key.kid)
+        if created or uow.trust_lists.latest(ctx.policy.city) is None:
+            publish_trust_list(ctx, uow, now, actor)
+        uow.commit()
+    return created
+
+
+def rotate_key(ctx: ServiceContext, use: KeyUse, actor: Actor, alg: str | None = None) -> str:
+    now = ctx.clock.now()
+    alg = alg or (ctx.policy.code_algorithm if use is KeyUse.HEALTH else "ES256")
+    if alg not in ("ES256", "PS256"):
+        raise InvalidInput("algorithm must be ES256 or PS256", field="alg", code="algorithm")
+    with ctx.uow() as uow:
+        old = active_key(uow, use, now)
+        new = _new_key(ctx, uow, use, alg, now)
+        if old is not None:
+            uow.keys.save(retire(old, now, _longest_signed(ctx, use)))
+        uow.log.append(
+            LogEntry(
+                "key.rotated",
+                actor,
+                "signing_key",
+                new.kid,
+                "key_management",
+                KEY_BASIS,
+                details={"use": use.value, "retired": old.kid if old else "none"},
+            ),
+            now,
+        )
+        publish_trust_list(ctx, uow, now, actor)
+        uow.commit()
+    return new.kid
+
+
+def _longest_signed(ctx: ServiceContext, use: KeyUse) -> int:
+    """How long a code signed now may remain valid: the retired key verifies that long.
+    Posters are printed and live for years, so a retired place key keeps its full validity."""
+    if use is KeyUse.HEALTH:
+        return ctx.policy.max_code_lifetime_seconds
+    return ctx.policy.place_key_lifetime_seconds
+
+
+def withdraw_key(ctx: ServiceContext, kid: str, actor: Actor, reason: str) -> str | None:
+    """Compromise: verifiers reject the key at once; a replacement is created if it was active."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        key = uow.keys.get(kid)
+        if key is None:
+            raise NotFound(f"no signing key {kid}", field="kid")
+        if key.withdrawn_at is not None:
+            raise Conflict(f"key {kid} is already withdrawn", field="kid", code="withdrawn")
+        replacement = None
+        if key.can_sign(now):
+            replacement = _new_key(ctx, uow, key.use, key.alg, now)
+        uow.keys.save(withdraw(key, now))
+        uow.log.append(
+            LogEntry(
+                "key.withdrawn",
+                actor,
+                "signing_key",
+                kid,
+                "key_management",
+                reason,
+                details={"replacement": replacement.kid if replacement else "none"},
+            ),
+            now,
+        )
+        publish_trust_list(ctx, uow, now, actor)
+        uow.commit()
+    return replacement.kid if replacement else None
+
+
+def publish_trust_list(ctx: ServiceContext, uow: UnitOfWork, now: int, actor: Actor) -> int:
+    latest = uow.trust_lists.latest(ctx.policy.city)
+    version = (latest.version + 1) if latest else 1
+    listed = [k for k in uow.keys.all() if k.on_trust_list(now)]
+    body: dict[str, object] = {
+        "format": FORMAT,
+        "city": ctx.policy.city,
+        "city_name": {"zh": ctx.policy.city_name_zh, "en": ctx.policy.city_name_en},
+        "version": version,
+        "issued_at": now,
+        "anchor": {
+            "alg": "ES256",
+            "public_key": base64.b64encode(ctx.keys.anchor_public_key()).decode(),
+        },
+        "keys": [_key_json(k) for k in listed],
+    }
+    document = ctx.keys.sign_trust_list(body)
+    parsed = parse_trust_list(document, None)
+    uow.trust_lists.add(
+        StoredTrustList(ctx.policy.city, version, document, parsed.anchor_fingerprint, "ours", now)
+    )
+    uow.log.append(
+        LogEntry(
+            "trust_list.published",
+            actor,
+            "trust_list",
+            f"{ctx.policy.city.lower()}@{version}",
+            "key_management",
+            KEY_BASIS,
+            details={"keys": len(listed)},
+        ),
+        now,
+    )
+    return version
+
+
+def _key_json(key: SigningKey) -> dict[str, object]:
+    return {
+        "kid": base64.b64encode(bytes.fromhex(key.kid)).decode(),
+        "use": key.use.value,
+        "alg": key.alg,
+        "public_key": base64.b64encode(key.public_key).decode(),
+        "not_before": key.not_before,
+        "not_after": key.not_after,
+        "withdrawn_at": key.withdrawn_at,
+    }
+
+
+def our_trust_list(ctx: ServiceContext) -> StoredTrustList:
+    with ctx.uow() as uow:
+        stored = uow.trust_lists.latest(ctx.policy.city)
+    if stored is None:
+        raise Unavailable("no trust list published yet: run `healthcode init`", code="no_key")
+    return stored
+
+
+def import_trust_list(
+    ctx: ServiceContext, document: str, fingerprint: str, actor: Actor
+) -> TrustList:
+    """Accept another city's list, checked against the anchor fingerprint pinned out of band."""
+    try:
+        parsed = parse_trust_list(document, fingerprint)
+    except TrustListError as exc:
+        raise InvalidInput(str(exc), field="document", code="trust_list") from None
+    if parsed.city == ctx.policy.city:
+        raise InvalidInput(
+            "this is our own city's list; it is published, not imported",
+            field="document",
+            code="own_city",
+        )
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        held = uow.trust_lists.latest(parsed.city)
+        if held is not None and held.anchor_fingerprint != parsed.anchor_fingerprint:
+            raise Conflict(
+                f"{parsed.city} is pinned to another anchor; remove it first",
+                field="fingerprint",
+                code="anchor_changed",
+            )
+        if held is not None and parsed.version <= held.version:
+            raise Conflict(
+                f"{parsed.city} version {parsed.version} is not newer than the held "
+                f"version {held.version}",
+                field="document",
+                code="rollback",
+            )
+        uow.trust_lists.add(
+            StoredTrustList(
+                parsed.city, parsed.version, document, parsed.anchor_fingerprint, "imported", now
+            )
+        )
+        uow.log.append(
+            LogEntry(
+                "trust_list.imported",
+                actor,
+                "trust_list",
+                f"{parsed.city.lower()}@{parsed.version}",
+                "interoperability",
+                "mutual_recognition",
+                details={"keys": len(parsed.keys)},
+            ),
+            now,
+        )
+        uow.commit()
+    return parsed
+
+
+_STORES: dict[tuple[tuple[str, int, str], ...], TrustStore] = {}
+
+
+def trust_store(ctx: ServiceContext) -> TrustStore:
+    """Every city's newest list we hold, ours included: what our verifier accepts.
+
+    Parsed stores are cached by (city, version, anchor) of each list, so a new version (a key
+    withdrawn, a city added) takes effect on the next verification."""
+    with ctx.uow() as uow:
+        stored = uow.trust_lists.latest_all()
+    versions = tuple((s.city, s.version, s.anchor_fingerprint) for s in stored)
+    store = _STORES.get(versions)
+    if store is None:
+        if len(_STORES) > 16:
+            _STORES.clear()
+        store = _STORES[versions] = TrustStore.of(
+            parse_trust_list(s.document, s.anchor_fingerprint) for s in stored
+        )
+    return store
+
+
+def list_keys(ctx: ServiceContext) -> list[SigningKey]:
+    with ctx.uow() as uow:
+        return uow.keys.all()

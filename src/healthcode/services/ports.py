@@ -1,0 +1,156 @@
+"""Ports: what the use cases need from the outside world, as Protocols.
+
+Adapters implement them (adapters/db for storage, adapters/crypto for keys); tests may pass fakes.
+A unit of work is one database transaction: every state change and its transparency-log entry
+are written through the same unit of work and commit together, or not at all (AUD-4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+from healthcode.domain.audit import LogEntry
+from healthcode.domain.identity import DocumentType
+from healthcode.domain.keys import KeyUse, SigningKey
+from healthcode.domain.venues import Poster, VenueDraft
+
+
+class Clock(Protocol):
+    def now(self) -> int:
+        """Current UTC time in epoch seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    subject_id: str
+    kind: str  # resident | dependant
+    created_at: int
+    erased_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A vault record: the only place where a subject's name and documents live."""
+
+    subject_id: str
+    name: str
+    doc_type: DocumentType | None
+    doc_number: str | None
+    phone: str | None
+    commit_key: bytes
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Venue:
+    venue_id: str
+    draft: VenueDraft
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTrustList:
+    city: str
+    version: int
+    document: str
+    anchor_fingerprint: str
+    source: str  # ours | imported
+    stored_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    size: int
+    time: int
+    root: bytes
+    note: str
+
+
+class SubjectRepository(Protocol):
+    def add(self, subject: Subject) -> None: ...
+    def get(self, subject_id: str) -> Subject | None: ...
+    def add_guardianship(
+        self, guardian_id: str, dependant_id: str, relation: str, now: int
+    ) -> None: ...
+    def dependants_of(self, guardian_id: str) -> list[tuple[str, str]]: ...
+    def is_guardian_of(self, guardian_id: str, dependant_id: str) -> bool: ...
+
+
+class Vault(Protocol):
+    def add(self, identity: Identity) -> None: ...
+    def get(self, subject_id: str) -> Identity | None: ...
+    def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None: ...
+
+
+class VenueRepository(Protocol):
+    def add(self, venue: Venue) -> None: ...
+    def get(self, venue_id: str) -> Venue | None: ...
+    def add_poster(self, poster: Poster) -> None: ...
+    def get_poster(self, venue_id: str, poster_id: str) -> Poster | None: ...
+    def current_poster(self, venue_id: str) -> Poster | None: ...
+    def supersede_poster(self, poster: Poster) -> None: ...
+
+
+class KeyRepository(Protocol):
+    def add(self, key: SigningKey) -> None: ...
+    def save(self, key: SigningKey) -> None: ...
+    def get(self, kid: str) -> SigningKey | None: ...
+    def all(self) -> list[SigningKey]: ...
+
+
+class TrustListRepository(Protocol):
+    def add(self, stored: StoredTrustList) -> None: ...
+    def latest(self, city: str) -> StoredTrustList | None: ...
+    def latest_all(self) -> list[StoredTrustList]: ...
+
+
+class AuditLog(Protocol):
+    def append(self, entry: LogEntry, now: int) -> int:
+        """Append in the current transaction; return the entry's sequence number."""
+
+    def size(self) -> int: ...
+    def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]: ...
+    def root(self, size: int) -> bytes: ...
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+    def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
+    def checkpoints(self, after: int = 0) -> list[Checkpoint]: ...
+    def latest_checkpoint(self) -> Checkpoint | None: ...
+    def checkpoint(self, now: int, *, force: bool = False) -> Checkpoint | None:
+        """Sign and store a checkpoint if one is due (or forced and the tree grew)."""
+
+
+class UnitOfWork(Protocol):
+    subjects: SubjectRepository
+    vault: Vault
+    venues: VenueRepository
+    keys: KeyRepository
+    trust_lists: TrustListRepository
+    log: AuditLog
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class KeyRing(Protocol):
+    """Private-key operations. Private keys stay inside the implementation (SIG-7)."""
+
+    def create_signing_key(self, use: KeyUse, alg: str) -> tuple[str, bytes]:
+        """Generate and store a key; return (kid hex, SubjectPublicKeyInfo DER)."""
+
+    def sign_cose(self, kid: str, payload: bytes) -> bytes: ...
+    def sign_trust_list(self, body: dict[str, object]) -> str: ...
+    def anchor_public_key(self) -> bytes: ...
+    def seal_subject(self, subject_id: str) -> bytes: ...
+    def open_subject(self, sealed: bytes) -> str | None: ...

@@ -1,0 +1,176 @@
+"""Venue registration, posters (signed place codes), rotation, and checking a scanned place code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from healthcode.domain.audit import Actor, LogEntry
+from healthcode.domain.errors import InvalidInput, NotFound
+from healthcode.domain.keys import KeyUse
+from healthcode.domain.venues import (
+    Poster,
+    VenueDraft,
+    new_poster_id,
+    new_venue_id,
+    supersede,
+    validate_venue,
+)
+from healthcode.services.context import ServiceContext
+from healthcode.services.keys import signing_key, trust_store
+from healthcode.services.ports import UnitOfWork, Venue
+from healthcode.verifier.claims import PlaceClaims
+from healthcode.verifier.envelope import PLACE_CODE_PREFIX, wrap
+from healthcode.verifier.verify import Decision, verify_place_code
+
+VENUE_BASIS = "public_health_emergency_act"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterVenue:
+    name_zh: str | None
+    name_en: str | None
+    address: str
+    district: str
+    venue_type: str
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class VenueWithPoster:
+    venue: Venue
+    poster: Poster
+
+
+class PlaceCodeProblem(StrEnum):
+    """Why a scanned place code is refused (stable codes for clients)."""
+
+    INVALID = "invalid"  # framing, signature, key: see `detail`
+    UNKNOWN_POSTER = "unknown_poster"
+    ROTATED_OUT = "rotated_out"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCodeCheck:
+    ok: bool
+    problem: PlaceCodeProblem | None = None
+    detail: str | None = None
+    venue: Venue | None = None
+    poster: Poster | None = None
+
+
+def _issue_poster(ctx: ServiceContext, uow: UnitOfWork, venue_id: str, now: int) -> Poster:
+    key = signing_key(uow, KeyUse.PLACE, now)
+    poster_id = new_poster_id()
+    claims = PlaceClaims(ctx.policy.city, now, venue_id, poster_id)
+    payload = wrap(PLACE_CODE_PREFIX, ctx.keys.sign_cose(key.kid, claims.encode()))
+    poster = Poster(venue_id, poster_id, key.kid, payload, now)
+    uow.venues.add_poster(poster)
+    return poster
+
+
+def register_venue(ctx: ServiceContext, cmd: RegisterVenue, actor: Actor) -> VenueWithPoster:
+    draft: VenueDraft = validate_venue(
+        name_zh=cmd.name_zh,
+        name_en=cmd.name_en,
+        address=cmd.address,
+        district=cmd.district,
+        venue_type=cmd.venue_type,
+        operator=cmd.operator,
+    )
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        venue = Venue(new_venue_id(), draft, now)
+        uow.venues.add(venue)
+        poster = _issue_poster(ctx, uow, venue.venue_id, now)
+        uow.log.append(
+            LogEntry(
+                "venue.registered",
+                actor,
+                "venue",
+                venue.venue_id,
+                "venue_registration",
+                VENUE_BASIS,
+                details={"poster": poster.poster_id, "type": draft.venue_type.value},
+            ),
+            now,
+        )
+        uow.commit()
+    return VenueWithPoster(venue, poster)
+
+
+def rotate_poster(ctx: ServiceContext, venue_id: str, actor: Actor) -> VenueWithPoster:
+    """A new poster; the old one keeps working for the grace period, then is refused."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        venue = uow.venues.get(venue_id)
+        if venue is None:
+            raise NotFound("no such venue", field="venue_id")
+        old = uow.venues.current_poster(venue_id)
+        if old is not None:
+            uow.venues.supersede_poster(supersede(old, now, ctx.policy.poster_grace_seconds))
+        poster = _issue_poster(ctx, uow, venue_id, now)
+        uow.log.append(
+            LogEntry(
+                "poster.rotated",
+                actor,
+                "venue",
+                venue_id,
+                "venue_registration",
+                VENUE_BASIS,
+                details={
+                    "new": poster.poster_id,
+                    "old": old.poster_id if old else "none",
+                    "grace_seconds": ctx.policy.poster_grace_seconds,
+                },
+            ),
+            now,
+        )
+        uow.commit()
+    return VenueWithPoster(venue, poster)
+
+
+def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:
+    with ctx.uow() as uow:
+        venue = uow.venues.get(venue_id)
+        poster = uow.venues.current_poster(venue_id) if venue else None
+    if venue is None or poster is None:
+        raise NotFound("no such venue", field="venue_id")
+    return VenueWithPoster(venue, poster)
+
+
+def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
+    """Is this scanned poster genuine and current? Signature first, then our poster records."""
+    now = ctx.clock.now()
+    verdict = verify_place_code(text, trust_store(ctx), now, ctx.policy.clock_skew_seconds)
+    if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
+        return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
+    claims = verdict.claims
+    if claims.issuer != ctx.policy.city:
+        return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
+    with ctx.uow() as uow:
+        venue = uow.venues.get(claims.venue_id)
+        poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
+    if venue is None or poster is None:
+        return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "no such poster")
+    if not poster.accepts_at(now):
+        return PlaceCodeCheck(
+            False,
+            PlaceCodeProblem.ROTATED_OUT,
+            "this poster was replaced; scan the new one",
+            venue,
+            poster,
+        )
+    return PlaceCodeCheck(True, None, None, venue, poster)
+
+
+def require_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
+    """`check_place_code` for callers that must refuse: a bad code is the caller's input error."""
+    result = check_place_code(ctx, text)
+    if not result.ok:
+        raise InvalidInput(
+            f"place code refused: {result.problem}: {result.detail}",
+            field="place_code",
+            code=str(result.problem),
+        )
+    return result
