@@ -1,0 +1,125 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL, for real.
+
+Each test gets a fresh database cloned from a migrated template (a file copy for SQLite,
+CREATE DATABASE ... TEMPLATE for PostgreSQL), so migrations run once per session.
+PostgreSQL is expected at HEALTHCODE_TEST_PG_URL (default: postgres on 127.0.0.1:5432, trust
+auth). Set HEALTHCODE_TEST_PG=off to skip it on a machine without PostgreSQL; CI never does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.db.engine import make_engine
+from healthcode.adapters.db.migrate import upgrade
+from healthcode.bootstrap import App, build, initialise
+from healthcode.config import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "HEALTHCODE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
+START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
+TEST_PASSPHRASE = "test-passphrase-0123456789"
+
+
+def _pg_base() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0]
+
+
+def _pg_admin(sql: str) -> None:
+    engine = make_engine(PG_ADMIN_URL)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    name = f"hc_template_{uuid.uuid4().hex[:8]}"
+    _pg_admin(f"CREATE DATABASE {name}")
+    engine = make_engine(f"{_pg_base()}/{name}")
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG_ENABLED, reason="HEALTHCODE_TEST_PG=off"),
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "healthcode.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"hc_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield f"{_pg_base()}/{name}"
+    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "profile": "production",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "key_passphrase": TEST_PASSPHRASE,
+        "city": "CN-TEST",
+        "checkpoint_every_entries": 4,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def engine(app: App) -> Engine:
+    return app.engine
