@@ -29,6 +29,7 @@ PG_ADMIN_URL = os.environ.get(
 PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
 START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
 TEST_PASSPHRASE = "test-passphrase-0123456789"
+TEST_ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
 def _pg_base() -> str:
@@ -100,6 +101,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "data_dir": data_dir,
         "database_url": database_url,
         "key_passphrase": TEST_PASSPHRASE,
+        "admin_token": TEST_ADMIN_TOKEN,
         "city": "CN-TEST",
         "checkpoint_every_entries": 4,
     }

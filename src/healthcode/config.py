@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PASSPHRASE = "dev-only-passphrase-never-use-in-production"  # noqa: S105 - dev profile only
+DEV_ADMIN_TOKEN = "dev-only-admin-token-never-use-in-production"  # noqa: S105 - dev profile only
 PLACEHOLDERS = {
     "",
     "changeme",
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
         "At least 16 characters; not a placeholder.",
     )
 
+    admin_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token for key, trust-list and poster administration (until staff "
+        "accounts exist). At least 16 characters; not a placeholder.",
+    )
     city: str = Field(
         "CN-DEMO",
         pattern=r"^[A-Z]{2}-[A-Z0-9]{1,8}$",
@@ -107,18 +113,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
-        passphrase = self.key_passphrase.get_secret_value()
-        weak = passphrase.strip().lower() in PLACEHOLDERS or len(passphrase) < 16
-        if weak and self.profile != "dev":
-            raise InsecureSettings(
-                "HEALTHCODE_KEY_PASSPHRASE is missing or a placeholder (needs ≥ 16 characters). "
-                "Set a real secret, or choose HEALTHCODE_PROFILE=dev for development only."
-            )
-        if weak:
-            warnings.warn(
-                "dev profile: using a development key passphrase; never deploy this", stacklevel=2
-            )
-            self.key_passphrase = SecretStr(DEV_PASSPHRASE)
+        for name, dev_value in (("key_passphrase", DEV_PASSPHRASE),
+                                ("admin_token", DEV_ADMIN_TOKEN)):
+            secret = getattr(self, name).get_secret_value()
+            if secret.strip().lower() not in PLACEHOLDERS and len(secret) >= 16:
+                continue
+            if self.profile != "dev":
+                raise InsecureSettings(
+                    f"HEALTHCODE_{name.upper()} is missing or a placeholder (needs ≥ 16 "
+                    "characters). Set a real secret, or choose HEALTHCODE_PROFILE=dev for "
+                    "development only."
+                )
+            warnings.warn(f"dev profile: using a development {name}; never deploy this",
+                          stacklevel=2)
+            setattr(self, name, SecretStr(dev_value))
         if self.code_lifetime_seconds > self.max_code_lifetime_seconds:
             raise ValueError("code_lifetime_seconds exceeds max_code_lifetime_seconds")
         return self

@@ -27,6 +27,7 @@ import functools
 import io
 import pathlib
 import re
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from healthcode.adapters.qr import qr_matrix
+from healthcode.services.venues import VenueWithPoster
 
 __all__ = [
     "PosterContent",
@@ -589,3 +591,21 @@ def render_poster_png(c: PosterContent, dpi: int = 150) -> bytes:
     out = io.BytesIO()
     img.save(out, format="PNG", dpi=(dpi, dpi), optimize=True)
     return out.getvalue()
+
+
+POSTER_FORMATS = ("svg", "pdf", "png")
+
+
+def render_venue_poster(found: VenueWithPoster, fmt: str) -> bytes:
+    """The printable poster of a venue's current place code, in one of POSTER_FORMATS."""
+    d = found.venue.draft
+    content = PosterContent(d.name_zh, d.name_en, d.district, found.poster.payload,
+                            found.poster.poster_id,
+                            time.strftime("%Y-%m-%d", time.gmtime(found.poster.issued_at)))
+    if fmt == "svg":
+        return render_poster_svg(content).encode()
+    if fmt == "pdf":
+        return render_poster_pdf(content)
+    if fmt == "png":
+        return render_poster_png(content)
+    raise ValueError(f"poster format must be one of {POSTER_FORMATS}")

@@ -74,6 +74,12 @@ def _check_size(size: int, tree_size: int, field: str) -> None:
         )
 
 
+def root(ctx: ServiceContext, size: int) -> bytes:
+    with ctx.uow() as uow:
+        _check_size(size, uow.log.size(), "size")
+        return uow.log.root(size)
+
+
 def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
     with ctx.uow() as uow:
         _check_size(size, uow.log.size(), "size")

@@ -271,6 +271,11 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
     return store
 
 
+def held_trust_lists(ctx: ServiceContext) -> list[StoredTrustList]:
+    with ctx.uow() as uow:
+        return uow.trust_lists.latest_all()
+
+
 def list_keys(ctx: ServiceContext) -> list[SigningKey]:
     with ctx.uow() as uow:
         return uow.keys.all()

@@ -1,0 +1,90 @@
+"""`healthcode`: the command line of the platform (Typer + Rich).
+
+    healthcode init | serve | resident | code | venue | keys | trust | log | verify | audit
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from healthcode.bootstrap import initialise
+from healthcode.entrypoints.cli.common import console, handles_errors, load_settings, open_app
+from healthcode.entrypoints.cli.keys import keys_app, trust_app
+from healthcode.entrypoints.cli.log import log_app
+from healthcode.entrypoints.cli.residents import code_app, residents
+from healthcode.entrypoints.cli.venues import venue_app
+from healthcode.services import keys
+from healthcode.services.verify import verify_policy
+from healthcode.verifier import cli as verifier_cli
+from healthcode.verifier.verify import verify_health_code
+
+app = typer.Typer(help="healthcode: accountable health codes, place codes and a public log.",
+                  no_args_is_help=True)
+app.add_typer(residents, name="resident")
+app.add_typer(code_app, name="code")
+app.add_typer(venue_app, name="venue")
+app.add_typer(keys_app, name="keys")
+app.add_typer(trust_app, name="trust")
+app.add_typer(log_app, name="log")
+app.add_typer(verifier_cli.audit_app, name="audit")
+
+
+@app.command()
+@handles_errors
+def init() -> None:
+    """Create the key store, the database schema and the keys; publish the trust list."""
+    built = open_app()
+    created = initialise(built)
+    stored = keys.our_trust_list(built.ctx)
+    console.print(f"database: {built.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"keys: {len(created)} created; trust list v{stored.version}")
+    console.print(f"anchor fingerprint: {stored.anchor_fingerprint}")
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: settings (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: settings (8000)")] = None,
+) -> None:
+    """Initialise if needed, then serve the HTTP API (OpenAPI at /docs)."""
+    import uvicorn
+
+    from healthcode.entrypoints.web.app import create_app
+
+    settings = load_settings()
+    built = open_app()
+    initialise(built)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"healthcode API on http://{bind_host}:{bind_port}  (docs: /docs)")
+    uvicorn.run(create_app(built=built), host=bind_host, port=bind_port, log_level="info")
+
+
+@app.command()
+@handles_errors
+def verify(
+    code: Annotated[str, typer.Argument(help="Code text, or a PNG/JPEG/text file")],
+    trust: Annotated[list[str] | None, typer.Option(
+        help="FILE:FINGERPRINT; default: the trust lists in this server's database")] = None,
+    now: Annotated[int | None, typer.Option(help="Verify as of this epoch second")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Admit / refuse / invalid, offline. Exit 0 admit, 1 refuse, 3 invalid, 2 bad input."""
+    if trust:
+        verifier_cli.verify(code, trust, now, 300, as_json)
+        return
+    built = open_app()
+    verdict = verify_health_code(verifier_cli.read_code(code), keys.trust_store(built.ctx),
+                                 now or int(time.time()), verify_policy(built.ctx))
+    verifier_cli.show_verdict(verdict, as_json)
+    verifier_cli.exit_for(verdict)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

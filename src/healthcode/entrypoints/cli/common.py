@@ -1,0 +1,70 @@
+"""What every command shares: settings from the environment, the app, and error handling.
+
+A mistake the user can make (bad value, unknown id, weak secret, unreadable file) prints one
+clear line and exits with status 2; nothing has been written by then.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import warnings
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from healthcode.adapters.crypto.keystore import KeyStoreError
+from healthcode.bootstrap import App, build
+from healthcode.config import Settings
+from healthcode.domain.errors import DomainError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+EXIT_USAGE = 2
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(EXIT_USAGE)
+
+
+def load_settings() -> Settings:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            settings = Settings()
+        for warning in caught:
+            err.print(f"[yellow]warning:[/yellow] {warning.message}")
+        return settings
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+        raise fail(f"{where}: {first.get('msg')}") from None
+
+
+def open_app() -> App:
+    return build(load_settings())
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            field = f" ({exc.field})" if exc.field else ""
+            raise fail(f"{exc.message}{field} [{exc.code}]") from None
+        except KeyStoreError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    console.print_json(json.dumps(data, ensure_ascii=False, default=str))

@@ -1,0 +1,52 @@
+"""Every error becomes a JSON body naming the code, the field and the reason; never a stack trace.
+
+Domain errors map to 4xx (or 503 when a key or the store is unavailable: fail closed). Request
+validation errors name the offending field. Anything unforeseen is a bare 500 with no detail.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from healthcode.adapters.crypto.keystore import KeyStoreError
+from healthcode.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+
+log = logging.getLogger("healthcode.web")
+
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, Unavailable: 503}
+
+
+def error_body(code: str, field: str | None, message: str) -> dict[str, object]:
+    return {"error": {"code": code, "field": field, "message": message}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+        return JSONResponse(error_body(exc.code, exc.field, exc.message), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return JSONResponse(error_body("invalid_input", field, message), status_code=422)
+
+    @app.exception_handler(KeyStoreError)
+    async def _keys(_: Request, exc: KeyStoreError) -> JSONResponse:
+        log.error("key store unavailable: %s", exc)
+        return JSONResponse(error_body("unavailable", None, "signing keys are unavailable"),
+                            status_code=503)
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return JSONResponse(error_body("unavailable", None, "the database is unavailable"),
+                            status_code=503)

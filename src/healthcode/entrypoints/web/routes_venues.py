@@ -1,0 +1,59 @@
+"""Venues: registration, posters (SVG, PDF, PNG), rotation, and checking a scanned place code."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from healthcode.adapters.poster import render_venue_poster
+from healthcode.domain.audit import Actor
+from healthcode.entrypoints.web.deps import Admin, Ctx
+from healthcode.entrypoints.web.schemas import PlaceCheckOut, PlaceCodeIn, RegisterVenueIn, VenueOut
+from healthcode.services import venues
+from healthcode.services.venues import VenueWithPoster
+
+router = APIRouter(tags=["venues"])
+MEDIA = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
+
+
+def venue_out(found: VenueWithPoster) -> VenueOut:
+    d = found.venue.draft
+    return VenueOut(venue_id=found.venue.venue_id, name_zh=d.name_zh, name_en=d.name_en,
+                    address=d.address, district=d.district, venue_type=d.venue_type.value,
+                    poster_id=found.poster.poster_id, place_code=found.poster.payload)
+
+
+@router.post("/venues", status_code=201, response_model=VenueOut)
+def register(body: RegisterVenueIn, ctx: Ctx) -> VenueOut:
+    actor = Actor("venue_admin", "self-registration")
+    return venue_out(venues.register_venue(ctx, venues.RegisterVenue(**body.model_dump()), actor))
+
+
+@router.get("/venues/{venue_id}", response_model=VenueOut)
+def get_venue(venue_id: str, ctx: Ctx) -> VenueOut:
+    return venue_out(venues.venue_with_poster(ctx, venue_id))
+
+
+@router.post("/venues/{venue_id}/poster/rotate", response_model=VenueOut)
+def rotate(venue_id: str, ctx: Ctx, actor: Admin) -> VenueOut:
+    return venue_out(venues.rotate_poster(ctx, venue_id, actor))
+
+
+@router.get("/venues/{venue_id}/poster.{fmt}", response_class=Response,
+            responses={200: {"content": {m: {} for m in MEDIA.values()}}})
+def poster(venue_id: str, fmt: Literal["svg", "pdf", "png"], ctx: Ctx) -> Response:
+    found = venues.venue_with_poster(ctx, venue_id)
+    return Response(render_venue_poster(found, fmt), media_type=MEDIA[fmt], headers={
+        "Content-Disposition": f'inline; filename="poster-{venue_id}.{fmt}"'})
+
+
+@router.post("/place-codes/check", response_model=PlaceCheckOut)
+def check(body: PlaceCodeIn, ctx: Ctx) -> PlaceCheckOut:
+    result = venues.check_place_code(ctx, body.place_code)
+    draft = result.venue.draft if result.venue else None
+    return PlaceCheckOut(
+        ok=result.ok, problem=result.problem.value if result.problem else None,
+        detail=result.detail, venue_id=result.venue.venue_id if result.venue else None,
+        venue_name=(draft.name_zh or draft.name_en) if draft else None)

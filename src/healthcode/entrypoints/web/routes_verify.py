@@ -1,0 +1,30 @@
+"""Gate checks: a guard's device sends a scanned code (text or a photo of the QR)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, UploadFile
+
+from healthcode.domain.errors import InvalidInput
+from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.schemas import GuardVerdictOut, VerifyIn
+from healthcode.services import verify
+from healthcode.verifier.qr_image import DEFAULT_MAX_BYTES
+
+router = APIRouter(prefix="/verify", tags=["verify"])
+
+
+@router.post("", response_model=GuardVerdictOut)
+def verify_code(body: VerifyIn, ctx: Ctx) -> GuardVerdictOut:
+    return GuardVerdictOut(**verify.verify_text(ctx, body.code).for_guard())
+
+
+@router.post("/image", response_model=GuardVerdictOut)
+async def verify_image(image: Annotated[UploadFile, File()], ctx: Ctx) -> GuardVerdictOut:
+    data = await image.read(DEFAULT_MAX_BYTES + 1)
+    if len(data) > DEFAULT_MAX_BYTES:
+        raise InvalidInput(f"image is larger than {DEFAULT_MAX_BYTES} bytes", field="image",
+                           code="image_too_large")
+    text = verify.code_from_image(data)
+    return GuardVerdictOut(**verify.verify_text(ctx, text).for_guard())

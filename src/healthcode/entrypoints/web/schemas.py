@@ -1,0 +1,136 @@
+"""Request and response bodies. Responses carry only the fields their audience may see."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnrolResidentIn(Strict):
+    name: str = Field(max_length=200)
+    doc_type: str = Field(max_length=40, examples=["prc_id"])
+    doc_number: str = Field(max_length=40)
+    phone: str = Field(max_length=40, examples=["13812345678"])
+
+
+class AddDependantIn(Strict):
+    name: str = Field(max_length=200)
+    relation: str = Field(max_length=16, examples=["child"])
+    doc_type: str | None = Field(None, max_length=40)
+    doc_number: str | None = Field(None, max_length=40)
+
+
+class EnrolledOut(BaseModel):
+    subject_id: str
+    commitment: str
+
+
+class DependantOut(BaseModel):
+    subject_id: str
+    relation: str
+
+
+class CodeOut(BaseModel):
+    code: str
+    colour: str
+    issued_at: int
+    expires_at: int
+    rule_ref: str
+    qr_svg: str
+
+
+class RegisterVenueIn(Strict):
+    name_zh: str | None = Field(None, max_length=200)
+    name_en: str | None = Field(None, max_length=200)
+    address: str = Field(max_length=400)
+    district: str = Field(max_length=100)
+    venue_type: str = Field(max_length=40, examples=["restaurant"])
+    operator: str = Field(max_length=200)
+
+
+class VenueOut(BaseModel):
+    venue_id: str
+    name_zh: str | None
+    name_en: str | None
+    address: str
+    district: str
+    venue_type: str
+    poster_id: str
+    place_code: str
+
+
+class PlaceCodeIn(Strict):
+    place_code: str = Field(max_length=2048)
+
+
+class PlaceCheckOut(BaseModel):
+    ok: bool
+    problem: str | None
+    detail: str | None
+    venue_id: str | None
+    venue_name: str | None
+
+
+class VerifyIn(Strict):
+    code: str = Field(max_length=4096)
+
+
+class GuardVerdictOut(BaseModel):
+    """Minimum disclosure (AUTHZ-4): a guard sees this and nothing else."""
+
+    decision: str
+    reason: str
+    message: str
+    valid_until: int | None
+    masked_name: str | None
+
+
+class TrustImportIn(Strict):
+    document: str = Field(max_length=1_000_000)
+    fingerprint: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class TrustListSummary(BaseModel):
+    city: str
+    version: int
+    source: str
+    anchor_fingerprint: str
+
+
+class KeyOut(BaseModel):
+    kid: str
+    use: str
+    alg: str
+    state: str
+    not_before: int
+    not_after: int
+
+
+class WithdrawIn(Strict):
+    reason: str = Field(pattern=r"^[a-z0-9_]{3,40}$", examples=["key_compromise"])
+
+
+class CheckpointOut(BaseModel):
+    size: int
+    time: int
+    root: str
+    note: str
+
+
+class CheckpointsOut(BaseModel):
+    vkey: str
+    checkpoints: list[str]
+
+
+class EntryOut(BaseModel):
+    seq: int
+    entry: str
+    leaf_hash: str
+
+
+class ProofOut(BaseModel):
+    proof: list[str]
+    root: str
