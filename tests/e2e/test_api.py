@@ -1,0 +1,207 @@
+"""The HTTP API end to end (TestClient), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.db.tables import log_entries, subjects, venues
+from healthcode.adapters.db.vault_table import vault_identities
+from healthcode.adapters.qr import qr_png
+from healthcode.bootstrap import App
+from healthcode.entrypoints.web.app import create_app
+from healthcode.verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
+from healthcode.verifier.qr_image import decode_qr_image
+from tests.conftest import TEST_ADMIN_TOKEN
+
+RESIDENT = {
+    "name": "李四",
+    "doc_type": "prc_id",
+    "doc_number": "11010519491231002X",
+    "phone": "13912345678",
+}
+VENUE = {
+    "name_zh": "中山图书馆",
+    "name_en": "Sun Yat-sen Library",
+    "address": "1 Wende Rd",
+    "district": "Yuexiu",
+    "venue_type": "other",
+    "operator": "City Library",
+}
+ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    with TestClient(create_app(built=app)) as test_client:
+        yield test_client
+
+
+def counts(app: App) -> tuple[int, int, int, int]:
+    with app.engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (subjects, vault_identities, venues, log_entries)
+        )
+
+
+def test_enrol_issue_and_guard_check(client: TestClient) -> None:
+    enrolled = client.post("/residents", json=RESIDENT)
+    assert enrolled.status_code == 201
+    code = client.post(f"/residents/{enrolled.json()['subject_id']}/code").json()
+    assert code["colour"] == "green"
+    assert code["qr_svg"].startswith("<?xml") or "<svg" in code["qr_svg"]
+    verdict = client.post("/verify", json={"code": code["code"]}).json()
+    # minimum disclosure: exactly these fields reach the guard
+    assert set(verdict) == {"decision", "reason", "message", "valid_until", "masked_name"}
+    assert verdict["decision"] == "admit"
+    assert verdict["masked_name"] == "李*"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"doc_number": "110105194912310021"}, "doc_number", "id_checksum"),
+        ({"doc_number": "11010520991231002X"}, "doc_number", "id_birth_date"),
+        ({"phone": "12345"}, "phone", "phone_format"),
+        ({"doc_type": "library_card"}, "doc_type", "unknown_doc_type"),
+        ({"name": "R2D2"}, "name", "name_charset"),
+        ({"extra": "field"}, "extra", "invalid_input"),
+    ],
+)
+def test_bad_enrolment_is_refused_by_field_and_stores_nothing(
+    client: TestClient, app: App, change: dict[str, str], field: str, code: str
+) -> None:
+    before = counts(app)
+    response = client.post("/residents", json={**RESIDENT, **change})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == field
+    assert response.json()["error"]["code"] == code
+    assert counts(app) == before
+
+
+def test_duplicate_enrolment_conflicts_and_stores_nothing(client: TestClient, app: App) -> None:
+    assert client.post("/residents", json=RESIDENT).status_code == 201
+    before = counts(app)
+    again = client.post("/residents", json=RESIDENT)
+    assert again.status_code == 409
+    assert again.json()["error"]["field"] == "doc_number"
+    assert counts(app) == before
+
+
+def test_unknown_objects_are_404(client: TestClient) -> None:
+    assert client.post("/residents/" + "0" * 32 + "/code").status_code == 404
+    response = client.get("/venues/vdoesnotexist")
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "venue_id"
+    assert client.get("/venues/vdoesnotexist/poster.pdf").status_code == 404
+
+
+def test_dependant_gets_own_code(client: TestClient) -> None:
+    guardian = client.post("/residents", json=RESIDENT).json()["subject_id"]
+    child = client.post(
+        f"/residents/{guardian}/dependants", json={"name": "李小四", "relation": "child"}
+    )
+    assert child.status_code == 201
+    listed = client.get(f"/residents/{guardian}/dependants").json()
+    assert listed == [{"subject_id": child.json()["subject_id"], "relation": "child"}]
+    code = client.post(f"/residents/{child.json()['subject_id']}/code").json()
+    assert client.post("/verify", json={"code": code["code"]}).json()["masked_name"] == "李**"
+    bad = client.post(f"/residents/{guardian}/dependants", json={"name": "X", "relation": "pet"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "relation"
+
+
+def test_poster_png_decodes_to_an_accepted_place_code(client: TestClient) -> None:
+    venue = client.post("/venues", json=VENUE).json()
+    png = client.get(f"/venues/{venue['venue_id']}/poster.png")
+    assert png.headers["content-type"] == "image/png"
+    (payload,) = decode_qr_image(png.content)
+    assert payload == venue["place_code"]
+    assert client.post("/place-codes/check", json={"place_code": payload}).json()["ok"]
+    forged = payload[:-6] + ("A" if payload[-6] != "A" else "B") + payload[-5:]
+    refused = client.post("/place-codes/check", json={"place_code": forged}).json()
+    assert refused["ok"] is False
+    assert refused["problem"] == "invalid"
+    pdf = client.get(f"/venues/{venue['venue_id']}/poster.pdf")
+    assert pdf.content.startswith(b"%PDF")
+
+
+def test_rotated_poster_is_refused_after_grace(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    venue = client.post("/venues", json=VENUE).json()
+    assert client.post(f"/venues/{venue['venue_id']}/poster/rotate").status_code == 401
+    rotated = client.post(f"/venues/{venue['venue_id']}/poster/rotate", headers=ADMIN).json()
+    assert rotated["poster_id"] != venue["poster_id"]
+    clock.advance(app.settings.poster_grace_seconds + 1)
+    old = client.post("/place-codes/check", json={"place_code": venue["place_code"]}).json()
+    assert old["problem"] == "rotated_out"
+    new = client.post("/place-codes/check", json={"place_code": rotated["place_code"]}).json()
+    assert new["ok"]
+
+
+def test_verify_image_and_wrong_file_type(client: TestClient) -> None:
+    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
+    code = client.post(f"/residents/{subject}/code").json()["code"]
+    ok = client.post("/verify/image", files={"image": ("c.png", qr_png(code), "image/png")})
+    assert ok.json()["decision"] == "admit"
+    gif = client.post("/verify/image", files={"image": ("c.gif", b"GIF89a....", "image/gif")})
+    assert gif.status_code == 422
+    assert gif.json()["error"] == {
+        "code": "image_type",
+        "field": "image",
+        "message": gif.json()["error"]["message"],
+    }
+
+
+def test_admin_routes_need_the_token(client: TestClient) -> None:
+    kid = client.get("/keys").json()[0]["kid"]
+    assert client.post("/keys/health/rotate").status_code == 401
+    assert (
+        client.post(f"/keys/{kid}/withdraw", json={"reason": "key_compromise"}).status_code == 401
+    )
+    wrong = {"Authorization": "Bearer not-the-token-at-all"}
+    assert client.post("/keys/health/rotate", headers=wrong).status_code == 401
+    assert client.post("/keys/health/rotate", headers=ADMIN).status_code == 200
+    assert (
+        client.post("/trust-lists", json={"document": "{}", "fingerprint": "0" * 64}).status_code
+        == 401
+    )
+
+
+def test_log_proofs_verify_with_the_standalone_verifier(client: TestClient) -> None:
+    client.post("/residents", json=RESIDENT)
+    client.post("/venues", json=VENUE)
+    entries = client.get("/log/entries", params={"start": 0, "end": 100}).json()
+    size = len(entries)
+    for index, entry in enumerate(entries):
+        proof = client.get("/log/proof/inclusion", params={"index": index, "size": size}).json()
+        root = base64.b64decode(proof["root"])
+        path = [base64.b64decode(p) for p in proof["proof"]]
+        assert verify_inclusion(leaf_hash(entry["entry"].encode()), index, size, path, root)
+    old_root = base64.b64decode(
+        client.get("/log/proof/inclusion", params={"index": 0, "size": 2}).json()["root"]
+    )
+    consistency = client.get("/log/proof/consistency", params={"old": 2, "new": size}).json()
+    assert verify_consistency(
+        2,
+        size,
+        old_root,
+        base64.b64decode(consistency["root"]),
+        [base64.b64decode(p) for p in consistency["proof"]],
+    )
+    bad = client.get("/log/proof/inclusion", params={"index": size, "size": size})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "index"
+
+
+def test_openapi_is_published(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "/residents" in paths
+    assert "/log/proof/consistency" in paths
