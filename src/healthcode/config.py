@@ -113,8 +113,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
-        for name, dev_value in (("key_passphrase", DEV_PASSPHRASE),
-                                ("admin_token", DEV_ADMIN_TOKEN)):
+        for name, dev_value in (
+            ("key_passphrase", DEV_PASSPHRASE),
+            ("admin_token", DEV_ADMIN_TOKEN),
+        ):
             secret = getattr(self, name).get_secret_value()
             if secret.strip().lower() not in PLACEHOLDERS and len(secret) >= 16:
                 continue
@@ -124,8 +126,9 @@ class Settings(BaseSettings):
                     "characters). Set a real secret, or choose HEALTHCODE_PROFILE=dev for "
                     "development only."
                 )
-            warnings.warn(f"dev profile: using a development {name}; never deploy this",
-                          stacklevel=2)
+            warnings.warn(
+                f"dev profile: using a development {name}; never deploy this", stacklevel=2
+            )
             setattr(self, name, SecretStr(dev_value))
         if self.code_lifetime_seconds > self.max_code_lifetime_seconds:
             raise ValueError("code_lifetime_seconds exceeds max_code_lifetime_seconds")

@@ -599,9 +599,14 @@ POSTER_FORMATS = ("svg", "pdf", "png")
 def render_venue_poster(found: VenueWithPoster, fmt: str) -> bytes:
     """The printable poster of a venue's current place code, in one of POSTER_FORMATS."""
     d = found.venue.draft
-    content = PosterContent(d.name_zh, d.name_en, d.district, found.poster.payload,
-                            found.poster.poster_id,
-                            time.strftime("%Y-%m-%d", time.gmtime(found.poster.issued_at)))
+    content = PosterContent(
+        d.name_zh,
+        d.name_en,
+        d.district,
+        found.poster.payload,
+        found.poster.poster_id,
+        time.strftime("%Y-%m-%d", time.gmtime(found.poster.issued_at)),
+    )
     if fmt == "svg":
         return render_poster_svg(content).encode()
     if fmt == "pdf":

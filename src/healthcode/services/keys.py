@@ -7,6 +7,8 @@ on the transparency log, so no key can sign codes without the public being able 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
@@ -30,8 +32,24 @@ def _lifetime(ctx: ServiceContext, use: KeyUse) -> int:
     return ctx.policy.place_key_lifetime_seconds
 
 
-def _new_key(ctx: ServiceContext, uow: UnitOfWork, use: KeyUse, alg: str, now: int) -> SigningKey:
+@contextmanager
+def _keys_undone_on_failure(ctx: ServiceContext) -> Iterator[list[str]]:
+    """A private key is written to the key store before the transaction that lists it commits;
+    if that transaction fails, the key must not linger, signing-capable and on no list."""
+    created: list[str] = []
+    try:
+        yield created
+    except BaseException:
+        for kid in created:
+            ctx.keys.destroy_signing_key(kid)
+        raise
+
+
+def _new_key(
+    ctx: ServiceContext, uow: UnitOfWork, use: KeyUse, alg: str, now: int, created: list[str]
+) -> SigningKey:
     kid, public_key = ctx.keys.create_signing_key(use, alg)
+    created.append(kid)
     key = SigningKey(kid, use, alg, public_key, now, now + _lifetime(ctx, use), now)
     uow.keys.add(key)
     return key
@@ -54,11 +72,11 @@ def ensure_keys(ctx: ServiceContext, actor: Actor = SYSTEM) -> list[str]:
     """Make sure each key use has an active key (at init, and when one has expired)."""
     now = ctx.clock.now()
     created: list[str] = []
-    with ctx.uow() as uow:
+    with ctx.uow() as uow, _keys_undone_on_failure(ctx) as fresh:
         for use in KeyUse:
             if active_key(uow, use, now) is None:
                 alg = ctx.policy.code_algorithm if use is KeyUse.HEALTH else "ES256"
-                key = _new_key(ctx, uow, use, alg, now)
+                key = _new_key(ctx, uow, use, alg, now, fresh)
                 uow.log.append(
                     LogEntry(
                         "key.created",
@@ -83,9 +101,9 @@ def rotate_key(ctx: ServiceContext, use: KeyUse, actor: Actor, alg: str | None =
     alg = alg or (ctx.policy.code_algorithm if use is KeyUse.HEALTH else "ES256")
     if alg not in ("ES256", "PS256"):
         raise InvalidInput("algorithm must be ES256 or PS256", field="alg", code="algorithm")
-    with ctx.uow() as uow:
+    with ctx.uow() as uow, _keys_undone_on_failure(ctx) as fresh:
         old = active_key(uow, use, now)
-        new = _new_key(ctx, uow, use, alg, now)
+        new = _new_key(ctx, uow, use, alg, now, fresh)
         if old is not None:
             uow.keys.save(retire(old, now, _longest_signed(ctx, use)))
         uow.log.append(
@@ -116,7 +134,7 @@ def _longest_signed(ctx: ServiceContext, use: KeyUse) -> int:
 def withdraw_key(ctx: ServiceContext, kid: str, actor: Actor, reason: str) -> str | None:
     """Compromise: verifiers reject the key at once; a replacement is created if it was active."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+    with ctx.uow() as uow, _keys_undone_on_failure(ctx) as fresh:
         key = uow.keys.get(kid)
         if key is None:
             raise NotFound(f"no signing key {kid}", field="kid")
@@ -124,7 +142,7 @@ def withdraw_key(ctx: ServiceContext, kid: str, actor: Actor, reason: str) -> st
             raise Conflict(f"key {kid} is already withdrawn", field="kid", code="withdrawn")
         replacement = None
         if key.can_sign(now):
-            replacement = _new_key(ctx, uow, key.use, key.alg, now)
+            replacement = _new_key(ctx, uow, key.use, key.alg, now, fresh)
         uow.keys.save(withdraw(key, now))
         uow.log.append(
             LogEntry(

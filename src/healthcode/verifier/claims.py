@@ -18,6 +18,8 @@ from typing import Any
 
 import cbor2
 
+from healthcode.verifier.cose import loads_exact
+
 CLAIM_ISS = 1
 CLAIM_EXP = 4
 CLAIM_IAT = 6
@@ -88,9 +90,9 @@ class PlaceClaims:
 
 def _load_map(payload: bytes) -> dict[Any, Any]:
     try:
-        obj = cbor2.loads(payload)
-    except Exception:
-        raise ClaimsError("payload is not CBOR") from None
+        obj = loads_exact(payload)
+    except ValueError:
+        raise ClaimsError("payload is not a single CBOR item") from None
     if not isinstance(obj, dict):
         raise ClaimsError("payload is not a CBOR map")
     return obj

@@ -28,8 +28,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-app = typer.Typer(help="Offline verifier of healthcode codes and transparency logs.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Offline verifier of healthcode codes and transparency logs.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="Check a copy of the transparency log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
@@ -101,8 +102,9 @@ def verify(
 ) -> None:
     """Admit, refuse or invalid — offline, from trust lists alone."""
     store = load_trust(trust)
-    verdict = verify_health_code(read_code(code), store, now or int(time.time()),
-                                 VerifyPolicy(max_skew_seconds=skew))
+    verdict = verify_health_code(
+        read_code(code), store, now or int(time.time()), VerifyPolicy(max_skew_seconds=skew)
+    )
     show_verdict(verdict, as_json)
     exit_for(verdict)
 
@@ -128,8 +130,10 @@ def audit_verify(
     except OSError as exc:
         raise fail(f"cannot read {log}: {exc.strerror}") from None
     if report.ok:
-        console.print(f"[green]log verified[/green]: {report.entries_checked} entries, "
-                      f"{report.checkpoints_checked} checkpoints")
+        console.print(
+            f"[green]log verified[/green]: {report.entries_checked} entries, "
+            f"{report.checkpoints_checked} checkpoints"
+        )
         return
     console.print(f"[red]log FAILED[/red]: {report.problem}")
     if report.first_bad_seq is not None:

@@ -9,6 +9,7 @@ and cwt in tests/integration/test_cose_interop.py.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,12 +69,25 @@ def _header_map(raw: Any) -> dict[Any, Any]:
     return raw
 
 
+def loads_exact(data: bytes) -> Any:
+    """Decode exactly one CBOR item: `cbor2.loads` silently ignores bytes after the first item,
+    and a verifier must not accept anything it did not check. Raises ValueError."""
+    stream = io.BytesIO(data)
+    try:
+        obj = cbor2.CBORDecoder(stream).decode()
+    except Exception as exc:  # cbor2 raises several types on malformed input
+        raise ValueError(f"not CBOR: {type(exc).__name__}") from None
+    if stream.tell() != len(data):
+        raise ValueError(f"{len(data) - stream.tell()} trailing bytes after the CBOR item")
+    return obj
+
+
 def parse_sign1(data: bytes) -> Sign1:
     """Parse the COSE_Sign1 envelope only: the payload stays opaque bytes until verified."""
     try:
-        obj = cbor2.loads(data)
-    except Exception as exc:  # cbor2 raises several types on malformed input
-        raise CoseError(f"not CBOR: {type(exc).__name__}") from None
+        obj = loads_exact(data)
+    except ValueError as exc:
+        raise CoseError(str(exc)) from None
     if isinstance(obj, cbor2.CBORTag):
         if obj.tag != COSE_SIGN1_TAG:
             raise CoseError(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")
@@ -86,11 +100,9 @@ def parse_sign1(data: bytes) -> Sign1:
     if not isinstance(signature, bytes):
         raise CoseError("signature must be a byte string")
     try:
-        protected = _header_map(cbor2.loads(protected_raw)) if protected_raw else {}
-    except CoseError:
-        raise
-    except Exception:
-        raise CoseError("protected header is not CBOR") from None
+        protected = _header_map(loads_exact(protected_raw)) if protected_raw else {}
+    except ValueError:
+        raise CoseError("protected header is not a single CBOR map") from None
     unprotected = _header_map(unprotected_raw)
     # The algorithm must be protected (covered by the signature); a kid may sit in either
     # header, as in the EU DCC, but the protected one wins.

@@ -137,7 +137,9 @@ def _open(text: object, prefix: str) -> Sign1 | Verdict:
         return _invalid(Reason.MALFORMED)
 
 
-def _signed_by(msg: Sign1, store: TrustStore, use: str) -> TrustedKey | Verdict:
+def _signed_by(msg: Sign1, store: TrustStore, use: str) -> list[TrustedKey] | Verdict:
+    """Every usable key that verifies the signature. Several cities may list the same public
+    key; the one that counts is chosen by the issuer claim once the payload is trusted."""
     if msg.alg not in ALGORITHM_NAMES:
         return _invalid(Reason.WRONG_ALGORITHM, msg.kid)
     if msg.kid is None:
@@ -151,7 +153,12 @@ def _signed_by(msg: Sign1, store: TrustStore, use: str) -> TrustedKey | Verdict:
     usable = [k for k in verified if k.withdrawn_at is None]
     if not usable:
         return _invalid(Reason.KEY_WITHDRAWN, msg.kid)
-    return usable[0]
+    return usable
+
+
+def _issuer_key(keys: list[TrustedKey], issuer: str) -> TrustedKey | None:
+    """A code counts only under its own city's list: the issuer claim must match the key's city."""
+    return next((k for k in keys if k.city == issuer), None)
 
 
 def verify_health_code(
@@ -167,17 +174,18 @@ def _verify_health_code(text: object, store: TrustStore, now: int, policy: Verif
     msg = _open(text, HEALTH_CODE_PREFIX)
     if isinstance(msg, Verdict):
         return msg
-    key = _signed_by(msg, store, "health")
-    if isinstance(key, Verdict):
-        return key
+    keys = _signed_by(msg, store, "health")
+    if isinstance(keys, Verdict):
+        return keys
     try:
         claims = decode_health_claims(msg.payload)
     except ClaimsError:
         return _invalid(Reason.BAD_CLAIMS, msg.kid)
+    key = _issuer_key(keys, claims.issuer)
+    if key is None:
+        return Verdict(Decision.INVALID, Reason.WRONG_ISSUER, issuer=claims.issuer)
     kid = key.kid.hex()
     problem = _time_problem(claims, key, now, policy)
-    if problem is None and claims.issuer != key.city:
-        problem = Reason.WRONG_ISSUER
     if problem is not None:
         return Verdict(Decision.INVALID, problem, issuer=claims.issuer, kid=kid)
     decision, reason = Decision.ADMIT, Reason.OK
@@ -221,11 +229,12 @@ def verify_place_code(text: object, store: TrustStore, now: int, skew: int = 300
         msg = _open(text, PLACE_CODE_PREFIX)
         if isinstance(msg, Verdict):
             return msg
-        key = _signed_by(msg, store, "place")
-        if isinstance(key, Verdict):
-            return key
+        keys = _signed_by(msg, store, "place")
+        if isinstance(keys, Verdict):
+            return keys
         claims = decode_place_claims(msg.payload)
-        if claims.issuer != key.city:
+        key = _issuer_key(keys, claims.issuer)
+        if key is None:
             return Verdict(Decision.INVALID, Reason.WRONG_ISSUER, issuer=claims.issuer)
         if claims.issued_at > now + skew:
             return Verdict(Decision.INVALID, Reason.NOT_YET_VALID, issuer=claims.issuer)

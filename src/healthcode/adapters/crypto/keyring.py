@@ -59,6 +59,11 @@ class KeyRing:
         self.store.put(f"{use.value}-{kid}", private_key_bytes(key))
         return kid, spki_der(key.public_key())
 
+    def destroy_signing_key(self, kid: str) -> None:
+        self._signers.pop(kid, None)
+        for use in KeyUse:
+            self.store.destroy(f"{use.value}-{kid}")
+
     def _signer(self, kid: str) -> CoseSigner:
         signer = self._signers.get(kid)
         if signer is None:

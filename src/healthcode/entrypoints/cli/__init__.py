@@ -1,6 +1,6 @@
 """`healthcode`: the command line of the platform (Typer + Rich).
 
-    healthcode init | serve | resident | code | venue | keys | trust | log | verify | audit
+healthcode init | serve | resident | code | venue | keys | trust | log | verify | audit
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from healthcode.services.verify import verify_policy
 from healthcode.verifier import cli as verifier_cli
 from healthcode.verifier.verify import verify_health_code
 
-app = typer.Typer(help="healthcode: accountable health codes, place codes and a public log.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
+)
 app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")
 app.add_typer(venue_app, name="venue")
@@ -67,8 +68,10 @@ def serve(
 @handles_errors
 def verify(
     code: Annotated[str, typer.Argument(help="Code text, or a PNG/JPEG/text file")],
-    trust: Annotated[list[str] | None, typer.Option(
-        help="FILE:FINGERPRINT; default: the trust lists in this server's database")] = None,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option(help="FILE:FINGERPRINT; default: the trust lists in this server's database"),
+    ] = None,
     now: Annotated[int | None, typer.Option(help="Verify as of this epoch second")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -77,8 +80,12 @@ def verify(
         verifier_cli.verify(code, trust, now, 300, as_json)
         return
     built = open_app()
-    verdict = verify_health_code(verifier_cli.read_code(code), keys.trust_store(built.ctx),
-                                 now or int(time.time()), verify_policy(built.ctx))
+    verdict = verify_health_code(
+        verifier_cli.read_code(code),
+        keys.trust_store(built.ctx),
+        now or int(time.time()),
+        verify_policy(built.ctx),
+    )
     verifier_cli.show_verdict(verdict, as_json)
     verifier_cli.exit_for(verdict)
 

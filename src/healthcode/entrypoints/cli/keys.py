@@ -14,8 +14,9 @@ from healthcode.entrypoints.cli.common import console, fail, handles_errors, ope
 from healthcode.services import keys
 
 keys_app = typer.Typer(help="Signing keys: list, rotate, withdraw.", no_args_is_help=True)
-trust_app = typer.Typer(help="Trust lists: export ours, import other cities'.",
-                        no_args_is_help=True)
+trust_app = typer.Typer(
+    help="Trust lists: export ours, import other cities'.", no_args_is_help=True
+)
 CLI_ADMIN = Actor("authority_admin", "cli")
 
 
@@ -24,8 +25,14 @@ CLI_ADMIN = Actor("authority_admin", "cli")
 def list_keys() -> None:
     table = Table("kid", "use", "alg", "state", "not before", "not after")
     for key in keys.list_keys(open_app().ctx):
-        table.add_row(key.kid, key.use.value, key.alg, key.state.value, str(key.not_before),
-                      str(key.not_after))
+        table.add_row(
+            key.kid,
+            key.use.value,
+            key.alg,
+            key.state.value,
+            str(key.not_before),
+            str(key.not_after),
+        )
     console.print(table)
 
 

@@ -55,5 +55,6 @@ def prove(
     latest = audit.latest_checkpoint(app.ctx)
     tree = size or (latest.size if latest else audit.log_size(app.ctx))
     proof = audit.inclusion_proof(app.ctx, index, tree)
-    print_json({"index": index, "size": tree, "proof": [base64.b64encode(p).decode()
-                                                        for p in proof]})
+    print_json(
+        {"index": index, "size": tree, "proof": [base64.b64encode(p).decode() for p in proof]}
+    )

@@ -24,8 +24,9 @@ def enrol(
     phone: Annotated[str, typer.Option(help="Mobile number")],
 ) -> None:
     """Enrol a resident; prints the pseudonymous subject id."""
-    done = enrolment.enrol_resident(open_app().ctx,
-                                    enrolment.EnrolResident(name, doc_type, doc_number, phone))
+    done = enrolment.enrol_resident(
+        open_app().ctx, enrolment.EnrolResident(name, doc_type, doc_number, phone)
+    )
     print_json({"subject_id": done.subject_id, "commitment": done.commitment})
 
 
@@ -54,7 +55,13 @@ def issue(
     issued = codes.issue_health_code(open_app().ctx, subject_id)
     if png is not None:
         png.write_bytes(qr_png(issued.text))
-    print_json({"code": issued.text, "colour": issued.colour, "expires_at": issued.expires_at,
-                "rule": issued.rule_ref})
+    print_json(
+        {
+            "code": issued.text,
+            "colour": issued.colour,
+            "expires_at": issued.expires_at,
+            "rule": issued.rule_ref,
+        }
+    )
     if png is not None:
         console.print(f"QR written to {png}")

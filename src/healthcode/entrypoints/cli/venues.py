@@ -19,9 +19,15 @@ CLI_ADMIN = Actor("authority_admin", "cli")
 
 def summary(found: VenueWithPoster) -> dict[str, object]:
     d = found.venue.draft
-    return {"venue_id": found.venue.venue_id, "name_zh": d.name_zh, "name_en": d.name_en,
-            "district": d.district, "type": d.venue_type.value,
-            "poster_id": found.poster.poster_id, "place_code": found.poster.payload}
+    return {
+        "venue_id": found.venue.venue_id,
+        "name_zh": d.name_zh,
+        "name_en": d.name_en,
+        "district": d.district,
+        "type": d.venue_type.value,
+        "poster_id": found.poster.poster_id,
+        "place_code": found.poster.payload,
+    }
 
 
 @venue_app.command("register")
@@ -66,7 +72,13 @@ def poster(
 def check(place_code: Annotated[str, typer.Argument(help="A scanned place code")]) -> None:
     """Is this place code genuine and current? Exit 0 yes, 1 no."""
     result = venues.check_place_code(open_app().ctx, place_code)
-    print_json({"ok": result.ok, "problem": result.problem, "detail": result.detail,
-                "venue_id": result.venue.venue_id if result.venue else None})
+    print_json(
+        {
+            "ok": result.ok,
+            "problem": result.problem,
+            "detail": result.detail,
+            "venue_id": result.venue.venue_id if result.venue else None,
+        }
+    )
     if not result.ok:
         raise typer.Exit(1)

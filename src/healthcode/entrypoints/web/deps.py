@@ -21,15 +21,16 @@ def get_ctx(request: Request) -> ServiceContext:
     return get_app(request).ctx
 
 
-def require_admin(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Actor:
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
     """Until staff accounts exist, administration needs the configured bearer token."""
     expected = get_app(request).settings.admin_token.get_secret_value()
     given = (authorization or "").removeprefix("Bearer ").strip()
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(401, "administration needs Authorization: Bearer <admin token>",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "administration needs Authorization: Bearer <admin token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Actor("authority_admin", "admin-token")
 
 

@@ -42,11 +42,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(KeyStoreError)
     async def _keys(_: Request, exc: KeyStoreError) -> JSONResponse:
         log.error("key store unavailable: %s", exc)
-        return JSONResponse(error_body("unavailable", None, "signing keys are unavailable"),
-                            status_code=503)
+        return JSONResponse(
+            error_body("unavailable", None, "signing keys are unavailable"), status_code=503
+        )
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:
         log.error("database unavailable: %s", type(exc.orig).__name__)
-        return JSONResponse(error_body("unavailable", None, "the database is unavailable"),
-                            status_code=503)
+        return JSONResponse(
+            error_body("unavailable", None, "the database is unavailable"), status_code=503
+        )

@@ -42,8 +42,10 @@ def vkey(ctx: Ctx) -> str:
 
 @router.get("/entries", response_model=list[EntryOut])
 def entries(ctx: Ctx, start: NonNegative = 0, end: NonNegative = 100) -> list[EntryOut]:
-    return [EntryOut(seq=e.seq, entry=e.entry, leaf_hash=e.leaf_hash)
-            for e in audit.read_entries(ctx, start, end)]
+    return [
+        EntryOut(seq=e.seq, entry=e.entry, leaf_hash=e.leaf_hash)
+        for e in audit.read_entries(ctx, start, end)
+    ]
 
 
 @router.get("/proof/inclusion", response_model=ProofOut)
@@ -58,10 +60,13 @@ def consistency(ctx: Ctx, old: NonNegative, new: NonNegative) -> ProofOut:
     return ProofOut(proof=[b64(p) for p in proof], root=b64(audit.root(ctx, new)))
 
 
-@router.get("/export", response_class=StreamingResponse,
-            responses={200: {"content": {"application/x-ndjson": {}}}})
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
 def export(ctx: Ctx) -> StreamingResponse:
     """The whole log as JSON Lines, the format `healthcode-verifier audit verify` checks."""
-    return StreamingResponse((line + "\n" for line in audit.export_lines(ctx)),
-                             media_type="application/x-ndjson")
-
+    return StreamingResponse(
+        (line + "\n" for line in audit.export_lines(ctx)), media_type="application/x-ndjson"
+    )

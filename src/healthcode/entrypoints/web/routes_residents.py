@@ -33,13 +33,19 @@ def add_dependant(subject_id: str, body: AddDependantIn, ctx: Ctx) -> EnrolledOu
 
 @router.get("/{subject_id}/dependants", response_model=list[DependantOut])
 def list_dependants(subject_id: str, ctx: Ctx) -> list[DependantOut]:
-    return [DependantOut(subject_id=s, relation=r)
-            for s, r in enrolment.dependants(ctx, subject_id)]
+    return [
+        DependantOut(subject_id=s, relation=r) for s, r in enrolment.dependants(ctx, subject_id)
+    ]
 
 
 @router.post("/{subject_id}/code", response_model=CodeOut)
 def issue_code(subject_id: str, ctx: Ctx) -> CodeOut:
     issued = codes.issue_health_code(ctx, subject_id)
-    return CodeOut(code=issued.text, colour=issued.colour, issued_at=issued.issued_at,
-                   expires_at=issued.expires_at, rule_ref=issued.rule_ref,
-                   qr_svg=qr_svg(issued.text))
+    return CodeOut(
+        code=issued.text,
+        colour=issued.colour,
+        issued_at=issued.issued_at,
+        expires_at=issued.expires_at,
+        rule_ref=issued.rule_ref,
+        qr_svg=qr_svg(issued.text),
+    )

@@ -13,8 +13,9 @@ from healthcode.services import keys
 router = APIRouter(tags=["trust"])
 
 
-@router.get("/trust-list", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/trust-list", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 def our_trust_list(ctx: Ctx) -> Response:
     """Our signed trust list: what any verifier needs to check our codes."""
     return Response(keys.our_trust_list(ctx).document, media_type="application/json")
@@ -22,21 +23,34 @@ def our_trust_list(ctx: Ctx) -> Response:
 
 @router.get("/trust-lists", response_model=list[TrustListSummary])
 def held_trust_lists(ctx: Ctx) -> list[TrustListSummary]:
-    return [TrustListSummary(city=t.city, version=t.version, source=t.source,
-                             anchor_fingerprint=t.anchor_fingerprint)
-            for t in keys.held_trust_lists(ctx)]
+    return [
+        TrustListSummary(
+            city=t.city, version=t.version, source=t.source, anchor_fingerprint=t.anchor_fingerprint
+        )
+        for t in keys.held_trust_lists(ctx)
+    ]
 
 
 @router.post("/trust-lists", status_code=201, response_model=TrustListSummary)
 def import_trust_list(body: TrustImportIn, ctx: Ctx, actor: Admin) -> TrustListSummary:
     parsed = keys.import_trust_list(ctx, body.document, body.fingerprint, actor)
-    return TrustListSummary(city=parsed.city, version=parsed.version, source="imported",
-                            anchor_fingerprint=parsed.anchor_fingerprint)
+    return TrustListSummary(
+        city=parsed.city,
+        version=parsed.version,
+        source="imported",
+        anchor_fingerprint=parsed.anchor_fingerprint,
+    )
 
 
 def key_out(key: keys.SigningKey) -> KeyOut:
-    return KeyOut(kid=key.kid, use=key.use.value, alg=key.alg, state=key.state.value,
-                  not_before=key.not_before, not_after=key.not_after)
+    return KeyOut(
+        kid=key.kid,
+        use=key.use.value,
+        alg=key.alg,
+        state=key.state.value,
+        not_before=key.not_before,
+        not_after=key.not_after,
+    )
 
 
 @router.get("/keys", response_model=list[KeyOut])

@@ -20,9 +20,16 @@ MEDIA = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
 
 def venue_out(found: VenueWithPoster) -> VenueOut:
     d = found.venue.draft
-    return VenueOut(venue_id=found.venue.venue_id, name_zh=d.name_zh, name_en=d.name_en,
-                    address=d.address, district=d.district, venue_type=d.venue_type.value,
-                    poster_id=found.poster.poster_id, place_code=found.poster.payload)
+    return VenueOut(
+        venue_id=found.venue.venue_id,
+        name_zh=d.name_zh,
+        name_en=d.name_en,
+        address=d.address,
+        district=d.district,
+        venue_type=d.venue_type.value,
+        poster_id=found.poster.poster_id,
+        place_code=found.poster.payload,
+    )
 
 
 @router.post("/venues", status_code=201, response_model=VenueOut)
@@ -41,12 +48,18 @@ def rotate(venue_id: str, ctx: Ctx, actor: Admin) -> VenueOut:
     return venue_out(venues.rotate_poster(ctx, venue_id, actor))
 
 
-@router.get("/venues/{venue_id}/poster.{fmt}", response_class=Response,
-            responses={200: {"content": {m: {} for m in MEDIA.values()}}})
+@router.get(
+    "/venues/{venue_id}/poster.{fmt}",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+)
 def poster(venue_id: str, fmt: Literal["svg", "pdf", "png"], ctx: Ctx) -> Response:
     found = venues.venue_with_poster(ctx, venue_id)
-    return Response(render_venue_poster(found, fmt), media_type=MEDIA[fmt], headers={
-        "Content-Disposition": f'inline; filename="poster-{venue_id}.{fmt}"'})
+    return Response(
+        render_venue_poster(found, fmt),
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'inline; filename="poster-{venue_id}.{fmt}"'},
+    )
 
 
 @router.post("/place-codes/check", response_model=PlaceCheckOut)
@@ -54,6 +67,9 @@ def check(body: PlaceCodeIn, ctx: Ctx) -> PlaceCheckOut:
     result = venues.check_place_code(ctx, body.place_code)
     draft = result.venue.draft if result.venue else None
     return PlaceCheckOut(
-        ok=result.ok, problem=result.problem.value if result.problem else None,
-        detail=result.detail, venue_id=result.venue.venue_id if result.venue else None,
-        venue_name=(draft.name_zh or draft.name_en) if draft else None)
+        ok=result.ok,
+        problem=result.problem.value if result.problem else None,
+        detail=result.detail,
+        venue_id=result.venue.venue_id if result.venue else None,
+        venue_name=(draft.name_zh or draft.name_en) if draft else None,
+    )

@@ -24,7 +24,8 @@ def verify_code(body: VerifyIn, ctx: Ctx) -> GuardVerdictOut:
 async def verify_image(image: Annotated[UploadFile, File()], ctx: Ctx) -> GuardVerdictOut:
     data = await image.read(DEFAULT_MAX_BYTES + 1)
     if len(data) > DEFAULT_MAX_BYTES:
-        raise InvalidInput(f"image is larger than {DEFAULT_MAX_BYTES} bytes", field="image",
-                           code="image_too_large")
+        raise InvalidInput(
+            f"image is larger than {DEFAULT_MAX_BYTES} bytes", field="image", code="image_too_large"
+        )
     text = verify.code_from_image(data)
     return GuardVerdictOut(**verify.verify_text(ctx, text).for_guard())
