@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, insert, select, tuple_
 
+from healthcode.adapters.db.repositories import from_row
 from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes
 from healthcode.domain import merkle
 from healthcode.domain.audit import LogEntry, canonical_entry, checkpoint_due
@@ -91,23 +92,19 @@ class SqlAuditLog:
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         return merkle.consistency_proof_batch(old, new, self._read_many)
 
-    @staticmethod
-    def _checkpoint(row: object) -> Checkpoint:
-        return Checkpoint(row.size, row.time, bytes(row.root), row.note)  # type: ignore[attr-defined]
-
     def checkpoints(self, after: int = 0) -> list[Checkpoint]:
         rows = self.conn.execute(
             select(log_checkpoints)
             .where(log_checkpoints.c.size > after)
             .order_by(log_checkpoints.c.size)
         )
-        return [self._checkpoint(r) for r in rows]
+        return [from_row(Checkpoint, r) for r in rows]
 
     def latest_checkpoint(self) -> Checkpoint | None:
         row = self.conn.execute(
             select(log_checkpoints).order_by(log_checkpoints.c.size.desc()).limit(1)
         ).first()
-        return self._checkpoint(row) if row else None
+        return from_row(Checkpoint, row) if row else None
 
     def checkpoint(self, now: int, *, force: bool = False) -> Checkpoint | None:
         self._lock()

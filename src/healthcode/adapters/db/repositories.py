@@ -5,7 +5,10 @@ Each works on the connection of the current unit of work, so nothing here commit
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from dataclasses import fields, replace
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
 from healthcode.adapters.db.tables import (
     guardianships,
@@ -19,21 +22,30 @@ from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.venues import Poster, VenueDraft, VenueType
 from healthcode.services.ports import StoredTrustList, Subject, Venue
 
+T = TypeVar("T")
+
+
+def as_row(obj: Any) -> dict[str, Any]:
+    """A dataclass whose field names are its table's column names, as row values."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def from_row(cls: type[T], row: Row[Any]) -> T:
+    """The inverse of as_row: build the dataclass from the columns of the same names."""
+    mapping = row._mapping
+    return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+
 
 class SqlSubjects:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def add(self, subject: Subject) -> None:
-        self.conn.execute(
-            insert(subjects).values(
-                subject_id=subject.subject_id, kind=subject.kind, created_at=subject.created_at
-            )
-        )
+        self.conn.execute(insert(subjects).values(**as_row(subject)))
 
     def get(self, subject_id: str) -> Subject | None:
         row = self.conn.execute(select(subjects).where(subjects.c.subject_id == subject_id)).first()
-        return Subject(row.subject_id, row.kind, row.created_at, row.erased_at) if row else None
+        return from_row(Subject, row) if row else None
 
     def add_guardianship(
         self, guardian_id: str, dependant_id: str, relation: str, now: int
@@ -105,28 +117,9 @@ class SqlVenues:
         return Venue(row.venue_id, draft, row.created_at)
 
     def add_poster(self, poster: Poster) -> None:
-        self.conn.execute(
-            insert(posters).values(
-                venue_id=poster.venue_id,
-                poster_id=poster.poster_id,
-                kid=poster.kid,
-                payload=poster.payload,
-                issued_at=poster.issued_at,
-            )
-        )
-
-    @staticmethod
-    def _poster(row: object) -> Poster:
-        r = row
-        return Poster(
-            r.venue_id,
-            r.poster_id,
-            r.kid,
-            r.payload,  # type: ignore[attr-defined]
-            r.issued_at,
-            r.superseded_at,
-            r.grace_until,
-        )  # type: ignore[attr-defined]
+        values = as_row(poster)
+        del values["superseded_at"], values["grace_until"]  # a new poster is current
+        self.conn.execute(insert(posters).values(**values))
 
     def get_poster(self, venue_id: str, poster_id: str) -> Poster | None:
         row = self.conn.execute(
@@ -134,7 +127,7 @@ class SqlVenues:
                 and_(posters.c.venue_id == venue_id, posters.c.poster_id == poster_id)
             )
         ).first()
-        return self._poster(row) if row else None
+        return from_row(Poster, row) if row else None
 
     def current_poster(self, venue_id: str) -> Poster | None:
         row = self.conn.execute(
@@ -142,7 +135,7 @@ class SqlVenues:
                 and_(posters.c.venue_id == venue_id, posters.c.superseded_at.is_(None))
             )
         ).first()
-        return self._poster(row) if row else None
+        return from_row(Poster, row) if row else None
 
     def supersede_poster(self, poster: Poster) -> None:
         self.conn.execute(
@@ -159,18 +152,8 @@ class SqlKeys:
         self.conn = conn
 
     @staticmethod
-    def _values(key: SigningKey) -> dict[str, object]:
-        return {
-            "kid": key.kid,
-            "use": key.use.value,
-            "alg": key.alg,
-            "public_key": key.public_key,
-            "not_before": key.not_before,
-            "not_after": key.not_after,
-            "created_at": key.created_at,
-            "retired_at": key.retired_at,
-            "withdrawn_at": key.withdrawn_at,
-        }
+    def _values(key: SigningKey) -> dict[str, Any]:
+        return {**as_row(key), "use": key.use.value}
 
     def add(self, key: SigningKey) -> None:
         self.conn.execute(insert(signing_keys).values(**self._values(key)))
@@ -181,19 +164,9 @@ class SqlKeys:
         )
 
     @staticmethod
-    def _key(row: object) -> SigningKey:
-        r = row
-        return SigningKey(
-            r.kid,
-            KeyUse(r.use),
-            r.alg,
-            bytes(r.public_key),  # type: ignore[attr-defined]
-            r.not_before,
-            r.not_after,
-            r.created_at,  # type: ignore[attr-defined]
-            r.retired_at,
-            r.withdrawn_at,
-        )  # type: ignore[attr-defined]
+    def _key(row: Row[Any]) -> SigningKey:
+        key = from_row(SigningKey, row)
+        return replace(key, use=KeyUse(key.use), public_key=bytes(key.public_key))
 
     def get(self, kid: str) -> SigningKey | None:
         row = self.conn.execute(select(signing_keys).where(signing_keys.c.kid == kid)).first()
@@ -211,28 +184,7 @@ class SqlTrustLists:
         self.conn = conn
 
     def add(self, stored: StoredTrustList) -> None:
-        self.conn.execute(
-            insert(trust_lists).values(
-                city=stored.city,
-                version=stored.version,
-                document=stored.document,
-                anchor_fingerprint=stored.anchor_fingerprint,
-                source=stored.source,
-                stored_at=stored.stored_at,
-            )
-        )
-
-    @staticmethod
-    def _stored(row: object) -> StoredTrustList:
-        r = row
-        return StoredTrustList(
-            r.city,
-            r.version,
-            r.document,  # type: ignore[attr-defined]
-            r.anchor_fingerprint,
-            r.source,
-            r.stored_at,
-        )  # type: ignore[attr-defined]
+        self.conn.execute(insert(trust_lists).values(**as_row(stored)))
 
     def latest(self, city: str) -> StoredTrustList | None:
         row = self.conn.execute(
@@ -241,7 +193,7 @@ class SqlTrustLists:
             .order_by(trust_lists.c.version.desc())
             .limit(1)
         ).first()
-        return self._stored(row) if row else None
+        return from_row(StoredTrustList, row) if row else None
 
     def latest_all(self) -> list[StoredTrustList]:
         newest = (
@@ -259,4 +211,4 @@ class SqlTrustLists:
             )
             .order_by(trust_lists.c.city)
         )
-        return [self._stored(r) for r in rows]
+        return [from_row(StoredTrustList, r) for r in rows]
