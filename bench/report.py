@@ -26,9 +26,9 @@ bare `cryptography` signature), so the ratio says how much our own code costs on
 that cannot be avoided. Absolute rates vary between machines; the ratios are what the targets
 are set on.
 
-| Benchmark | What it measures | Command |
-| --- | --- | --- |
-| Codes: issuance and verification | health codes issued and verified per second on one core (claims, sealed subject reference, COSE_Sign1, zlib, base45), against raw ES256 / PS256 sign and verify | `.venv/bin/python bench/codes.py` |
+- **Codes: issuance and verification** (`bench/codes.py`): health codes issued and verified per
+  second on one core (claims, sealed subject reference, COSE_Sign1, zlib, base45), against raw
+  ES256 / PS256 signing and verification with `cryptography`; where the time goes, step by step.
 
 How to run: from the repository root, with the development environment installed
 (`.venv/bin/python bench/<name>.py`). `--seconds N` sets the length of each repetition and
@@ -85,10 +85,11 @@ def machine_description(
     cores = f"{logical} logical CPU{'s' if logical != 1 else ''}"
     if usable != logical:
         cores += f" ({usable} usable by this process)"
-    libraries = ", ".join(f"{name} {_version(name)}" for name in packages)
     openssl = _openssl()
-    if openssl and "cryptography" in packages:
-        libraries += f" (linked against {openssl})"
+    libraries = ", ".join(
+        f"{name} {_version(name)}" + (f" ({openssl})" if name == "cryptography" and openssl else "")
+        for name in packages
+    )
     when = when or utc_now()
     lines = [
         f"- CPU: {cpu_model()}, {cores}",
