@@ -32,8 +32,18 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def enrol(doc: str = "11010519491231002X") -> str:
-    code, out = run("resident", "enrol", "--name", "王五", "--doc-type", "prc_id",
-                    "--doc-number", doc, "--phone", "13712345678")
+    code, out = run(
+        "resident",
+        "enrol",
+        "--name",
+        "王五",
+        "--doc-type",
+        "prc_id",
+        "--doc-number",
+        doc,
+        "--phone",
+        "13712345678",
+    )
     assert code == 0, out
     return str(json.loads(out)["subject_id"])
 
@@ -49,8 +59,18 @@ def test_issue_and_verify_from_png(cli_env: Path) -> None:
 
 
 def test_bad_input_exits_2_with_a_message(cli_env: Path) -> None:
-    status, out = run("resident", "enrol", "--name", "王五", "--doc-type", "prc_id",
-                      "--doc-number", "110105194912310021", "--phone", "13712345678")
+    status, out = run(
+        "resident",
+        "enrol",
+        "--name",
+        "王五",
+        "--doc-type",
+        "prc_id",
+        "--doc-number",
+        "110105194912310021",
+        "--phone",
+        "13712345678",
+    )
     assert status == 2
     assert "check character" in out
     assert "doc_number" in out
@@ -81,8 +101,23 @@ def test_missing_secret_refuses_to_start(cli_env: Path, monkeypatch: pytest.Monk
 
 def test_log_export_audits_clean_and_names_a_tampered_entry(cli_env: Path) -> None:
     enrol()
-    assert run("venue", "register", "--name-en", "Gym", "--address", "2 Side St", "--district",
-               "Tianhe", "--type", "gym", "--operator", "Fit Co")[0] == 0
+    assert (
+        run(
+            "venue",
+            "register",
+            "--name-en",
+            "Gym",
+            "--address",
+            "2 Side St",
+            "--district",
+            "Tianhe",
+            "--type",
+            "gym",
+            "--operator",
+            "Fit Co",
+        )[0]
+        == 0
+    )
     assert run("log", "checkpoint")[0] == 0
     assert run("log", "export", "--out", "log.jsonl", "--checkpoints", "cps.json")[0] == 0
     vkey = json.loads(Path("cps.json").read_text())["vkey"]

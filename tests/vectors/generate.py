@@ -40,6 +40,7 @@ from healthcode.adapters.crypto.signer import (
     generate_private_key,
     raw_es256,
 )
+from healthcode.verifier.base45 import b45encode
 from healthcode.verifier.claims import Colour, HealthClaims, PlaceClaims
 from healthcode.verifier.cose import (
     COSE_SIGN1_TAG,
@@ -461,7 +462,8 @@ def build_cases(city: City) -> list[Case]:
         (invalid, Reason.TOO_LARGE),
     )
     bomb = es.sign(claims(masked_name="张" * 1200).encode())
-    bomb_text = health(bomb)
+    # Issuers store codes uncompressed (they are mostly random bytes); a bomb is compressed.
+    bomb_text = HEALTH_CODE_PREFIX + b45encode(zlib.compress(bomb, 9))
     assert len(bomb) > MAX_COSE_BYTES
     assert len(bomb_text) <= MAX_TEXT_CHARS
     add(

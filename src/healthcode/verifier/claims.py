@@ -37,6 +37,9 @@ class Colour(IntEnum):
         return self.name.lower()
 
 
+COLOUR_VALUES = frozenset(c.value for c in Colour)
+
+
 class ClaimsError(ValueError):
     """The signed payload does not follow the claim format."""
 
@@ -110,7 +113,7 @@ def decode_health_claims(payload: bytes) -> HealthClaims:
     claims = _load_map(payload)
     status = _typed(claims, CLAIM_STATUS, dict, "status")
     colour = _typed(status, 1, int, "status.colour")
-    if colour not in {c.value for c in Colour}:
+    if colour not in COLOUR_VALUES:
         raise ClaimsError(f"unknown colour {colour}")
     masked = status.get(5)
     if masked is not None and not isinstance(masked, str):

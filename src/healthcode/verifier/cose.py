@@ -47,9 +47,18 @@ class Sign1:
     signature: bytes
 
 
+# A CBOR array is its header followed by its items, so the constant parts of Sig_structure and of
+# the message are built once per key and the payload is encoded once per signature.
+SIG1_PREFIX = b"\x84" + cbor2.dumps("Signature1")  # array(4), "Signature1"
+EMPTY_AAD = b"\x40"
+SIGN1_HEAD = b"\xd2\x84"  # tag 18, array(4)
+EMPTY_MAP = b"\xa0"
+ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """The bytes that are signed: Sig_structure of RFC 9052 §4.4 with empty external_aad."""
-    encoded: bytes = cbor2.dumps(["Signature1", protected, b"", payload])
+    encoded: bytes = SIG1_PREFIX + cbor2.dumps(protected) + EMPTY_AAD + cbor2.dumps(payload)
     return encoded
 
 
@@ -59,7 +68,13 @@ def protected_header(alg: int, kid: bytes) -> bytes:
 
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
-    encoded: bytes = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    encoded: bytes = (
+        SIGN1_HEAD
+        + cbor2.dumps(protected)
+        + EMPTY_MAP
+        + cbor2.dumps(payload)
+        + cbor2.dumps(signature)
+    )
     return encoded
 
 
@@ -125,7 +140,7 @@ def verify_signature(msg: Sign1, key: PublicKey, alg: int) -> bool:
             # COSE carries r || s (RFC 9053 §2.1); cryptography wants DER.
             r = int.from_bytes(msg.signature[:32], "big")
             s = int.from_bytes(msg.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), to_be_signed, ec.ECDSA(hashes.SHA256()))
+            key.verify(encode_dss_signature(r, s), to_be_signed, ECDSA_SHA256)
             return True
         if alg == PS256 and isinstance(key, rsa.RSAPublicKey):
             key.verify(msg.signature, to_be_signed, pss_padding(), hashes.SHA256())

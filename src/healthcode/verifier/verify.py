@@ -122,6 +122,9 @@ class Verdict:
         }
 
 
+DEFAULT_POLICY = VerifyPolicy()
+
+
 def _invalid(reason: Reason, kid: bytes | None = None) -> Verdict:
     return Verdict(Decision.INVALID, reason, kid=kid.hex() if kid else None)
 
@@ -165,7 +168,7 @@ def verify_health_code(
     text: object, store: TrustStore, now: int, policy: VerifyPolicy | None = None
 ) -> Verdict:
     try:
-        return _verify_health_code(text, store, now, policy or VerifyPolicy())
+        return _verify_health_code(text, store, now, policy or DEFAULT_POLICY)
     except Exception:  # a backstop: arbitrary input must never escape as an exception
         return _invalid(Reason.MALFORMED)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,6 +41,7 @@ class KeyRing:
         self.log_origin = log_origin
         self._signers: dict[str, CoseSigner] = {}
         self._cache: dict[str, Any] = {}
+        self._local = threading.local()
 
     def ensure(self) -> None:
         """Create the key store and the single-purpose keys that do not rotate with codes."""
@@ -112,26 +114,29 @@ class KeyRing:
         cp = Checkpoint(origin=self.log_origin, size=size, root=root, timestamp=time)
         return sign_checkpoint(cp, self.log_origin, self._log_key())
 
-    def _ref_cipher_key(self) -> bytes:
-        if "ref" not in self._cache:
-            self._cache["ref"] = self.store.get("ref")
-        key: bytes = self._cache["ref"]
-        return key
+    def _ref_block(self) -> Any:
+        """A per-thread AES-ECB context on the ref key: a single-block CTR is AES of the counter
+        block XOR the plaintext, and reusing the context saves building a cipher per code.
+        OpenSSL contexts are not shared between threads."""
+        block = getattr(self._local, "ref_block", None)
+        if block is None:
+            block = Cipher(algorithms.AES(self.store.get("ref")), modes.ECB()).encryptor()  # noqa: S305 - one block of CTR
+            self._local.ref_block = block
+        return block
+
+    def _keystream(self, nonce: bytes) -> int:
+        block = self._ref_block().update(nonce + bytes(16 - REF_NONCE))
+        return int.from_bytes(block, "big")
 
     def seal_subject(self, subject_id: str) -> bytes:
         """Unlinkable subject reference: a fresh nonce per code, so two codes of one person look
         unrelated to a guard. Integrity comes from the code's signature, so AES-CTR suffices."""
         nonce = secrets.token_bytes(REF_NONCE)
-        encryptor = Cipher(
-            algorithms.AES(self._ref_cipher_key()), modes.CTR(nonce + bytes(16 - REF_NONCE))
-        ).encryptor()
-        return nonce + encryptor.update(bytes.fromhex(subject_id)) + encryptor.finalize()
+        sealed = int.from_bytes(bytes.fromhex(subject_id), "big") ^ self._keystream(nonce)
+        return nonce + sealed.to_bytes(16, "big")
 
     def open_subject(self, sealed: bytes) -> str | None:
         if len(sealed) != REF_NONCE + 16:
             return None
         nonce, body = sealed[:REF_NONCE], sealed[REF_NONCE:]
-        decryptor = Cipher(
-            algorithms.AES(self._ref_cipher_key()), modes.CTR(nonce + bytes(16 - REF_NONCE))
-        ).decryptor()
-        return (decryptor.update(body) + decryptor.finalize()).hex()
+        return (int.from_bytes(body, "big") ^ self._keystream(nonce)).to_bytes(16, "big").hex()

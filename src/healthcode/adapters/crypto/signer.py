@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import cbor2
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from healthcode.verifier.cose import (
     ALGORITHMS,
+    ECDSA_SHA256,
+    EMPTY_AAD,
+    EMPTY_MAP,
     ES256,
     PS256,
-    encode_sign1,
+    SIG1_PREFIX,
+    SIGN1_HEAD,
     protected_header,
     pss_padding,
-    sig_structure,
 )
 from healthcode.verifier.trustlist import key_id
 
@@ -45,19 +47,26 @@ def load_private_key(der: bytes) -> PrivateKey:
 
 def raw_es256(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     """ECDSA P-256 / SHA-256 signature as fixed-length r || s (RFC 9053 §2.1, JWS style)."""
-    r, s = decode_dss_signature(key.sign(message, ec.ECDSA(hashes.SHA256())))
+    r, s = decode_dss_signature(key.sign(message, ECDSA_SHA256))
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-@dataclass(frozen=True)
 class CoseSigner:
-    """One private key, ready to sign COSE_Sign1 messages. The protected header is built once."""
+    """One private key, ready to sign COSE_Sign1 messages.
 
-    key: PrivateKey
-    alg: int
+    Everything that does not depend on the payload (kid, protected header, the constant heads of
+    Sig_structure and of the message) is encoded once here; a signature then costs one CBOR
+    encoding of the payload, the signature itself and a few concatenations."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_protected", protected_header(self.alg, self.kid))
+    __slots__ = ("_msg_head", "_tbs_head", "alg", "key", "kid")
+
+    def __init__(self, key: PrivateKey, alg: int) -> None:
+        self.key = key
+        self.alg = alg
+        self.kid = key_id(key.public_key())
+        protected = cbor2.dumps(protected_header(alg, self.kid))
+        self._tbs_head = SIG1_PREFIX + protected + EMPTY_AAD
+        self._msg_head = SIGN1_HEAD + protected + EMPTY_MAP
 
     @classmethod
     def for_key(cls, key: PrivateKey) -> CoseSigner:
@@ -65,18 +74,14 @@ class CoseSigner:
         return cls(key, alg)
 
     @property
-    def kid(self) -> bytes:
-        return key_id(self.key.public_key())
-
-    @property
     def alg_name(self) -> str:
         return next(name for name, value in ALGORITHMS.items() if value == self.alg)
 
     def sign(self, payload: bytes) -> bytes:
-        protected: bytes = self._protected  # type: ignore[attr-defined]
-        to_be_signed = sig_structure(protected, payload)
-        if isinstance(self.key, ec.EllipticCurvePrivateKey):
-            signature = raw_es256(self.key, to_be_signed)
+        encoded_payload = cbor2.dumps(payload)
+        to_be_signed = self._tbs_head + encoded_payload
+        if self.alg == ES256:
+            signature = raw_es256(self.key, to_be_signed)  # type: ignore[arg-type]
         else:
-            signature = self.key.sign(to_be_signed, pss_padding(), hashes.SHA256())
-        return encode_sign1(protected, payload, signature)
+            signature = self.key.sign(to_be_signed, pss_padding(), hashes.SHA256())  # type: ignore[call-arg]
+        return self._msg_head + encoded_payload + cbor2.dumps(signature)
