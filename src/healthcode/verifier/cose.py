@@ -56,10 +56,23 @@ EMPTY_MAP = b"\xa0"
 ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
+def cbor_bstr(data: bytes) -> bytes:
+    """A CBOR byte string: major type 2 head + the bytes (RFC 8949 §3.1). Written out because
+    `cbor2.dumps` costs ~3.8 µs per call for this, ~12 times more, on the hot path of every
+    code; tests check it against cbor2 for every length class."""
+    size = len(data)
+    if size < 24:
+        return bytes((0x40 + size,)) + data
+    if size < 0x100:
+        return bytes((0x58, size)) + data
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big") + data
+    return b"\x5a" + size.to_bytes(4, "big") + data
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """The bytes that are signed: Sig_structure of RFC 9052 §4.4 with empty external_aad."""
-    encoded: bytes = SIG1_PREFIX + cbor2.dumps(protected) + EMPTY_AAD + cbor2.dumps(payload)
-    return encoded
+    return SIG1_PREFIX + cbor_bstr(protected) + EMPTY_AAD + cbor_bstr(payload)
 
 
 def protected_header(alg: int, kid: bytes) -> bytes:
@@ -68,14 +81,7 @@ def protected_header(alg: int, kid: bytes) -> bytes:
 
 
 def encode_sign1(protected: bytes, payload: bytes, signature: bytes) -> bytes:
-    encoded: bytes = (
-        SIGN1_HEAD
-        + cbor2.dumps(protected)
-        + EMPTY_MAP
-        + cbor2.dumps(payload)
-        + cbor2.dumps(signature)
-    )
-    return encoded
+    return SIGN1_HEAD + cbor_bstr(protected) + EMPTY_MAP + cbor_bstr(payload) + cbor_bstr(signature)
 
 
 def _header_map(raw: Any) -> dict[Any, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cbor2
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -16,6 +15,7 @@ from healthcode.verifier.cose import (
     PS256,
     SIG1_PREFIX,
     SIGN1_HEAD,
+    cbor_bstr,
     protected_header,
     pss_padding,
 )
@@ -64,7 +64,7 @@ class CoseSigner:
         self.key = key
         self.alg = alg
         self.kid = key_id(key.public_key())
-        protected = cbor2.dumps(protected_header(alg, self.kid))
+        protected = cbor_bstr(protected_header(alg, self.kid))
         self._tbs_head = SIG1_PREFIX + protected + EMPTY_AAD
         self._msg_head = SIGN1_HEAD + protected + EMPTY_MAP
 
@@ -78,10 +78,10 @@ class CoseSigner:
         return next(name for name, value in ALGORITHMS.items() if value == self.alg)
 
     def sign(self, payload: bytes) -> bytes:
-        encoded_payload = cbor2.dumps(payload)
+        encoded_payload = cbor_bstr(payload)
         to_be_signed = self._tbs_head + encoded_payload
         if self.alg == ES256:
             signature = raw_es256(self.key, to_be_signed)  # type: ignore[arg-type]
         else:
             signature = self.key.sign(to_be_signed, pss_padding(), hashes.SHA256())  # type: ignore[call-arg]
-        return self._msg_head + encoded_payload + cbor2.dumps(signature)
+        return self._msg_head + encoded_payload + cbor_bstr(signature)
