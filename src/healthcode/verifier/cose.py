@@ -137,21 +137,26 @@ def parse_sign1(data: bytes) -> Sign1:
 
 
 def verify_signature(msg: Sign1, key: PublicKey, alg: int) -> bool:
-    """True when `msg` is signed by `key` with `alg`. Never raises."""
+    """True when `msg` is signed by `key` with `alg`. Never raises.
+
+    The trust list guarantees that a key's algorithm matches its type (trustlist._key), so we
+    dispatch on `alg` alone; a mismatch still cannot verify (the call fails, we return False)."""
     to_be_signed = sig_structure(msg.protected, msg.payload)
     try:
-        if alg == ES256 and isinstance(key, ec.EllipticCurvePublicKey):
-            if len(msg.signature) != 64:
+        if alg == ES256:
+            signature = msg.signature
+            if len(signature) != 64:
                 return False
             # COSE carries r || s (RFC 9053 §2.1); cryptography wants DER.
-            r = int.from_bytes(msg.signature[:32], "big")
-            s = int.from_bytes(msg.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), to_be_signed, ECDSA_SHA256)
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
+            key.verify(der, to_be_signed, ECDSA_SHA256)  # type: ignore[call-arg,arg-type]
             return True
-        if alg == PS256 and isinstance(key, rsa.RSAPublicKey):
-            key.verify(msg.signature, to_be_signed, pss_padding(), hashes.SHA256())
+        if alg == PS256:
+            key.verify(msg.signature, to_be_signed, pss_padding(), hashes.SHA256())  # type: ignore[call-arg,arg-type]
             return True
-    except (InvalidSignature, ValueError):
+    except (InvalidSignature, ValueError, TypeError):
         return False
     return False
 

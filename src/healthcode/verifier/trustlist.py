@@ -200,7 +200,7 @@ class TrustStore:
     """Every key of every trust list a verifier holds, indexed by kid."""
 
     lists: dict[str, TrustList] = field(default_factory=dict)
-    _by_kid: dict[bytes, list[TrustedKey]] = field(default_factory=dict)
+    _by_kid: dict[tuple[bytes, str], list[TrustedKey]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, lists: Iterable[TrustList]) -> TrustStore:
@@ -220,8 +220,8 @@ class TrustStore:
         self._by_kid = {}
         for held_list in self.lists.values():
             for key in held_list.keys:
-                self._by_kid.setdefault(key.kid, []).append(key)
+                self._by_kid.setdefault((key.kid, key.use), []).append(key)
 
     def keys_for(self, kid: bytes, use: str) -> list[TrustedKey]:
         """Every key with this kid (kids are short, so collisions are possible: try them all)."""
-        return [k for k in self._by_kid.get(kid, []) if k.use == use]
+        return self._by_kid.get((kid, use), [])

@@ -154,9 +154,7 @@ def _signed_by(msg: Sign1, store: TrustStore, use: str) -> list[TrustedKey] | Ve
     if not verified:
         return _invalid(Reason.BAD_SIGNATURE, msg.kid)
     usable = [k for k in verified if k.withdrawn_at is None]
-    if not usable:
-        return _invalid(Reason.KEY_WITHDRAWN, msg.kid)
-    return usable
+    return usable or _invalid(Reason.KEY_WITHDRAWN, msg.kid)
 
 
 def _issuer_key(keys: list[TrustedKey], issuer: str) -> TrustedKey | None:
