@@ -85,7 +85,7 @@ NOW = T0 + 60  # most codes are verified a minute after issue
 SKEW = 300  # VerifyPolicy defaults the vectors assume (see README.md)
 MAX_LIFETIME = 24 * 3600
 LIFETIME = 300
-RULE = "baseline@1#no-health-facts"
+RULE = "baseline@1#none"
 LIST_VERSION = 7
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

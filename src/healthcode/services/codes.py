@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.domain.codes import BASELINE_RULE_REF, code_window
+from healthcode.domain.codes import (
+    BASELINE_RULE_REF,
+    code_window,
+    masked_name_for_code,
+    rule_ref_for_code,
+)
 from healthcode.domain.errors import NotFound
 from healthcode.domain.identity import mask_name
 from healthcode.domain.keys import KeyUse, SigningKey
@@ -57,9 +62,11 @@ class CodeIssuer:
             expires_at=window.expires_at,
             colour=colour,
             valid_until=window.expires_at,
-            rule_ref=rule_ref,
+            rule_ref=rule_ref_for_code(rule_ref),
             subject_ref=self.keys.seal_subject(subject_id),
-            masked_name=masked_name if self.policy.masked_name_on_code else None,
+            masked_name=masked_name_for_code(masked_name)
+            if self.policy.masked_name_on_code
+            else None,
         )
         text = wrap(HEALTH_CODE_PREFIX, self.keys.sign_cose(key.kid, claims.encode()))
         return IssuedCode(
