@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from healthcode.adapters.crypto.keystore import KeyStore
+from healthcode.adapters.crypto.keystore import KeyStore, KeyStoreError
 from healthcode.adapters.crypto.note import make_vkey, sign_checkpoint
 from healthcode.adapters.crypto.signer import (
     CoseSigner,
@@ -75,7 +75,7 @@ class KeyRing:
                     signer = self._signers[kid] = CoseSigner.for_key(key)
                     break
             else:
-                raise LookupError(f"no private key for kid {kid}")
+                raise KeyStoreError(f"no private key for kid {kid}: no code can be signed")
         return signer
 
     def sign_cose(self, kid: str, payload: bytes) -> bytes:

@@ -1,0 +1,56 @@
+"""Settings are validated at start: placeholder secrets only in the dev profile, with a warning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from healthcode.config import DEV_ADMIN_TOKEN, DEV_PASSPHRASE, Settings
+
+GOOD = {"key_passphrase": "a-real-passphrase-123", "admin_token": "a-real-admin-token-456"}
+
+
+def settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **{**GOOD, **values})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["key_passphrase", "admin_token"])
+@pytest.mark.parametrize("value", ["", "changeme", "secret", "short-but-real"])
+def test_production_refuses_missing_or_placeholder_secrets(field: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=field.upper()):
+        settings(**{field: value})
+
+
+def test_dev_profile_substitutes_development_secrets_and_warns() -> None:
+    with pytest.warns(UserWarning, match="dev profile"):
+        dev = settings(profile="dev", key_passphrase="", admin_token="changeme")
+    assert dev.key_passphrase.get_secret_value() == DEV_PASSPHRASE
+    assert dev.admin_token.get_secret_value() == DEV_ADMIN_TOKEN
+
+
+def test_real_secrets_are_kept_and_never_shown() -> None:
+    s = settings()
+    assert s.key_passphrase.get_secret_value() == GOOD["key_passphrase"]
+    assert GOOD["key_passphrase"] not in repr(s)
+
+
+def test_code_lifetime_cannot_exceed_the_maximum() -> None:
+    with pytest.raises(ValidationError, match="exceeds"):
+        settings(code_lifetime_seconds=4000, max_code_lifetime_seconds=3600)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("city", "guangzhou"), ("port", 0), ("code_lifetime_seconds", 5), ("code_algorithm", "RS256")],
+)
+def test_out_of_range_settings_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ValidationError, match=field):
+        settings(**{field: value})
+
+
+def test_embedded_default_is_sqlite_under_the_data_dir(tmp_path: Path) -> None:
+    s = settings(data_dir=tmp_path)
+    assert s.sqlalchemy_url == f"sqlite:///{tmp_path / 'healthcode.db'}"
+    assert s.keys_dir == tmp_path / "keys"
