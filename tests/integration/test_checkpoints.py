@@ -1,0 +1,67 @@
+"""AUD-3: a signed checkpoint at least every N entries or every T seconds; AUD-9 consistency."""
+
+from __future__ import annotations
+
+import itertools
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.bootstrap import App
+from healthcode.domain.audit import checkpoint_due
+from healthcode.services import audit, enrolment
+from healthcode.verifier.checkpoint import verify_checkpoint
+from healthcode.verifier.merkle import verify_consistency
+
+DOCS = ["11010519491231002X", "110105194912310021"]
+
+
+def test_checkpoint_rule() -> None:
+    assert checkpoint_due(5, 0, None, 100, 64, 60)  # never signed: sign now
+    assert not checkpoint_due(5, 5, 90, 100, 64, 60)  # nothing new
+    assert not checkpoint_due(10, 5, 90, 100, 64, 60)  # new, but neither N nor T reached
+    assert checkpoint_due(69, 5, 90, 100, 64, 60)  # N entries
+    assert checkpoint_due(6, 5, 30, 100, 64, 60)  # T seconds
+
+
+def test_every_n_entries_and_every_t_seconds(app: App, clock: FixedClock) -> None:
+    every = app.settings.checkpoint_every_entries  # 4 in tests
+    start = audit.latest_checkpoint(app.ctx)
+    assert start is not None
+    for number in range(every):
+        clock.advance(1)
+        enrolment.enrol_resident(
+            app.ctx,
+            enrolment.EnrolResident("孙七", "passport", f"E1234567{number}", f"1351234567{number}"),
+        )
+    after_n = audit.latest_checkpoint(app.ctx)
+    assert after_n is not None
+    assert after_n.size >= start.size + every  # the N-entry rule signed inside the appends
+    assert audit.checkpoint_now(app.ctx) is None  # nothing waiting
+    enrolment.enrol_resident(
+        app.ctx, enrolment.EnrolResident("孙八", "passport", "G98765432", "13512345670")
+    )
+    assert audit.checkpoint_now(app.ctx) is None  # waiting, but T has not passed
+    clock.advance(app.settings.checkpoint_every_seconds)
+    by_time = audit.checkpoint_now(app.ctx)
+    assert by_time is not None
+    assert by_time.size == audit.log_size(app.ctx)
+
+
+def test_successive_checkpoints_are_signed_and_consistent(app: App, clock: FixedClock) -> None:
+    for number in range(9):
+        clock.advance(7)
+        enrolment.enrol_resident(
+            app.ctx,
+            enrolment.EnrolResident(
+                "周九", "passport", f"P00000{number:03d}", f"1391234500{number}"
+            ),
+        )
+    audit.checkpoint_now(app.ctx, force=True)
+    vkey = app.keyring.log_vkey()
+    signed = [verify_checkpoint(c.note, vkey) for c in audit.checkpoints(app.ctx)]
+    assert len(signed) >= 3
+    for older, newer in itertools.pairwise(signed):
+        assert newer.size > older.size
+        proof = audit.consistency_proof(app.ctx, older.size, newer.size)
+        assert verify_consistency(older.size, newer.size, older.root, newer.root, proof)
+    latest = signed[-1]
+    assert audit.root(app.ctx, latest.size) == latest.root
