@@ -9,6 +9,7 @@ and cwt in tests/integration/test_cose_interop.py.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -120,20 +121,33 @@ def parse_sign1(data: bytes) -> Sign1:
         raise CoseError("protected header and payload must be byte strings")
     if not isinstance(signature, bytes):
         raise CoseError("signature must be a byte string")
+    alg, kid = _protected_fields(protected_raw)
+    if kid is None:
+        # A kid may sit in either header, as in the EU DCC, but the protected one wins.
+        kid = _header_map(unprotected_raw).get(HEADER_KID)
+        if kid is not None and not isinstance(kid, bytes):
+            raise CoseError("kid must be a byte string")
+    else:
+        _header_map(unprotected_raw)
+    return Sign1(protected_raw, alg, kid, payload, signature)
+
+
+@functools.lru_cache(maxsize=256)
+def _protected_fields(protected_raw: bytes) -> tuple[int | None, bytes | None]:
+    """alg and kid of a protected header. Every code a key signs carries the same header bytes,
+    so parsed headers are cached (bounded; a malformed header raises and is never cached)."""
     try:
         protected = _header_map(loads_exact(protected_raw)) if protected_raw else {}
     except ValueError:
         raise CoseError("protected header is not a single CBOR map") from None
-    unprotected = _header_map(unprotected_raw)
-    # The algorithm must be protected (covered by the signature); a kid may sit in either
-    # header, as in the EU DCC, but the protected one wins.
+    # The algorithm must be protected: it is covered by the signature.
     alg = protected.get(HEADER_ALG)
-    kid = protected.get(HEADER_KID, unprotected.get(HEADER_KID))
-    if alg is not None and not isinstance(alg, int):
+    kid = protected.get(HEADER_KID)
+    if alg is not None and (not isinstance(alg, int) or isinstance(alg, bool)):
         raise CoseError("alg must be an integer")
     if kid is not None and not isinstance(kid, bytes):
         raise CoseError("kid must be a byte string")
-    return Sign1(protected_raw, alg, kid, payload, signature)
+    return alg, kid
 
 
 def verify_signature(msg: Sign1, key: PublicKey, alg: int) -> bool:
