@@ -123,5 +123,15 @@ def app(settings: Settings, clock: FixedClock) -> Iterator[App]:
 
 
 @pytest.fixture
+def ps256_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[App]:
+    """A second app on the same database whose new code keys are PS256."""
+    settings = make_settings(tmp_path / "ps256", database_url, code_algorithm="PS256")
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    yield built
+    built.close()
+
+
+@pytest.fixture
 def engine(app: App) -> Engine:
     return app.engine

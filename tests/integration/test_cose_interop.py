@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import base45
@@ -28,9 +26,8 @@ from pycose.keys import EC2Key, RSAKey
 from pycose.keys.curves import P256
 from pycose.messages import Sign1Message
 
-from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.crypto.signer import raw_es256
-from healthcode.bootstrap import App, build, initialise
+from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
 from healthcode.services import codes, enrolment, keys, verify
 from healthcode.verifier.claims import Colour, HealthClaims
@@ -44,7 +41,7 @@ from healthcode.verifier.trustlist import (
     spki_der,
 )
 from healthcode.verifier.verify import Decision, Reason, verify_health_code
-from tests.conftest import START, make_settings
+from tests.conftest import START
 
 ADMIN = Actor("authority_admin", "officer-1")
 PREFIX = "HCODE1:"
@@ -193,15 +190,6 @@ def test_both_libraries_reject_our_code_under_another_listed_key(app: App) -> No
         # labelled with the code's kid, so cwt really tries this key's signature check
         with pytest.raises(cwt.VerifyError):
             cwt.COSE.new().decode(cose, cwt_key(entry, old_kid))
-
-
-@pytest.fixture
-def ps256_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[App]:
-    settings = make_settings(tmp_path / "ps256", database_url, code_algorithm="PS256")
-    built = build(settings, clock=clock, migrate=False)
-    initialise(built)
-    yield built
-    built.close()
 
 
 def test_both_libraries_verify_our_ps256_code(ps256_app: App) -> None:

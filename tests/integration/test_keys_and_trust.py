@@ -214,15 +214,6 @@ def test_withdrawing_a_retired_key_needs_no_replacement(app: App) -> None:
 # --- PS256 ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ps256_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[App]:
-    settings = make_settings(tmp_path / "ps256", database_url, code_algorithm="PS256")
-    built = build(settings, clock=clock, migrate=False)
-    initialise(built)
-    yield built
-    built.close()
-
-
 def test_ps256_is_selected_by_settings_and_its_codes_verify(ps256_app: App) -> None:
     app = ps256_app
     code = codes.issue_health_code(app.ctx, enrol(app))
