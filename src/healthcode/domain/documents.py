@@ -23,7 +23,7 @@ import re
 from datetime import date
 from enum import StrEnum
 
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import InvalidInput, parse_choice
 
 # Province-level codes of GB/T 2260 (11-15 north, 21-23 north-east, 31-37 east, 41-46
 # south-central, 50-54 south-west, 61-65 north-west, 71 Taiwan), plus 81 / 82 / 83 used by
@@ -235,15 +235,13 @@ def validate_document(
     The number is normalised to uppercase with all whitespace removed. Only ASCII letters are
     uppercased, so that e.g. 'ß' cannot turn into an acceptable 'SS'.
     """
-    try:
-        kind = DocumentType(doc_type.strip().lower())
-    except ValueError:
-        accepted = ", ".join(t.value for t in DocumentType)
-        raise InvalidInput(
-            f"document type {doc_type[:40]!r} is not recognised: expected one of {accepted}",
-            field="doc_type",
-            code="unknown_doc_type",
-        ) from None
+    kind = parse_choice(
+        DocumentType,
+        doc_type.strip().lower(),
+        field="doc_type",
+        code="unknown_doc_type",
+        what="document type",
+    )
     normalised = "".join(number.split()).translate(_ASCII_UPPER)
     if kind is DocumentType.PRC_ID:
         return kind, validate_prc_id(normalised, today)

@@ -6,6 +6,9 @@ Nothing that raises one of these may have written anything (services validate be
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import TypeVar
+
 
 class DomainError(Exception):
     """Base of every error caused by the caller's input or by the state the caller asked about."""
@@ -45,3 +48,19 @@ class Unavailable(DomainError):
     """A resource the action needs is missing (no signing key, log unreachable): fail closed."""
 
     code = "unavailable"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_choice(kind: type[E], value: str, *, field: str, code: str, what: str) -> E:
+    """`value` as a member of the closed set `kind`, or an error that lists the choices."""
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise InvalidInput(
+            f"{what} {value[:40]!r} is not recognised: expected one of {choices}",
+            field=field,
+            code=code,
+        ) from None

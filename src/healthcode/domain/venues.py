@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import InvalidInput, parse_choice
 
 
 class VenueType(StrEnum):
@@ -98,15 +98,9 @@ def validate_venue(
         raise InvalidInput(
             "a venue needs a Chinese or an English name (or both)", field="name_zh", code="required"
         )
-    try:
-        kind = VenueType(venue_type)
-    except ValueError:
-        allowed = ", ".join(t.value for t in VenueType)
-        raise InvalidInput(
-            f"unknown venue type {venue_type!r}; one of: {allowed}",
-            field="venue_type",
-            code="unknown_type",
-        ) from None
+    kind = parse_choice(
+        VenueType, venue_type, field="venue_type", code="unknown_type", what="venue type"
+    )
     return VenueDraft(
         name_zh=zh,
         name_en=en,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from healthcode.domain.audit import Actor, LogEntry, commitment
-from healthcode.domain.errors import Conflict, InvalidInput, NotFound
+from healthcode.domain.errors import Conflict, InvalidInput, NotFound, parse_choice
 from healthcode.domain.identity import (
     DocumentType,
     validate_document,
@@ -120,14 +120,9 @@ def enrol_resident(ctx: ServiceContext, cmd: EnrolResident, actor: Actor | None 
 def add_dependant(ctx: ServiceContext, cmd: AddDependant) -> Enrolled:
     """A guardian holds codes for a child or an elder without a phone of their own."""
     name = validate_name(cmd.name)
-    try:
-        relation = Relation(cmd.relation)
-    except ValueError:
-        raise InvalidInput(
-            f"relation must be one of {', '.join(Relation)}",
-            field="relation",
-            code="unknown_relation",
-        ) from None
+    relation = parse_choice(
+        Relation, cmd.relation, field="relation", code="unknown_relation", what="relation"
+    )
     doc = _document(cmd.doc_type, cmd.doc_number, False)
     now = ctx.clock.now()
     with ctx.uow() as uow:
