@@ -32,8 +32,6 @@ DEFAULT_MAX_PIXELS: Final = 40_000_000
 
 _PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC: Final = b"\xff\xd8\xff"
-# QR Code, Model 1 and 2, Micro QR and rMQR: every QR symbology, and nothing else.
-_QR_FORMATS: Final = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 class QrImageError(ValueError):
@@ -134,7 +132,9 @@ def decode_qr_image(
     try:
         barcodes = zxingcpp.read_barcodes(
             grey,
-            formats=_QR_FORMATS,
+            # every QR symbology, and nothing else; built per call, since a module-level
+            # instance outlives nanobind's shutdown check and is reported as a leak
+            formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode),
             text_mode=zxingcpp.TextMode.Plain,
         )
     except Exception as exc:
