@@ -275,17 +275,19 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
     """Every city's newest list we hold, ours included: what our verifier accepts.
 
     Parsed stores are cached by (city, version, anchor) of each list, so a new version (a key
-    withdrawn, a city added) takes effect on the next verification."""
+    withdrawn, a city added) takes effect on the next verification. Each call asks the database
+    only for those versions; documents are read and checked again only when they changed."""
     with ctx.uow() as uow:
-        stored = uow.trust_lists.latest_all()
-    versions = tuple((s.city, s.version, s.anchor_fingerprint) for s in stored)
-    store = _STORES.get(versions)
-    if store is None:
-        if len(_STORES) > 16:
-            _STORES.clear()
-        store = _STORES[versions] = TrustStore.of(
-            parse_trust_list(s.document, s.anchor_fingerprint) for s in stored
-        )
+        versions = tuple(uow.trust_lists.latest_versions())
+        store = _STORES.get(versions)
+        if store is None:
+            stored = uow.trust_lists.latest_all()
+            versions = tuple((s.city, s.version, s.anchor_fingerprint) for s in stored)
+            if len(_STORES) > 16:
+                _STORES.clear()
+            store = _STORES[versions] = TrustStore.of(
+                parse_trust_list(s.document, s.anchor_fingerprint) for s in stored
+            )
     return store
 
 

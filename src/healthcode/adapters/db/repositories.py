@@ -195,12 +195,29 @@ class SqlTrustLists:
         ).first()
         return from_row(StoredTrustList, row) if row else None
 
-    def latest_all(self) -> list[StoredTrustList]:
-        newest = (
+    def _newest(self) -> Any:
+        return (
             select(trust_lists.c.city, func.max(trust_lists.c.version).label("version"))
             .group_by(trust_lists.c.city)
             .subquery()
         )
+
+    def latest_versions(self) -> list[tuple[str, int, str]]:
+        newest = self._newest()
+        rows = self.conn.execute(
+            select(trust_lists.c.city, trust_lists.c.version, trust_lists.c.anchor_fingerprint)
+            .join(
+                newest,
+                and_(
+                    trust_lists.c.city == newest.c.city, trust_lists.c.version == newest.c.version
+                ),
+            )
+            .order_by(trust_lists.c.city)
+        )
+        return [(r.city, r.version, r.anchor_fingerprint) for r in rows]
+
+    def latest_all(self) -> list[StoredTrustList]:
+        newest = self._newest()
         rows = self.conn.execute(
             select(trust_lists)
             .join(
