@@ -24,7 +24,7 @@ class LogEntryView:
 
 
 def log_size(ctx: ServiceContext) -> int:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return uow.log.size()
 
 
@@ -32,7 +32,7 @@ def read_entries(ctx: ServiceContext, start: int, end: int) -> list[LogEntryView
     if start < 0 or end < start:
         raise InvalidInput("need 0 ≤ start ≤ end", field="start", code="range")
     end = min(end, start + PAGE_LIMIT)
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return [
             LogEntryView(seq, text, leaf.hex()) for seq, text, leaf in uow.log.entries(start, end)
         ]
@@ -40,7 +40,7 @@ def read_entries(ctx: ServiceContext, start: int, end: int) -> list[LogEntryView
 
 def export_lines(ctx: ServiceContext, batch: int = 5000) -> Iterator[str]:
     """The log in the export format that `healthcode audit verify` checks (JSON Lines)."""
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         size = uow.log.size()
         for start in range(0, size, batch):
             for seq, text, leaf in uow.log.entries(start, min(size, start + batch)):
@@ -50,12 +50,12 @@ def export_lines(ctx: ServiceContext, batch: int = 5000) -> Iterator[str]:
 
 
 def checkpoints(ctx: ServiceContext, after: int = 0) -> list[Checkpoint]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return uow.log.checkpoints(after)
 
 
 def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return uow.log.latest_checkpoint()
 
 
@@ -75,13 +75,13 @@ def _check_size(size: int, tree_size: int, field: str) -> None:
 
 
 def root(ctx: ServiceContext, size: int) -> bytes:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         _check_size(size, uow.log.size(), "size")
         return uow.log.root(size)
 
 
 def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         _check_size(size, uow.log.size(), "size")
         if not 0 <= index < size:
             raise InvalidInput("index must be below size", field="index", code="range")
@@ -89,7 +89,7 @@ def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
 
 
 def consistency_proof(ctx: ServiceContext, old: int, new: int) -> list[bytes]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         _check_size(new, uow.log.size(), "new")
         if not 0 < old <= new:
             raise InvalidInput("old must be between 1 and new", field="old", code="range")

@@ -78,7 +78,7 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
     """A fresh code for a resident or dependant. Until the status engine exists, every subject
     is green under the baseline rule (no health facts)."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         subject = uow.subjects.get(subject_id)
         identity = uow.vault.get(subject_id) if subject else None
         if subject is None or subject.erased_at is not None or identity is None:

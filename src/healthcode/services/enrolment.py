@@ -161,7 +161,7 @@ def add_dependant(ctx: ServiceContext, cmd: AddDependant) -> Enrolled:
 
 
 def dependants(ctx: ServiceContext, guardian_id: str) -> list[tuple[str, str]]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         if uow.subjects.get(guardian_id) is None:
             raise NotFound("no such resident", field="guardian_id")
         return uow.subjects.dependants_of(guardian_id)

@@ -210,7 +210,7 @@ def _key_json(key: SigningKey) -> dict[str, object]:
 
 
 def our_trust_list(ctx: ServiceContext) -> StoredTrustList:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         stored = uow.trust_lists.latest(ctx.policy.city)
     if stored is None:
         raise Unavailable("no trust list published yet: run `healthcode init`", code="no_key")
@@ -277,7 +277,7 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
     Parsed stores are cached by (city, version, anchor) of each list, so a new version (a key
     withdrawn, a city added) takes effect on the next verification. Each call asks the database
     only for those versions; documents are read and checked again only when they changed."""
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         versions = tuple(uow.trust_lists.latest_versions())
         store = _STORES.get(versions)
         if store is None:
@@ -292,10 +292,10 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
 
 
 def held_trust_lists(ctx: ServiceContext) -> list[StoredTrustList]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return uow.trust_lists.latest_all()
 
 
 def list_keys(ctx: ServiceContext) -> list[SigningKey]:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         return uow.keys.all()

@@ -142,7 +142,9 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it
+        does not take the write lock."""
 
 
 class KeyRing(Protocol):

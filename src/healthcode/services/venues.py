@@ -131,7 +131,7 @@ def rotate_poster(ctx: ServiceContext, venue_id: str, actor: Actor) -> VenueWith
 
 
 def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         venue = uow.venues.get(venue_id)
         poster = uow.venues.current_poster(venue_id) if venue else None
     if venue is None or poster is None:
@@ -148,7 +148,7 @@ def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
     claims = verdict.claims
     if claims.issuer != ctx.policy.city:
         return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
-    with ctx.uow() as uow:
+    with ctx.uow(read_only=True) as uow:
         venue = uow.venues.get(claims.venue_id)
         poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
     if venue is None or poster is None:

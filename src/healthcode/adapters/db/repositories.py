@@ -179,6 +179,25 @@ class SqlKeys:
         return [self._key(r) for r in rows]
 
 
+# Built once: the verify path asks for these on every request, and building a statement with a
+# subquery costs far more than running it (SQLAlchemy caches the compiled form per statement).
+_NEWEST = (
+    select(trust_lists.c.city, func.max(trust_lists.c.version).label("version"))
+    .group_by(trust_lists.c.city)
+    .subquery()
+)
+_NEWEST_JOIN = and_(
+    trust_lists.c.city == _NEWEST.c.city, trust_lists.c.version == _NEWEST.c.version
+)
+_LATEST_VERSIONS = (
+    select(trust_lists.c.city, trust_lists.c.version, trust_lists.c.anchor_fingerprint)
+    .join(_NEWEST, _NEWEST_JOIN)
+    .order_by(trust_lists.c.city)
+)
+
+_LATEST_ALL = select(trust_lists).join(_NEWEST, _NEWEST_JOIN).order_by(trust_lists.c.city)
+
+
 class SqlTrustLists:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -195,37 +214,10 @@ class SqlTrustLists:
         ).first()
         return from_row(StoredTrustList, row) if row else None
 
-    def _newest(self) -> Any:
-        return (
-            select(trust_lists.c.city, func.max(trust_lists.c.version).label("version"))
-            .group_by(trust_lists.c.city)
-            .subquery()
-        )
-
     def latest_versions(self) -> list[tuple[str, int, str]]:
-        newest = self._newest()
-        rows = self.conn.execute(
-            select(trust_lists.c.city, trust_lists.c.version, trust_lists.c.anchor_fingerprint)
-            .join(
-                newest,
-                and_(
-                    trust_lists.c.city == newest.c.city, trust_lists.c.version == newest.c.version
-                ),
-            )
-            .order_by(trust_lists.c.city)
-        )
+        rows = self.conn.execute(_LATEST_VERSIONS)
         return [(r.city, r.version, r.anchor_fingerprint) for r in rows]
 
     def latest_all(self) -> list[StoredTrustList]:
-        newest = self._newest()
-        rows = self.conn.execute(
-            select(trust_lists)
-            .join(
-                newest,
-                and_(
-                    trust_lists.c.city == newest.c.city, trust_lists.c.version == newest.c.version
-                ),
-            )
-            .order_by(trust_lists.c.city)
-        )
+        rows = self.conn.execute(_LATEST_ALL)
         return [from_row(StoredTrustList, r) for r in rows]

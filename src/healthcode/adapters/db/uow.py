@@ -6,21 +6,34 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
 from healthcode.adapters.db.vault import SqlVault
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, signer: CheckpointSigner, policy: CheckpointPolicy):
+    def __init__(
+        self,
+        engine: Engine,
+        signer: CheckpointSigner,
+        policy: CheckpointPolicy,
+        *,
+        read_only: bool = False,
+    ):
         self.engine = engine
         self._signer = signer
         self._policy = policy
+        self._read_only = read_only
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         self._conn = self.engine.connect()
+        if self._read_only:
+            self._conn.execution_options(**{READ_ONLY: True})
+            if self.engine.dialect.name == "postgresql":
+                self._conn.execution_options(postgresql_readonly=True)
         self._tx = self._conn.begin()
         self.subjects = SqlSubjects(self._conn)
         self.vault = SqlVault(self._conn)
@@ -32,6 +45,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._tx is not None  # noqa: S101 - only inside `with`
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         self._tx.commit()
 
     def __exit__(
@@ -54,5 +69,5 @@ class SqlUnitOfWorkFactory:
         self.signer = signer
         self.policy = policy
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.signer, self.policy)
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.signer, self.policy, read_only=read_only)
