@@ -20,6 +20,7 @@ from healthcode.entrypoints.web import (
     routes_venues,
     routes_verify,
 )
+from healthcode.entrypoints.web.schemas import ERROR_RESPONSES
 from healthcode.services import audit
 
 log = logging.getLogger("healthcode.web")
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     app.state.healthcode = built
     errors.install(app)
     for module in (routes_residents, routes_venues, routes_verify, routes_trust, routes_log):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, object]:

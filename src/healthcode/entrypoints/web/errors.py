@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthcode.adapters.crypto.keystore import KeyStoreError
 from healthcode.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
@@ -38,6 +39,16 @@ def install(app: FastAPI) -> None:
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return JSONResponse(error_body("invalid_input", field, message), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        return JSONResponse(
+            error_body(code, None, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(KeyStoreError)
     async def _keys(_: Request, exc: KeyStoreError) -> JSONResponse:

@@ -7,7 +7,13 @@ from fastapi.responses import Response
 
 from healthcode.domain.keys import KeyUse
 from healthcode.entrypoints.web.deps import Admin, Ctx
-from healthcode.entrypoints.web.schemas import KeyOut, TrustImportIn, TrustListSummary, WithdrawIn
+from healthcode.entrypoints.web.schemas import (
+    ADMIN_RESPONSES,
+    KeyOut,
+    TrustImportIn,
+    TrustListSummary,
+    WithdrawIn,
+)
 from healthcode.services import keys
 
 router = APIRouter(tags=["trust"])
@@ -31,7 +37,9 @@ def held_trust_lists(ctx: Ctx) -> list[TrustListSummary]:
     ]
 
 
-@router.post("/trust-lists", status_code=201, response_model=TrustListSummary)
+@router.post(
+    "/trust-lists", status_code=201, response_model=TrustListSummary, responses=ADMIN_RESPONSES
+)
 def import_trust_list(body: TrustImportIn, ctx: Ctx, actor: Admin) -> TrustListSummary:
     parsed = keys.import_trust_list(ctx, body.document, body.fingerprint, actor)
     return TrustListSummary(
@@ -58,13 +66,13 @@ def list_keys(ctx: Ctx) -> list[KeyOut]:
     return [key_out(k) for k in keys.list_keys(ctx)]
 
 
-@router.post("/keys/{use}/rotate", response_model=list[KeyOut])
+@router.post("/keys/{use}/rotate", response_model=list[KeyOut], responses=ADMIN_RESPONSES)
 def rotate(use: KeyUse, ctx: Ctx, actor: Admin) -> list[KeyOut]:
     keys.rotate_key(ctx, use, actor)
     return [key_out(k) for k in keys.list_keys(ctx)]
 
 
-@router.post("/keys/{kid}/withdraw", response_model=list[KeyOut])
+@router.post("/keys/{kid}/withdraw", response_model=list[KeyOut], responses=ADMIN_RESPONSES)
 def withdraw(kid: str, body: WithdrawIn, ctx: Ctx, actor: Admin) -> list[KeyOut]:
     keys.withdraw_key(ctx, kid, actor, body.reason)
     return [key_out(k) for k in keys.list_keys(ctx)]

@@ -10,7 +10,13 @@ from fastapi.responses import Response
 from healthcode.adapters.poster import render_venue_poster
 from healthcode.domain.audit import Actor
 from healthcode.entrypoints.web.deps import Admin, Ctx
-from healthcode.entrypoints.web.schemas import PlaceCheckOut, PlaceCodeIn, RegisterVenueIn, VenueOut
+from healthcode.entrypoints.web.schemas import (
+    ADMIN_RESPONSES,
+    PlaceCheckOut,
+    PlaceCodeIn,
+    RegisterVenueIn,
+    VenueOut,
+)
 from healthcode.services import venues
 from healthcode.services.venues import VenueWithPoster
 
@@ -43,7 +49,7 @@ def get_venue(venue_id: str, ctx: Ctx) -> VenueOut:
     return venue_out(venues.venue_with_poster(ctx, venue_id))
 
 
-@router.post("/venues/{venue_id}/poster/rotate", response_model=VenueOut)
+@router.post("/venues/{venue_id}/poster/rotate", response_model=VenueOut, responses=ADMIN_RESPONSES)
 def rotate(venue_id: str, ctx: Ctx, actor: Admin) -> VenueOut:
     return venue_out(venues.rotate_poster(ctx, venue_id, actor))
 

@@ -5,6 +5,30 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ErrorDetail(BaseModel):
+    code: str
+    field: str | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error: a stable code, the field at fault (if any) and a sentence for people."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "The request body cannot be parsed"},
+    404: {"model": ErrorOut, "description": "No such object"},
+    409: {"model": ErrorOut, "description": "Conflicts with stored state"},
+    422: {"model": ErrorOut, "description": "Bad input: the field and the reason"},
+    503: {"model": ErrorOut, "description": "A key or the database is unavailable (fail closed)"},
+}
+ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Needs the admin bearer token"},
+}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
