@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol
 
 from healthcode.domain.audit import LogEntry
+from healthcode.domain.checkins import CheckIn
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.venues import Poster, VenueDraft
@@ -123,6 +124,15 @@ class AuditLog(Protocol):
         """Sign and store a checkpoint if one is due (or forced and the tree grew)."""
 
 
+class CheckInRepository(Protocol):
+    def add(self, checkin: CheckIn) -> None: ...
+    def get(self, venue_id: str, checkin_id: str) -> CheckIn | None: ...
+    def set_time_out(self, checkin: CheckIn, time_out: int) -> None: ...
+    def client_ids(self, venue_id: str, client_ids: list[str]) -> set[str]: ...
+    def count_since(self, subject_id: str, since: int) -> int: ...
+    def of_subject(self, subject_id: str, since: int) -> list[CheckIn]: ...
+
+
 class UnitOfWork(Protocol):
     subjects: SubjectRepository
     vault: Vault
@@ -130,6 +140,7 @@ class UnitOfWork(Protocol):
     keys: KeyRepository
     trust_lists: TrustListRepository
     log: AuditLog
+    checkins: CheckInRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

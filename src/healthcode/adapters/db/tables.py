@@ -127,3 +127,22 @@ log_checkpoints = Table(
 )
 
 APPEND_ONLY_TABLES = ("log_entries", "log_hashes", "log_checkpoints")
+
+# Check-ins: venue-scoped (venue_id leads the key, no foreign keys) so they shard by venue.
+# (venue_id, time_in) serves tracing's range scans; (subject_id, time_in) a resident's own list
+# and the daily cap; (venue_id, client_id) makes offline uploads idempotent.
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("venue_id", String(24), primary_key=True),
+    Column("checkin_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("time_in", BigInteger, nullable=False),
+    Column("closes_at", BigInteger, nullable=False),
+    Column("time_out", BigInteger),
+    Column("source", String(16), nullable=False),
+    Column("client_id", String(64)),
+    Index(None, "venue_id", "time_in"),
+    Index(None, "subject_id", "time_in"),
+    Index(None, "venue_id", "client_id", unique=True),
+)

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeys(self._conn)
         self.trust_lists = SqlTrustLists(self._conn)
         self.log = SqlAuditLog(self._conn, self._signer, self._policy)
+        self.checkins = SqlCheckIns(self._conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,255 @@
+"""Check-in, three ways: a resident scans a poster, a venue device scans a health code, or an
+offline device uploads its scans later. Each records (pseudonym, venue, time in, time out).
+
+Check-ins are personal data under retention, not log entries; an upload is logged with counts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from healthcode.domain.audit import Actor, LogEntry
+from healthcode.domain.checkins import (
+    DAILY_CAP,
+    DAY,
+    CheckIn,
+    CheckInSource,
+    check_out,
+    new_checkin,
+)
+from healthcode.domain.errors import Conflict, InvalidInput, NotFound
+from healthcode.services.context import ServiceContext
+from healthcode.services.keys import trust_store
+from healthcode.services.ports import UnitOfWork, Venue
+from healthcode.services.venues import require_place_code
+from healthcode.services.verify import verify_policy
+from healthcode.verifier.claims import HealthClaims
+from healthcode.verifier.trustlist import TrustStore
+from healthcode.verifier.verify import Decision, Verdict, VerifyPolicy, verify_health_code
+
+MAX_BATCH = 1000
+MAX_UPLOAD_AGE = 14 * DAY  # older scans would already be past retention
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+UPLOAD_BASIS = "public_health_emergency_act"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadItem:
+    client_id: str
+    code: str
+    scanned_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    client_id: str
+    reason: str
+
+
+@dataclass
+class UploadReport:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    verdict: Verdict
+    recorded: bool
+
+
+def _resident(uow: UnitOfWork, subject_id: str) -> None:
+    subject = uow.subjects.get(subject_id)
+    if subject is None or subject.erased_at is not None:
+        raise NotFound("no such resident", field="subject_id")
+
+
+def _under_cap(uow: UnitOfWork, subject_id: str, now: int) -> bool:
+    """Flood guard (RL-1): at most DAILY_CAP check-ins in any 24 hours per person."""
+    return uow.checkins.count_since(subject_id, now - DAY) < DAILY_CAP
+
+
+def _venue(uow: UnitOfWork, venue_id: str) -> Venue:
+    venue = uow.venues.get(venue_id)
+    if venue is None:
+        raise NotFound("no such venue", field="venue_id")
+    return venue
+
+
+def check_in_at_place(
+    ctx: ServiceContext, subject_id: str, place_code: str, dependants: Sequence[str] = ()
+) -> list[CheckIn]:
+    """The resident scanned a poster; dependants they hold check in with them."""
+    venue = require_place_code(ctx, place_code).venue
+    assert venue is not None  # noqa: S101 - an accepted place code has its venue
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        _resident(uow, subject_id)
+        for dependant in dependants:
+            if not uow.subjects.is_guardian_of(subject_id, dependant):
+                raise NotFound("no such dependant of this resident", field="dependants")
+        people = [subject_id, *dict.fromkeys(dependants)]
+        for person in people:
+            if not _under_cap(uow, person, now):
+                raise Conflict(
+                    f"more than {DAILY_CAP} check-ins in 24 hours",
+                    field="subject_id",
+                    code="daily_cap",
+                )
+        made = [
+            new_checkin(
+                venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN
+            )
+            for person in people
+        ]
+        for checkin in made:
+            uow.checkins.add(checkin)
+        uow.commit()
+    return made
+
+
+def leave(ctx: ServiceContext, subject_id: str, venue_id: str, checkin_id: str) -> CheckIn:
+    """Check out. Only the person who checked in can; missing and foreign look the same."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        checkin = uow.checkins.get(venue_id, checkin_id)
+        if checkin is None or checkin.subject_id != subject_id:
+            raise NotFound("no such check-in", field="checkin_id")
+        time_out = check_out(checkin, now)
+        uow.checkins.set_time_out(checkin, time_out)
+        uow.commit()
+    return CheckIn(
+        checkin.venue_id,
+        checkin.checkin_id,
+        checkin.subject_id,
+        checkin.time_in,
+        checkin.closes_at,
+        checkin.source,
+        time_out,
+        checkin.client_id,
+    )
+
+
+def _subject_of(ctx: ServiceContext, verdict: Verdict) -> str | None:
+    """Our own city's codes carry a sealed reference we can open; other cities' cannot be
+    linked to anyone here, so they are verified but not recorded."""
+    claims = verdict.claims
+    if not isinstance(claims, HealthClaims) or claims.issuer != ctx.policy.city:
+        return None
+    return ctx.keys.open_subject(claims.subject_ref)
+
+
+def scan_health_code(ctx: ServiceContext, venue_id: str, code: str) -> ScanResult:
+    """A venue device scanned a visitor's code: the guard's answer, and a check-in on admit."""
+    now = ctx.clock.now()
+    verdict = verify_health_code(code, trust_store(ctx), now, verify_policy(ctx))
+    with ctx.uow() as uow:
+        venue = _venue(uow, venue_id)
+        subject = _subject_of(ctx, verdict) if verdict.decision is Decision.ADMIT else None
+        if (
+            subject is None
+            or uow.subjects.get(subject) is None
+            or not _under_cap(uow, subject, now)
+        ):
+            return ScanResult(verdict, recorded=False)
+        uow.checkins.add(
+            new_checkin(venue_id, venue.draft.venue_type, subject, now, CheckInSource.CODE_SCAN)
+        )
+        uow.commit()
+    return ScanResult(verdict, recorded=True)
+
+
+def _check_items(items: Sequence[UploadItem]) -> None:
+    if len(items) > MAX_BATCH:
+        raise InvalidInput(f"at most {MAX_BATCH} scans per upload", field="items", code="too_many")
+    for index, item in enumerate(items):
+        if not CLIENT_ID.match(item.client_id):
+            raise InvalidInput(
+                "client_id is 8 to 64 letters, digits, '-' or '_'",
+                field=f"items.{index}.client_id",
+                code="client_id",
+            )
+
+
+def upload_scans(ctx: ServiceContext, venue_id: str, items: Sequence[UploadItem]) -> UploadReport:
+    """An offline device's scans: idempotent by client id, any order, each refusal reported."""
+    _check_items(items)
+    now = ctx.clock.now()
+    store, policy = trust_store(ctx), verify_policy(ctx)
+    report = UploadReport()
+    with ctx.uow() as uow:
+        venue = _venue(uow, venue_id)
+        seen = uow.checkins.client_ids(venue_id, [item.client_id for item in items])
+        for item in sorted(items, key=lambda i: i.scanned_at):
+            if item.client_id in seen:
+                report.duplicates.append(item.client_id)
+                continue
+            subject, reason = _judge_scan(ctx, uow, item, now, store, policy)
+            if subject is None:
+                report.rejected.append(Rejected(item.client_id, reason))
+                continue
+            uow.checkins.add(
+                new_checkin(
+                    venue_id,
+                    venue.draft.venue_type,
+                    subject,
+                    item.scanned_at,
+                    CheckInSource.DEVICE_BATCH,
+                    item.client_id,
+                )
+            )
+            seen.add(item.client_id)
+            report.accepted.append(item.client_id)
+        uow.log.append(
+            LogEntry(
+                "checkins.uploaded",
+                Actor("venue_device", venue_id),
+                "venue",
+                venue_id,
+                "contact_tracing",
+                UPLOAD_BASIS,
+                details={
+                    "accepted": len(report.accepted),
+                    "duplicates": len(report.duplicates),
+                    "rejected": len(report.rejected),
+                },
+            ),
+            now,
+        )
+        uow.commit()
+    return report
+
+
+def _judge_scan(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    item: UploadItem,
+    now: int,
+    store: TrustStore,
+    policy: VerifyPolicy,
+) -> tuple[str | None, str]:
+    """(subject id to record, "") or (None, why the scan is refused: a stable reason code)."""
+    if item.scanned_at > now + ctx.policy.clock_skew_seconds:
+        return None, "scanned_in_the_future"
+    if item.scanned_at < now - MAX_UPLOAD_AGE:
+        return None, "too_old"
+    # The code is judged as the device saw it: at the time of the scan.
+    verdict = verify_health_code(item.code, store, item.scanned_at, policy)
+    if verdict.decision is not Decision.ADMIT:
+        return None, f"{verdict.decision.value}:{verdict.reason.value}"
+    subject = _subject_of(ctx, verdict)
+    if subject is None or uow.subjects.get(subject) is None:
+        return None, "not_our_resident"
+    if not _under_cap(uow, subject, item.scanned_at):
+        return None, "daily_cap"
+    return subject, ""
+
+
+def my_checkins(ctx: ServiceContext, subject_id: str, days: int = 14) -> list[CheckIn]:
+    now = ctx.clock.now()
+    with ctx.uow(read_only=True) as uow:
+        _resident(uow, subject_id)
+        return uow.checkins.of_subject(subject_id, now - days * DAY)
