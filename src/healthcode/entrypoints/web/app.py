@@ -14,6 +14,7 @@ from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
 from healthcode.entrypoints.web import (
     errors,
+    routes_checkins,
     routes_log,
     routes_residents,
     routes_trust,
@@ -57,7 +58,15 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     )
     app.state.healthcode = built
     errors.install(app)
-    for module in (routes_residents, routes_venues, routes_verify, routes_trust, routes_log):
+    routers = (
+        routes_residents,
+        routes_checkins,
+        routes_venues,
+        routes_verify,
+        routes_trust,
+        routes_log,
+    )
+    for module in routers:
         app.include_router(module.router, responses=ERROR_RESPONSES)
 
     @app.get("/health", tags=["operations"])

@@ -158,3 +158,45 @@ class EntryOut(BaseModel):
 class ProofOut(BaseModel):
     proof: list[str]
     root: str
+
+
+class CheckInIn(Strict):
+    place_code: str = Field(max_length=2048)
+    dependants: list[str] = Field(default_factory=list, max_length=10)
+
+
+class CheckInOut(BaseModel):
+    venue_id: str
+    checkin_id: str
+    subject_id: str
+    time_in: int
+    time_out: int | None
+    closes_at: int
+    source: str
+
+
+class ScanOut(GuardVerdictOut):
+    """The guard's answer, plus whether a check-in was recorded (nothing about the person)."""
+
+    recorded: bool
+
+
+class UploadItemIn(Strict):
+    client_id: str = Field(max_length=64)
+    code: str = Field(max_length=4096)
+    scanned_at: int = Field(ge=0, le=2**40)
+
+
+class UploadIn(Strict):
+    items: list[UploadItemIn] = Field(max_length=1000)
+
+
+class RejectedOut(BaseModel):
+    client_id: str
+    reason: str
+
+
+class UploadOut(BaseModel):
+    accepted: list[str]
+    duplicates: list[str]
+    rejected: list[RejectedOut]

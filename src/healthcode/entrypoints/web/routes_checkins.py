@@ -1,0 +1,67 @@
+"""Check-ins: a resident scans a poster; a venue device scans a code or uploads offline scans."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from healthcode.domain.checkins import CheckIn
+from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.schemas import (
+    CheckInIn,
+    CheckInOut,
+    RejectedOut,
+    ScanOut,
+    UploadIn,
+    UploadOut,
+    VerifyIn,
+)
+from healthcode.services import checkins
+
+router = APIRouter(tags=["check-ins"])
+
+
+def checkin_out(c: CheckIn) -> CheckInOut:
+    return CheckInOut(
+        venue_id=c.venue_id,
+        checkin_id=c.checkin_id,
+        subject_id=c.subject_id,
+        time_in=c.time_in,
+        time_out=c.time_out,
+        closes_at=c.closes_at,
+        source=c.source.value,
+    )
+
+
+@router.post("/residents/{subject_id}/checkins", status_code=201, response_model=list[CheckInOut])
+def check_in(subject_id: str, body: CheckInIn, ctx: Ctx) -> list[CheckInOut]:
+    made = checkins.check_in_at_place(ctx, subject_id, body.place_code, body.dependants)
+    return [checkin_out(c) for c in made]
+
+
+@router.get("/residents/{subject_id}/checkins", response_model=list[CheckInOut])
+def my_checkins(subject_id: str, ctx: Ctx) -> list[CheckInOut]:
+    return [checkin_out(c) for c in checkins.my_checkins(ctx, subject_id)]
+
+
+@router.post(
+    "/residents/{subject_id}/checkins/{venue_id}/{checkin_id}/checkout", response_model=CheckInOut
+)
+def check_out(subject_id: str, venue_id: str, checkin_id: str, ctx: Ctx) -> CheckInOut:
+    return checkin_out(checkins.leave(ctx, subject_id, venue_id, checkin_id))
+
+
+@router.post("/venues/{venue_id}/scans", response_model=ScanOut)
+def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
+    result = checkins.scan_health_code(ctx, venue_id, body.code)
+    return ScanOut(**result.verdict.for_guard(), recorded=result.recorded)
+
+
+@router.post("/venues/{venue_id}/uploads", response_model=UploadOut)
+def upload(venue_id: str, body: UploadIn, ctx: Ctx) -> UploadOut:
+    items = [checkins.UploadItem(i.client_id, i.code, i.scanned_at) for i in body.items]
+    report = checkins.upload_scans(ctx, venue_id, items)
+    return UploadOut(
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        rejected=[RejectedOut(client_id=r.client_id, reason=r.reason) for r in report.rejected],
+    )
