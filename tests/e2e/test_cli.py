@@ -133,3 +133,43 @@ def test_log_export_audits_clean_and_names_a_tampered_entry(cli_env: Path) -> No
     status, out = run(*args)
     assert status == 3
     assert "seq 3" in out
+
+
+def test_checkin_by_poster_and_offline_upload(cli_env: Path) -> None:
+    subject = enrol()
+    status, out = run(
+        "venue",
+        "register",
+        "--name-zh",
+        "书店",
+        "--address",
+        "5 Book St",
+        "--district",
+        "Haizhu",
+        "--type",
+        "shop",
+        "--operator",
+        "Books Co",
+    )
+    assert status == 0, out
+    venue = json.loads(out)
+    status, out = run("checkin", "place", subject, venue["place_code"])
+    assert status == 0, out
+    assert json.loads(out)[0]["venue_id"] == venue["venue_id"]
+    status, out = run("code", "issue", subject)
+    code = json.loads(out)["code"]
+    scans = [{"client_id": "kiosk-01-0001", "code": code, "scanned_at": 0}]
+    Path("scans.json").write_text(json.dumps(scans))
+    status, out = run("checkin", "upload", venue["venue_id"], "scans.json")
+    assert status == 0, out
+    assert json.loads(out)["rejected"][0]["reason"] == "too_old"
+    status, out = run("checkin", "list", subject)
+    assert status == 0
+    assert venue["venue_id"] in out
+    Path("broken.json").write_text("{not json")
+    status, out = run("checkin", "upload", venue["venue_id"], "broken.json")
+    assert status == 2
+    assert "expected a JSON list" in out
+    status, out = run("checkin", "place", subject, "PLACE1:NOPE")
+    assert status == 2
+    assert "place_code" in out
