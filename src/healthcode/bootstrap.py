@@ -45,6 +45,7 @@ def city_policy(settings: Settings) -> CityPolicy:
         poster_grace_seconds=settings.poster_grace_seconds,
         masked_name_on_code=settings.masked_name_on_code,
         clock_skew_seconds=settings.clock_skew_seconds,
+        infectious_days_before=settings.infectious_days_before,
     )
 
 

@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     masked_name_on_code: bool = Field(
         True, description="Put a masked name (张*) on codes so guards can match code and person."
     )
+    infectious_days_before: int = Field(
+        2,
+        ge=0,
+        le=14,
+        description="A case's infectious window starts this many days before the "
+        "sample (or symptom onset) and runs until isolation.",
+    )
     clock_skew_seconds: int = Field(300, ge=0, le=3600, description="Tolerated clock difference.")
 
     checkpoint_every_entries: int = Field(

@@ -20,6 +20,7 @@ class CityPolicy:
     poster_grace_seconds: int
     masked_name_on_code: bool
     clock_skew_seconds: int
+    infectious_days_before: int = 2
 
 
 @dataclass(frozen=True, slots=True)

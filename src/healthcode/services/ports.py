@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Protocol
 
 from healthcode.domain.audit import LogEntry
+from healthcode.domain.cases import Case, LabResult
 from healthcode.domain.checkins import CheckIn
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
@@ -133,6 +134,15 @@ class CheckInRepository(Protocol):
     def of_subject(self, subject_id: str, since: int) -> list[CheckIn]: ...
 
 
+class CaseRepository(Protocol):
+    def add_results(self, results: list[LabResult]) -> None: ...
+    def known_tests(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]: ...
+    def add_case(self, case: Case) -> None: ...
+    def open_case_of(self, subject_id: str) -> Case | None: ...
+    def get_case(self, case_id: str) -> Case | None: ...
+    def open_cases(self) -> list[Case]: ...
+
+
 class UnitOfWork(Protocol):
     subjects: SubjectRepository
     vault: Vault
@@ -141,6 +151,7 @@ class UnitOfWork(Protocol):
     trust_lists: TrustListRepository
     log: AuditLog
     checkins: CheckInRepository
+    cases: CaseRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(

@@ -146,3 +146,28 @@ checkins = Table(
     Index(None, "subject_id", "time_in"),
     Index(None, "venue_id", "client_id", unique=True),
 )
+
+lab_results = Table(
+    "lab_results",
+    metadata,
+    Column("lab", String(40), primary_key=True),
+    Column("test_id", String(64), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("sample_time", BigInteger, nullable=False),
+    Column("result", String(16), nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    Index(None, "subject_id", "sample_time"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("index_test", String(110), nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("closed_at", BigInteger),
+    Index(None, "subject_id"),
+)

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from healthcode.adapters.db.cases import SqlCases
 from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.trust_lists = SqlTrustLists(self._conn)
         self.log = SqlAuditLog(self._conn, self._signer, self._policy)
         self.checkins = SqlCheckIns(self._conn)
+        self.cases = SqlCases(self._conn)
         return self
 
     def commit(self) -> None:

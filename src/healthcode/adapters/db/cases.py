@@ -1,0 +1,59 @@
+"""Lab results and cases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, insert, select, tuple_
+
+from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.tables import cases, lab_results
+from healthcode.domain.cases import Case, LabResult
+
+
+class SqlCases:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_results(self, results: list[LabResult]) -> None:
+        if results:
+            self.conn.execute(
+                insert(lab_results), [{**as_row(r), "result": r.result.value} for r in results]
+            )
+
+    def known_tests(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 200):
+            rows = self.conn.execute(
+                select(lab_results.c.lab, lab_results.c.test_id).where(
+                    tuple_(lab_results.c.lab, lab_results.c.test_id).in_(keys[start : start + 200])
+                )
+            )
+            found.update((r.lab, r.test_id) for r in rows)
+        return found
+
+    def add_case(self, case: Case) -> None:
+        self.conn.execute(insert(cases).values(**as_row(case)))
+
+    def open_case_of(self, subject_id: str) -> Case | None:
+        row = self.conn.execute(
+            select(cases)
+            .where(and_(cases.c.subject_id == subject_id, cases.c.closed_at.is_(None)))
+            .order_by(cases.c.opened_at.desc())
+            .limit(1)
+        ).first()
+        return self._case(row) if row else None
+
+    def get_case(self, case_id: str) -> Case | None:
+        row = self.conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+        return self._case(row) if row else None
+
+    def open_cases(self) -> list[Case]:
+        rows = self.conn.execute(
+            select(cases).where(cases.c.closed_at.is_(None)).order_by(cases.c.opened_at)
+        )
+        return [self._case(r) for r in rows]
+
+    @staticmethod
+    def _case(row: Row[Any]) -> Case:
+        return from_row(Case, row)

@@ -1,0 +1,219 @@
+"""Importing lab results (CSV or API) and opening cases.
+
+Every row is checked before anything is written; one bad row refuses the whole import, with
+every bad row reported by line (REL-4). Results and the cases they open are written in one
+transaction with their log entries: the import as counts, each opened case with the subject's
+commitment (never the lab's test id, which the lab could link back to the person).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from healthcode.domain.audit import Actor, LogEntry, commitment
+from healthcode.domain.cases import Case, LabResult, TestResult, open_case
+from healthcode.domain.errors import DomainError, InvalidInput, parse_choice
+from healthcode.domain.identity import validate_document
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import UnitOfWork
+
+COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result", "lab")
+TOKEN = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
+LAB_BASIS = "infectious_disease_reporting"
+MAX_ROWS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class LabRow:
+    line: int
+    test_id: str
+    doc_type: str
+    doc_number: str
+    sample_time: str
+    result: str
+    lab: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+
+class ImportRefused(InvalidInput):
+    """At least one row is bad: nothing was imported; `errors` lists every bad row."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        first = errors[0]
+        super().__init__(
+            f"{len(errors)} bad row(s), nothing imported; first: line {first.line}: "
+            f"{first.field}: {first.message}",
+            field="rows",
+            code="bad_rows",
+        )
+        self.errors = errors
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    cases_opened: list[str] = field(default_factory=list)
+
+
+def parse_csv(text: str) -> list[LabRow]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput(
+            f"CSV header lacks {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+            field="header",
+            code="csv_header",
+        )
+    rows: list[LabRow] = []
+    for number, raw in enumerate(reader, start=2):  # line 1 is the header
+        if len(rows) >= MAX_ROWS:
+            raise InvalidInput(f"at most {MAX_ROWS} rows per file", field="rows", code="too_many")
+        rows.append(LabRow(number, *((raw.get(c) or "").strip() for c in COLUMNS)))
+    return rows
+
+
+def parse_time(text: str) -> int:
+    """Epoch seconds, or ISO 8601 with an explicit offset (a lab's local time is ambiguous)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("expected ISO 8601 like 2026-11-20T08:30:00+08:00") from None
+    if moment.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. +08:00")
+    return int(moment.timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    row: LabRow
+    subject_id: str
+    sample_time: int
+    result: TestResult
+
+
+def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, now: int) -> _Checked:
+    for name in ("test_id", "lab"):
+        if not TOKEN.match(getattr(row, name)):
+            raise InvalidInput("1 to 64 letters, digits, '.', '_', '/' or '-'", field=name)
+    result = parse_choice(
+        TestResult, row.result.lower(), field="result", code="result", what="result"
+    )
+    try:
+        sample_time = parse_time(row.sample_time)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="sample_time") from None
+    if sample_time > now + ctx.policy.clock_skew_seconds:
+        raise InvalidInput("sample time is in the future", field="sample_time")
+    doc_type, doc_number = validate_document(row.doc_type, row.doc_number)
+    subject_id = uow.vault.find_document(doc_type, doc_number)
+    if subject_id is None:
+        raise InvalidInput("no enrolled resident holds this document", field="doc_number")
+    return _Checked(row, subject_id, sample_time, result)
+
+
+def _check_all(
+    ctx: ServiceContext, uow: UnitOfWork, rows: Sequence[LabRow], now: int
+) -> list[_Checked]:
+    errors: list[RowError] = []
+    checked: list[_Checked] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row.lab, row.test_id)
+        if key in seen:
+            errors.append(
+                RowError(row.line, "test_id", f"same lab and test id as line {seen[key]}")
+            )
+            continue
+        seen[key] = row.line
+        try:
+            checked.append(_check_row(ctx, uow, row, now))
+        except DomainError as exc:
+            errors.append(RowError(row.line, exc.field or "row", exc.message))
+    if errors:
+        raise ImportRefused(errors)
+    return checked
+
+
+def import_results(ctx: ServiceContext, rows: Sequence[LabRow], actor: Actor) -> ImportReport:
+    if not rows:
+        raise InvalidInput("no rows to import", field="rows", code="empty")
+    now = ctx.clock.now()
+    report = ImportReport()
+    with ctx.uow() as uow:
+        checked = _check_all(ctx, uow, rows, now)
+        known = uow.cases.known_tests([(c.row.lab, c.row.test_id) for c in checked])
+        fresh = [c for c in checked if (c.row.lab, c.row.test_id) not in known]
+        report.duplicates = len(checked) - len(fresh)
+        results = [
+            LabResult(c.row.lab, c.row.test_id, c.subject_id, c.sample_time, c.result, now)
+            for c in fresh
+        ]
+        uow.cases.add_results(results)
+        report.imported = len(results)
+        for result in sorted(results, key=lambda r: r.sample_time):
+            if result.result is TestResult.POSITIVE:
+                case = _open_case_once(ctx, uow, result, now, actor)
+                if case is not None:
+                    report.cases_opened.append(case.case_id)
+        uow.log.append(
+            LogEntry(
+                "lab_results.imported",
+                actor,
+                "lab_results",
+                "batch",
+                "case_finding",
+                LAB_BASIS,
+                details={
+                    "imported": report.imported,
+                    "duplicates": report.duplicates,
+                    "cases_opened": len(report.cases_opened),
+                },
+            ),
+            now,
+        )
+        uow.commit()
+    return report
+
+
+def _open_case_once(
+    ctx: ServiceContext, uow: UnitOfWork, result: LabResult, now: int, actor: Actor
+) -> Case | None:
+    """A positive opens a case, unless the person already has an open one."""
+    if uow.cases.open_case_of(result.subject_id) is not None:
+        return None
+    case = open_case(result, ctx.policy.infectious_days_before, isolation_at=now)
+    uow.cases.add_case(case)
+    identity = uow.vault.get(result.subject_id)
+    subject_ref = commitment(identity.commit_key, result.subject_id) if identity else "erased"
+    uow.log.append(
+        LogEntry(
+            "case.opened",
+            actor,
+            "case",
+            case.case_id,
+            "case_finding",
+            LAB_BASIS,
+            details={"subject": subject_ref},
+        ),
+        now,
+    )
+    return case
+
+
+def open_cases(ctx: ServiceContext) -> list[Case]:
+    with ctx.uow(read_only=True) as uow:
+        return uow.cases.open_cases()
