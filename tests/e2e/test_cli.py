@@ -173,3 +173,21 @@ def test_checkin_by_poster_and_offline_upload(cli_env: Path) -> None:
     status, out = run("checkin", "place", subject, "PLACE1:NOPE")
     assert status == 2
     assert "place_code" in out
+
+
+def test_lab_import_reports_bad_lines_and_exits_2(cli_env: Path) -> None:
+    enrol()
+    header = "test_id,doc_type,doc_number,sample_time,result,lab\n"
+    good = "T-1,prc_id,11010519491231002X,2026-11-17T09:00:00+08:00,positive,GZLAB1\n"
+    Path("bad.csv").write_text(header + good + "T-2,prc_id,11010519491231002X,soon,positive,L\n")
+    status, out = run("lab", "import", "bad.csv")
+    assert status == 2
+    assert "line 3: sample_time" in out
+    assert "nothing imported" in out
+    Path("good.csv").write_text(header + good)
+    status, out = run("lab", "import", "good.csv")
+    assert status == 0, out
+    (case_id,) = json.loads(out)["cases_opened"]
+    status, out = run("case", "list")
+    assert status == 0
+    assert case_id in out

@@ -14,6 +14,7 @@ from healthcode.bootstrap import initialise
 from healthcode.entrypoints.cli.checkins import checkin_app
 from healthcode.entrypoints.cli.common import console, handles_errors, load_settings, open_app
 from healthcode.entrypoints.cli.keys import keys_app, trust_app
+from healthcode.entrypoints.cli.labs import case_app, lab_app
 from healthcode.entrypoints.cli.log import log_app
 from healthcode.entrypoints.cli.residents import code_app, residents
 from healthcode.entrypoints.cli.venues import venue_app
@@ -29,6 +30,8 @@ app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")
 app.add_typer(venue_app, name="venue")
 app.add_typer(checkin_app, name="checkin")
+app.add_typer(lab_app, name="lab")
+app.add_typer(case_app, name="case")
 app.add_typer(keys_app, name="keys")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")

@@ -15,6 +15,7 @@ from healthcode.config import Settings
 from healthcode.entrypoints.web import (
     errors,
     routes_checkins,
+    routes_labs,
     routes_log,
     routes_residents,
     routes_trust,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     routers = (
         routes_residents,
         routes_checkins,
+        routes_labs,
         routes_venues,
         routes_verify,
         routes_trust,

@@ -30,7 +30,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-        return JSONResponse(error_body(exc.code, exc.field, exc.message), status_code=status)
+        body = error_body(exc.code, exc.field, exc.message)
+        rows = getattr(exc, "errors", None)  # a refused import lists every bad row
+        if rows:
+            body["error"]["rows"] = [  # type: ignore[index]
+                {"line": r.line, "field": r.field, "message": r.message} for r in rows
+            ]
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

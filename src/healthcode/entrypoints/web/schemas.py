@@ -5,10 +5,17 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class RowErrorOut(BaseModel):
+    line: int
+    field: str
+    message: str
+
+
 class ErrorDetail(BaseModel):
     code: str
     field: str | None
     message: str
+    rows: list[RowErrorOut] | None = None  # every bad row of a refused import
 
 
 class ErrorOut(BaseModel):
@@ -200,3 +207,29 @@ class UploadOut(BaseModel):
     accepted: list[str]
     duplicates: list[str]
     rejected: list[RejectedOut]
+
+
+class LabRowIn(Strict):
+    test_id: str = Field(max_length=64)
+    doc_type: str = Field(max_length=40)
+    doc_number: str = Field(max_length=40)
+    sample_time: str = Field(max_length=40, examples=["2026-11-20T08:30:00+08:00"])
+    result: str = Field(max_length=16, examples=["positive"])
+    lab: str = Field(max_length=64)
+
+
+class LabImportIn(Strict):
+    rows: list[LabRowIn] = Field(min_length=1, max_length=10_000)
+
+
+class LabImportOut(BaseModel):
+    imported: int
+    duplicates: int
+    cases_opened: list[str]
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    window_start: int
+    window_end: int
+    opened_at: int

@@ -1,0 +1,77 @@
+"""`healthcode lab import` and `healthcode case list`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from healthcode.domain.audit import Actor
+from healthcode.entrypoints.cli.common import (
+    EXIT_USAGE,
+    console,
+    err,
+    fail,
+    handles_errors,
+    open_app,
+    print_json,
+)
+from healthcode.services import labs
+
+lab_app = typer.Typer(help="Lab results: import them; positives open cases.", no_args_is_help=True)
+case_app = typer.Typer(help="Cases opened by positive results.", no_args_is_help=True)
+
+
+@lab_app.command("import")
+@handles_errors
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="CSV: " + ",".join(labs.COLUMNS))],
+    lab: Annotated[str, typer.Option(help="Who sends the results, for the log")] = "lab",
+) -> None:
+    """Import results; a bad row refuses the whole file, with every bad line listed."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file} as UTF-8 text: {exc}") from None
+    app = open_app()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as progress:
+        progress.add_task(f"checking and importing {file.name}")
+        rows = labs.parse_csv(text)
+        try:
+            report = labs.import_results(app.ctx, rows, Actor("lab", lab.lower()[:40] or "lab"))
+        except labs.ImportRefused as refused:
+            progress.stop()
+            for e in refused.errors:
+                err.print(f"line {e.line}: {e.field}: {e.message}", markup=False)
+            err.print(f"[red]error:[/red] {len(refused.errors)} bad row(s); nothing imported")
+            raise typer.Exit(EXIT_USAGE) from None
+    print_json(
+        {
+            "rows": len(rows),
+            "imported": report.imported,
+            "duplicates": report.duplicates,
+            "cases_opened": report.cases_opened,
+        }
+    )
+
+
+@case_app.command("list")
+@handles_errors
+def list_cases() -> None:
+    """Open cases and their infectious windows (UTC)."""
+    table = Table("case", "window from", "window to", "opened")
+    for case in labs.open_cases(open_app().ctx):
+        table.add_row(
+            case.case_id,
+            *(
+                time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+                for t in (case.window_start, case.window_end, case.opened_at)
+            ),
+        )
+    console.print(table)
