@@ -46,6 +46,8 @@ def city_policy(settings: Settings) -> CityPolicy:
         masked_name_on_code=settings.masked_name_on_code,
         clock_skew_seconds=settings.clock_skew_seconds,
         infectious_days_before=settings.infectious_days_before,
+        trace_min_overlap_seconds=settings.trace_min_overlap_seconds,
+        trace_extension_seconds=settings.trace_extension_seconds,
     )
 
 

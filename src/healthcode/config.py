@@ -101,6 +101,16 @@ class Settings(BaseSettings):
         description="A case's infectious window starts this many days before the "
         "sample (or symptom onset) and runs until isolation.",
     )
+    trace_min_overlap_seconds: int = Field(
+        900, ge=1, le=86400, description="Shared presence at a venue that makes a close contact."
+    )
+    trace_extension_seconds: int = Field(
+        1800,
+        ge=0,
+        le=86400,
+        description="Airborne spread: a case's visit counts as lasting "
+        "this much longer after they left.",
+    )
     clock_skew_seconds: int = Field(300, ge=0, le=3600, description="Tolerated clock difference.")
 
     checkpoint_every_entries: int = Field(

@@ -21,6 +21,8 @@ class CityPolicy:
     masked_name_on_code: bool
     clock_skew_seconds: int
     infectious_days_before: int = 2
+    trace_min_overlap_seconds: int = 900
+    trace_extension_seconds: int = 1800
 
 
 @dataclass(frozen=True, slots=True)

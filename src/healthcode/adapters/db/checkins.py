@@ -78,6 +78,33 @@ class SqlCheckIns:
             ).scalar_one()
         )
 
+    def at_venue_between(self, venue_id: str, first: int, last: int) -> list[CheckIn]:
+        """Visits that started in [first, last]: a range scan on (venue_id, time_in)."""
+        rows = self.conn.execute(
+            select(checkins).where(
+                and_(
+                    checkins.c.venue_id == venue_id,
+                    checkins.c.time_in >= first,
+                    checkins.c.time_in <= last,
+                )
+            )
+        )
+        return [_checkin(r) for r in rows]
+
+    def of_subject_between(self, subject_id: str, first: int, last: int) -> list[CheckIn]:
+        rows = self.conn.execute(
+            select(checkins)
+            .where(
+                and_(
+                    checkins.c.subject_id == subject_id,
+                    checkins.c.time_in >= first,
+                    checkins.c.time_in <= last,
+                )
+            )
+            .order_by(checkins.c.time_in)
+        )
+        return [_checkin(r) for r in rows]
+
     def of_subject(self, subject_id: str, since: int) -> list[CheckIn]:
         rows = self.conn.execute(
             select(checkins)

@@ -1,0 +1,109 @@
+"""Tracing a case: close contacts (shared a venue with the case inside its infectious window)
+and secondary contacts (shared a venue with a close contact after that exposure), each with the
+evidence. A trace needs a case (its purpose) and is logged; there is no other way to ask where a
+person has been.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from healthcode.domain.audit import Actor, LogEntry
+from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
+from healthcode.domain.errors import InvalidInput, NotFound
+from healthcode.domain.tracing import Exposure, TraceRules, Visit, clip, exposures, search_range
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import UnitOfWork
+
+TRACE_BASIS = "infectious_disease_control"
+SECONDARY_DAYS = 14  # how long after an exposure a close contact's own visits are followed
+
+
+@dataclass
+class Contact:
+    subject_id: str
+    exposures: list[Exposure] = field(default_factory=list)
+    via: str | None = None  # for a secondary contact: the close contact they met
+
+
+@dataclass(frozen=True, slots=True)
+class TraceResult:
+    case_id: str
+    close: list[Contact]
+    secondary: list[Contact]
+
+
+def visit(c: CheckIn) -> Visit:
+    return Visit(c.venue_id, c.checkin_id, c.subject_id, c.time_in, c.ends_at)
+
+
+def rules_of(ctx: ServiceContext) -> TraceRules:
+    return TraceRules(ctx.policy.trace_min_overlap_seconds, ctx.policy.trace_extension_seconds)
+
+
+def visits_in(uow: UnitOfWork, subject_id: str, start: int, end: int) -> list[Visit]:
+    """A person's visits clipped to [start, end]."""
+    found = uow.checkins.of_subject_between(subject_id, start - LONGEST_DWELL, end)
+    return [v for v in (clip(visit(c), start, end) for c in found) if v is not None]
+
+
+def met(uow: UnitOfWork, sources: Iterable[Visit], rules: TraceRules) -> list[Exposure]:
+    hits: list[Exposure] = []
+    for source in sources:
+        first, last = search_range(source, rules, LONGEST_DWELL)
+        others = [visit(c) for c in uow.checkins.at_venue_between(source.venue_id, first, last)]
+        hits += exposures([source], others, rules)
+    return hits
+
+
+def group(
+    hits: Iterable[Exposure], exclude: set[str], via: str | None = None
+) -> dict[str, Contact]:
+    contacts: dict[str, Contact] = {}
+    for hit in hits:
+        who = hit.contact.subject_id
+        if who not in exclude:
+            contacts.setdefault(who, Contact(who, via=via)).exposures.append(hit)
+    return contacts
+
+
+def trace_case(ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2) -> TraceResult:
+    if depth not in (1, 2):
+        raise InvalidInput("depth is 1 (close contacts) or 2 (and secondary)", field="depth")
+    rules = rules_of(ctx)
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        case = uow.cases.get_case(case_id)
+        if case is None:
+            raise NotFound("no such case", field="case_id")
+        own = visits_in(uow, case.subject_id, case.window_start, case.window_end)
+        close = group(met(uow, own, rules), {case.subject_id})
+        secondary: dict[str, Contact] = {}
+        if depth == 2:
+            known = {case.subject_id, *close}
+            for contact in close.values():
+                since = min(e.start for e in contact.exposures)
+                later = visits_in(
+                    uow, contact.subject_id, since, min(now, since + SECONDARY_DAYS * DAY)
+                )
+                for who, found in group(met(uow, later, rules), known, contact.subject_id).items():
+                    secondary.setdefault(who, found)
+        uow.log.append(
+            LogEntry(
+                "case.traced",
+                actor,
+                "case",
+                case_id,
+                "contact_tracing",
+                TRACE_BASIS,
+                details={"close": len(close), "secondary": len(secondary), "depth": depth},
+            ),
+            now,
+        )
+        uow.commit()
+    return TraceResult(
+        case_id,
+        sorted(close.values(), key=lambda c: c.subject_id),
+        sorted(secondary.values(), key=lambda c: c.subject_id),
+    )
