@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import TEST_ADMIN_TOKEN
@@ -72,3 +73,39 @@ def test_csv_upload(client: TestClient) -> None:
     )
     assert binary.status_code == 422
     assert binary.json()["error"]["field"] == "file"
+
+
+def test_checkins_to_case_to_trace(client: TestClient, app: App, clock: FixedClock) -> None:
+    case_person = client.post("/residents", json=RESIDENT).json()["subject_id"]
+    other = client.post(
+        "/residents", json={**RESIDENT, "name": "陈六", "doc_number": "440106199001010013"}
+    ).json()
+    venue = client.post(
+        "/venues",
+        json={
+            "name_zh": "菜市场",
+            "address": "3 Market St",
+            "district": "Liwan",
+            "venue_type": "market",
+            "operator": "Liwan Markets",
+        },
+    ).json()
+    for subject in (case_person, other["subject_id"]):
+        made = client.post(
+            f"/residents/{subject}/checkins", json={"place_code": venue["place_code"]}
+        )
+        assert made.status_code == 201
+    clock.advance(2 * 3600)  # the positive comes in two hours after the visit
+    sample = str(app.ctx.clock.now() - 3600)
+    done = client.post(
+        "/lab-results", headers=ADMIN, json={"rows": [{**row("T-1"), "sample_time": sample}]}
+    ).json()
+    (case_id,) = done["cases_opened"]
+    assert client.post(f"/cases/{case_id}/trace").status_code == 401
+    traced = client.post(f"/cases/{case_id}/trace", headers=ADMIN).json()
+    (contact,) = traced["close"]
+    assert contact["subject_id"] == other["subject_id"]
+    (evidence,) = contact["exposures"]
+    assert evidence["venue_id"] == venue["venue_id"]
+    assert evidence["seconds"] >= app.settings.trace_min_overlap_seconds
+    assert client.post("/cases/knope/trace", headers=ADMIN).status_code == 404

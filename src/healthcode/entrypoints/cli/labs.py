@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from healthcode.domain.audit import Actor
 from healthcode.entrypoints.cli.common import (
@@ -20,7 +20,7 @@ from healthcode.entrypoints.cli.common import (
     open_app,
     print_json,
 )
-from healthcode.services import labs
+from healthcode.services import labs, trace
 
 lab_app = typer.Typer(help="Lab results: import them; positives open cases.", no_args_is_help=True)
 case_app = typer.Typer(help="Cases opened by positive results.", no_args_is_help=True)
@@ -38,6 +38,7 @@ def import_csv(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file} as UTF-8 text: {exc}") from None
     app = open_app()
+    refused: labs.ImportRefused | None = None
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
     ) as progress:
@@ -45,12 +46,14 @@ def import_csv(
         rows = labs.parse_csv(text)
         try:
             report = labs.import_results(app.ctx, rows, Actor("lab", lab.lower()[:40] or "lab"))
-        except labs.ImportRefused as refused:
-            progress.stop()
-            for e in refused.errors:
-                err.print(f"line {e.line}: {e.field}: {e.message}", markup=False)
-            err.print(f"[red]error:[/red] {len(refused.errors)} bad row(s); nothing imported")
-            raise typer.Exit(EXIT_USAGE) from None
+        except labs.ImportRefused as exc:
+            refused = exc
+    # Report only once the progress display is gone, so nothing interleaves with it.
+    if refused is not None:
+        for e in refused.errors:
+            err.print(f"line {e.line}: {e.field}: {e.message}", markup=False)
+        err.print(f"[red]error:[/red] {len(refused.errors)} bad row(s); nothing imported")
+        raise typer.Exit(EXIT_USAGE)
     print_json(
         {
             "rows": len(rows),
@@ -65,7 +68,10 @@ def import_csv(
 @handles_errors
 def list_cases() -> None:
     """Open cases and their infectious windows (UTC)."""
-    table = Table("case", "window from", "window to", "opened")
+    # ids fold onto a second line rather than being cut: a tracer needs them whole
+    table = Table(
+        Column("case", overflow="fold", min_width=17), "window from", "window to", "opened"
+    )
     for case in labs.open_cases(open_app().ctx):
         table.add_row(
             case.case_id,
@@ -75,3 +81,40 @@ def list_cases() -> None:
             ),
         )
     console.print(table)
+
+
+@case_app.command("trace")
+@handles_errors
+def trace_case(
+    case_id: Annotated[str, typer.Argument(help="The case to trace")],
+    depth: Annotated[
+        int, typer.Option(min=1, max=2, help="1: close contacts; 2: and secondary")
+    ] = 2,
+) -> None:
+    """Close and secondary contacts of a case, with the evidence. Logged with the case."""
+    result = trace.trace_case(open_app().ctx, case_id, Actor("tracer", "cli"), depth)
+    table = Table(
+        Column("contact", overflow="fold", min_width=32),
+        "kind",
+        Column("venue", overflow="fold"),
+        "from (UTC)",
+        "to (UTC)",
+        "minutes",
+    )
+    for kind, contacts in (("close", result.close), ("secondary", result.secondary)):
+        for contact in contacts:
+            for e in contact.exposures:
+                table.add_row(
+                    contact.subject_id,
+                    kind,
+                    e.source.venue_id,
+                    _when(e.start),
+                    _when(e.end),
+                    str(e.seconds // 60),
+                )
+    console.print(table)
+    console.print(f"{len(result.close)} close, {len(result.secondary)} secondary contacts")
+
+
+def _when(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))

@@ -1,20 +1,24 @@
-"""Lab results (JSON rows or a CSV file) and open cases. Administration only, for now."""
+"""Lab results (JSON rows or a CSV file), open cases and their traces. Administration only,
+until tracer and officer roles exist."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from healthcode.domain.errors import InvalidInput
 from healthcode.entrypoints.web.deps import Admin, Ctx
 from healthcode.entrypoints.web.schemas import (
     ADMIN_RESPONSES,
     CaseOut,
+    ContactOut,
+    ExposureOut,
     LabImportIn,
     LabImportOut,
+    TraceOut,
 )
-from healthcode.services import labs
+from healthcode.services import labs, trace
 
 router = APIRouter(tags=["lab results and cases"], responses=ADMIN_RESPONSES)
 MAX_CSV_BYTES = 20_000_000
@@ -60,3 +64,34 @@ def open_cases(ctx: Ctx, actor: Admin) -> list[CaseOut]:
         )
         for c in labs.open_cases(ctx)
     ]
+
+
+def contact_out(contact: trace.Contact) -> ContactOut:
+    return ContactOut(
+        subject_id=contact.subject_id,
+        via=contact.via,
+        exposures=[
+            ExposureOut(
+                venue_id=e.source.venue_id,
+                start=e.start,
+                end=e.end,
+                seconds=e.seconds,
+                contact_checkin=e.contact.checkin_id,
+                source_checkin=e.source.checkin_id,
+            )
+            for e in contact.exposures
+        ],
+    )
+
+
+@router.post("/cases/{case_id}/trace", response_model=TraceOut)
+def trace_case(
+    case_id: str, ctx: Ctx, actor: Admin, depth: Annotated[int, Query(ge=1, le=2)] = 2
+) -> TraceOut:
+    """Close and secondary contacts of a case, with their evidence. Logged with the case."""
+    result = trace.trace_case(ctx, case_id, actor, depth)
+    return TraceOut(
+        case_id=result.case_id,
+        close=[contact_out(c) for c in result.close],
+        secondary=[contact_out(c) for c in result.secondary],
+    )

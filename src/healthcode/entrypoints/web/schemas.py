@@ -233,3 +233,26 @@ class CaseOut(BaseModel):
     window_start: int
     window_end: int
     opened_at: int
+
+
+class ExposureOut(BaseModel):
+    """Evidence: where and when the contact overlapped the source visit, and for how long."""
+
+    venue_id: str
+    start: int
+    end: int
+    seconds: int
+    contact_checkin: str
+    source_checkin: str
+
+
+class ContactOut(BaseModel):
+    subject_id: str
+    via: str | None
+    exposures: list[ExposureOut]
+
+
+class TraceOut(BaseModel):
+    case_id: str
+    close: list[ContactOut]
+    secondary: list[ContactOut]
