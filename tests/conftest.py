@@ -109,6 +109,16 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
+def sqlite_app(where: Path, template: Path, **overrides: object) -> App:
+    """An initialised app on its own copy of the migrated SQLite template (for tests that
+    share one app across many generated examples)."""
+    shutil.copyfile(template, where / "healthcode.db")
+    settings = make_settings(where / "data", f"sqlite:///{where / 'healthcode.db'}", **overrides)
+    app = build(settings, clock=FixedClock(START), migrate=False)
+    initialise(app)
+    return app
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path / "data", database_url)

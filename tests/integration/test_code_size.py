@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.qr import qr_version
-from healthcode.bootstrap import App, build, initialise
+from healthcode.bootstrap import App
 from healthcode.domain.codes import MAX_MASKED_NAME, MAX_RULE_REF, masked_name_for_code
 from healthcode.domain.keys import KeyUse
 from healthcode.services.codes import CodeIssuer
@@ -18,7 +16,7 @@ from healthcode.services.keys import active_key
 from healthcode.verifier.claims import Colour, decode_health_claims
 from healthcode.verifier.cose import parse_sign1
 from healthcode.verifier.envelope import HEALTH_CODE_PREFIX, unwrap
-from tests.conftest import START, make_settings
+from tests.conftest import START, sqlite_app
 
 WORST_CITY = "ZZ-ABCDEFGH"  # the longest issuer id the settings accept
 SUBJECT = "ab" * 16
@@ -26,11 +24,7 @@ SUBJECT = "ab" * 16
 
 @pytest.fixture
 def worst_app(tmp_path: Path, sqlite_template: Path) -> Iterator[App]:
-    database = tmp_path / "healthcode.db"
-    shutil.copyfile(sqlite_template, database)
-    settings = make_settings(tmp_path / "data", f"sqlite:///{database}", city=WORST_CITY)
-    app = build(settings, clock=FixedClock(START), migrate=False)
-    initialise(app)
+    app = sqlite_app(tmp_path, sqlite_template, city=WORST_CITY)
     yield app
     app.close()
 

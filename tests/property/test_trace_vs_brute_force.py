@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,15 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from healthcode.adapters.clock import FixedClock
-from healthcode.bootstrap import App, build, initialise
+from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
 from healthcode.domain.cases import Case
 from healthcode.domain.checkins import MAX_DWELL_SECONDS, CheckIn, CheckInSource
 from healthcode.domain.venues import VenueType
 from healthcode.services import trace
 from healthcode.services.ports import Subject
-from tests.conftest import START, make_settings
+from tests.conftest import START, sqlite_app
 
 HOUR = 3600
 T0 = START - 3 * 86400
@@ -34,14 +32,7 @@ DWELL = MAX_DWELL_SECONDS[VenueType.OTHER]
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[App]:
-    where = tmp_path_factory.mktemp("trace")
-    shutil.copyfile(sqlite_template, where / "healthcode.db")
-    app = build(
-        make_settings(where / "data", f"sqlite:///{where / 'healthcode.db'}"),
-        clock=FixedClock(START),
-        migrate=False,
-    )
-    initialise(app)
+    app = sqlite_app(tmp_path_factory.mktemp("trace"), sqlite_template)
     yield app
     app.close()
 

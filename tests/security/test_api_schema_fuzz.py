@@ -5,7 +5,6 @@ refused with a 4xx (Schemathesis, on the embedded database)."""
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,22 +15,14 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from healthcode.adapters.clock import FixedClock
-from healthcode.bootstrap import App, build, initialise
+from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
-from tests.conftest import START, make_settings
+from tests.conftest import sqlite_app
 
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[App]:
-    where = tmp_path_factory.mktemp("fuzz")
-    shutil.copyfile(sqlite_template, where / "healthcode.db")
-    app = build(
-        make_settings(where / "data", f"sqlite:///{where / 'healthcode.db'}"),
-        clock=FixedClock(START),
-        migrate=False,
-    )
-    initialise(app)
+    app = sqlite_app(tmp_path_factory.mktemp("fuzz"), sqlite_template)
     yield app
     app.close()
 
