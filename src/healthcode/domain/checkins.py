@@ -95,8 +95,3 @@ def check_out(checkin: CheckIn, now: int) -> int:
             "this visit is already checked out", field="checkin_id", code="already_checked_out"
         )
     return max(checkin.time_in, min(now, checkin.closes_at))
-
-
-def day_of(epoch: int) -> int:
-    """UTC day number: the unit of daily caps and (later) daily partitions."""
-    return epoch // DAY

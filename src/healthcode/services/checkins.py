@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.checkins import (
@@ -121,16 +121,7 @@ def leave(ctx: ServiceContext, subject_id: str, venue_id: str, checkin_id: str) 
         time_out = check_out(checkin, now)
         uow.checkins.set_time_out(checkin, time_out)
         uow.commit()
-    return CheckIn(
-        checkin.venue_id,
-        checkin.checkin_id,
-        checkin.subject_id,
-        checkin.time_in,
-        checkin.closes_at,
-        checkin.source,
-        time_out,
-        checkin.client_id,
-    )
+    return replace(checkin, time_out=time_out)
 
 
 def _subject_of(ctx: ServiceContext, verdict: Verdict) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
@@ -13,16 +14,7 @@ from healthcode.domain.checkins import CheckIn, CheckInSource
 
 def _checkin(row: Row[Any]) -> CheckIn:
     found = from_row(CheckIn, row)
-    return CheckIn(
-        found.venue_id,
-        found.checkin_id,
-        found.subject_id,
-        found.time_in,
-        found.closes_at,
-        CheckInSource(found.source),
-        found.time_out,
-        found.client_id,
-    )
+    return replace(found, source=CheckInSource(found.source))
 
 
 class SqlCheckIns:

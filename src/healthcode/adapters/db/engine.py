@@ -11,10 +11,6 @@ from sqlalchemy.engine import make_url
 READ_ONLY = "healthcode_read_only"  # execution option of read-only units of work
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
