@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 from sqlalchemy import Engine
 
+from healthcode.adapters.certlogic import CertLogicEngine
 from healthcode.adapters.clock import SystemClock
 from healthcode.adapters.crypto.keyring import KeyRing
 from healthcode.adapters.crypto.keystore import KeyStore
@@ -17,6 +19,7 @@ from healthcode.config import Settings
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import ensure_keys
 from healthcode.services.ports import Clock
+from healthcode.services.rules import ensure_default_ruleset
 
 DAY = 86400
 
@@ -48,6 +51,7 @@ def city_policy(settings: Settings) -> CityPolicy:
         infectious_days_before=settings.infectious_days_before,
         trace_min_overlap_seconds=settings.trace_min_overlap_seconds,
         trace_extension_seconds=settings.trace_extension_seconds,
+        vaccination_facts=settings.vaccination_facts,
     )
 
 
@@ -72,11 +76,20 @@ def build(
     )
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
     uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy)
-    ctx = ServiceContext(uow, clock or SystemClock(), keyring, city_policy(settings))
+    ctx = ServiceContext(
+        uow, clock or SystemClock(), keyring, city_policy(settings), CertLogicEngine()
+    )
     return App(settings, engine, keyring, ctx)
 
 
 def initialise(app: App) -> list[str]:
-    """Create the key store and the keys, publish the first trust list. Idempotent."""
+    """Create the key store and the keys, publish the first trust list, and load and activate
+    the shipped default rule set if no rule set is active yet. Idempotent."""
     app.keyring.ensure()
-    return ensure_keys(app.ctx)
+    created = ensure_keys(app.ctx)
+    ensure_default_ruleset(app.ctx, default_ruleset_text())
+    return created
+
+
+def default_ruleset_text() -> str:
+    return resources.files("healthcode.rulesets").joinpath("default.json").read_text("utf-8")

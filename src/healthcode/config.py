@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         description="Airborne spread: a case's visit counts as lasting "
         "this much longer after they left.",
     )
+    vaccination_facts: bool = Field(
+        False,
+        description="Record vaccinations as health facts that colour rules may read "
+        "(off unless the city decides to use them).",
+    )
     clock_skew_seconds: int = Field(300, ge=0, le=3600, description="Tolerated clock difference.")
 
     checkpoint_every_entries: int = Field(

@@ -30,7 +30,7 @@ def test_enrolled_resident_gets_a_green_code_that_verifies(app: App) -> None:
     assert verdict.decision is Decision.ADMIT
     assert verdict.masked_name == "张*"
     assert verdict.colour == "green"
-    assert verdict.rule_ref == "baseline@1#none"
+    assert verdict.rule_ref == "default@1#none"  # the shipped rule set: no rule applies
 
 
 def test_code_stops_working_after_its_lifetime(app: App, clock: FixedClock) -> None:

@@ -490,7 +490,7 @@ def _busy_log(app: App, clock: FixedClock) -> tuple[list[str], list[str]]:
     audit.checkpoint_now(app.ctx, force=True)
     lines = list(audit.export_lines(app.ctx))
     notes = [cp.note for cp in audit.checkpoints(app.ctx)]
-    assert len(lines) == 10
+    assert len(lines) == 12  # 4 keys and the default rule set at start, then 6 actions
     assert audit.latest_checkpoint(app.ctx).size == len(lines)  # type: ignore[union-attr]
     report = verify_log_copy(lines, notes, app.keyring.log_vkey())
     assert report.ok, report.problem
@@ -532,19 +532,19 @@ def test_tampering_with_the_stored_log_is_caught(app: App, clock: FixedClock, at
     _, notes = _busy_log(app, clock)
     _drop_guards(app)
     if attack == "edit":  # a resident's enrolment made to look refused
-        target = 5
+        target = 7
         original = _entry(app, target)
         assert '"action":"resident.enrolled"' in original
         _set_entry(app, target, original.replace('"outcome":"ok"', '"outcome":"refused:x"'))
     elif attack == "delete":
-        target = 6
+        target = 8
         with app.engine.begin() as conn:
             conn.execute(text("DELETE FROM log_entries WHERE seq = :s"), {"s": target})
     else:
-        target = 3
-        first, second = _entry(app, 3), _entry(app, 7)
-        _set_entry(app, 3, second)
-        _set_entry(app, 7, first)
+        target = 5
+        first, second = _entry(app, 5), _entry(app, 9)
+        _set_entry(app, 5, second)
+        _set_entry(app, 9, first)
 
     lines = list(audit.export_lines(app.ctx))
     report = verify_log_copy(lines, notes, app.keyring.log_vkey())
@@ -560,7 +560,7 @@ def test_an_edit_that_also_rewrites_the_leaf_hash_is_caught_by_the_signed_root(
     _, notes = _busy_log(app, clock)
     checkpoint_sizes = sorted({cp.size for cp in audit.checkpoints(app.ctx)})
     _drop_guards(app)
-    target = 5
+    target = 7
     edited = _entry(app, target).replace('"outcome":"ok"', '"outcome":"refused:x"')
     _set_entry(app, target, edited, leaf_hash(edited.encode()))
 

@@ -1,8 +1,8 @@
 """Rules for issuing a health code: its time window, and the status it carries.
 
 A code is short-lived (a screenshot soon stops working) and never outlives its signing key
-(SIG-3). Until the status engine exists every resident is green under the baseline rule; the
-claim already carries the rule reference so that verifiers and residents can see the basis.
+(SIG-3). It carries the colour derived under the active rule set and that colour's rule
+reference ("default@1#close"), so that verifiers and residents can see the basis.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from healthcode.domain.errors import Unavailable
 
-BASELINE_RULE_REF = "baseline@1#none"  # rule set "baseline", version 1, rule "none": no facts
+# A rule reference with no facts behind it (rule set "baseline", version 1, rule "none"): used by
+# the benchmarks and test vectors, which sign codes without a database.
+BASELINE_RULE_REF = "baseline@1#none"
 MIN_USEFUL_SECONDS = 30
 
 # A code must fit a QR of version 10 at error correction M (311 alphanumeric characters, SIG-4).

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from healthcode.domain.audit import SYSTEM
 from healthcode.domain.codes import (
-    BASELINE_RULE_REF,
     code_window,
     masked_name_for_code,
     rule_ref_for_code,
@@ -17,9 +17,12 @@ from healthcode.domain.codes import (
 from healthcode.domain.errors import NotFound
 from healthcode.domain.identity import mask_name
 from healthcode.domain.keys import KeyUse, SigningKey
+from healthcode.domain.status import derive
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
 from healthcode.services.ports import KeyRing
+from healthcode.services.rulebook import active_ruleset
+from healthcode.services.status import differs, facts_of, refresh
 from healthcode.verifier.claims import Colour, HealthClaims
 from healthcode.verifier.envelope import HEALTH_CODE_PREFIX, wrap
 
@@ -75,8 +78,9 @@ class CodeIssuer:
 
 
 def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
-    """A fresh code for a resident or dependant. Until the status engine exists, every subject
-    is green under the baseline rule (no health facts)."""
+    """A fresh code for a resident or dependant, carrying the colour derived now from their
+    facts under the active rule set, and that colour's rule reference. If the colour differs
+    from the one last remembered, the change is logged first."""
     now = ctx.clock.now()
     with ctx.uow(read_only=True) as uow:
         subject = uow.subjects.get(subject_id)
@@ -84,6 +88,17 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
         if subject is None or subject.erased_at is not None or identity is None:
             raise NotFound("no such resident", field="subject_id")
         key = signing_key(uow, KeyUse.HEALTH, now)
+        status = derive(active_ruleset(uow), facts_of(uow, subject_id), now, ctx.rules.apply)
+        changed = differs(uow.statuses.get(subject_id), status)
+    if changed:
+        with ctx.uow() as uow:
+            refresh(ctx, uow, [subject_id], now, SYSTEM, "code_issued")
+            uow.commit()
     return CodeIssuer(ctx.keys, ctx.policy).issue(
-        key, subject_id, Colour.GREEN, BASELINE_RULE_REF, mask_name(identity.name), now
+        key,
+        subject_id,
+        Colour[status.colour.upper()],
+        status.rule_ref,
+        mask_name(identity.name),
+        now,
     )

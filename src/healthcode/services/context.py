@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.services.ports import Clock, KeyRing, UnitOfWorkFactory
+from healthcode.services.ports import Clock, KeyRing, RuleEngine, UnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class CityPolicy:
     infectious_days_before: int = 2
     trace_min_overlap_seconds: int = 900
     trace_extension_seconds: int = 1800
+    vaccination_facts: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,4 @@ class ServiceContext:
     clock: Clock
     keys: KeyRing
     policy: CityPolicy
+    rules: RuleEngine

@@ -21,6 +21,7 @@ from healthcode.domain.errors import DomainError, InvalidInput, parse_choice
 from healthcode.domain.identity import validate_document
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import UnitOfWork
+from healthcode.services.status import refresh
 
 COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result", "lab")
 TOKEN = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
@@ -65,6 +66,7 @@ class ImportReport:
     imported: int = 0
     duplicates: int = 0
     cases_opened: list[str] = field(default_factory=list)
+    colour_changes: int = 0
 
 
 def parse_csv(text: str) -> list[LabRow]:
@@ -169,6 +171,8 @@ def import_results(ctx: ServiceContext, rows: Sequence[LabRow], actor: Actor) ->
                 case = _open_case_once(ctx, uow, result, now, actor)
                 if case is not None:
                     report.cases_opened.append(case.case_id)
+        changes = refresh(ctx, uow, {r.subject_id for r in results}, now, actor, "lab_result")
+        report.colour_changes = len(changes)
         uow.log.append(
             LogEntry(
                 "lab_results.imported",
@@ -181,6 +185,7 @@ def import_results(ctx: ServiceContext, rows: Sequence[LabRow], actor: Actor) ->
                     "imported": report.imported,
                     "duplicates": report.duplicates,
                     "cases_opened": len(report.cases_opened),
+                    "colour_changes": report.colour_changes,
                 },
             ),
             now,

@@ -14,6 +14,7 @@ from typing import Protocol
 from healthcode.domain.audit import LogEntry
 from healthcode.domain.cases import Case, LabResult
 from healthcode.domain.checkins import CheckIn
+from healthcode.domain.facts import RecordedFact
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.venues import Poster, VenueDraft
@@ -127,6 +128,7 @@ class AuditLog(Protocol):
 
 class CheckInRepository(Protocol):
     def add(self, checkin: CheckIn) -> None: ...
+    def add_many(self, checkins: list[CheckIn], *, dry_run: bool = False) -> set[str]: ...
     def get(self, venue_id: str, checkin_id: str) -> CheckIn | None: ...
     def set_time_out(self, checkin: CheckIn, time_out: int) -> None: ...
     def client_ids(self, venue_id: str, client_ids: list[str]) -> set[str]: ...
@@ -143,6 +145,102 @@ class CaseRepository(Protocol):
     def open_case_of(self, subject_id: str) -> Case | None: ...
     def get_case(self, case_id: str) -> Case | None: ...
     def open_cases(self) -> list[Case]: ...
+    def results_of(self, subject_id: str) -> list[LabResult]: ...
+    def cases_of(self, subject_id: str) -> list[Case]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredExposure:
+    """An exposure found by tracing: the fact a contact's colour may rest on, with its evidence."""
+
+    exposure_id: str
+    subject_id: str
+    case_id: str
+    level: str  # close | secondary
+    venue_id: str
+    start: int
+    end: int
+    contact_checkin_id: str
+    source_checkin_id: str
+    via_subject: str | None  # for a secondary contact: the close contact they met
+    found_at: int
+
+
+class ExposureRepository(Protocol):
+    def add_new(self, found: list[StoredExposure]) -> list[StoredExposure]:
+        """Store the exposures not stored before (same case, person and visits); return them."""
+
+    def of_subject(self, subject_id: str) -> list[StoredExposure]: ...
+    def of_case(self, case_id: str) -> list[StoredExposure]: ...
+
+
+class HealthFactRepository(Protocol):
+    def add(self, fact: RecordedFact) -> None: ...
+    def of_subject(self, subject_id: str) -> list[RecordedFact]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRuleSet:
+    set_id: str
+    version: int
+    document: str  # the published JSON, as loaded
+    digest: str  # SHA-256 of the document
+    loaded_at: int
+    activated_at: int | None = None
+
+
+class RuleSetRepository(Protocol):
+    def add(self, stored: StoredRuleSet) -> None: ...
+    def get(self, set_id: str, version: int) -> StoredRuleSet | None: ...
+    def all(self) -> list[StoredRuleSet]: ...
+    def active(self) -> StoredRuleSet | None:
+        """The most recently activated rule set."""
+
+    def activate(self, set_id: str, version: int, now: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStatus:
+    """The last colour derived for a person, kept to notice changes and expiries. It is never
+    the source of a colour: every code and every answer derives the colour afresh."""
+
+    subject_id: str
+    colour: str
+    rule_ref: str
+    evidence: str  # fact ids, comma-separated
+    since: int | None
+    until: int | None
+    changed_at: int
+
+
+class StatusRepository(Protocol):
+    def get(self, subject_id: str) -> StoredStatus | None: ...
+    def put(self, status: StoredStatus) -> None: ...
+    def expiring(self, now: int, limit: int) -> list[str]:
+        """People whose stored colour ends at or before `now`."""
+
+    def not_green(self) -> list[str]: ...
+    def with_facts(self) -> list[str]:
+        """Everyone with at least one health fact (a test, a case, an exposure, a record)."""
+
+    def counts(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    notice_id: str
+    subject_id: str
+    kind: str  # exposure
+    venue_id: str
+    day: int  # start of the UTC day of the exposure
+    rule_ref: str  # the rule the exposure falls under ("...#none" if it changes no colour)
+    exposure_id: str
+    created_at: int
+
+
+class NoticeRepository(Protocol):
+    def add(self, notice: Notice) -> None: ...
+    def of_subject(self, subject_id: str) -> list[Notice]: ...
 
 
 class UnitOfWork(Protocol):
@@ -154,6 +252,11 @@ class UnitOfWork(Protocol):
     log: AuditLog
     checkins: CheckInRepository
     cases: CaseRepository
+    exposures: ExposureRepository
+    health_facts: HealthFactRepository
+    rulesets: RuleSetRepository
+    statuses: StatusRepository
+    notices: NoticeRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -169,6 +272,12 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, *, read_only: bool = False) -> UnitOfWork:
         """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it
         does not take the write lock."""
+
+
+class RuleEngine(Protocol):
+    """Evaluates a CertLogic expression over JSON data (adapters/certlogic.py)."""
+
+    def apply(self, logic: object, data: object) -> object: ...
 
 
 class KeyRing(Protocol):

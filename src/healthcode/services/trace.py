@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
 from healthcode.domain.errors import InvalidInput, NotFound
+from healthcode.domain.facts import FactKind, new_fact_id
+from healthcode.domain.status import Status
 from healthcode.domain.tracing import Exposure, TraceRules, Visit, clip, exposures, search_range
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import UnitOfWork
+from healthcode.services.notices import notify_exposures
+from healthcode.services.ports import StoredExposure, UnitOfWork
+from healthcode.services.status import refresh
 
 TRACE_BASIS = "infectious_disease_control"
 SECONDARY_DAYS = 14  # how long after an exposure a close contact's own visits are followed
@@ -32,6 +36,8 @@ class TraceResult:
     case_id: str
     close: list[Contact]
     secondary: list[Contact]
+    new_exposures: int = 0
+    colour_changes: int = 0
 
 
 def visit(c: CheckIn) -> Visit:
@@ -101,9 +107,42 @@ def trace_case(ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2) 
             ),
             now,
         )
+        fresh = uow.exposures.add_new(
+            [
+                *stored_exposures(case_id, "close", close.values(), now),
+                *stored_exposures(case_id, "secondary", secondary.values(), now),
+            ]
+        )
+        derived: dict[str, Status] = {}
+        changes = refresh(ctx, uow, {e.subject_id for e in fresh}, now, actor, "exposure", derived)
+        notify_exposures(uow, fresh, derived, now)
         uow.commit()
     return TraceResult(
         case_id,
         sorted(close.values(), key=lambda c: c.subject_id),
         sorted(secondary.values(), key=lambda c: c.subject_id),
+        len(fresh),
+        len(changes),
     )
+
+
+def stored_exposures(
+    case_id: str, level: str, contacts: Iterable[Contact], now: int
+) -> list[StoredExposure]:
+    return [
+        StoredExposure(
+            new_fact_id(FactKind.EXPOSURE),
+            contact.subject_id,
+            case_id,
+            level,
+            hit.source.venue_id,
+            hit.start,
+            hit.end,
+            hit.contact.checkin_id,
+            hit.source.checkin_id,
+            contact.via,
+            now,
+        )
+        for contact in contacts
+        for hit in contact.exposures
+    ]

@@ -5,12 +5,17 @@ from __future__ import annotations
 from healthcode.domain.errors import InvalidInput
 from healthcode.services.context import ServiceContext
 from healthcode.services.keys import trust_store
+from healthcode.services.rules import gate_refusals
+from healthcode.verifier.claims import Colour
 from healthcode.verifier.qr_image import QrImageError, decode_qr_image
 from healthcode.verifier.verify import Verdict, VerifyPolicy, verify_health_code
 
 
 def verify_policy(ctx: ServiceContext) -> VerifyPolicy:
-    return VerifyPolicy(max_skew_seconds=ctx.policy.clock_skew_seconds)
+    """The verifier's policy: clock skew from the settings, refused colours from the active
+    rule set (red is always refused)."""
+    refused = frozenset(Colour[c.upper()] for c in gate_refusals(ctx)) | {Colour.RED}
+    return VerifyPolicy(max_skew_seconds=ctx.policy.clock_skew_seconds, refused_colours=refused)
 
 
 def verify_text(ctx: ServiceContext, text: str) -> Verdict:

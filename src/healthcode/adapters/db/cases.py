@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Row, and_, insert, select, tuple_
 
 from healthcode.adapters.db.repositories import as_row, from_row
 from healthcode.adapters.db.tables import cases, lab_results
-from healthcode.domain.cases import Case, LabResult
+from healthcode.domain.cases import Case, LabResult, TestResult
 
 
 class SqlCases:
@@ -51,6 +51,24 @@ class SqlCases:
     def open_cases(self) -> list[Case]:
         rows = self.conn.execute(
             select(cases).where(cases.c.closed_at.is_(None)).order_by(cases.c.opened_at)
+        )
+        return [self._case(r) for r in rows]
+
+    def results_of(self, subject_id: str) -> list[LabResult]:
+        rows = self.conn.execute(
+            select(lab_results)
+            .where(lab_results.c.subject_id == subject_id)
+            .order_by(lab_results.c.sample_time, lab_results.c.lab, lab_results.c.test_id)
+        )
+        return [
+            LabResult(r.lab, r.test_id, r.subject_id, r.sample_time, TestResult(r.result),
+                      r.imported_at)
+            for r in rows
+        ]  # fmt: skip
+
+    def cases_of(self, subject_id: str) -> list[Case]:
+        rows = self.conn.execute(
+            select(cases).where(cases.c.subject_id == subject_id).order_by(cases.c.opened_at)
         )
         return [self._case(r) for r in rows]
 

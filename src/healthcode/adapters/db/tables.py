@@ -171,3 +171,81 @@ cases = Table(
     Column("closed_at", BigInteger),
     Index(None, "subject_id"),
 )
+
+# -- health facts, rules and derived status ------------------------------------------------------
+
+exposures = Table(
+    "exposures",
+    metadata,
+    Column("exposure_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("case_id", String(24), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("venue_id", String(24), nullable=False),
+    Column("start", BigInteger, nullable=False),
+    Column("end", BigInteger, nullable=False),
+    Column("contact_checkin_id", String(24), nullable=False),
+    Column("source_checkin_id", String(24), nullable=False),
+    Column("via_subject", String(32)),
+    Column("found_at", BigInteger, nullable=False),
+    Index(None, "subject_id", "start"),
+    Index(
+        "ix_exposures_evidence",
+        "case_id",
+        "subject_id",
+        "contact_checkin_id",
+        "source_checkin_id",
+        unique=True,
+    ),
+)
+
+health_facts = Table(
+    "health_facts",
+    metadata,
+    Column("fact_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("detail", String(120), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("recorded_by", String(24), nullable=False),
+    Index(None, "subject_id", "time"),
+)
+
+rulesets = Table(
+    "rulesets",
+    metadata,
+    Column("set_id", String(10), primary_key=True),
+    Column("version", SmallInteger, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("loaded_at", BigInteger, nullable=False),
+    Column("activated_at", BigInteger),
+)
+
+statuses = Table(
+    "statuses",
+    metadata,
+    Column("subject_id", String(32), primary_key=True),
+    Column("colour", String(8), nullable=False),
+    Column("rule_ref", String(16), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("since", BigInteger),
+    Column("until", BigInteger),
+    Column("changed_at", BigInteger, nullable=False),
+    Index(None, "until"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("notice_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("venue_id", String(24), nullable=False),
+    Column("day", BigInteger, nullable=False),
+    Column("rule_ref", String(16), nullable=False),
+    Column("exposure_id", String(24), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "subject_id", "created_at"),
+)

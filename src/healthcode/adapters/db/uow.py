@@ -9,8 +9,10 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from healthcode.adapters.db.cases import SqlCases
 from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
+from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
+from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
 
 
@@ -45,6 +47,11 @@ class SqlUnitOfWork:
         self.log = SqlAuditLog(self._conn, self._signer, self._policy)
         self.checkins = SqlCheckIns(self._conn)
         self.cases = SqlCases(self._conn)
+        self.exposures = SqlExposures(self._conn)
+        self.health_facts = SqlHealthFacts(self._conn)
+        self.rulesets = SqlRuleSets(self._conn)
+        self.statuses = SqlStatuses(self._conn)
+        self.notices = SqlNotices(self._conn)
         return self
 
     def commit(self) -> None:

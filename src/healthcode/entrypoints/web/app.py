@@ -18,14 +18,17 @@ from healthcode.entrypoints.web import (
     routes_labs,
     routes_log,
     routes_residents,
+    routes_rules,
+    routes_status,
     routes_trust,
     routes_venues,
     routes_verify,
 )
 from healthcode.entrypoints.web.schemas import ERROR_RESPONSES
-from healthcode.services import audit
+from healthcode.services import audit, status
 
 log = logging.getLogger("healthcode.web")
+STATUS_SWEEP_SECONDS = 60
 
 
 async def checkpoint_ticker(built: App) -> None:
@@ -38,6 +41,16 @@ async def checkpoint_ticker(built: App) -> None:
             log.exception("periodic checkpoint failed")
 
 
+async def status_sweeper(built: App) -> None:
+    """Colours run out by themselves: re-derive (and log) the expired ones every minute."""
+    while True:
+        await asyncio.sleep(STATUS_SWEEP_SECONDS)
+        try:
+            await asyncio.to_thread(status.sweep, built.ctx)
+        except Exception:  # keep sweeping; the failure is logged loudly
+            log.exception("status sweep failed")
+
+
 def create_app(settings: Settings | None = None, built: App | None = None) -> FastAPI:
     if built is None:
         built = build(settings or Settings())
@@ -45,11 +58,15 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        ticker = asyncio.create_task(checkpoint_ticker(built))
+        tasks = [
+            asyncio.create_task(checkpoint_ticker(built)),
+            asyncio.create_task(status_sweeper(built)),
+        ]
         try:
             yield
         finally:
-            ticker.cancel()
+            for task in tasks:
+                task.cancel()
 
     app = FastAPI(
         title="healthcode",
@@ -61,6 +78,8 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     errors.install(app)
     routers = (
         routes_residents,
+        routes_status,
+        routes_rules,
         routes_checkins,
         routes_labs,
         routes_venues,

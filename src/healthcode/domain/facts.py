@@ -1,0 +1,194 @@
+"""The closed, health-only fact vocabulary that colour rules may read.
+
+A colour may depend on these facts and on nothing else: test results, cases, exposures found by
+tracing, reported symptoms, completed quarantine and (where the city enables it) vaccination.
+There is no attribute for where a person lives, works, travels, protests or banks, so no rule
+can be written over one: the rule-set validator refuses any variable outside this vocabulary.
+
+Each fact has an opaque id (the evidence a colour cites), a kind, a time, and typed attributes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from healthcode.domain.errors import InvalidInput, parse_choice
+
+
+class FactKind(StrEnum):
+    TEST = "test"  # a lab result: positive, negative or inconclusive
+    CASE = "case"  # a confirmed case the person is (their infectious window)
+    EXPOSURE = "exposure"  # found by tracing: close or secondary contact of a case
+    SYMPTOMS = "symptoms"  # reported by the person (or their guardian)
+    QUARANTINE = "quarantine"  # a completed quarantine, recorded by a health officer
+    VACCINATION = "vaccination"  # a vaccine dose; only where the city enables it
+
+
+class Symptom(StrEnum):
+    FEVER = "fever"
+    COUGH = "cough"
+    SORE_THROAT = "sore_throat"
+    LOSS_OF_SMELL = "loss_of_smell"
+    SHORTNESS_OF_BREATH = "shortness_of_breath"
+    FATIGUE = "fatigue"
+
+
+# The attributes each kind carries besides id and time, with their JSON type. A rule reads a
+# fact as {"id", "kind", "time", ...these}; times are ISO 8601 UTC strings, as CertLogic expects.
+ATTRIBUTES: Mapping[FactKind, Mapping[str, type]] = {
+    FactKind.TEST: {"result": str},
+    FactKind.CASE: {"window_start": str, "window_end": str, "closed": bool},
+    FactKind.EXPOSURE: {"level": str, "minutes": int},
+    FactKind.SYMPTOMS: {"symptoms": list},
+    FactKind.QUARANTINE: {"days": int},
+    FactKind.VACCINATION: {"dose": int, "product": str},
+}
+COMMON = ("id", "kind", "time")
+
+# Where rules find all of a person's facts of one kind: {"facts": {"tests": [...], ...}}.
+LISTS: Mapping[str, FactKind] = {
+    "tests": FactKind.TEST,
+    "cases": FactKind.CASE,
+    "exposures": FactKind.EXPOSURE,
+    "symptoms": FactKind.SYMPTOMS,
+    "quarantines": FactKind.QUARANTINE,
+    "vaccinations": FactKind.VACCINATION,
+}
+LIST_OF = {kind: name for name, kind in LISTS.items()}
+
+# Closed value sets, also used to build sample facts when a rule set is validated.
+VALUES: Mapping[tuple[FactKind, str], tuple[str, ...]] = {
+    (FactKind.TEST, "result"): ("positive", "negative", "inconclusive"),
+    (FactKind.EXPOSURE, "level"): ("close", "secondary"),
+    (FactKind.VACCINATION, "product"): ("inactivated", "mrna", "vector", "protein"),
+}
+
+MAX_QUARANTINE_DAYS = 28
+MAX_DOSE = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    fact_id: str
+    kind: FactKind
+    time: int  # epoch seconds: sample, case opening, exposure start, onset, end, dose
+    attrs: Mapping[str, str | int | bool | Sequence[str]] = field(default_factory=dict)
+
+
+def iso(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def as_data(fact: Fact) -> dict[str, object]:
+    """The fact as a rule sees it."""
+    data: dict[str, object] = {"id": fact.fact_id, "kind": fact.kind.value, "time": iso(fact.time)}
+    for name, value in fact.attrs.items():
+        data[name] = list(value) if isinstance(value, list | tuple) else value
+    return data
+
+
+def facts_data(facts: Sequence[Fact]) -> dict[str, list[dict[str, object]]]:
+    """All of a person's facts, by list, oldest first."""
+    lists: dict[str, list[dict[str, object]]] = {name: [] for name in LISTS}
+    for fact in sorted(facts, key=lambda f: (f.time, f.fact_id)):
+        lists[LIST_OF[fact.kind]].append(as_data(fact))
+    return lists
+
+
+def new_fact_id(kind: FactKind) -> str:
+    return kind.value[0] + secrets.token_hex(8)
+
+
+# -- facts a person or an officer records (the others come from labs and tracing) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFact:
+    """A symptom report, a completed quarantine or a vaccination, as stored."""
+
+    fact_id: str
+    subject_id: str
+    kind: FactKind
+    time: int
+    detail: str  # symptoms: "fever,cough"; quarantine: "14"; vaccination: "2:mrna"
+    recorded_at: int
+    recorded_by: str  # the role that recorded it: resident, guardian, health_officer
+
+    def as_fact(self) -> Fact:
+        if self.kind is FactKind.SYMPTOMS:
+            return Fact(self.fact_id, self.kind, self.time, {"symptoms": self.detail.split(",")})
+        if self.kind is FactKind.QUARANTINE:
+            return Fact(self.fact_id, self.kind, self.time, {"days": int(self.detail)})
+        dose, _, product = self.detail.partition(":")
+        return Fact(self.fact_id, self.kind, self.time, {"dose": int(dose), "product": product})
+
+
+RECORDABLE = (FactKind.SYMPTOMS, FactKind.QUARANTINE, FactKind.VACCINATION)
+
+
+def symptoms_detail(values: Sequence[str]) -> str:
+    if not values:
+        raise InvalidInput("name at least one symptom", field="symptoms", code="empty")
+    chosen = {
+        parse_choice(Symptom, v, field="symptoms", code="unknown_symptom", what="symptom")
+        for v in values
+    }
+    return ",".join(sorted(s.value for s in chosen))
+
+
+def quarantine_detail(days: int) -> str:
+    if not 1 <= days <= MAX_QUARANTINE_DAYS:
+        raise InvalidInput(
+            f"a quarantine lasts 1 to {MAX_QUARANTINE_DAYS} days", field="days", code="out_of_range"
+        )
+    return str(days)
+
+
+def vaccination_detail(dose: int, product: str) -> str:
+    if not 1 <= dose <= MAX_DOSE:
+        raise InvalidInput(f"dose is 1 to {MAX_DOSE}", field="dose", code="out_of_range")
+    if product not in VALUES[(FactKind.VACCINATION, "product")]:
+        choices = ", ".join(VALUES[(FactKind.VACCINATION, "product")])
+        raise InvalidInput(
+            f"vaccine product must be one of {choices}", field="product", code="unknown_product"
+        )
+    return f"{dose}:{product}"
+
+
+def hypothetical(index: int, kind: str, time: int, attrs: Mapping[str, object]) -> Fact:
+    """A fact someone asks "what if" about: same vocabulary and checks as a real one."""
+    where = f"facts[{index}]"
+    chosen = parse_choice(FactKind, kind, field=f"{where}.kind", code="unknown_fact", what="fact")
+    if chosen is FactKind.CASE:
+        raise InvalidInput(
+            "a case is opened by a positive test: ask about a positive test instead",
+            field=f"{where}.kind",
+            code="unknown_fact",
+        )
+    extra = sorted(set(attrs) - set(ATTRIBUTES[chosen]))
+    if extra:
+        raise InvalidInput(
+            f"a {chosen.value} fact has no {extra[0]!r}", field=f"{where}.{extra[0]}"
+        )
+    values: dict[str, str | int | bool | Sequence[str]] = {}
+    for name, wanted in ATTRIBUTES[chosen].items():
+        value = attrs.get(name)
+        closed = VALUES.get((chosen, name))
+        ok = (isinstance(value, wanted) and not isinstance(value, bool)) or wanted is bool
+        if value is None or not ok or (closed and value not in closed):
+            expected = f"one of {', '.join(closed)}" if closed else f"a {wanted.__name__}"
+            raise InvalidInput(f"needs {name}: {expected}", field=f"{where}.{name}")
+        values[name] = value  # type: ignore[assignment]
+    if chosen is FactKind.SYMPTOMS:
+        values["symptoms"] = symptoms_detail(list(values["symptoms"])).split(",")  # type: ignore[arg-type]
+    elif chosen is FactKind.QUARANTINE:
+        quarantine_detail(int(values["days"]))  # type: ignore[arg-type]
+    elif chosen is FactKind.VACCINATION:
+        vaccination_detail(int(values["dose"]), str(values["product"]))  # type: ignore[arg-type]
+    elif chosen is FactKind.EXPOSURE and not 0 <= int(values["minutes"]) <= 1440:  # type: ignore[arg-type]
+        raise InvalidInput("minutes is 0 to 1440", field=f"{where}.minutes")
+    return Fact(f"h{index}", chosen, time, values)

@@ -1,0 +1,142 @@
+"""A resident's colour and why, "what if", exposure notices, and the health facts a resident
+reports (symptoms) or an officer records (quarantine, vaccination)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from healthcode.domain.audit import Actor
+from healthcode.domain.facts import hypothetical
+from healthcode.entrypoints.web.deps import Admin, Ctx
+from healthcode.entrypoints.web.routes_rules import rule_out
+from healthcode.entrypoints.web.schemas import ADMIN_RESPONSES
+from healthcode.entrypoints.web.schemas_status import (
+    EvidenceOut,
+    FindingOut,
+    NoticeOut,
+    QuarantineIn,
+    RecordedOut,
+    StatusOut,
+    SweepOut,
+    SymptomsIn,
+    TextOut,
+    VaccinationIn,
+    WhatIfIn,
+)
+from healthcode.services import health_facts, notices, status
+
+router = APIRouter(tags=["colours and notices"])
+RESIDENT = Actor("resident", "self")  # until sign-in exists (accountability issue)
+
+
+def status_out(v: status.StatusView) -> StatusOut:
+    s = v.status
+    return StatusOut(
+        subject_id=v.subject_id,
+        colour=s.colour,
+        rule_ref=s.rule_ref,
+        since=s.since,
+        until=s.until,
+        ruleset=v.ruleset.ref().partition("#")[0],
+        ruleset_title=TextOut(**v.ruleset.title.as_dict()),
+        rule=rule_out(s.rule_ref, v.rule) if v.rule else None,
+        evidence=[
+            EvidenceOut(fact_id=e.fact_id, kind=e.kind, time=e.time, summary=e.summary)
+            for e in v.evidence
+        ],
+        also_applies=[
+            FindingOut(
+                rule_ref=v.ruleset.ref(f.rule.rule_id),
+                colour=f.rule.colour,
+                fact_id=f.fact.fact_id,
+                until=f.until,
+            )
+            for f in s.findings
+        ],
+        problems=list(s.problems),
+    )
+
+
+@router.get("/residents/{subject_id}/status", response_model=StatusOut)
+def my_status(subject_id: str, ctx: Ctx) -> StatusOut:
+    """The colour now, the rule behind it in words, the evidence, and when it runs out."""
+    return status_out(status.status_of(ctx, subject_id))
+
+
+@router.post("/residents/{subject_id}/status/what-if", response_model=StatusOut)
+def what_if(subject_id: str, body: WhatIfIn, ctx: Ctx) -> StatusOut:
+    """What the colour would be with these hypothetical facts added. Nothing is stored."""
+    extra = [hypothetical(i, f.kind, f.time, f.attrs()) for i, f in enumerate(body.facts)]
+    return status_out(status.what_if(ctx, subject_id, extra, body.at))
+
+
+@router.get("/residents/{subject_id}/notices", response_model=list[NoticeOut])
+def my_notices(subject_id: str, ctx: Ctx) -> list[NoticeOut]:
+    return [
+        NoticeOut(
+            notice_id=n.notice.notice_id,
+            kind=n.notice.kind,
+            venue_id=n.notice.venue_id,
+            venue_name=n.venue_name,
+            day=n.notice.day,
+            level=n.level,
+            colour=n.colour,
+            rule_ref=n.notice.rule_ref,
+            rule=TextOut(**n.rule.description.as_dict()) if n.rule else None,
+            advice=TextOut(**n.rule.advice.as_dict()) if n.rule else None,
+            created_at=n.notice.created_at,
+        )
+        for n in notices.my_notices(ctx, subject_id)
+    ]
+
+
+def recorded_out(done: health_facts.Recorded) -> RecordedOut:
+    return RecordedOut(
+        fact_id=done.fact.fact_id,
+        kind=done.fact.kind.value,
+        time=done.fact.time,
+        colour_changes=len(done.changes),
+    )
+
+
+@router.post("/residents/{subject_id}/symptoms", status_code=201, response_model=RecordedOut)
+def report_symptoms(subject_id: str, body: SymptomsIn, ctx: Ctx) -> RecordedOut:
+    """The resident (or guardian) reports symptoms; the colour follows the rules."""
+    return recorded_out(
+        health_facts.report_symptoms(ctx, subject_id, body.symptoms, body.onset, RESIDENT)
+    )
+
+
+@router.post(
+    "/residents/{subject_id}/quarantine",
+    status_code=201,
+    response_model=RecordedOut,
+    responses=ADMIN_RESPONSES,
+)
+def record_quarantine(subject_id: str, body: QuarantineIn, ctx: Ctx, actor: Admin) -> RecordedOut:
+    """A health officer records a completed quarantine."""
+    return recorded_out(
+        health_facts.record_quarantine(ctx, subject_id, body.completed_at, body.days, actor)
+    )
+
+
+@router.post(
+    "/residents/{subject_id}/vaccinations",
+    status_code=201,
+    response_model=RecordedOut,
+    responses=ADMIN_RESPONSES,
+)
+def record_vaccination(subject_id: str, body: VaccinationIn, ctx: Ctx, actor: Admin) -> RecordedOut:
+    """A vaccine dose (only where the city records vaccinations)."""
+    return recorded_out(
+        health_facts.record_vaccination(
+            ctx, subject_id, body.dose, body.product, body.given_at, actor
+        )
+    )
+
+
+@router.post("/statuses/sweep", response_model=SweepOut, responses=ADMIN_RESPONSES)
+def sweep(ctx: Ctx, actor: Admin) -> SweepOut:
+    """Re-derive colours that ran out (the server also does this every minute)."""
+    del actor
+    return SweepOut(colour_changes=len(status.sweep(ctx)))

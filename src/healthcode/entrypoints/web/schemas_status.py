@@ -1,0 +1,137 @@
+"""Request and response models for rules, colours, notices and recorded health facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from healthcode.entrypoints.web.schemas import Strict
+
+
+class TextOut(BaseModel):
+    zh: str
+    en: str
+
+
+class RuleOut(BaseModel):
+    id: str
+    ref: str  # rule set@version#rule, as on codes
+    colour: str
+    fact: str
+    lasts_days: int
+    description: TextOut
+    advice: TextOut
+    logic: Any = Field(description="The CertLogic condition, as published")
+
+
+class RuleSetOut(BaseModel):
+    ruleset: str
+    version: int
+    ref: str
+    title: TextOut
+    description: TextOut
+    refuse_at_gate: list[str]
+    active: bool
+    digest: str
+    loaded_at: int
+    activated_at: int | None
+    rules: list[RuleOut]
+
+
+class ActivationOut(BaseModel):
+    ruleset: RuleSetOut
+    colour_changes: int
+
+
+class EvidenceOut(BaseModel):
+    fact_id: str
+    kind: str
+    time: int
+    summary: dict[str, str | int]
+
+
+class FindingOut(BaseModel):
+    rule_ref: str
+    colour: str
+    fact_id: str
+    until: int
+
+
+class StatusOut(BaseModel):
+    """A colour with its provenance: the rule (in words) and the facts behind it."""
+
+    subject_id: str
+    colour: str
+    rule_ref: str
+    since: int | None
+    until: int | None = Field(description="When the colour runs out unless new facts arrive")
+    ruleset: str
+    ruleset_title: TextOut
+    rule: RuleOut | None = Field(description="The rule behind the colour; none when green")
+    evidence: list[EvidenceOut]
+    also_applies: list[FindingOut]
+    problems: list[str]
+
+
+class HypotheticalFactIn(Strict):
+    kind: str = Field(max_length=16, examples=["test"])
+    time: int = Field(ge=0, le=2**40)
+    result: str | None = Field(None, max_length=16, examples=["negative"])
+    level: str | None = Field(None, max_length=16)
+    minutes: int | None = Field(None, ge=0, le=1440)
+    symptoms: list[str] | None = Field(None, max_length=8)
+    days: int | None = Field(None, ge=0, le=365)
+    dose: int | None = Field(None, ge=0, le=100)
+    product: str | None = Field(None, max_length=24)
+
+    def attrs(self) -> dict[str, object]:
+        return self.model_dump(exclude={"kind", "time"}, exclude_none=True)
+
+
+class WhatIfIn(Strict):
+    facts: list[HypotheticalFactIn] = Field(max_length=20)
+    at: int | None = Field(None, ge=0, le=2**40, description="When to evaluate (default now)")
+
+
+class NoticeOut(BaseModel):
+    """An exposure notice: where, which day, the rule and what to do — never who the case is."""
+
+    notice_id: str
+    kind: str
+    venue_id: str
+    venue_name: str | None
+    day: int
+    level: str
+    colour: str
+    rule_ref: str
+    rule: TextOut | None
+    advice: TextOut | None
+    created_at: int
+
+
+class SymptomsIn(Strict):
+    symptoms: list[str] = Field(min_length=1, max_length=8, examples=[["fever", "cough"]])
+    onset: int = Field(ge=0, le=2**40)
+
+
+class QuarantineIn(Strict):
+    completed_at: int = Field(ge=0, le=2**40)
+    days: int = Field(ge=1, le=365)
+
+
+class VaccinationIn(Strict):
+    dose: int = Field(ge=1, le=100)
+    product: str = Field(max_length=24, examples=["inactivated"])
+    given_at: int = Field(ge=0, le=2**40)
+
+
+class RecordedOut(BaseModel):
+    fact_id: str
+    kind: str
+    time: int
+    colour_changes: int
+
+
+class SweepOut(BaseModel):
+    colour_changes: int

@@ -1,0 +1,1 @@
+"""Published rule sets shipped with healthcode (data, not code): `default.json`."""

@@ -1,0 +1,247 @@
+"""A person's colour: derived afresh from their health facts and the active rule set, with its
+provenance; the derived colour is remembered only to notice (and log) when it changes.
+
+Nothing here writes a colour as a decision. `refresh` re-derives and, when the colour or its rule
+changed, stores the new status and logs the change with the person's commitment, the rule and the
+number of facts behind it, in the caller's transaction. `sweep` does the same for colours whose
+time has run out, so that a colour returning to green is logged too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from healthcode.domain.audit import SYSTEM, Actor, LogEntry, commitment
+from healthcode.domain.cases import LabResult
+from healthcode.domain.errors import NotFound
+from healthcode.domain.facts import Fact, FactKind, iso
+from healthcode.domain.rulesets import Rule, RuleSet
+from healthcode.domain.status import Status, derive
+from healthcode.services.context import ServiceContext
+from healthcode.services.ports import StoredExposure, StoredStatus, UnitOfWork
+from healthcode.services.rulebook import active_ruleset
+
+STATUS_BASIS = "published_rules"
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    subject_id: str
+    before: str
+    after: str
+    rule_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One fact behind a colour, as its owner may read it (never who the case is)."""
+
+    fact_id: str
+    kind: str
+    time: int
+    summary: dict[str, str | int]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    subject_id: str
+    status: Status
+    ruleset: RuleSet
+    rule: Rule | None  # None when green: no rule applies
+    evidence: list[Evidence]
+
+
+def test_fact_id(result: LabResult) -> str:
+    """An opaque id for a lab result (the lab's own test id stays out of logs and codes)."""
+    return "t" + hashlib.sha256(f"{result.lab}/{result.test_id}".encode()).hexdigest()[:16]
+
+
+def exposure_fact(e: StoredExposure) -> Fact:
+    return Fact(
+        e.exposure_id,
+        FactKind.EXPOSURE,
+        e.start,
+        {"level": e.level, "minutes": (e.end - e.start) // 60},
+    )
+
+
+def facts_of(uow: UnitOfWork, subject_id: str) -> list[Fact]:
+    facts = [
+        Fact(test_fact_id(r), FactKind.TEST, r.sample_time, {"result": r.result.value})
+        for r in uow.cases.results_of(subject_id)
+    ]
+    facts += [
+        Fact(
+            c.case_id,
+            FactKind.CASE,
+            c.opened_at,
+            {
+                "window_start": iso(c.window_start),
+                "window_end": iso(c.window_end),
+                "closed": c.closed_at is not None,
+            },
+        )
+        for c in uow.cases.cases_of(subject_id)
+    ]
+    facts += [exposure_fact(e) for e in uow.exposures.of_subject(subject_id)]
+    facts += [f.as_fact() for f in uow.health_facts.of_subject(subject_id)]
+    return facts
+
+
+def _stored(subject_id: str, status: Status, now: int) -> StoredStatus:
+    return StoredStatus(
+        subject_id,
+        status.colour,
+        status.rule_ref,
+        ",".join(status.evidence),
+        status.since,
+        status.until,
+        now,
+    )
+
+
+def differs(before: StoredStatus | None, status: Status) -> bool:
+    """Does the derived status differ from the one remembered? (Green with no history is not
+    remembered: there is nothing to say about it.)"""
+    if before is None:
+        return status.colour != "green"
+    return not (
+        status.same_as(before.colour, before.rule_ref, before.evidence)
+        and before.until == status.until
+    )
+
+
+def refresh(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    subject_ids: Iterable[str],
+    now: int,
+    actor: Actor,
+    reason: str,
+    derived: dict[str, Status] | None = None,
+) -> list[Change]:
+    """Re-derive these people's colours in the caller's transaction; log each change. Each
+    derived status is also put in `derived`, if given."""
+    ruleset = active_ruleset(uow)
+    changes: list[Change] = []
+    for subject_id in sorted(set(subject_ids)):
+        status = derive(ruleset, facts_of(uow, subject_id), now, ctx.rules.apply)
+        if derived is not None:
+            derived[subject_id] = status
+        before = uow.statuses.get(subject_id)
+        if not differs(before, status):
+            continue
+        uow.statuses.put(_stored(subject_id, status, now))
+        old = before.colour if before else "green"
+        old_ref = before.rule_ref if before else ruleset.ref()
+        if (old, old_ref) == (status.colour, status.rule_ref):
+            continue  # same colour under the same rule, with more or less evidence
+        identity = uow.vault.get(subject_id)
+        uow.log.append(
+            LogEntry(
+                "status.changed",
+                actor,
+                "subject",
+                commitment(identity.commit_key, subject_id) if identity else "erased",
+                "colour_derivation",
+                STATUS_BASIS,
+                details={
+                    "from": old,
+                    "to": status.colour,
+                    "rule": status.rule_ref,
+                    "evidence": len(status.evidence),
+                    "reason": reason,
+                },
+            ),
+            now,
+        )
+        changes.append(Change(subject_id, old, status.colour, status.rule_ref))
+    return changes
+
+
+def _require_subject(uow: UnitOfWork, subject_id: str) -> None:
+    subject = uow.subjects.get(subject_id)
+    if subject is None or subject.erased_at is not None:
+        raise NotFound("no such resident", field="subject_id")
+
+
+def _plain(value: str | int | bool | Sequence[str]) -> str | int:
+    if isinstance(value, str | int):
+        return value  # bool is an int
+    return ",".join(value)
+
+
+def _evidence(facts: Sequence[Fact], ids: Iterable[str]) -> list[Evidence]:
+    wanted = set(ids)
+    return [
+        Evidence(
+            fact.fact_id,
+            fact.kind.value,
+            fact.time,
+            {k: _plain(v) for k, v in fact.attrs.items()},
+        )
+        for fact in facts
+        if fact.fact_id in wanted
+    ]
+
+
+def view(
+    uow: UnitOfWork, subject_id: str, ruleset: RuleSet, status: Status, facts: Sequence[Fact]
+) -> StatusView:
+    rule = None
+    if status.colour != "green":
+        rule = ruleset.rule(status.rule_ref.rpartition("#")[2])
+    evidence = _evidence(facts, status.evidence)
+    venues = {e.exposure_id: e.venue_id for e in uow.exposures.of_subject(subject_id)}
+    for item in evidence:
+        venue_id = venues.get(item.fact_id)
+        if venue_id is not None:
+            venue = uow.venues.get(venue_id)
+            item.summary["venue_id"] = venue_id
+            if venue is not None:
+                item.summary["venue"] = venue.draft.name_zh or venue.draft.name_en or venue_id
+    return StatusView(subject_id, status, ruleset, rule, evidence)
+
+
+def status_of(ctx: ServiceContext, subject_id: str) -> StatusView:
+    """The colour now, why, and until when: derived afresh, read-only."""
+    now = ctx.clock.now()
+    with ctx.uow(read_only=True) as uow:
+        _require_subject(uow, subject_id)
+        ruleset = active_ruleset(uow)
+        facts = facts_of(uow, subject_id)
+        status = derive(ruleset, facts, now, ctx.rules.apply)
+        return view(uow, subject_id, ruleset, status, facts)
+
+
+def what_if(
+    ctx: ServiceContext, subject_id: str, extra: Sequence[Fact], at: int | None = None
+) -> StatusView:
+    """What the colour would be with these hypothetical facts, at `at` (default now). Nothing
+    is stored or logged: it is the person asking about themselves."""
+    now = ctx.clock.now() if at is None else at
+    with ctx.uow(read_only=True) as uow:
+        _require_subject(uow, subject_id)
+        ruleset = active_ruleset(uow)
+        facts = [*facts_of(uow, subject_id), *extra]
+        status = derive(ruleset, facts, now, ctx.rules.apply)
+        return view(uow, subject_id, ruleset, status, facts)
+
+
+def sweep(ctx: ServiceContext) -> list[Change]:
+    """Re-derive the colours whose time has run out (they return to green, or fall back to a
+    milder rule); each change is logged. Run periodically by the server and by `status sweep`."""
+    now = ctx.clock.now()
+    changes: list[Change] = []
+    seen: set[str] = set()
+    while True:
+        with ctx.uow() as uow:
+            due = uow.statuses.expiring(now, SWEEP_BATCH)
+            if not due or seen.issuperset(due):
+                return changes
+            seen.update(due)
+            changes += refresh(ctx, uow, due, now, SYSTEM, "expired")
+            uow.commit()
