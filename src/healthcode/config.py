@@ -111,6 +111,19 @@ class Settings(BaseSettings):
         description="Airborne spread: a case's visit counts as lasting "
         "this much longer after they left.",
     )
+    rate_checkins_per_minute: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Check-ins and symptom reports one resident may send per minute (a burst of "
+        "as many, then refilled evenly); more get 429 with Retry-After.",
+    )
+    rate_device_per_minute: int = Field(
+        600,
+        ge=1,
+        le=1_000_000,
+        description="Scans and uploads one venue's devices may send per minute; more get 429.",
+    )
     vaccination_facts: bool = Field(
         False,
         description="Record vaccinations as health facts that colour rules may read "

@@ -130,9 +130,10 @@ def test_the_whole_spine(client: TestClient, clock: FixedClock) -> None:
     verdict = ok(client.post("/verify", json={"code": red["code"]}))
     assert verdict["decision"] == "refuse"
     assert verdict["reason"] == "status_red"
-    assert ok(client.post(f"/venues/{shop['venue_id']}/scans", json={"code": red["code"]}))[
-        "recorded"
-    ] is False
+    assert (
+        ok(client.post(f"/venues/{shop['venue_id']}/scans", json={"code": red["code"]}))["recorded"]
+        is False
+    )
 
     # After the quarantine period the colour runs out by itself and the next code admits.
     clock.advance(8 * DAY)

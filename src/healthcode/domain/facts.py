@@ -183,12 +183,20 @@ def hypothetical(index: int, kind: str, time: int, attrs: Mapping[str, object]) 
             expected = f"one of {', '.join(closed)}" if closed else f"a {wanted.__name__}"
             raise InvalidInput(f"needs {name}: {expected}", field=f"{where}.{name}")
         values[name] = value  # type: ignore[assignment]
-    if chosen is FactKind.SYMPTOMS:
-        values["symptoms"] = symptoms_detail(list(values["symptoms"])).split(",")  # type: ignore[arg-type]
-    elif chosen is FactKind.QUARANTINE:
-        quarantine_detail(int(values["days"]))  # type: ignore[arg-type]
-    elif chosen is FactKind.VACCINATION:
-        vaccination_detail(int(values["dose"]), str(values["product"]))  # type: ignore[arg-type]
-    elif chosen is FactKind.EXPOSURE and not 0 <= int(values["minutes"]) <= 1440:  # type: ignore[arg-type]
-        raise InvalidInput("minutes is 0 to 1440", field=f"{where}.minutes")
+    try:
+        _check_detail(chosen, values)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field=f"{where}.{exc.field}", code=exc.code) from None
     return Fact(f"h{index}", chosen, time, values)
+
+
+def _check_detail(kind: FactKind, values: dict[str, str | int | bool | Sequence[str]]) -> None:
+    if kind is FactKind.SYMPTOMS:
+        symptoms = values["symptoms"]
+        values["symptoms"] = symptoms_detail(list(symptoms)).split(",")  # type: ignore[arg-type]
+    elif kind is FactKind.QUARANTINE:
+        quarantine_detail(int(values["days"]))  # type: ignore[arg-type]
+    elif kind is FactKind.VACCINATION:
+        vaccination_detail(int(values["dose"]), str(values["product"]))  # type: ignore[arg-type]
+    elif kind is FactKind.EXPOSURE and not 0 <= int(values["minutes"]) <= 1440:  # type: ignore[arg-type]
+        raise InvalidInput("minutes is 0 to 1440", field="minutes")

@@ -6,10 +6,11 @@ person has been.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from healthcode.domain.audit import Actor, LogEntry
+from healthcode.domain.cases import Case
 from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
 from healthcode.domain.errors import InvalidInput, NotFound
 from healthcode.domain.facts import FactKind, new_fact_id
@@ -146,3 +147,55 @@ def stored_exposures(
         for contact in contacts
         for hit in contact.exposures
     ]
+
+
+@dataclass
+class OutbreakReport:
+    cases: int = 0
+    close: int = 0
+    secondary: int = 0
+    new_exposures: int = 0
+    colour_changes: int = 0
+    traced: list[TraceResult] = field(default_factory=list)
+
+
+MAX_BATCH_CASES = 10_000
+
+
+def trace_outbreak(
+    ctx: ServiceContext,
+    case_ids: Sequence[str] | None,
+    actor: Actor,
+    depth: int = 2,
+    progress: Callable[[int], None] | None = None,
+) -> OutbreakReport:
+    """Trace many cases in one batch (default: every open case). Each case is its own
+    transaction and its own log entry, with the case as its purpose; an unknown id refuses the
+    batch before anything is traced."""
+    if case_ids is None:
+        wanted = [c.case_id for c in open_cases_of(ctx)]
+    else:
+        wanted = list(dict.fromkeys(case_ids))
+        if len(wanted) > MAX_BATCH_CASES:
+            raise InvalidInput(f"at most {MAX_BATCH_CASES} cases per batch", field="case_ids")
+        with ctx.uow(read_only=True) as uow:
+            for i, case_id in enumerate(wanted):
+                if uow.cases.get_case(case_id) is None:
+                    raise NotFound("no such case", field=f"case_ids[{i}]")
+    report = OutbreakReport()
+    for case_id in wanted:
+        result = trace_case(ctx, case_id, actor, depth)
+        report.cases += 1
+        report.close += len(result.close)
+        report.secondary += len(result.secondary)
+        report.new_exposures += result.new_exposures
+        report.colour_changes += result.colour_changes
+        report.traced.append(result)
+        if progress is not None:
+            progress(1)
+    return report
+
+
+def open_cases_of(ctx: ServiceContext) -> list[Case]:
+    with ctx.uow(read_only=True) as uow:
+        return uow.cases.open_cases()

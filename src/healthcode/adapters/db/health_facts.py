@@ -50,7 +50,7 @@ class SqlHealthFacts:
         self.conn = conn
 
     def add(self, fact: RecordedFact) -> None:
-        self.conn.execute(insert(health_facts).values(**as_row(fact), kind=fact.kind.value))
+        self.conn.execute(insert(health_facts).values(**{**as_row(fact), "kind": fact.kind.value}))
 
     def of_subject(self, subject_id: str) -> list[RecordedFact]:
         rows = self.conn.execute(

@@ -13,10 +13,12 @@ import typer
 from healthcode.bootstrap import initialise
 from healthcode.entrypoints.cli.checkins import checkin_app
 from healthcode.entrypoints.cli.common import console, handles_errors, load_settings, open_app
+from healthcode.entrypoints.cli.demo import demo
 from healthcode.entrypoints.cli.keys import keys_app, trust_app
 from healthcode.entrypoints.cli.labs import case_app, lab_app
 from healthcode.entrypoints.cli.log import log_app
 from healthcode.entrypoints.cli.residents import code_app, residents
+from healthcode.entrypoints.cli.rules import rules_app, status_app
 from healthcode.entrypoints.cli.venues import venue_app
 from healthcode.services import keys
 from healthcode.services.verify import verify_policy
@@ -26,12 +28,15 @@ from healthcode.verifier.verify import verify_health_code
 app = typer.Typer(
     help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
 )
+app.command()(demo)
 app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")
 app.add_typer(venue_app, name="venue")
 app.add_typer(checkin_app, name="checkin")
 app.add_typer(lab_app, name="lab")
 app.add_typer(case_app, name="case")
+app.add_typer(rules_app, name="rules")
+app.add_typer(status_app, name="status")
 app.add_typer(keys_app, name="keys")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")

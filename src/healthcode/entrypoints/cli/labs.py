@@ -116,5 +116,34 @@ def trace_case(
     console.print(f"{len(result.close)} close, {len(result.secondary)} secondary contacts")
 
 
+@case_app.command("trace-all")
+@handles_errors
+def trace_all(
+    case_ids: Annotated[
+        list[str] | None, typer.Argument(help="Cases to trace (default: every open case)")
+    ] = None,
+    depth: Annotated[
+        int, typer.Option(min=1, max=2, help="1: close contacts; 2: and secondary")
+    ] = 2,
+) -> None:
+    """Trace an outbreak: many cases in one batch, each logged with its case."""
+    ctx = open_app().ctx
+    wanted = case_ids or [c.case_id for c in labs.open_cases(ctx)]
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("tracing cases", total=len(wanted))
+        report = trace.trace_outbreak(
+            ctx, wanted, Actor("tracer", "cli"), depth, lambda n: progress.advance(task, n)
+        )
+    print_json(
+        {
+            "cases": report.cases,
+            "close": report.close,
+            "secondary": report.secondary,
+            "new_exposures": report.new_exposures,
+            "colour_changes": report.colour_changes,
+        }
+    )
+
+
 def _when(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch))

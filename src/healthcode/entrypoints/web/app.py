@@ -13,6 +13,7 @@ from healthcode import __version__
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
 from healthcode.entrypoints.web import (
+    deps,
     errors,
     routes_checkins,
     routes_labs,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.healthcode = built
+    app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
     routers = (
         routes_residents,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from healthcode.adapters.ratelimit import RateLimiter
 from healthcode.bootstrap import App
+from healthcode.config import Settings
 from healthcode.domain.audit import Actor
 from healthcode.services.context import ServiceContext
 
@@ -34,5 +37,35 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
     return Actor("authority_admin", "admin-token")
 
 
+def _limit(request: Request, kind: str, key: str) -> None:
+    limiter: RateLimiter = request.app.state.limiters[kind]
+    wait = limiter.take(key)
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many requests for this {kind}: try again in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+def limit_resident(request: Request, subject_id: str) -> None:
+    """Floods of check-ins or reports from one resident are refused (429 + Retry-After)."""
+    _limit(request, "resident", subject_id)
+
+
+def limit_venue(request: Request, venue_id: str) -> None:
+    """Floods of scans or uploads from one venue's devices are refused (429 + Retry-After)."""
+    _limit(request, "venue", venue_id)
+
+
+def limiters(settings: Settings) -> dict[str, RateLimiter]:
+    return {
+        "resident": RateLimiter(settings.rate_checkins_per_minute),
+        "venue": RateLimiter(settings.rate_device_per_minute),
+    }
+
+
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 Admin = Annotated[Actor, Depends(require_admin)]
+ResidentLimit = Depends(limit_resident)
+VenueLimit = Depends(limit_venue)

@@ -48,7 +48,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+        codes = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            429: "rate_limited",
+        }
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return JSONResponse(
             error_body(code, None, str(exc.detail)),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from healthcode.domain.checkins import CheckIn
-from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.deps import Ctx, ResidentLimit, VenueLimit
 from healthcode.entrypoints.web.schemas import (
+    LIMITED_RESPONSES,
     CheckInIn,
     CheckInOut,
     RejectedOut,
@@ -32,7 +33,13 @@ def checkin_out(c: CheckIn) -> CheckInOut:
     )
 
 
-@router.post("/residents/{subject_id}/checkins", status_code=201, response_model=list[CheckInOut])
+@router.post(
+    "/residents/{subject_id}/checkins",
+    status_code=201,
+    response_model=list[CheckInOut],
+    dependencies=[ResidentLimit],
+    responses=LIMITED_RESPONSES,
+)
 def check_in(subject_id: str, body: CheckInIn, ctx: Ctx) -> list[CheckInOut]:
     made = checkins.check_in_at_place(ctx, subject_id, body.place_code, body.dependants)
     return [checkin_out(c) for c in made]
@@ -50,13 +57,23 @@ def check_out(subject_id: str, venue_id: str, checkin_id: str, ctx: Ctx) -> Chec
     return checkin_out(checkins.leave(ctx, subject_id, venue_id, checkin_id))
 
 
-@router.post("/venues/{venue_id}/scans", response_model=ScanOut)
+@router.post(
+    "/venues/{venue_id}/scans",
+    response_model=ScanOut,
+    dependencies=[VenueLimit],
+    responses=LIMITED_RESPONSES,
+)
 def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
     result = checkins.scan_health_code(ctx, venue_id, body.code)
     return ScanOut(**result.verdict.for_guard(), recorded=result.recorded)
 
 
-@router.post("/venues/{venue_id}/uploads", response_model=UploadOut)
+@router.post(
+    "/venues/{venue_id}/uploads",
+    response_model=UploadOut,
+    dependencies=[VenueLimit],
+    responses=LIMITED_RESPONSES,
+)
 def upload(venue_id: str, body: UploadIn, ctx: Ctx) -> UploadOut:
     items = [checkins.UploadItem(i.client_id, i.code, i.scanned_at) for i in body.items]
     report = checkins.upload_scans(ctx, venue_id, items)

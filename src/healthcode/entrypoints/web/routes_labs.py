@@ -16,6 +16,8 @@ from healthcode.entrypoints.web.schemas import (
     ExposureOut,
     LabImportIn,
     LabImportOut,
+    OutbreakIn,
+    OutbreakOut,
     TraceOut,
 )
 from healthcode.services import labs, trace
@@ -81,6 +83,21 @@ def contact_out(contact: trace.Contact) -> ContactOut:
             )
             for e in contact.exposures
         ],
+    )
+
+
+@router.post("/cases/trace", response_model=OutbreakOut)
+def trace_outbreak(
+    body: OutbreakIn, ctx: Ctx, actor: Admin, depth: Annotated[int, Query(ge=1, le=2)] = 2
+) -> OutbreakOut:
+    """Trace many cases in one batch (no ids: every open case); each logged with its case."""
+    report = trace.trace_outbreak(ctx, body.case_ids, actor, depth)
+    return OutbreakOut(
+        cases=report.cases,
+        close=report.close,
+        secondary=report.secondary,
+        new_exposures=report.new_exposures,
+        colour_changes=report.colour_changes,
     )
 
 

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 
 from healthcode.domain.audit import Actor
 from healthcode.domain.facts import hypothetical
-from healthcode.entrypoints.web.deps import Admin, Ctx
+from healthcode.entrypoints.web.deps import Admin, Ctx, ResidentLimit
 from healthcode.entrypoints.web.routes_rules import rule_out
-from healthcode.entrypoints.web.schemas import ADMIN_RESPONSES
+from healthcode.entrypoints.web.schemas import ADMIN_RESPONSES, LIMITED_RESPONSES
 from healthcode.entrypoints.web.schemas_status import (
     EvidenceOut,
     FindingOut,
@@ -99,7 +99,13 @@ def recorded_out(done: health_facts.Recorded) -> RecordedOut:
     )
 
 
-@router.post("/residents/{subject_id}/symptoms", status_code=201, response_model=RecordedOut)
+@router.post(
+    "/residents/{subject_id}/symptoms",
+    status_code=201,
+    response_model=RecordedOut,
+    dependencies=[ResidentLimit],
+    responses=LIMITED_RESPONSES,
+)
 def report_symptoms(subject_id: str, body: SymptomsIn, ctx: Ctx) -> RecordedOut:
     """The resident (or guardian) reports symptoms; the colour follows the rules."""
     return recorded_out(

@@ -31,6 +31,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     422: {"model": ErrorOut, "description": "Bad input: the field and the reason"},
     503: {"model": ErrorOut, "description": "A key or the database is unavailable (fail closed)"},
 }
+LIMITED_RESPONSES: dict[int | str, dict[str, object]] = {
+    429: {"model": ErrorOut, "description": "Too many requests: wait Retry-After seconds"},
+}
 ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorOut, "description": "Needs the admin bearer token"},
 }
@@ -256,3 +259,15 @@ class TraceOut(BaseModel):
     case_id: str
     close: list[ContactOut]
     secondary: list[ContactOut]
+
+
+class OutbreakIn(Strict):
+    case_ids: list[str] | None = Field(None, max_length=10_000)
+
+
+class OutbreakOut(BaseModel):
+    cases: int
+    close: int
+    secondary: int
+    new_exposures: int
+    colour_changes: int

@@ -1,0 +1,56 @@
+"""Floods are refused with 429 and Retry-After, per resident and per venue; others pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.ratelimit import RateLimiter
+from healthcode.bootstrap import build, initialise
+from healthcode.entrypoints.web.app import create_app
+from tests.conftest import make_settings
+from tests.e2e.test_checkins_api import RESIDENT, VENUE
+
+
+def test_a_bucket_refills_evenly_and_says_how_long_to_wait() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert limiter.take("a") == 0
+    assert limiter.take("a") == 0
+    assert limiter.take("a") == pytest.approx(1.0)
+    assert limiter.take("b") == 0  # keys are independent
+    now[0] += 1.0
+    assert limiter.take("a") == 0
+    assert limiter.take("a") > 0
+
+
+def test_check_ins_and_scans_over_the_limit_get_429(
+    tmp_path: Path, database_url: str, clock: FixedClock
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url, rate_checkins_per_minute=2,
+                             rate_device_per_minute=1)  # fmt: skip
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    with TestClient(create_app(built=built)) as client:
+        subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
+        venue = client.post("/venues", json=VENUE).json()
+        body = {"place_code": venue["place_code"]}
+        for _ in range(2):
+            assert client.post(f"/residents/{subject}/checkins", json=body).status_code == 201
+        flooded = client.post(f"/residents/{subject}/checkins", json=body)
+        assert flooded.status_code == 429
+        assert int(flooded.headers["Retry-After"]) >= 1
+        assert flooded.json()["error"]["code"] == "rate_limited"
+        assert len(client.get(f"/residents/{subject}/checkins").json()) == 2
+
+        code = client.post(f"/residents/{subject}/code").json()["code"]
+        assert (
+            client.post(f"/venues/{venue['venue_id']}/scans", json={"code": code}).status_code
+            == 200
+        )
+        again = client.post(f"/venues/{venue['venue_id']}/uploads", json={"items": []})
+        assert again.status_code == 429
+    built.close()
