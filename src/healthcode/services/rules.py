@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from dataclasses import dataclass
 
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
@@ -26,7 +27,10 @@ RULES_BASIS = "public_health_emergency_act"
 MAX_DOCUMENT = 200_000
 GATE_CACHE_SECONDS = 5.0
 
-_gate_cache: dict[int, tuple[float, frozenset[str]]] = {}
+# Per unit-of-work factory (one per database), dropped with it.
+_gate_cache: weakref.WeakKeyDictionary[object, tuple[float, frozenset[str]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +160,7 @@ def ensure_default_ruleset(ctx: ServiceContext, text: str) -> RuleSetInfo | None
 
 def gate_refusals(ctx: ServiceContext) -> frozenset[str]:
     """The colours gates refuse under the active rule set (cached for a few seconds)."""
-    key = id(ctx.uow)
+    key = ctx.uow
     cached = _gate_cache.get(key)
     if cached is not None and time.monotonic() - cached[0] < GATE_CACHE_SECONDS:
         return cached[1]

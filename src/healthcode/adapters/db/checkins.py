@@ -1,15 +1,40 @@
-"""The check-in repository (venue-scoped table, see tables.checkins)."""
+"""The check-in repository (venue-scoped table, see tables.checkins).
+
+Bulk inserts go around SQLAlchemy's per-row work: plain tuples in large `executemany` calls on
+SQLite, COPY on PostgreSQL with psycopg (both measured by bench/ingest.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, from_row
-from healthcode.adapters.db.tables import checkins
+from healthcode.adapters.db.tables import checkins, subjects
 from healthcode.domain.checkins import CheckIn, CheckInSource
+
+COLUMNS = tuple(column.name for column in checkins.columns)
+INSERT_QMARK = (
+    f"INSERT INTO checkins ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
+)
+LOOKUP_CHUNK = 900  # subject ids per query (SQLite allowed at most 999 parameters until 3.32)
+BULK_CACHE_KIB = 256 * 1024  # SQLite page cache while bulk inserting (default: 2 MiB)
+
+
+@contextmanager
+def _page_cache(conn: Connection, kib: int) -> Iterator[None]:
+    """A bigger SQLite page cache for this connection while inside, then the old size again:
+    a bulk insert touches index pages all over, and re-reading them is what costs."""
+    old = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
 
 
 def _checkin(row: Row[Any]) -> CheckIn:
@@ -25,6 +50,71 @@ class SqlCheckIns:
         self.conn.execute(
             insert(checkins).values(**{**as_row(checkin), "source": checkin.source.value})
         )
+
+    def add_many(self, checkins: list[CheckIn], *, dry_run: bool = False) -> set[str]:
+        """The subject ids among `checkins` that are not live residents (unknown or erased).
+        Unless there are any, or this is a dry run, the check-ins are added."""
+        gone = self._not_live({c.subject_id for c in checkins})
+        if gone or dry_run or not checkins:
+            return gone
+        sources = {source: source.value for source in CheckInSource}
+        rows = [
+            (
+                c.venue_id,
+                c.checkin_id,
+                c.subject_id,
+                c.time_in,
+                c.closes_at,
+                c.time_out,
+                sources[c.source],
+                c.client_id,
+            )
+            for c in checkins
+        ]
+        # In key order, B-tree inserts land on pages just touched: measured 1.5x faster.
+        rows.sort()
+        dialect = self.conn.dialect
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            self._copy(rows)
+        elif dialect.name == "sqlite":
+            with _page_cache(self.conn, BULK_CACHE_KIB):
+                self.conn.exec_driver_sql(INSERT_QMARK, rows)  # type: ignore[arg-type]
+        else:
+            self.conn.execute(insert(checkins), [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+        return gone
+
+    def _copy(self, rows: list[tuple[Any, ...]]) -> None:
+        """COPY into the table, inside the unit of work's transaction."""
+        driver = self.conn.connection.driver_connection
+        assert driver is not None  # noqa: S101 - a live connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY checkins ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def _not_live(self, subject_ids: set[str]) -> set[str]:
+        wanted = sorted(subject_ids)
+        live: set[str] = set()
+        if self.conn.dialect.name == "postgresql":
+            for start in range(0, len(wanted), 50_000):
+                found = self.conn.exec_driver_sql(
+                    "SELECT subject_id FROM subjects WHERE subject_id = ANY(%s) "
+                    "AND erased_at IS NULL",
+                    (wanted[start : start + 50_000],),
+                )
+                live.update(found.scalars().all())
+            return subject_ids - live
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            found = self.conn.execute(
+                select(subjects.c.subject_id).where(
+                    and_(subjects.c.subject_id.in_(chunk), subjects.c.erased_at.is_(None))
+                )
+            )
+            live.update(found.scalars().all())
+        return subject_ids - live
 
     def get(self, venue_id: str, checkin_id: str) -> CheckIn | None:
         row = self.conn.execute(
