@@ -1,4 +1,5 @@
-"""`healthcode checkin ...`: scan a poster, a guard's scan, a device upload, a resident's list."""
+"""`healthcode checkin ...`: scan a poster, a guard's scan, a device upload, a resident's list,
+and the authority's bulk import of a CSV file."""
 
 from __future__ import annotations
 
@@ -8,12 +9,29 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app, print_json
-from healthcode.services import checkins
+from healthcode.domain.audit import Actor
+from healthcode.entrypoints.cli.common import (
+    EXIT_USAGE,
+    console,
+    err,
+    fail,
+    handles_errors,
+    open_app,
+    print_json,
+)
+from healthcode.services import checkin_import, checkins
 from healthcode.services.checkins import MAX_BATCH, UploadItem, UploadReport
+from healthcode.services.labs import ImportRefused
 
 checkin_app = typer.Typer(help="Check-ins: who was where, from when to when.", no_args_is_help=True)
 
@@ -114,3 +132,48 @@ def upload(
             "rejected": [{"client_id": r.client_id, "reason": r.reason} for r in total.rejected],
         }
     )
+
+
+@checkin_app.command("import")
+@handles_errors
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="CSV: " + ",".join(checkin_import.COLUMNS))],
+    officer: Annotated[str, typer.Option(help="Who imports, for the log")] = "cli",
+) -> None:
+    """Bulk import by the authority: a bad row refuses the whole file, every bad line listed.
+    Idempotent: rows whose (venue_id, client_id) is already stored count as duplicates."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {file} as UTF-8 text: {exc}") from None
+    app = open_app()
+    actor = Actor("authority_admin", officer.lower()[:40] or "cli")
+    refused: ImportRefused | None = None
+    rows: list[checkin_import.CheckInRow] = []
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"reading {file.name}", total=None)
+        try:
+            rows = checkin_import.parse_csv(text)
+            progress.update(task, description=f"checking {len(rows):,} rows")
+
+            def advance(done: int) -> None:
+                progress.update(task, description="importing", total=len(rows), advance=done)
+
+            report = checkin_import.import_checkins(app.ctx, rows, actor, advance)
+        except ImportRefused as exc:
+            refused = exc
+    # Report only once the progress display is gone, so nothing interleaves with it.
+    if refused is not None:
+        for e in refused.errors:
+            err.print(f"line {e.line}: {e.field}: {e.message}", markup=False)
+        err.print(f"[red]error:[/red] {len(refused.errors)} bad row(s); nothing imported")
+        raise typer.Exit(EXIT_USAGE)
+    print_json({"rows": len(rows), "imported": report.imported, "duplicates": report.duplicates})

@@ -1,0 +1,142 @@
+"""The demo accounts: a few people of the seeded city, each with their part in the story, and a
+venue where it happened. Picked from what the generator made and what tracing found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from healthcode.demo.city import City
+from healthcode.demo.people import Person
+from healthcode.demo.seed import Seeded
+from healthcode.domain.identity import mask_name
+from healthcode.services.trace import TraceResult
+from healthcode.services.venues import VenueWithPoster
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    role: str
+    subject_id: str
+    masked_name: str
+    story: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    accounts: list[Account]
+    venue: VenueWithPoster | None
+    venue_story: str
+    case_id: str | None  # the index case's case, to trace again
+
+
+def _first(candidates: Iterable[Person], *preferences: set[int]) -> Person | None:
+    """The first candidate in the most preferred set that has one, else the first at all."""
+    people = list(candidates)
+    for preferred in preferences:
+        for person in people:
+            if person.key in preferred:
+                return person
+    return people[0] if people else None
+
+
+class _Casting:
+    def __init__(self, city: City, seeded: Seeded) -> None:
+        self.city, self.seeded = city, seeded
+        self.person_of = {subject: key for key, subject in seeded.subjects.items()}
+        self.infections = {i.person: i for i in city.infections}
+        self.cases = {person: case for case, person in seeded.cases.items()}
+        traces = seeded.traces.values()
+        self.close = {self.person_of[c.subject_id] for t in traces for c in t.close}
+        self.secondary = {self.person_of[c.subject_id] for t in traces for c in t.secondary}
+        self.residents = [p for p in city.people if not p.is_dependant]
+        self.guardians = {p.guardian for p in city.people if p.guardian is not None}
+        touched = self.close | self.secondary | set(self.infections) | set(self.cases)
+        self.unaffected = {p.key for p in self.residents} - touched
+        self.accounts: list[Account] = []
+
+    def account(self, role: str, person: Person, story: str) -> None:
+        subject = self.seeded.subjects[person.key]
+        self.accounts.append(Account(role, subject, mask_name(person.name), story))
+
+    def people(self, subject_ids: Iterable[str]) -> list[Person]:
+        """Residents (not dependants) among these subjects."""
+        found = (self.city.people[self.person_of[s]] for s in subject_ids)
+        return [p for p in found if not p.is_dependant]
+
+    def index_case(self) -> int | None:
+        """Infected elsewhere if possible, reported, with the most onward infections."""
+        return max(
+            (p for p in self.cases if p in self.infections),
+            key=lambda p: (
+                self.infections[p].source is None,
+                sum(1 for i in self.infections.values() if i.source == p),
+                -p,
+            ),
+            default=None,
+        )
+
+    def close_contacts(self, index: int, result: TraceResult) -> tuple[Person | None, int | None]:
+        """One the index case infected (the chain), and one they did not; and a venue where
+        they met: where the infection happened, if there was one."""
+        infected = {p for p, i in self.infections.items() if i.source == index}
+        close = self.people(c.subject_id for c in result.close)
+        venue: int | None = None
+        onward = _first((p for p in close if p.key in infected), set(self.cases))
+        if onward is not None:
+            now_a_case = " and is now a case too" if onward.key in self.cases else ""
+            self.account("onward case", onward, f"met the index case, was infected{now_a_case}")
+            venue = self.infections[onward.key].venue
+        spared = self.close - set(self.infections) - set(self.cases)
+        contact = _first((p for p in close if p.key not in infected), spared)
+        if contact is not None:
+            self.account("close contact", contact, "met the index case, was not infected")
+            if venue is None:
+                subject = self.seeded.subjects[contact.key]
+                found = next(c for c in result.close if c.subject_id == subject)
+                met = found.exposures[0].source.venue_id
+                venue = next(k for k, v in self.seeded.venues.items() if v.venue.venue_id == met)
+        return contact, venue
+
+    def secondary_contact(self, result: TraceResult, contact: Person | None) -> None:
+        via = self.seeded.subjects[contact.key] if contact else None
+        followed = {self.person_of[c.subject_id] for c in result.secondary if c.via == via}
+        only = self.secondary - self.close - set(self.infections) - set(self.cases)
+        second = _first(
+            self.people(c.subject_id for c in result.secondary), followed & only, only, followed
+        )
+        if second is not None:
+            whom = "the close contact above" if second.key in followed else "a close contact"
+            self.account("secondary contact", second, f"met {whom} after their exposure")
+
+    def bystanders(self) -> None:
+        calm = _first(p for p in self.residents if p.key in self.unaffected - self.guardians)
+        if calm is not None:
+            self.account("unaffected resident", calm, "no contact with any case")
+        guardian = _first((p for p in self.residents if p.key in self.guardians), self.unaffected)
+        if guardian is not None:
+            held = [p for p in self.city.people if p.guardian == guardian.key]
+            ids = ", ".join(f"{p.relation} {self.seeded.subjects[p.key]}" for p in held)
+            self.account("guardian", guardian, f"holds codes for: {ids}")
+
+    def cast(self) -> Cast:
+        index = self.index_case()
+        if index is None:
+            self.bystanders()
+            return Cast(self.accounts, self.seeded.venues.get(0), "no case yet", None)
+        case_id = self.cases[index]
+        result = self.seeded.traces[case_id]
+        where = "came back infected from a trip" if self.infections[index].source is None else ""
+        story = f"{where or 'was infected here'}; tested positive; case {case_id}"
+        self.account("index case", self.city.people[index], story)
+        contact, met = self.close_contacts(index, result)
+        self.secondary_contact(result, contact)
+        self.bystanders()
+        if met is None:
+            return Cast(self.accounts, self.seeded.venues.get(0), "a venue", case_id)
+        story = "where the index case met their close contacts"
+        return Cast(self.accounts, self.seeded.venues[met], story, case_id)
+
+
+def cast(city: City, seeded: Seeded) -> Cast:
+    return _Casting(city, seeded).cast()

@@ -1,0 +1,164 @@
+"""Bulk import of check-ins by the authority, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import update
+
+from healthcode.adapters.db.tables import subjects
+from healthcode.bootstrap import App
+from healthcode.domain.audit import Actor
+from healthcode.domain.checkins import DAILY_CAP, HOUR, MAX_DWELL_SECONDS, CheckInSource
+from healthcode.domain.errors import InvalidInput
+from healthcode.domain.venues import VenueType
+from healthcode.services import audit, checkins, enrolment, venues
+from healthcode.services.checkin_import import (
+    CheckInRow,
+    ImportRefused,
+    import_checkins,
+    parse_csv,
+)
+
+ADMIN = Actor("authority_admin", "officer-1")
+HEADER = "venue_id,subject_id,time_in,time_out,client_id\n"
+
+
+def resident(app: App, doc: str = "11010519491231002X") -> str:
+    cmd = enrolment.EnrolResident("吴一", "prc_id", doc, "13812345678")
+    return enrolment.enrol_resident(app.ctx, cmd).subject_id
+
+
+def venue(app: App, kind: str = "restaurant") -> str:
+    cmd = venues.RegisterVenue("面馆", None, "1 Main St", "Yuexiu", kind, "Wang Ltd")
+    return venues.register_venue(app.ctx, cmd, ADMIN).venue.venue_id
+
+
+def csv_of(*lines: str) -> str:
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def log_entries(app: App) -> list[dict[str, object]]:
+    return [json.loads(json.loads(line)["entry"]) for line in audit.export_lines(app.ctx)]
+
+
+def test_a_good_file_is_imported_and_logged_as_counts(app: App) -> None:
+    who, other = resident(app), resident(app, "440106199001010013")
+    place, pharmacy = venue(app), venue(app, "pharmacy")
+    now = app.ctx.clock.now()
+    rows = parse_csv(
+        csv_of(
+            f"{place},{who},{now - 7200},{now - 3600},dev-1-000001",
+            f"{place},{other},{now - 7000},,dev-1-000002",
+            f"{pharmacy},{who},2026-11-18T10:00:00+08:00,,",
+        )
+    )
+    done: list[int] = []
+    report = import_checkins(app.ctx, rows, ADMIN, done.append)
+    assert (report.imported, report.duplicates) == (3, 0)
+    assert sum(done) == 3
+    mine = sorted(checkins.my_checkins(app.ctx, who), key=lambda c: c.time_in)
+    assert [c.venue_id for c in mine] == [pharmacy, place]
+    assert mine[0].time_in == int(dt.datetime(2026, 11, 18, 2, tzinfo=dt.UTC).timestamp())
+    assert mine[0].closes_at == mine[0].time_in + MAX_DWELL_SECONDS[VenueType.PHARMACY]
+    assert mine[1].time_out == now - 3600
+    assert mine[1].client_id == "dev-1-000001"
+    assert {c.source for c in mine} == {CheckInSource.DEVICE_BATCH}
+    (theirs,) = checkins.my_checkins(app.ctx, other)
+    assert theirs.time_out is None
+    assert theirs.closes_at == now - 7000 + MAX_DWELL_SECONDS[VenueType.RESTAURANT]
+    entries = [e for e in log_entries(app) if e["action"] == "checkins.imported"]
+    assert len(entries) == 1
+    assert entries[0]["details"] == {"imported": 3, "duplicates": 0}
+    text = json.dumps(log_entries(app))
+    assert who not in text  # counts only: check-ins are personal data, not log entries
+    assert "dev-1-000001" not in text
+
+
+def test_reimport_counts_duplicates_and_adds_nothing(app: App) -> None:
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    lines = [f"{place},{who},{now - 3600 + i},,dev-7-{i:06d}" for i in range(5)]
+    first = import_checkins(app.ctx, parse_csv(csv_of(*lines[:3])), ADMIN)
+    again = import_checkins(app.ctx, parse_csv(csv_of(*lines)), ADMIN)
+    assert (first.imported, first.duplicates) == (3, 0)
+    assert (again.imported, again.duplicates) == (2, 3)
+    assert len(checkins.my_checkins(app.ctx, who)) == 5
+    details = [e["details"] for e in log_entries(app) if e["action"] == "checkins.imported"]
+    assert details == [{"imported": 3, "duplicates": 0}, {"imported": 2, "duplicates": 3}]
+
+
+def test_a_bad_file_stores_nothing_and_names_every_bad_line(app: App) -> None:
+    who, place, shop = resident(app), venue(app), venue(app, "shop")
+    erased = resident(app, "440106199001010013")
+    with app.engine.begin() as conn:
+        conn.execute(update(subjects).where(subjects.c.subject_id == erased).values(erased_at=1))
+    now = app.ctx.clock.now()
+    text = csv_of(
+        f"{place},{who},{now - 3600},,dev-1-000001",  # line 2: fine
+        f"vnope,{who},{now - 3600},,",  # line 3: no such venue
+        f"{place},nobody,{now - 3600},,",  # line 4: no such resident
+        f"{place},{erased},{now - 3600},,",  # line 5: erased
+        f"{place},{who},{now - 3600},{now - 3601},",  # line 6: out before in
+        f"{shop},{who},{now - 4 * HOUR},{now},",  # line 7: longer than a shop's 2 h
+        f"{place},{who},{now + 3600},,",  # line 8: in the future
+        f"{place},{who},{now - 60},,short",  # line 9: client id format
+        f"{place},{who},{now - 60},,dev-1-000001",  # line 10: same pair as line 2
+        f"{place},{who},{now - 60},,dev-1-000003",  # line 11: fine
+    )
+    size = audit.log_size(app.ctx)
+    with pytest.raises(ImportRefused) as refused:
+        import_checkins(app.ctx, parse_csv(text), ADMIN)
+    by_line = {e.line: e.field for e in refused.value.errors}
+    assert by_line == {
+        3: "venue_id",
+        4: "subject_id",
+        5: "subject_id",
+        6: "time_out",
+        7: "time_out",
+        8: "time_in",
+        9: "client_id",
+        10: "client_id",
+    }
+    assert [e.line for e in refused.value.errors] == sorted(by_line)
+    assert "line 2" in refused.value.errors[-1].message
+    assert checkins.my_checkins(app.ctx, who) == []
+    assert audit.log_size(app.ctx) == size
+
+
+def test_unreadable_lines_are_all_reported_by_the_parser() -> None:
+    text = csv_of(
+        "v1,s1,1795000000,,",
+        "v1,s1,yesterday,,",  # line 3
+        "",  # line 4: a blank line inside the data
+        "v1,s1,2026-11-18T10:00:00,,",  # line 5: no offset
+        "v1,s1,1795000000,later,",  # line 6
+        "v1,s1",  # line 7: too few fields
+    )
+    with pytest.raises(ImportRefused) as refused:
+        parse_csv(text + "\n\n")  # trailing blank lines are fine
+    assert [(e.line, e.field) for e in refused.value.errors] == [
+        (3, "time_in"),
+        (4, "row"),
+        (5, "time_in"),
+        (6, "time_out"),
+        (7, "row"),
+    ]
+    with pytest.raises(InvalidInput, match="time_out"):
+        parse_csv("venue_id,subject_id,time_in,client_id\n")
+    reordered = parse_csv("client_id,time_out,time_in,subject_id,venue_id\n,,7,s1,v1\n\n")
+    assert reordered == [CheckInRow("v1", "s1", 7, None, None)]
+
+
+def test_the_daily_cap_does_not_bind_an_authority_import(app: App) -> None:
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    rows = [CheckInRow(place, who, now - 20 * HOUR + 60 * i, None) for i in range(DAILY_CAP + 5)]
+    assert import_checkins(app.ctx, rows, ADMIN).imported == DAILY_CAP + 5
+
+
+def test_an_empty_batch_is_refused(app: App) -> None:
+    with pytest.raises(InvalidInput, match="no rows"):
+        import_checkins(app.ctx, [], ADMIN)
