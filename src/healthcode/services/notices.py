@@ -52,8 +52,8 @@ def notify_exposures(
             first.exposure_id,
             now,
         )
-        uow.notices.add(notice)
         made.append(notice)
+    uow.notices.add(made)
     return made
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, select, tuple_
 
-from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.repositories import as_row, chunks, from_row
 from healthcode.adapters.db.tables import cases, lab_results
 from healthcode.domain.cases import Case, LabResult, TestResult
 
@@ -54,23 +54,30 @@ class SqlCases:
         )
         return [self._case(r) for r in rows]
 
-    def results_of(self, subject_id: str) -> list[LabResult]:
-        rows = self.conn.execute(
-            select(lab_results)
-            .where(lab_results.c.subject_id == subject_id)
-            .order_by(lab_results.c.sample_time, lab_results.c.lab, lab_results.c.test_id)
-        )
-        return [
-            LabResult(r.lab, r.test_id, r.subject_id, r.sample_time, TestResult(r.result),
-                      r.imported_at)
-            for r in rows
-        ]  # fmt: skip
+    def results_of(self, subject_ids: list[str]) -> dict[str, list[LabResult]]:
+        found: dict[str, list[LabResult]] = {s: [] for s in subject_ids}
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(
+                select(lab_results)
+                .where(lab_results.c.subject_id.in_(chunk))
+                .order_by(lab_results.c.sample_time, lab_results.c.lab, lab_results.c.test_id)
+            )
+            for r in rows:
+                found[r.subject_id].append(
+                    LabResult(r.lab, r.test_id, r.subject_id, r.sample_time,
+                              TestResult(r.result), r.imported_at)
+                )  # fmt: skip
+        return found
 
-    def cases_of(self, subject_id: str) -> list[Case]:
-        rows = self.conn.execute(
-            select(cases).where(cases.c.subject_id == subject_id).order_by(cases.c.opened_at)
-        )
-        return [self._case(r) for r in rows]
+    def cases_of(self, subject_ids: list[str]) -> dict[str, list[Case]]:
+        found: dict[str, list[Case]] = {s: [] for s in subject_ids}
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(
+                select(cases).where(cases.c.subject_id.in_(chunk)).order_by(cases.c.opened_at)
+            )
+            for r in rows:
+                found[r.subject_id].append(self._case(r))
+        return found
 
     @staticmethod
     def _case(row: Row[Any]) -> Case:

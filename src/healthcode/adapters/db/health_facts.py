@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, insert, select
 
-from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.repositories import as_row, chunks, from_row
 from healthcode.adapters.db.tables import exposures, health_facts
 from healthcode.domain.facts import FactKind, RecordedFact
 from healthcode.services.ports import StoredExposure
@@ -36,6 +36,18 @@ class SqlExposures:
         )
         return [from_row(StoredExposure, r) for r in rows]
 
+    def of_subjects(self, subject_ids: list[str]) -> dict[str, list[StoredExposure]]:
+        found: dict[str, list[StoredExposure]] = {s: [] for s in subject_ids}
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(
+                select(exposures)
+                .where(exposures.c.subject_id.in_(chunk))
+                .order_by(exposures.c.start, exposures.c.exposure_id)
+            )
+            for r in rows:
+                found[r.subject_id].append(from_row(StoredExposure, r))
+        return found
+
     def of_case(self, case_id: str) -> list[StoredExposure]:
         rows = self.conn.execute(
             select(exposures)
@@ -53,15 +65,19 @@ class SqlHealthFacts:
         self.conn.execute(insert(health_facts).values(**{**as_row(fact), "kind": fact.kind.value}))
 
     def of_subject(self, subject_id: str) -> list[RecordedFact]:
-        rows = self.conn.execute(
-            select(health_facts)
-            .where(health_facts.c.subject_id == subject_id)
-            .order_by(health_facts.c.time, health_facts.c.fact_id)
-        )
-        return [
-            RecordedFact(
-                r.fact_id, r.subject_id, FactKind(r.kind), r.time, r.detail, r.recorded_at,
-                r.recorded_by,
+        return self.of_subjects([subject_id])[subject_id]
+
+    def of_subjects(self, subject_ids: list[str]) -> dict[str, list[RecordedFact]]:
+        found: dict[str, list[RecordedFact]] = {s: [] for s in subject_ids}
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(
+                select(health_facts)
+                .where(health_facts.c.subject_id.in_(chunk))
+                .order_by(health_facts.c.time, health_facts.c.fact_id)
             )
-            for r in rows
-        ]  # fmt: skip
+            for r in rows:
+                found[r.subject_id].append(
+                    RecordedFact(r.fact_id, r.subject_id, FactKind(r.kind), r.time, r.detail,
+                                 r.recorded_at, r.recorded_by)
+                )  # fmt: skip
+        return found

@@ -30,6 +30,11 @@ def as_row(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
+def chunks(items: list[str], size: int = 500) -> list[list[str]]:
+    """Slices short enough for an IN (...) list on every database."""
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def from_row(cls: type[T], row: Row[Any]) -> T:
     """The inverse of as_row: build the dataclass from the columns of the same names."""
     mapping = row._mapping

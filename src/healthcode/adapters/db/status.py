@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, func, insert, select, union, update
 
-from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.repositories import as_row, chunks, from_row
 from healthcode.adapters.db.tables import (
     cases,
     exposures,
@@ -62,6 +62,13 @@ class SqlStatuses:
         row = self.conn.execute(select(statuses).where(statuses.c.subject_id == subject_id)).first()
         return from_row(StoredStatus, row) if row else None
 
+    def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]:
+        found: dict[str, StoredStatus] = {}
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(select(statuses).where(statuses.c.subject_id.in_(chunk)))
+            found.update((r.subject_id, from_row(StoredStatus, r)) for r in rows)
+        return found
+
     def put(self, status: StoredStatus) -> None:
         values = as_row(status)
         done = self.conn.execute(
@@ -99,8 +106,9 @@ class SqlNotices:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, notice: Notice) -> None:
-        self.conn.execute(insert(notices).values(**as_row(notice)))
+    def add(self, found: list[Notice]) -> None:
+        if found:
+            self.conn.execute(insert(notices), [as_row(n) for n in found])
 
     def of_subject(self, subject_id: str) -> list[Notice]:
         rows = self.conn.execute(
