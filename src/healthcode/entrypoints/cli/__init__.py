@@ -1,6 +1,7 @@
 """`healthcode`: the command line of the platform (Typer + Rich).
 
-healthcode init | serve | resident | code | venue | keys | trust | log | verify | audit
+healthcode demo | init | serve | resident | code | venue | checkin | lab | case | rules | status
+           | keys | trust | log | verify | audit
 """
 
 from __future__ import annotations
