@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import update
@@ -11,7 +12,13 @@ from sqlalchemy import update
 from healthcode.adapters.db.tables import subjects
 from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
-from healthcode.domain.checkins import DAILY_CAP, HOUR, MAX_DWELL_SECONDS, CheckInSource
+from healthcode.domain.checkins import (
+    DAILY_CAP,
+    HOUR,
+    MAX_DWELL_SECONDS,
+    CheckInSource,
+    new_checkin,
+)
 from healthcode.domain.errors import InvalidInput
 from healthcode.domain.venues import VenueType
 from healthcode.services import audit, checkins, enrolment, venues
@@ -162,3 +169,26 @@ def test_the_daily_cap_does_not_bind_an_authority_import(app: App) -> None:
 def test_an_empty_batch_is_refused(app: App) -> None:
     with pytest.raises(InvalidInput, match="no rows"):
         import_checkins(app.ctx, [], ADMIN)
+
+
+def test_bulk_writes_belong_to_the_unit_of_work(app: App) -> None:
+    """COPY (PostgreSQL) and executemany (SQLite) run in the transaction: no commit, no rows."""
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    made = [
+        new_checkin(place, VenueType.RESTAURANT, who, now - 60 * i, CheckInSource.DEVICE_BATCH)
+        for i in range(3)
+    ]
+    with app.ctx.uow() as uow:
+        assert uow.checkins.add_many(made) == set()
+        assert len(uow.checkins.of_subject(who, 0)) == 3
+    assert checkins.my_checkins(app.ctx, who) == []
+    with app.ctx.uow() as uow:
+        assert uow.checkins.add_many([*made, replace(made[0], subject_id="nobody")]) == {"nobody"}
+        assert uow.checkins.add_many(made, dry_run=True) == set()
+        assert uow.checkins.of_subject(who, 0) == []  # refused and dry runs write nothing
+        uow.checkins.add_many(made)
+        uow.commit()
+    assert sorted(c.checkin_id for c in checkins.my_checkins(app.ctx, who)) == sorted(
+        c.checkin_id for c in made
+    )
