@@ -29,11 +29,21 @@ are set on.
 - **Codes: issuance and verification** (`bench/codes.py`): health codes issued and verified per
   second on one core (claims, sealed subject reference, COSE_Sign1, zlib, base45), against raw
   ES256 / PS256 signing and verification with `cryptography`; where the time goes, step by step.
+- **Ingest: check-ins over HTTP and in bulk** (`bench/ingest.py`): single check-ins and offline
+  device uploads per second through the real server (p50/p99 latency), and the authority's bulk
+  import into SQLite and PostgreSQL, against the bare database driver writing the same rows into
+  a bare table with the same indexes.
+- **Tracing: cases in a synthetic city** (`bench/trace.py`): latency of tracing one case
+  (p50/p95/p99) and of 1,000 cases in one batch, in a seeded city of 10,000,000 check-ins
+  (`--quick`: 1,000,000), against brute-force numpy on the same check-ins in memory.
 
 How to run: from the repository root, with the development environment installed
-(`.venv/bin/python bench/<name>.py`). `--seconds N` sets the length of each repetition and
-`--no-write` prints the results without touching this file. Each script replaces only its own
-section below.
+(`.venv/bin/python bench/<name>.py`). `--seconds N` sets the length of each repetition (where a
+benchmark is timed by repetitions) and `--no-write` prints the results without touching this
+file. Each script replaces only its own section below. The ingest and tracing benchmarks also use
+PostgreSQL: they create (and drop) their own databases on the server named by `--postgres`
+(default: `HEALTHCODE_BENCH_PG_URL`, else postgres on 127.0.0.1:5432); `--postgres off` runs
+SQLite only.
 
 The numbers below come from one machine on one date, shown at the top of each section; they are
 a reference point, not a guarantee. Re-run the benchmark on the machine you care about.
