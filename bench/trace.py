@@ -552,20 +552,49 @@ def _wrap(words: str) -> str:
 
 
 def interpretation(results: list[Result]) -> str:
+    """What this run measured, in words: only numbers from the run."""
     parts = []
     for r in results:
-        p50, brute = pct(r.ours_ms, 0.5), pct(r.brute_ms, 0.5)
+        p50, brute, search = pct(r.ours_ms, 0.5), pct(r.brute_ms, 0.5), pct(r.search_ms, 0.5)
         verdict = "meets" if p50 <= P50_TARGET_MS and p50 / brute <= RATIO_TARGET else "misses"
+        heavy = sorted(((share, name) for name, share in r.profile[1:]), reverse=True)[:2]
+        where = " and ".join(f"`{name.split(' ')[-1]}` {share:.0%}" for share, name in heavy)
         parts.append(
-            f"{r.kind}, {r.checkins:,} check-ins: p50 {p50:.1f} ms per case "
-            f"({p50 / brute:.2f}× numpy brute force at {brute:.1f} ms; {verdict} the targets); "
-            f"p99 {pct(r.ours_ms, 0.99):.0f} ms, for the cases whose visits were at the busiest "
-            f"venues (up to {max(r.contacts):,} close contacts). "
-            f"{r.batch_cases:,} cases in one batch took {r.batch_seconds:.1f} s. "
-            f"Close contacts differed from the numpy reference in {r.mismatches} of "
-            f"{len(r.ours_ms)} cases."
+            f"{r.kind}, {r.checkins:,} check-ins: `trace_case` p50 {p50:.1f} ms per case, "
+            f"{p50 / brute:.1f}× numpy brute force ({brute:.1f} ms): it {verdict} the targets. "
+            f"The search inside it takes {search:.1f} ms at p50 ({search / brute:.2f}× numpy "
+            f"brute force, {search / pct(r.grouped_ms, 0.5):.0f}× the pre-grouped numpy); "
+            f"the rest is what a trace stores after the search (profile: {where} of the time). "
+            f"The tail (p99 {pct(r.ours_ms, 0.99):,.0f} ms, search p99 "
+            f"{pct(r.search_ms, 0.99):,.0f} ms) is the cases who visited the busiest venues, "
+            f"with up to {max(r.contacts):,} close contacts each. {r.batch_cases:,} cases in one "
+            f"batch took {r.batch_seconds:,.0f} s."
         )
     return " ".join(parts)
+
+
+def _paragraphs(*texts: str) -> str:
+    """Each text as one wrapped paragraph (the sources below break lines anywhere)."""
+    return "\n\n".join(_wrap(" ".join(t.split())) for t in texts)
+
+
+def scale_note(results: list[Result], disk_free_gb: float) -> str:
+    """Why the 70,000,000-check-in city was not run, from this run's own numbers."""
+    big = 70_000_000
+    parts = [
+        f"{r.kind} about {r.database_mb / 1000 * big / r.checkins:.0f} GB and "
+        f"{big / (r.checkins / r.import_seconds) / 3600:.1f} h of import at this run's rate"
+        for r in results
+    ]
+    need = sum(r.database_mb / 1000 * big / r.checkins for r in results)
+    return (
+        f"The default run is 10,000,000 check-ins; `--quick` (1,000,000) checks the set-up in "
+        f"minutes. A city of {big:,} check-ins was not run: it would need {'; '.join(parts)} "
+        f"(more in practice: index inserts slow down as the tables grow), {need:.0f} GB in all "
+        f"with {disk_free_gb:.0f} GB free here; and tracing there costs at least what it costs "
+        f"at 10,000,000 per case. Run `--checkins {big} --skip postgresql` (one database at a "
+        f"time) on a machine with the room and the time."
+    )
 
 
 def section(
@@ -574,7 +603,7 @@ def section(
     machine: str,
     load: tuple[float, float],
     city: City,
-    setup_notes: str,
+    notes: str,
 ) -> str:
     command = " ".join([".venv/bin/python", "bench/trace.py", *args.argv])
     profiles = "\n\n".join(
@@ -590,30 +619,51 @@ def section(
         f"{r.import_seconds:.0f} s, {r.checkins / r.import_seconds:,.0f} check-ins/s)"
         for r in results
     )
+    contacts = "; ".join(
+        f"{r.kind} {pct([float(c) for c in r.contacts], 0.5):,.0f} / {max(r.contacts):,}"
+        for r in results
+    )
+    mismatches = ", ".join(f"{r.kind} {r.mismatches} of {len(r.ours_ms)}" for r in results)
+    intro = _paragraphs(
+        f"""Tracing a case (`trace_case`, depth 1: the close contacts, each with its evidence)
+        in a synthetic city of **{city.size:,} check-ins** over {DAYS} days:
+        {len(city.subject_ids):,} residents, {len(city.venue_ids):,} venues of
+        {len(CITY_TYPES)} types with Zipf-like popularity (1/rank^{ZIPF}) and stays typical of
+        their type (about 60 % checked out, the rest closing at the type's maximum dwell). Cases
+        are opened by positive lab results (`import_results`) of residents who went out in the
+        last three days; infectious window from two days before the sample until now. Each
+        traced case is timed end to end: its transaction, the queries, the log entry, and the
+        exposures and colours it stores. "Search only" times the search inside it alone (its
+        own functions `visits_in`, `met` and `group` in a read-only unit of work, right after
+        the trace, so on warm pages).""",
+        f"""The baseline, in the same run and interleaved case by case, is brute-force numpy on
+        arrays of the same check-ins in memory (boolean masks over all check-ins: the case's
+        visits in its window, then for each visit everyone at that venue who overlapped by at
+        least {args.min_overlap} s with the case's stay extended by {args.extension} s); a
+        second numpy variant works on check-ins pre-grouped by subject and by venue
+        (informative). The close contacts of every case, from both of our rows and both numpy
+        variants, are checked to be the same.""",
+    )
+    run = _paragraphs(
+        f"""Command: `{command}`; seed {args.seed}. Databases: {sizes}. Load average (1 min) at
+        start and end: {load[0]:.2f} and {load[1]:.2f} (other processes shared the machine when
+        this is well above 1).""",
+        f"""Targets (from the issue): p50 ≤ {P50_TARGET_MS:.0f} ms per case at 10,000,000
+        check-ins, and ≤ {RATIO_TARGET:.0f}× numpy, on SQLite and on PostgreSQL.""",
+    )
+    after = _paragraphs(
+        f"""Close contacts per case (p50 / max): {contacts}. Cases whose contacts differ from
+        the numpy reference: {mismatches}.""",
+        f"""cProfile of tracing {PROFILED} other cases (their first trace): our functions by
+        cumulative time, as a share of the time in `trace_case`:""",
+    )
     return f"""\
-Tracing a case (`trace_case`, depth 1: the close contacts, each with its evidence) in a
-synthetic city of **{city.size:,} check-ins** over {DAYS} days: {len(city.subject_ids):,}
-residents, {len(city.venue_ids):,} venues of {len(CITY_TYPES)} types with Zipf-like popularity
-(1/rank^{ZIPF}) and stays typical of their type (about 60 % checked out, the rest closing at the
-type's maximum dwell). Cases are opened by positive lab results (`import_results`) of residents
-who went out in the last three days; infectious window from two days before the sample until
-now. Each traced case is timed end to end: its transaction, the queries, the log entry, and
-the exposures and colours it stores. The baseline, in the same run and interleaved case by
-case, is brute-force numpy on arrays of the same check-ins in memory (boolean masks over all
-check-ins: the case's visits in its window, then for each visit everyone at that venue who
-overlapped by at least {args.min_overlap} s with the case's stay extended by
-{args.extension} s); a second numpy variant works on check-ins pre-grouped by subject and by
-venue (informative). Every case's close contacts are checked against the numpy reference.
+{intro}
 
 {machine}
 {versions(args.postgres if args.postgres != "off" else None)}
 
-Command: `{command}`; seed {args.seed}. Databases: {sizes}. Load average (1 min) at start and
-end: {load[0]:.2f} and {load[1]:.2f} (other processes shared the machine when this is well
-above 1).
-
-Targets (from the issue): p50 ≤ {P50_TARGET_MS:.0f} ms per case at 10,000,000 check-ins, and
-≤ {RATIO_TARGET:.0f}× numpy, on SQLite and on PostgreSQL.
+{run}
 
 {markdown_table(HEADER, rows_of(results), "lrrrrrrr")}
 
@@ -622,17 +672,7 @@ the same cases):
 
 {markdown_table(BATCH_HEADER, batch_rows(results), "lrrrrr")}
 
-Close contacts per case (p50 / max): {
-        "; ".join(
-            f"{r.kind} {pct([float(c) for c in r.contacts], 0.5):.0f} / {max(r.contacts)}"
-            for r in results
-        )
-    }. Mismatches with the numpy reference: {
-        ", ".join(f"{r.kind} {r.mismatches}" for r in results)
-    }.
-
-cProfile of tracing {PROFILED} other cases (their first trace): our functions by cumulative
-time, as a share of the time in `trace_case`:
+{after}
 
 {profiles}
 
@@ -644,18 +684,7 @@ Query plans (SQLite):
 
 {_wrap(interpretation(results))}
 
-{setup_notes}
-"""
-
-
-NOTES = """\
-### Scale
-
-The default run is 10,000,000 check-ins; `--quick` (1,000,000) checks the set-up in a few
-minutes. A city of 70,000,000 check-ins (14 days of a large city) was not run here: at the
-measured import rate the set-up alone would take about an hour per database, and the two
-databases together would need roughly 40 GB of disk; run `--checkins 70000000` on a machine
-with the room and the time.
+{notes}
 """
 
 
@@ -721,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(interpretation(results))
     if not args.no_write:
         load = (load_start, os.getloadavg()[0])
-        text_ = section(results, args, machine, load, city, NOTES)
+        free = shutil.disk_usage(tempfile.gettempdir()).free / 1e9
+        notes = "### Scale\n\n" + _wrap(scale_note(results, free))
+        text_ = section(results, args, machine, load, city, notes)
         replace_section(BENCHMARKS_MD, HEADING, text_)
         console.print("updated docs/BENCHMARKS.md")
     return 0
