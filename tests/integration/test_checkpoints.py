@@ -6,10 +6,10 @@ import itertools
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
-from healthcode.domain.audit import checkpoint_due
+from healthcode.domain.audit import SYSTEM, LogEntry, checkpoint_due
 from healthcode.services import audit, enrolment
 from healthcode.verifier.checkpoint import verify_checkpoint
-from healthcode.verifier.merkle import verify_consistency
+from healthcode.verifier.merkle import root_from_leaf_hashes, verify_consistency, verify_inclusion
 
 DOCS = ["11010519491231002X", "110105194912310021"]
 
@@ -65,3 +65,30 @@ def test_successive_checkpoints_are_signed_and_consistent(app: App, clock: Fixed
         assert verify_consistency(older.size, newer.size, older.root, newer.root, proof)
     latest = signed[-1]
     assert audit.root(app.ctx, latest.size) == latest.root
+
+
+def test_a_batch_append_matches_single_appends_and_keeps_the_n_entry_rule(
+    app: App, clock: FixedClock
+) -> None:
+    """`append_many` writes a stretch at once, yet the tree is the one single appends build and a
+    checkpoint still falls at least every N entries inside the batch."""
+    every = app.settings.checkpoint_every_entries  # 4 in tests
+    entries = [
+        LogEntry("test.batch", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
+        for n in range(3 * every + 1)
+    ]
+    with app.ctx.uow() as uow:
+        start = uow.log.size()
+        before = uow.log.latest_checkpoint()
+        seqs = uow.log.append_many(entries, clock.now())
+        uow.commit()
+    assert seqs == list(range(start, start + len(entries)))
+    sizes = [c.size for c in audit.checkpoints(app.ctx, before.size if before else 0)]
+    marks = [before.size if before else 0, *sizes]
+    assert max(b - a for a, b in itertools.pairwise(marks)) <= every
+    size = audit.log_size(app.ctx)
+    leaves = [bytes.fromhex(e.leaf_hash) for e in audit.read_entries(app.ctx, 0, size)]
+    assert audit.root(app.ctx, size) == root_from_leaf_hashes(leaves)
+    for index in (start, size - 1):
+        proof = audit.inclusion_proof(app.ctx, index, size)
+        assert verify_inclusion(leaves[index], index, size, proof, root_from_leaf_hashes(leaves))

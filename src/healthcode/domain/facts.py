@@ -11,6 +11,7 @@ Each fact has an opaque id (the evidence a colour cites), a kind, a time, and ty
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,10 @@ class Fact:
     attrs: Mapping[str, str | int | bool | Sequence[str]] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=65536)
 def iso(epoch: int) -> str:
+    """Epoch seconds as the UTC date-time text CertLogic reads (cached: the same few times recur
+    across a person's facts and across the people traced together)."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -65,6 +65,7 @@ def applies(rule: Rule, fact: Fact, data: dict[str, object], apply: Apply) -> bo
 
 def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> Status:
     shared: dict[str, object] = {"facts": facts_data(facts), "now": iso(now)}
+    seen: dict[str, dict[str, object]] = {}  # each fact as a rule sees it, built once
     findings: list[Finding] = []
     problems: list[str] = []
     for rule in ruleset.rules:
@@ -72,8 +73,11 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
             until = fact.time + rule.lasts_days * DAY
             if fact.kind is not rule.fact or not fact.time <= now < until:
                 continue
+            data = seen.get(fact.fact_id)
+            if data is None:
+                data = seen[fact.fact_id] = as_data(fact)
             try:
-                hit = applies(rule, fact, shared, apply)
+                hit = truthy(apply(rule.logic, {**shared, "fact": data}))
             except Exception:
                 problems.append(rule.rule_id)
                 continue

@@ -7,6 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -84,6 +85,9 @@ class SubjectRepository(Protocol):
 class Vault(Protocol):
     def add(self, identity: Identity) -> None: ...
     def get(self, subject_id: str) -> Identity | None: ...
+    def commit_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
+        """Each person's commitment key (the erased have none)."""
+
     def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None: ...
 
 
@@ -114,6 +118,9 @@ class TrustListRepository(Protocol):
 class AuditLog(Protocol):
     def append(self, entry: LogEntry, now: int) -> int:
         """Append in the current transaction; return the entry's sequence number."""
+
+    def append_many(self, entries: Sequence[LogEntry], now: int) -> list[int]:
+        """Append in order in the current transaction; return the sequence numbers."""
 
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]: ...
@@ -219,6 +226,7 @@ class StatusRepository(Protocol):
     def get(self, subject_id: str) -> StoredStatus | None: ...
     def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]: ...
     def put(self, status: StoredStatus) -> None: ...
+    def put_many(self, found: list[StoredStatus]) -> None: ...
     def expiring(self, now: int, limit: int) -> list[str]:
         """People whose stored colour ends at or before `now`."""
 

@@ -33,6 +33,7 @@ class Change:
     before: str
     after: str
     rule_ref: str
+    evidence: int = 0  # how many facts are behind the new colour
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ def refresh(
     derived status is also put in `derived`, if given."""
     ruleset = active_ruleset(uow)
     changes: list[Change] = []
+    to_store: list[StoredStatus] = []
     everyone = sorted(set(subject_ids))
     all_facts = facts_by_subject(uow, everyone)
     remembered = uow.statuses.get_many(everyone)
@@ -147,32 +149,49 @@ def refresh(
         before = remembered.get(subject_id)
         if not differs(before, status):
             continue
-        uow.statuses.put(_stored(subject_id, status, now))
+        to_store.append(_stored(subject_id, status, now))
         old = before.colour if before else "green"
         old_ref = before.rule_ref if before else ruleset.ref()
-        if (old, old_ref) == (status.colour, status.rule_ref):
-            continue  # same colour under the same rule, with more or less evidence
-        identity = uow.vault.get(subject_id)
-        uow.log.append(
+        if (old, old_ref) != (status.colour, status.rule_ref):
+            changes.append(
+                Change(subject_id, old, status.colour, status.rule_ref, len(status.evidence))
+            )
+        # else: same colour under the same rule, with more or less evidence: stored, not logged
+    uow.statuses.put_many(to_store)
+    _log_changes(uow, changes, actor, reason, now)
+    return changes
+
+
+def _log_changes(
+    uow: UnitOfWork,
+    changes: list[Change],
+    actor: Actor,
+    reason: str,
+    now: int,
+) -> None:
+    """One `status.changed` entry per change, appended together."""
+    keys = uow.vault.commit_keys([c.subject_id for c in changes])
+    uow.log.append_many(
+        [
             LogEntry(
                 "status.changed",
                 actor,
                 "subject",
-                commitment(identity.commit_key, subject_id) if identity else "erased",
+                commitment(keys[c.subject_id], c.subject_id) if c.subject_id in keys else "erased",
                 "colour_derivation",
                 STATUS_BASIS,
                 details={
-                    "from": old,
-                    "to": status.colour,
-                    "rule": status.rule_ref,
-                    "evidence": len(status.evidence),
+                    "from": c.before,
+                    "to": c.after,
+                    "rule": c.rule_ref,
+                    "evidence": c.evidence,
                     "reason": reason,
                 },
-            ),
-            now,
-        )
-        changes.append(Change(subject_id, old, status.colour, status.rule_ref))
-    return changes
+            )
+            for c in changes
+        ],
+        now,
+    )
 
 
 def _require_subject(uow: UnitOfWork, subject_id: str) -> None:

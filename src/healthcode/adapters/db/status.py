@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, and_, func, insert, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from healthcode.adapters.db.repositories import as_row, chunks, from_row
 from healthcode.adapters.db.tables import (
@@ -76,6 +77,19 @@ class SqlStatuses:
         )
         if done.rowcount == 0:
             self.conn.execute(insert(statuses).values(**values))
+
+    def put_many(self, found: list[StoredStatus]) -> None:
+        """Insert or replace these statuses: one upsert statement for all of them."""
+        if not found:
+            return
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(statuses)
+        columns = [c.name for c in statuses.c if c.name != "subject_id"]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[statuses.c.subject_id],
+            set_={name: stmt.excluded[name] for name in columns},
+        )
+        self.conn.execute(stmt, [as_row(s) for s in found])
 
     def expiring(self, now: int, limit: int) -> list[str]:
         rows = self.conn.execute(

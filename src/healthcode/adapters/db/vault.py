@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, insert, select
 
+from healthcode.adapters.db.repositories import chunks
 from healthcode.adapters.db.vault_table import vault_identities
 from healthcode.domain.identity import DocumentType
 from healthcode.services.ports import Identity
@@ -42,6 +43,16 @@ class SqlVault:
             bytes(row.commit_key),
             row.created_at,
         )
+
+    def commit_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
+        keys: dict[str, bytes] = {}
+        table = vault_identities
+        for chunk in chunks(subject_ids):
+            rows = self.conn.execute(
+                select(table.c.subject_id, table.c.commit_key).where(table.c.subject_id.in_(chunk))
+            )
+            keys.update((r.subject_id, bytes(r.commit_key)) for r in rows)
+        return keys
 
     def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None:
         return self.conn.execute(
