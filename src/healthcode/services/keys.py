@@ -278,16 +278,21 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
     withdrawn, a city added) takes effect on the next verification. Each call asks the database
     only for those versions; documents are read and checked again only when they changed."""
     with ctx.uow(read_only=True) as uow:
-        versions = tuple(uow.trust_lists.latest_versions())
-        store = _STORES.get(versions)
-        if store is None:
-            stored = uow.trust_lists.latest_all()
-            versions = tuple((s.city, s.version, s.anchor_fingerprint) for s in stored)
-            if len(_STORES) > 16:
-                _STORES.clear()
-            store = _STORES[versions] = TrustStore.of(
-                parse_trust_list(s.document, s.anchor_fingerprint) for s in stored
-            )
+        return trust_store_in(uow)
+
+
+def trust_store_in(uow: UnitOfWork) -> TrustStore:
+    """`trust_store` inside a unit of work the caller already holds (one transaction less)."""
+    versions = tuple(uow.trust_lists.latest_versions())
+    store = _STORES.get(versions)
+    if store is None:
+        stored = uow.trust_lists.latest_all()
+        versions = tuple((s.city, s.version, s.anchor_fingerprint) for s in stored)
+        if len(_STORES) > 16:
+            _STORES.clear()
+        store = _STORES[versions] = TrustStore.of(
+            parse_trust_list(s.document, s.anchor_fingerprint) for s in stored
+        )
     return store
 
 

@@ -17,7 +17,7 @@ from healthcode.domain.venues import (
     validate_venue,
 )
 from healthcode.services.context import ServiceContext
-from healthcode.services.keys import signing_key, trust_store
+from healthcode.services.keys import signing_key, trust_store_in
 from healthcode.services.ports import UnitOfWork, Venue
 from healthcode.verifier.claims import PlaceClaims
 from healthcode.verifier.envelope import PLACE_CODE_PREFIX, wrap
@@ -142,13 +142,15 @@ def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:
 def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
     """Is this scanned poster genuine and current? Signature first, then our poster records."""
     now = ctx.clock.now()
-    verdict = verify_place_code(text, trust_store(ctx), now, ctx.policy.clock_skew_seconds)
-    if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
-        return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
-    claims = verdict.claims
-    if claims.issuer != ctx.policy.city:
-        return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
+    # One read transaction for the trust list and our poster records (a check-in is hot).
     with ctx.uow(read_only=True) as uow:
+        store = trust_store_in(uow)
+        verdict = verify_place_code(text, store, now, ctx.policy.clock_skew_seconds)
+        if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
+            return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
+        claims = verdict.claims
+        if claims.issuer != ctx.policy.city:
+            return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
         venue = uow.venues.get(claims.venue_id)
         poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
     if venue is None or poster is None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row
 from healthcode.adapters.db.tables import checkins, subjects
@@ -42,6 +42,19 @@ def _page_cache(conn: Connection, kib: int) -> Iterator[None]:
 FIELDS = [checkins.c[f.name] for f in fields(CheckIn)]
 SOURCES = {source.value: source for source in CheckInSource}
 
+# The single check-in's statements, built once (building one costs more than running it).
+_INSERT = insert(checkins)
+_COUNT_SINCE = (
+    select(func.count())
+    .select_from(checkins)
+    .where(
+        and_(
+            checkins.c.subject_id == bindparam("subject_id"),
+            checkins.c.time_in >= bindparam("since"),
+        )
+    )
+)
+
 
 def _checkin(row: Row[Any]) -> CheckIn:
     venue_id, checkin_id, subject_id, time_in, closes_at, source, time_out, client_id = row
@@ -55,9 +68,7 @@ class SqlCheckIns:
         self.conn = conn
 
     def add(self, checkin: CheckIn) -> None:
-        self.conn.execute(
-            insert(checkins).values(**{**as_row(checkin), "source": checkin.source.value})
-        )
+        self.conn.execute(_INSERT, {**as_row(checkin), "source": checkin.source.value})
 
     def add_many(self, checkins: list[CheckIn], *, dry_run: bool = False) -> set[str]:
         """The subject ids among `checkins` that are not live residents (unknown or erased).
@@ -161,11 +172,7 @@ class SqlCheckIns:
 
     def count_since(self, subject_id: str, since: int) -> int:
         return int(
-            self.conn.execute(
-                select(func.count())
-                .select_from(checkins)
-                .where(and_(checkins.c.subject_id == subject_id, checkins.c.time_in >= since))
-            ).scalar_one()
+            self.conn.execute(_COUNT_SINCE, {"subject_id": subject_id, "since": since}).scalar_one()
         )
 
     def at_venue_between(self, venue_id: str, first: int, last: int) -> list[CheckIn]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from healthcode.adapters.db.tables import (
     guardianships,
@@ -41,6 +41,15 @@ def from_row(cls: type[T], row: Row[Any]) -> T:
     return cls(**{f.name: mapping[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
+# Statements on the check-in path, built once: building a statement (and its cache key) costs
+# more than running it; SQLAlchemy caches the compiled form per statement (bench/ingest.py).
+_SUBJECT = select(subjects).where(subjects.c.subject_id == bindparam("subject_id"))
+_VENUE = select(venues).where(venues.c.venue_id == bindparam("venue_id"))
+_POSTER = select(posters).where(
+    and_(posters.c.venue_id == bindparam("venue_id"), posters.c.poster_id == bindparam("poster_id"))
+)
+
+
 class SqlSubjects:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -49,7 +58,7 @@ class SqlSubjects:
         self.conn.execute(insert(subjects).values(**as_row(subject)))
 
     def get(self, subject_id: str) -> Subject | None:
-        row = self.conn.execute(select(subjects).where(subjects.c.subject_id == subject_id)).first()
+        row = self.conn.execute(_SUBJECT, {"subject_id": subject_id}).first()
         return from_row(Subject, row) if row else None
 
     def add_guardianship(
@@ -108,7 +117,7 @@ class SqlVenues:
         )
 
     def get(self, venue_id: str) -> Venue | None:
-        row = self.conn.execute(select(venues).where(venues.c.venue_id == venue_id)).first()
+        row = self.conn.execute(_VENUE, {"venue_id": venue_id}).first()
         if row is None:
             return None
         draft = VenueDraft(
@@ -127,11 +136,7 @@ class SqlVenues:
         self.conn.execute(insert(posters).values(**values))
 
     def get_poster(self, venue_id: str, poster_id: str) -> Poster | None:
-        row = self.conn.execute(
-            select(posters).where(
-                and_(posters.c.venue_id == venue_id, posters.c.poster_id == poster_id)
-            )
-        ).first()
+        row = self.conn.execute(_POSTER, {"venue_id": venue_id, "poster_id": poster_id}).first()
         return from_row(Poster, row) if row else None
 
     def current_poster(self, venue_id: str) -> Poster | None:

@@ -1,7 +1,15 @@
-"""Unit of work: one database transaction with every repository bound to it."""
+"""Unit of work: one database transaction with every repository bound to it.
+
+On SQLite the write transactions of one process queue on a lock of their own before `BEGIN
+IMMEDIATE`: SQLite's busy handler makes a waiting writer sleep and poll (1, 2, 5, ... 100 ms),
+so under load writers oversleep the moment the lock is free and the latency tail grows long;
+queued on our lock, the next writer starts as soon as the last one commits. SQLite's own lock
+still guards against writers in other processes.
+"""
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
@@ -14,6 +22,9 @@ from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner,
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
+from healthcode.domain.errors import Unavailable
+
+WRITE_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy timeout (engine.py)
 
 
 class SqlUnitOfWork:
@@ -24,21 +35,36 @@ class SqlUnitOfWork:
         policy: CheckpointPolicy,
         *,
         read_only: bool = False,
+        write_lock: threading.RLock | None = None,
     ):
         self.engine = engine
         self._signer = signer
         self._policy = policy
         self._read_only = read_only
+        # Only writers queue, and only where the factory gave a lock (SQLite).
+        self._write_lock = None if read_only else write_lock
+        self._locked = False
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._conn = self.engine.connect()
-        if self._read_only:
-            self._conn.execution_options(**{READ_ONLY: True})
-            if self.engine.dialect.name == "postgresql":
-                self._conn.execution_options(postgresql_readonly=True)
-        self._tx = self._conn.begin()
+        if self._write_lock is not None:
+            if not self._write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+                raise Unavailable("the database is busy: try again")
+            self._locked = True
+        try:
+            self._conn = self.engine.connect()
+            if self._read_only:
+                self._conn.execution_options(**{READ_ONLY: True})
+                if self.engine.dialect.name == "postgresql":
+                    self._conn.execution_options(postgresql_readonly=True)
+            self._tx = self._conn.begin()
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._release()
+            raise
         self.subjects = SqlSubjects(self._conn)
         self.vault = SqlVault(self._conn)
         self.venues = SqlVenues(self._conn)
@@ -68,10 +94,19 @@ class SqlUnitOfWork:
     ) -> None:
         assert self._conn is not None  # noqa: S101
         assert self._tx is not None  # noqa: S101
-        if self._tx.is_active:
-            self._tx.rollback()  # anything not committed explicitly is undone
-        self._conn.close()
-        self._conn = self._tx = None
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()  # anything not committed explicitly is undone
+            self._conn.close()
+        finally:
+            self._conn = self._tx = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._locked:
+            self._locked = False
+            assert self._write_lock is not None  # noqa: S101
+            self._write_lock.release()
 
 
 class SqlUnitOfWorkFactory:
@@ -79,6 +114,11 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self.signer = signer
         self.policy = policy
+        # Reentrant: a thread already inside a write transaction that opens another gets
+        # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
+        self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.signer, self.policy, read_only=read_only)
+        return SqlUnitOfWork(
+            self.engine, self.signer, self.policy, read_only=read_only, write_lock=self.write_lock
+        )

@@ -13,7 +13,13 @@ import typer
 
 from healthcode.bootstrap import initialise
 from healthcode.entrypoints.cli.checkins import checkin_app
-from healthcode.entrypoints.cli.common import console, handles_errors, load_settings, open_app
+from healthcode.entrypoints.cli.common import (
+    console,
+    handles_errors,
+    load_settings,
+    open_app,
+    uvicorn_options,
+)
 from healthcode.entrypoints.cli.demo import demo
 from healthcode.entrypoints.cli.keys import keys_app, trust_app
 from healthcode.entrypoints.cli.labs import case_app, lab_app
@@ -72,7 +78,13 @@ def serve(
     initialise(built)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"healthcode API on http://{bind_host}:{bind_port}  (docs: /docs)")
-    uvicorn.run(create_app(built=built), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(
+        create_app(built=built),
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        **uvicorn_options(),
+    )
 
 
 @app.command()

@@ -68,3 +68,16 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def uvicorn_options() -> dict[str, str]:
+    """The fastest event loop and HTTP parser uvicorn can use here: uvloop and httptools (both
+    in our dependencies; uvloop is not built for Windows), else asyncio and h11."""
+    import importlib.util
+
+    fast_loop = importlib.util.find_spec("uvloop") is not None
+    fast_http = importlib.util.find_spec("httptools") is not None
+    return {
+        "loop": "uvloop" if fast_loop else "asyncio",
+        "http": "httptools" if fast_http else "h11",
+    }

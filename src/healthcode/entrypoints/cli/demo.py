@@ -35,7 +35,7 @@ from healthcode.demo.outbreak import Rules
 from healthcode.demo.places import CITY_ZH, DISTRICTS
 from healthcode.demo.seed import Seeded, seed
 from healthcode.demo.timeline import HOUR
-from healthcode.entrypoints.cli.common import console, fail, handles_errors
+from healthcode.entrypoints.cli.common import console, fail, handles_errors, uvicorn_options
 
 MARKER = ".healthcode-demo"  # in a directory this command made, and may wipe
 STORY = "demo.json"  # the summary and the demo accounts, for later reference
@@ -252,4 +252,10 @@ def demo(
     built = build(settings)  # the real clock from here on
     initialise(built)
     console.print(f"healthcode demo API on {base}  (docs: /docs)")
-    uvicorn.run(create_app(built=built), host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(
+        create_app(built=built),
+        host=bind_host,
+        port=bind_port,
+        log_level="info",
+        **uvicorn_options(),
+    )

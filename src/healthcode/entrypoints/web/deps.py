@@ -1,4 +1,8 @@
-"""Request dependencies: the service context, and the admin bearer token for privileged routes."""
+"""Request dependencies: the service context, and the admin bearer token for privileged routes.
+
+They are `async def` on purpose: none of them blocks, and FastAPI runs a plain `def` dependency
+in the thread pool, a thread hop per dependency per request (the endpoint itself, which does
+the database work, still runs in the pool)."""
 
 from __future__ import annotations
 
@@ -20,11 +24,13 @@ def get_app(request: Request) -> App:
     return built
 
 
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:
     return get_app(request).ctx
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+async def require_admin(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
     """Until staff accounts exist, administration needs the configured bearer token."""
     expected = get_app(request).settings.admin_token.get_secret_value()
     given = (authorization or "").removeprefix("Bearer ").strip()
@@ -48,12 +54,12 @@ def _limit(request: Request, kind: str, key: str) -> None:
         )
 
 
-def limit_resident(request: Request, subject_id: str) -> None:
+async def limit_resident(request: Request, subject_id: str) -> None:
     """Floods of check-ins or reports from one resident are refused (429 + Retry-After)."""
     _limit(request, "resident", subject_id)
 
 
-def limit_venue(request: Request, venue_id: str) -> None:
+async def limit_venue(request: Request, venue_id: str) -> None:
     """Floods of scans or uploads from one venue's devices are refused (429 + Retry-After)."""
     _limit(request, "venue", venue_id)
 

@@ -1,8 +1,15 @@
-"""Check-ins: a resident scans a poster; a venue device scans a code or uploads offline scans."""
+"""Check-ins: a resident scans a poster; a venue device scans a code or uploads offline scans.
+
+The ingest routes are `async def` and hand only the service call to the thread pool: for a plain
+`def` route FastAPI also validates the response in the pool, a second thread hop per request
+(measured by bench/ingest.py). The service call blocks (database, fsync), so it never runs on
+the event loop.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from healthcode.domain.checkins import CheckIn
 from healthcode.entrypoints.web.deps import Ctx, ResidentLimit, VenueLimit
@@ -40,8 +47,10 @@ def checkin_out(c: CheckIn) -> CheckInOut:
     dependencies=[ResidentLimit],
     responses=LIMITED_RESPONSES,
 )
-def check_in(subject_id: str, body: CheckInIn, ctx: Ctx) -> list[CheckInOut]:
-    made = checkins.check_in_at_place(ctx, subject_id, body.place_code, body.dependants)
+async def check_in(subject_id: str, body: CheckInIn, ctx: Ctx) -> list[CheckInOut]:
+    made = await run_in_threadpool(
+        checkins.check_in_at_place, ctx, subject_id, body.place_code, body.dependants
+    )
     return [checkin_out(c) for c in made]
 
 
@@ -63,8 +72,8 @@ def check_out(subject_id: str, venue_id: str, checkin_id: str, ctx: Ctx) -> Chec
     dependencies=[VenueLimit],
     responses=LIMITED_RESPONSES,
 )
-def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
-    result = checkins.scan_health_code(ctx, venue_id, body.code)
+async def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
+    result = await run_in_threadpool(checkins.scan_health_code, ctx, venue_id, body.code)
     return ScanOut(**result.verdict.for_guard(), recorded=result.recorded)
 
 
@@ -74,9 +83,9 @@ def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
     dependencies=[VenueLimit],
     responses=LIMITED_RESPONSES,
 )
-def upload(venue_id: str, body: UploadIn, ctx: Ctx) -> UploadOut:
+async def upload(venue_id: str, body: UploadIn, ctx: Ctx) -> UploadOut:
     items = [checkins.UploadItem(i.client_id, i.code, i.scanned_at) for i in body.items]
-    report = checkins.upload_scans(ctx, venue_id, items)
+    report = await run_in_threadpool(checkins.upload_scans, ctx, venue_id, items)
     return UploadOut(
         accepted=report.accepted,
         duplicates=report.duplicates,
