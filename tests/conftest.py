@@ -115,6 +115,8 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "admin_token": TEST_ADMIN_TOKEN,
         "city": "CN-TEST",
         "checkpoint_every_entries": 4,
+        "argon2_memory_kib": 64,  # cheap hashes: tests check behaviour, not cost
+        "argon2_time_cost": 1,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

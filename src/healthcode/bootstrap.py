@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 
@@ -11,14 +12,17 @@ from healthcode.adapters.certlogic import CertLogicEngine
 from healthcode.adapters.clock import SystemClock
 from healthcode.adapters.crypto.keyring import KeyRing
 from healthcode.adapters.crypto.keystore import KeyStore
+from healthcode.adapters.crypto.passwords import StaffCredentials
 from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.log_store import CheckpointPolicy
 from healthcode.adapters.db.migrate import upgrade
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
+from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.config import Settings
-from healthcode.services.context import CityPolicy, ServiceContext
+from healthcode.domain.orders import parse_legal_bases
+from healthcode.services.context import AccessPolicy, CityPolicy, OrderPolicy, ServiceContext
 from healthcode.services.keys import ensure_keys
-from healthcode.services.ports import Clock
+from healthcode.services.ports import Clock, CodeSender
 from healthcode.services.rules import ensure_default_ruleset
 
 DAY = 86400
@@ -55,6 +59,45 @@ def city_policy(settings: Settings) -> CityPolicy:
     )
 
 
+def access_policy(settings: Settings) -> AccessPolicy:
+    return AccessPolicy(
+        staff_idle_seconds=settings.staff_idle_minutes * 60,
+        staff_absolute_seconds=settings.staff_absolute_hours * 3600,
+        resident_idle_seconds=settings.resident_idle_days * DAY,
+        resident_absolute_seconds=settings.resident_absolute_days * DAY,
+        otp_seconds=settings.otp_seconds,
+        otp_attempts=settings.otp_attempts,
+        otp_resend_seconds=settings.otp_resend_seconds,
+    )
+
+
+def order_policy(settings: Settings) -> OrderPolicy:
+    published = resources.files("healthcode.rulesets").joinpath("legal_bases.json")
+    return OrderPolicy(
+        max_days=settings.order_max_days,
+        freeze_threshold=settings.order_freeze_threshold,
+        orders_per_officer_day=settings.order_quota_per_officer_day,
+        subjects_per_officer_day=settings.order_subjects_per_officer_day,
+        appeal_decision_seconds=settings.appeal_decision_hours * 3600,
+        legal_bases=parse_legal_bases(json.loads(published.read_text("utf-8"))),
+    )
+
+
+def code_sender(settings: Settings) -> CodeSender:
+    if settings.code_sender == "smtp":
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        return SmtpSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            settings.smtp_to_template,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=password,
+        )
+    return ConsoleSender()
+
+
 def log_origin(settings: Settings) -> str:
     return f"healthcode/{settings.city}/log"
 
@@ -77,7 +120,19 @@ def build(
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
     uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy)
     ctx = ServiceContext(
-        uow, clock or SystemClock(), keyring, city_policy(settings), CertLogicEngine()
+        uow,
+        clock or SystemClock(),
+        keyring,
+        city_policy(settings),
+        CertLogicEngine(),
+        StaffCredentials(
+            f"healthcode {settings.city}",
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+        ),
+        code_sender(settings),
+        access_policy(settings),
+        order_policy(settings),
     )
     return App(settings, engine, keyring, ctx)
 

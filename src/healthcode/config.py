@@ -138,8 +138,83 @@ class Settings(BaseSettings):
         60, ge=1, description="... or every T seconds while entries are waiting."
     )
 
+    staff_idle_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="A staff session ends after this long without use ..."
+    )
+    staff_absolute_hours: int = Field(
+        8, ge=1, le=24, description="... and this long after sign-in, used or not."
+    )
+    resident_idle_days: int = Field(
+        7, ge=1, le=30, description="A resident's session ends after this long without use ..."
+    )
+    resident_absolute_days: int = Field(
+        30, ge=1, le=90, description="... and this long after sign-in, used or not."
+    )
+    otp_seconds: int = Field(
+        300, ge=60, le=900, description="How long a one-time sign-in code works."
+    )
+    otp_attempts: int = Field(
+        5, ge=1, le=10, description="Wrong guesses allowed per one-time code before it is void."
+    )
+    otp_resend_seconds: int = Field(
+        60, ge=10, le=600, description="A new one-time code for the same phone at most this often."
+    )
+    argon2_memory_kib: int = Field(
+        65536,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="Argon2id memory per password hash (RFC 9106 low-memory profile: 64 MiB).",
+    )
+    argon2_time_cost: int = Field(3, ge=1, le=20, description="Argon2id passes.")
+    code_sender: Literal["console", "smtp"] = Field(
+        "console",
+        description="How one-time sign-in codes reach phones: `console` prints them "
+        "(dev profile only), `smtp` mails an SMS gateway.",
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server of the SMS gateway.")
+    smtp_port: int = Field(587, ge=1, le=65535, description="Its port.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP user name, if it needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password, if it needs one.")
+    smtp_from: str = Field("healthcode@localhost", description="Sender address.")
+    smtp_to_template: str = Field(
+        "{phone}@sms.invalid",
+        description="Gateway address for a number; `{phone}` becomes the E.164 number.",
+    )
+
+    order_max_days: int = Field(
+        14, ge=1, le=60, description="The longest a manual health order may last, in days."
+    )
+    order_freeze_threshold: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="An approved manual order naming more residents than this is frozen, with "
+        "no effect on any colour, until an auditor releases it.",
+    )
+    order_quota_per_officer_day: int = Field(
+        10, ge=1, le=1000, description="Manual orders one officer may propose in 24 hours ..."
+    )
+    order_subjects_per_officer_day: int = Field(
+        100, ge=1, le=100_000, description="... and the residents they may name in them."
+    )
+    appeal_decision_hours: int = Field(
+        48,
+        ge=1,
+        le=30 * 24,
+        description="An appeal is decided within this many hours; a contested manual order "
+        "not upheld by then lapses for that resident.",
+    )
+
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
+
+    @field_validator("smtp_to_template")
+    @classmethod
+    def _gateway(cls, value: str) -> str:
+        if "{phone}" not in value or "@" not in value:
+            raise ValueError("the gateway address needs {phone} and an @domain")
+        return value
 
     @field_validator("data_dir")
     @classmethod

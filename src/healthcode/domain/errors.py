@@ -38,10 +38,47 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Refused(NotFound):
+    """The caller may not touch this object: answered exactly like NotFound (AUTHZ-3), and put on
+    the log as a refused attempt by whoever catches it, once the refused transaction is over."""
+
+    def __init__(self, message: str, *, field: str, action: str, kind: str, ref: str) -> None:
+        super().__init__(message, field=field)
+        self.action, self.kind, self.ref = action, kind, ref
+
+    @classmethod
+    def of(cls, action: str, kind: str, ref: str) -> Refused:
+        """A refusal to record (for refusals answered otherwise, e.g. 403 by role)."""
+        return cls("refused", field=kind, action=action, kind=kind, ref=ref)
+
+
 class Conflict(DomainError):
     """The request contradicts stored state (already enrolled, poster already rotated...)."""
 
     code = "conflict"
+
+
+class Unauthenticated(DomainError):
+    """The caller is not signed in, or the credentials they gave are wrong (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    """The caller's role may not attempt this kind of action at all (HTTP 403). Objects the
+    caller may not touch answer NotFound instead, as if they did not exist (AUTHZ-3)."""
+
+    code = "forbidden"
+
+
+class TooMany(DomainError):
+    """Too many attempts: try again after `retry_after` seconds (HTTP 429 + Retry-After)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = max(1, retry_after)
 
 
 class Unavailable(DomainError):

@@ -6,6 +6,10 @@ There is no attribute for where a person lives, works, travels, protests or bank
 can be written over one: the rule-set validator refuses any variable outside this vocabulary.
 
 Each fact has an opaque id (the evidence a colour cites), a kind, a time, and typed attributes.
+
+One kind is not for rules: a manual health order (`ORDER`, domain/orders.py), approved by two
+officers under a published legal basis. Status derivation turns it into a colour by itself,
+citing the order; no rule may read it or apply to it (`RULE_KINDS`, the vocabulary rules see).
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ class FactKind(StrEnum):
     SYMPTOMS = "symptoms"  # reported by the person (or their guardian)
     QUARANTINE = "quarantine"  # a completed quarantine, recorded by a health officer
     VACCINATION = "vaccination"  # a vaccine dose; only where the city enables it
+    ORDER = "order"  # a manual health order in force (never read by rules: see RULE_KINDS)
+
+
+# The kinds a rule may apply to and read: everything but manual orders, which are not evidence.
+RULE_KINDS: tuple[FactKind, ...] = tuple(k for k in FactKind if k is not FactKind.ORDER)
 
 
 class Symptom(StrEnum):
@@ -99,7 +108,9 @@ def facts_data(facts: Sequence[Fact]) -> dict[str, list[dict[str, object]]]:
     """All of a person's facts, by list, oldest first."""
     lists: dict[str, list[dict[str, object]]] = {name: [] for name in LISTS}
     for fact in sorted(facts, key=lambda f: (f.time, f.fact_id)):
-        lists[LIST_OF[fact.kind]].append(as_data(fact))
+        name = LIST_OF.get(fact.kind)
+        if name is not None:  # manual orders are in no list: rules never see them
+            lists[name].append(as_data(fact))
     return lists
 
 
@@ -121,6 +132,8 @@ class RecordedFact:
     detail: str  # symptoms: "fever,cough"; quarantine: "14"; vaccination: "2:mrna"
     recorded_at: int
     recorded_by: str  # the role that recorded it: resident, guardian, health_officer
+    withdrawn_at: int | None = None  # an appeal against it was granted: no colour rests on it
+    withdrawn_by_appeal: str | None = None
 
     def as_fact(self) -> Fact:
         if self.kind is FactKind.SYMPTOMS:
@@ -170,6 +183,12 @@ def hypothetical(index: int, kind: str, time: int, attrs: Mapping[str, object]) 
     if chosen is FactKind.CASE:
         raise InvalidInput(
             "a case is opened by a positive test: ask about a positive test instead",
+            field=f"{where}.kind",
+            code="unknown_fact",
+        )
+    if chosen is FactKind.ORDER:
+        raise InvalidInput(
+            "a manual order is not a health fact to ask about: see your orders instead",
             field=f"{where}.kind",
             code="unknown_fact",
         )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthcode.domain.errors import InvalidInput
-from healthcode.domain.facts import ATTRIBUTES, COMMON, LISTS, FactKind
+from healthcode.domain.facts import ATTRIBUTES, COMMON, LISTS, RULE_KINDS, FactKind
 
 SET_ID = re.compile(r"^[a-z][a-z0-9_-]{0,9}$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,5}$")
@@ -176,8 +176,8 @@ def _rule(raw: object, where: str) -> Rule:
     if colour not in RAISES:
         raise _fail(f"{where}.colour", "a rule raises the colour to yellow or red")
     fact = raw.get("fact")
-    if fact not in {k.value for k in FactKind}:
-        kinds = ", ".join(k.value for k in FactKind)
+    if fact not in {k.value for k in RULE_KINDS}:  # never a manual order: it is not evidence
+        kinds = ", ".join(k.value for k in RULE_KINDS)
         raise _fail(f"{where}.fact", f"a rule applies to one fact kind: {kinds}")
     kind = FactKind(fact)
     if "logic" not in raw:

@@ -1,14 +1,20 @@
 """A person's colour, derived from their health facts and the active rule set — never stored as
-a decision, never set by hand (manual orders, when they come, are facts with their own rules).
+a decision, never set by hand.
 
 Each rule is tried on each of the person's facts of its kind: it applies from the fact's time for
 `lasts_days` days while its CertLogic condition holds. The colour is the worst colour of the rules
 that apply; its provenance is the rule that holds it longest (rule set@version#rule) and the ids
 of the facts behind it. When every rule has run out the colour is green again, by itself.
 
+A manual health order in force (an ORDER fact, domain/orders.py) is not a rule and no rule reads
+it: it applies its own colour from its start until its end. It joins the worst-colour choice like
+a rule's finding, so an order can make a person red but never make anyone greener than their
+rules do. When an order holds the colour (it is the worst, and lasts longer than any rule of the
+same colour), the provenance names the order ("order:<id>") and cites it as the evidence.
+
 Evaluation never throws: a condition that fails on some data counts as not applying, and the
 failure is reported with the status (a rule set is dry-run on sample facts before it can be
-activated, so this should not happen).
+activated, so this should not happen). A malformed order is reported the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from healthcode.domain.facts import Fact, as_data, facts_data, iso
+from healthcode.domain.facts import Fact, FactKind, as_data, facts_data, iso
+from healthcode.domain.orders import ORDER_COLOURS, order_ref
 from healthcode.domain.rulesets import Rule, RuleSet, colour_rank
 
 DAY = 86400
@@ -35,6 +42,21 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderFinding:
+    """A manual order in force: `colour` from `since` until `until`, because of the order itself
+    (its fact), not because of any rule."""
+
+    fact: Fact
+    colour: str
+    since: int
+    until: int
+
+    @property
+    def ref(self) -> str:
+        return order_ref(self.fact.fact_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Status:
     colour: str
     rule_ref: str
@@ -42,7 +64,8 @@ class Status:
     since: int | None  # when the current colour began (None: green without a rule)
     until: int | None  # when it ends, unless new facts arrive
     findings: tuple[Finding, ...]  # every rule that applies now, any colour
-    problems: tuple[str, ...] = ()  # rules whose condition failed to evaluate
+    problems: tuple[str, ...] = ()  # rules whose condition failed to evaluate (or bad orders)
+    orders: tuple[OrderFinding, ...] = ()  # every manual order in force now
 
     def same_as(self, colour: str, rule_ref: str, evidence: str) -> bool:
         return (self.colour, self.rule_ref, ",".join(self.evidence)) == (
@@ -63,11 +86,37 @@ def applies(rule: Rule, fact: Fact, data: dict[str, object], apply: Apply) -> bo
     return truthy(apply(rule.logic, {**data, "fact": as_data(fact)}))
 
 
+def order_finding(fact: Fact, now: int) -> OrderFinding | None:
+    """The order's colour now, or None when it is not in force. Raises ValueError when the
+    fact is malformed (derive reports it as a problem)."""
+    colour, until = fact.attrs.get("colour"), fact.attrs.get("until")
+    if colour not in ORDER_COLOURS or type(until) is not int:
+        raise ValueError("a manual order needs a colour (yellow or red) and an end")
+    if not fact.time <= now < until:
+        return None
+    return OrderFinding(fact, str(colour), fact.time, until)
+
+
+def _orders(facts: Sequence[Fact], now: int, problems: list[str]) -> tuple[OrderFinding, ...]:
+    found: list[OrderFinding] = []
+    for fact in facts:
+        try:
+            order = order_finding(fact, now)
+        except ValueError:
+            problems.append(order_ref(fact.fact_id))
+            continue
+        if order is not None:
+            found.append(order)
+    return tuple(found)
+
+
 def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> Status:
+    problems: list[str] = []
+    orders = _orders([f for f in facts if f.kind is FactKind.ORDER], now, problems)
+    facts = [f for f in facts if f.kind is not FactKind.ORDER]  # rules never see orders
     shared: dict[str, object] = {"facts": facts_data(facts), "now": iso(now)}
     seen: dict[str, dict[str, object]] = {}  # each fact as a rule sees it, built once
     findings: list[Finding] = []
-    problems: list[str] = []
     for rule in ruleset.rules:
         for fact in facts:
             until = fact.time + rule.lasts_days * DAY
@@ -83,10 +132,27 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
                 continue
             if hit:
                 findings.append(Finding(rule, fact, fact.time, until))
-    if not findings:
-        return Status("green", ruleset.ref(), (), None, None, (), tuple(sorted(set(problems))))
-    worst = max(colour_rank(f.rule.colour) for f in findings)
+    reported = tuple(sorted(set(problems)))
+    if not findings and not orders:
+        return Status("green", ruleset.ref(), (), None, None, (), reported)
+    colours = [f.rule.colour for f in findings] + [o.colour for o in orders]
+    worst = max(colour_rank(c) for c in colours)
     top = [f for f in findings if colour_rank(f.rule.colour) == worst]
+    top_orders = [o for o in orders if colour_rank(o.colour) == worst]
+    rules_until = max((f.until for f in top), default=None)
+    if top_orders and (rules_until is None or max(o.until for o in top_orders) > rules_until):
+        # The order holds the colour longest: the colour rests on the order, not on a rule.
+        held = max(top_orders, key=lambda o: (o.until, o.fact.fact_id))
+        return Status(
+            held.colour,
+            held.ref,
+            tuple(sorted(o.fact.fact_id for o in top_orders)),
+            min(o.since for o in top_orders),
+            held.until,
+            tuple(findings),
+            reported,
+            orders,
+        )
     holding = max(top, key=lambda f: (f.until, f.rule.rule_id))
     return Status(
         holding.rule.colour,
@@ -95,5 +161,6 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
         min(f.since for f in top),
         holding.until,
         tuple(findings),
-        tuple(sorted(set(problems))),
+        reported,
+        orders,
     )

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from healthcode.domain.audit import commitment
 from healthcode.domain.errors import InvalidInput
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import Checkpoint
@@ -21,6 +22,54 @@ class LogEntryView:
     seq: int
     entry: str
     leaf_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AboutEntry:
+    """One log entry about a person, as they see it: who (role and pseudonym), did what, why,
+    when and with what outcome — for "who read my record, in which role, why, when" (PRIV-4)."""
+
+    seq: int
+    time: int
+    action: str
+    actor_role: str
+    actor_ref: str
+    purpose: str
+    basis: str
+    outcome: str
+    details: dict[str, str | int]
+
+
+ABOUT_LIMIT = 500
+
+
+def about_subject(
+    ctx: ServiceContext, subject_id: str, limit: int = ABOUT_LIMIT
+) -> list[AboutEntry]:
+    """Every entry about this person (newest first, at most `limit`), found by their commitment.
+    The caller has passed the access gate: only the person (or their guardian) asks this."""
+    with ctx.uow(read_only=True) as uow:
+        identity = uow.vault.get(subject_id)
+        if identity is None:
+            return []
+        found = uow.log.about(commitment(identity.commit_key, subject_id), min(limit, ABOUT_LIMIT))
+    out = []
+    for seq, text in found:
+        e = json.loads(text)
+        out.append(
+            AboutEntry(
+                seq,
+                e["time"],
+                e["action"],
+                e["actor"]["role"],
+                e["actor"]["ref"],
+                e["purpose"],
+                e["basis"],
+                e["outcome"],
+                e["details"],
+            )
+        )
+    return out
 
 
 def log_size(ctx: ServiceContext) -> int:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.services.ports import Clock, KeyRing, RuleEngine, UnitOfWorkFactory
+from healthcode.domain.orders import LegalBasis
+from healthcode.services.ports import (
+    Clock,
+    CodeSender,
+    Credentials,
+    KeyRing,
+    RuleEngine,
+    UnitOfWorkFactory,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +35,36 @@ class CityPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessPolicy:
+    staff_idle_seconds: int = 15 * 60
+    staff_absolute_seconds: int = 8 * 3600
+    resident_idle_seconds: int = 7 * 86400
+    resident_absolute_seconds: int = 30 * 86400
+    otp_seconds: int = 300
+    otp_attempts: int = 5
+    otp_resend_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPolicy:
+    """Manual health orders and appeals (domain/orders.py, domain/appeals.py)."""
+
+    max_days: int = 14
+    freeze_threshold: int = 50  # more residents than this: frozen until an auditor releases it
+    orders_per_officer_day: int = 10  # proposals per officer in any 24 hours ...
+    subjects_per_officer_day: int = 100  # ... and residents named in them
+    appeal_decision_seconds: int = 48 * 3600
+    legal_bases: tuple[LegalBasis, ...] = ()  # the published list; none: no order is possible
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceContext:
     uow: UnitOfWorkFactory
     clock: Clock
     keys: KeyRing
     policy: CityPolicy
     rules: RuleEngine
+    credentials: Credentials
+    sender: CodeSender
+    access: AccessPolicy
+    orders: OrderPolicy = OrderPolicy()

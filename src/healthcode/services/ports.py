@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
+from healthcode.domain.appeals import Appeal
 from healthcode.domain.audit import LogEntry
 from healthcode.domain.cases import Case, LabResult
 from healthcode.domain.checkins import CheckIn
 from healthcode.domain.facts import RecordedFact
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
+from healthcode.domain.orders import ManualOrder, OrderSubject
 from healthcode.domain.venues import Poster, VenueDraft
 
 
@@ -88,6 +90,9 @@ class Vault(Protocol):
     def commit_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
         """Each person's commitment key (the erased have none)."""
 
+    def find_phone(self, phone: str) -> list[str]:
+        """Subjects enrolled with this phone number, oldest first."""
+
     def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None: ...
 
 
@@ -124,6 +129,9 @@ class AuditLog(Protocol):
 
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]: ...
+    def about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
+        """The newest entries about one person (by commitment), newest first."""
+
     def root(self, size: int) -> bytes: ...
     def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
     def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
@@ -171,6 +179,8 @@ class StoredExposure:
     source_checkin_id: str
     via_subject: str | None  # for a secondary contact: the close contact they met
     found_at: int
+    withdrawn_at: int | None = None  # an appeal against it was granted: no colour rests on it
+    withdrawn_by_appeal: str | None = None
 
 
 class ExposureRepository(Protocol):
@@ -180,12 +190,16 @@ class ExposureRepository(Protocol):
     def of_subject(self, subject_id: str) -> list[StoredExposure]: ...
     def of_subjects(self, subject_ids: list[str]) -> dict[str, list[StoredExposure]]: ...
     def of_case(self, case_id: str) -> list[StoredExposure]: ...
+    def withdraw(self, exposure_id: str, appeal_id: str, now: int) -> None:
+        """Mark it withdrawn by a granted appeal: kept as a record, never evidence again."""
 
 
 class HealthFactRepository(Protocol):
     def add(self, fact: RecordedFact) -> None: ...
     def of_subject(self, subject_id: str) -> list[RecordedFact]: ...
     def of_subjects(self, subject_ids: list[str]) -> dict[str, list[RecordedFact]]: ...
+    def withdraw(self, fact_id: str, appeal_id: str, now: int) -> None:
+        """Mark it withdrawn by a granted appeal: kept as a record, never evidence again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +282,13 @@ class UnitOfWork(Protocol):
     rulesets: RuleSetRepository
     statuses: StatusRepository
     notices: NoticeRepository
+    staff: StaffRepository
+    sessions: SessionRepository
+    otp: OtpRepository
+    devices: DeviceRepository
+    assignments: AssignmentRepository
+    orders: OrderRepository
+    appeals: AppealRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -304,3 +325,154 @@ class KeyRing(Protocol):
     def log_vkey(self) -> str: ...
     def seal_subject(self, subject_id: str) -> bytes: ...
     def open_subject(self, sealed: bytes) -> str | None: ...
+    def phone_tag(self, phone: str) -> str:
+        """A keyed, irreversible tag of a phone number."""
+
+
+# --- Accounts and access ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAccount:
+    staff_id: str
+    username: str
+    role: str
+    venue_id: str | None
+    password_hash: str
+    totp_secret: str
+    totp_last_step: int
+    created_at: int
+    disabled_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    session_id: str  # SHA-256 of the token
+    kind: str
+    ref: str
+    role: str
+    venue_id: str | None
+    created_at: int
+    last_seen: int
+    ended_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OtpChallenge:
+    phone_tag: str
+    code_hash: str
+    created_at: int
+    expires_at: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceToken:
+    device_id: str
+    venue_id: str
+    label: str
+    token_hash: str
+    created_at: int
+    revoked_at: int | None = None
+
+
+class StaffRepository(Protocol):
+    def add(self, account: StaffAccount) -> None: ...
+    def get(self, staff_id: str) -> StaffAccount | None: ...
+    def by_username(self, username: str) -> StaffAccount | None: ...
+    def all(self) -> list[StaffAccount]: ...
+    def set_totp_step(self, staff_id: str, step: int) -> None: ...
+    def set_password(self, staff_id: str, password_hash: str) -> None: ...
+    def disable(self, staff_id: str, now: int) -> None: ...
+
+
+class SessionRepository(Protocol):
+    def add(self, session: StoredSession) -> None: ...
+    def get(self, session_id: str) -> StoredSession | None: ...
+    def touch(self, session_id: str, now: int) -> None: ...
+    def end(self, session_id: str, now: int) -> None: ...
+    def end_all(self, kind: str, ref: str, now: int) -> int: ...
+
+
+class OtpRepository(Protocol):
+    def put(self, challenge: OtpChallenge) -> None: ...
+    def get(self, phone_tag: str) -> OtpChallenge | None: ...
+    def attempt(self, phone_tag: str) -> None: ...
+    def delete(self, phone_tag: str) -> None: ...
+    def delete_expired(self, now: int) -> int: ...
+
+
+class DeviceRepository(Protocol):
+    def add(self, device: DeviceToken) -> None: ...
+    def get(self, device_id: str) -> DeviceToken | None: ...
+    def by_token(self, token_hash: str) -> DeviceToken | None: ...
+    def of_venue(self, venue_id: str) -> list[DeviceToken]: ...
+    def revoke(self, device_id: str, now: int) -> None: ...
+
+
+class AssignmentRepository(Protocol):
+    def add(self, case_id: str, staff_id: str, assigned_by: str, now: int) -> None: ...
+    def staff_of(self, case_id: str) -> list[str]: ...
+    def cases_of(self, staff_id: str) -> list[str]: ...
+    def is_assigned(self, case_id: str, staff_id: str) -> bool: ...
+
+
+class CodeSender(Protocol):
+    """Delivers a one-time sign-in code to a phone (adapters/otp_sender.py)."""
+
+    def send(self, phone: str, code: str, minutes: int) -> None: ...
+
+
+class Credentials(Protocol):
+    """Staff passwords (Argon2id) and second factors (TOTP): adapters/crypto/passwords.py."""
+
+    def hash_password(self, password: str) -> str: ...
+    def verify_password(self, stored: str | None, password: str) -> bool:
+        """With `stored` None, do the same work and refuse (equal-time refusals)."""
+
+    def new_totp_secret(self) -> str: ...
+    def totp_uri(self, secret: str, username: str) -> str: ...
+    def totp_step(self, secret: str, code: str, now: int) -> int | None:
+        """The time step `code` is valid for (within the drift window), or None."""
+
+
+# --- Manual orders and appeals ----------------------------------------------------------------
+
+
+class OrderRepository(Protocol):
+    def add(self, order: ManualOrder, subject_ids: Sequence[str]) -> None: ...
+    def get(self, order_id: str) -> ManualOrder | None: ...
+    def save(self, order: ManualOrder) -> None:
+        """Store the order's state, decisions and period (its people are stored apart)."""
+
+    def subjects_of(self, order_id: str) -> list[OrderSubject]: ...
+    def subject(self, order_id: str, subject_id: str) -> OrderSubject | None: ...
+    def end_for_subject(
+        self, order_id: str, subject_id: str, state: str, appeal_id: str, now: int
+    ) -> None:
+        """The order stops applying to this person (appeal granted, or lapsed)."""
+
+    def of_subject(self, subject_id: str) -> list[tuple[ManualOrder, OrderSubject]]: ...
+    def in_force_for(self, subject_ids: list[str]) -> dict[str, list[ManualOrder]]:
+        """The active orders that still apply to each person (time is checked by derive)."""
+
+    def proposed_by_since(self, staff_id: str, since: int) -> list[tuple[int, int]]:
+        """(proposed_at, number of people) of each order this officer proposed since then."""
+
+    def with_states(self, states: Sequence[str]) -> list[ManualOrder]: ...
+    def due_to_expire(self, now: int) -> list[ManualOrder]:
+        """Active orders whose end has passed, not yet marked expired."""
+
+
+class AppealRepository(Protocol):
+    def add(self, appeal: Appeal) -> None: ...
+    def get(self, appeal_id: str) -> Appeal | None: ...
+    def of_subject(self, subject_id: str) -> list[Appeal]: ...
+    def pending_about(self, subject_id: str, target_id: str) -> Appeal | None: ...
+    def pending(self, limit: int) -> list[Appeal]:
+        """The open queue, soonest deadline first."""
+
+    def overdue(self, target_kind: str, now: int, limit: int) -> list[Appeal]:
+        """Pending appeals of this kind whose deadline is at or before `now`."""
+
+    def close(self, appeal_id: str, state: str, decided_by: str | None, now: int) -> None: ...

@@ -7,7 +7,16 @@ import itertools
 import json
 
 from healthcode.domain.errors import InvalidInput, Unavailable
-from healthcode.domain.facts import ATTRIBUTES, VALUES, Fact, FactKind, Symptom, facts_data, iso
+from healthcode.domain.facts import (
+    ATTRIBUTES,
+    RULE_KINDS,
+    VALUES,
+    Fact,
+    FactKind,
+    Symptom,
+    facts_data,
+    iso,
+)
 from healthcode.domain.rulesets import RuleSet, parse_ruleset
 from healthcode.domain.status import DAY, applies
 from healthcode.services.ports import RuleEngine, StoredRuleSet, UnitOfWork
@@ -51,9 +60,9 @@ def _sample_attrs(kind: FactKind) -> list[dict[str, object]]:
 
 
 def sample_facts() -> list[Fact]:
-    """One of every kind and closed value, spread over a month."""
+    """One of every kind rules read and every closed value, spread over a month."""
     facts: list[Fact] = []
-    for kind in FactKind:
+    for kind in RULE_KINDS:
         for i, attrs in enumerate(_sample_attrs(kind)):
             facts.append(Fact(f"{kind.value[0]}{i}", kind, SAMPLE_TIME + i * DAY, attrs))  # type: ignore[arg-type]
     return facts

@@ -2,9 +2,13 @@
 provenance; the derived colour is remembered only to notice (and log) when it changes.
 
 Nothing here writes a colour as a decision. `refresh` re-derives and, when the colour or its rule
-changed, stores the new status and logs the change with the person's commitment, the rule and the
-number of facts behind it, in the caller's transaction. `sweep` does the same for colours whose
-time has run out, so that a colour returning to green is logged too.
+changed, stores the new status and logs the change with the person's commitment, the rule (or the
+manual order) and the number of facts behind it, in the caller's transaction. `sweep` does the
+same for colours whose time has run out, so that a colour returning to green is logged too; it
+first settles manual orders (expired ones, and contested ones whose appeal deadline passed).
+
+Evidence withdrawn by a granted appeal is no fact any more; a manual order in force for a person
+is one (of its own kind, which no rule reads).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from healthcode.domain.audit import SYSTEM, Actor, LogEntry, commitment
 from healthcode.domain.cases import LabResult
 from healthcode.domain.errors import NotFound
 from healthcode.domain.facts import Fact, FactKind, iso
+from healthcode.domain.orders import order_fact
 from healthcode.domain.rulesets import Rule, RuleSet
 from healthcode.domain.status import Status, derive
 from healthcode.services.context import ServiceContext
@@ -96,9 +101,11 @@ def facts_by_subject(uow: UnitOfWork, subject_ids: list[str]) -> dict[str, list[
             for c in found
         ]
     for subject_id, exposures in uow.exposures.of_subjects(subject_ids).items():
-        facts[subject_id] += [exposure_fact(e) for e in exposures]
+        facts[subject_id] += [exposure_fact(e) for e in exposures if e.withdrawn_at is None]
     for subject_id, recorded in uow.health_facts.of_subjects(subject_ids).items():
-        facts[subject_id] += [f.as_fact() for f in recorded]
+        facts[subject_id] += [f.as_fact() for f in recorded if f.withdrawn_at is None]
+    for subject_id, orders in uow.orders.in_force_for(subject_ids).items():
+        facts[subject_id] += [order_fact(o) for o in orders]
     return facts
 
 
@@ -265,9 +272,14 @@ def what_if(
 
 def sweep(ctx: ServiceContext) -> list[Change]:
     """Re-derive the colours whose time has run out (they return to green, or fall back to a
-    milder rule); each change is logged. Run periodically by the server and by `status sweep`."""
+    milder rule); each change is logged. Run periodically by the server and by `status sweep`.
+    Manual orders are settled first: contested ones whose appeal deadline passed lapse for that
+    person, and those whose days ran out are marked expired."""
+    from healthcode.services.appeals import lapse_overdue  # here: both build on this module
+    from healthcode.services.orders import expire_due
+
+    changes = lapse_overdue(ctx) + expire_due(ctx)
     now = ctx.clock.now()
-    changes: list[Change] = []
     seen: set[str] = set()
     while True:
         with ctx.uow() as uow:

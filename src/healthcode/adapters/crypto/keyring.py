@@ -5,11 +5,14 @@ Keys by purpose, never shared between purposes (AUD-3, SIG-5):
   anchor                      signs our trust lists (ES256); other cities pin its fingerprint
   log                         signs transparency-log checkpoints (Ed25519, C2SP signed note)
   ref                         AES-256 key that seals the subject reference inside health codes
+  phone-tag                   HMAC-SHA256 key: phone numbers waiting for a sign-in code, as tags
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -54,6 +57,16 @@ class KeyRing:
             self.store.put("log", key.private_bytes_raw())
         if not self.store.has("ref"):
             self.store.put("ref", secrets.token_bytes(32))
+        if not self.store.has("phone-tag"):
+            self.store.put("phone-tag", secrets.token_bytes(32))
+
+    def phone_tag(self, phone: str) -> str:
+        """A keyed hash of a phone number: the same number gives the same tag, but the tag
+        cannot be reversed by trying every number without the key."""
+        key = self._cache.get("phone-tag")
+        if key is None:
+            key = self._cache["phone-tag"] = self.store.get("phone-tag")
+        return hmac.new(key, b"healthcode/phone/" + phone.encode(), hashlib.sha256).hexdigest()
 
     def create_signing_key(self, use: KeyUse, alg: str) -> tuple[str, bytes]:
         key = generate_private_key(alg)

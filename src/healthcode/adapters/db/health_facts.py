@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, chunks, from_row
 from healthcode.adapters.db.tables import exposures, health_facts
@@ -56,6 +56,13 @@ class SqlExposures:
         )
         return [from_row(StoredExposure, r) for r in rows]
 
+    def withdraw(self, exposure_id: str, appeal_id: str, now: int) -> None:
+        self.conn.execute(
+            update(exposures)
+            .where(exposures.c.exposure_id == exposure_id)
+            .values(withdrawn_at=now, withdrawn_by_appeal=appeal_id)
+        )
+
 
 class SqlHealthFacts:
     def __init__(self, conn: Connection) -> None:
@@ -78,6 +85,14 @@ class SqlHealthFacts:
             for r in rows:
                 found[r.subject_id].append(
                     RecordedFact(r.fact_id, r.subject_id, FactKind(r.kind), r.time, r.detail,
-                                 r.recorded_at, r.recorded_by)
+                                 r.recorded_at, r.recorded_by, r.withdrawn_at,
+                                 r.withdrawn_by_appeal)
                 )  # fmt: skip
         return found
+
+    def withdraw(self, fact_id: str, appeal_id: str, now: int) -> None:
+        self.conn.execute(
+            update(health_facts)
+            .where(health_facts.c.fact_id == fact_id)
+            .values(withdrawn_at=now, withdrawn_by_appeal=appeal_id)
+        )

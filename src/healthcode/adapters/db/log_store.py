@@ -100,7 +100,10 @@ class SqlAuditLog:
             leaf = merkle.leaf_hash(text.encode())
             for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
                 fresh[(level, idx)] = h
-            rows.append({"seq": seq, "time": now, "entry": text, "leaf_hash": leaf})
+            about = entry.object_ref if entry.object_kind == "subject" else None
+            rows.append(
+                {"seq": seq, "time": now, "entry": text, "leaf_hash": leaf, "subject_ref": about}
+            )
         self.conn.execute(insert(log_entries), rows)
         self.conn.execute(
             insert(log_hashes),
@@ -115,6 +118,16 @@ class SqlAuditLog:
             .order_by(log_entries.c.seq)
         )
         return [(r.seq, r.entry, bytes(r.leaf_hash)) for r in rows]
+
+    def about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
+        """The newest entries about one person (by their commitment), newest first."""
+        rows = self.conn.execute(
+            select(log_entries.c.seq, log_entries.c.entry)
+            .where(log_entries.c.subject_ref == subject_ref)
+            .order_by(log_entries.c.seq.desc())
+            .limit(limit)
+        )
+        return [(r.seq, r.entry) for r in rows]
 
     def root(self, size: int) -> bytes:
         return merkle.tree_hash_batch(size, self._read_many)

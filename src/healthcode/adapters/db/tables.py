@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -107,6 +108,10 @@ log_entries = Table(
     Column("time", BigInteger, nullable=False),
     Column("entry", Text, nullable=False),
     Column("leaf_hash", LargeBinary(32), nullable=False),
+    # The commitment of the person an entry is about, copied out of the entry so that a resident
+    # can list "everything about me" by index. Not hashed: the entry text is the record.
+    Column("subject_ref", String(40)),
+    Index(None, "subject_ref"),
 )
 
 log_hashes = Table(
@@ -188,6 +193,8 @@ exposures = Table(
     Column("source_checkin_id", String(24), nullable=False),
     Column("via_subject", String(32)),
     Column("found_at", BigInteger, nullable=False),
+    Column("withdrawn_at", BigInteger),  # an appeal against it was granted
+    Column("withdrawn_by_appeal", String(24)),
     Index(None, "subject_id", "start"),
     Index(
         "ix_exposures_evidence",
@@ -209,6 +216,8 @@ health_facts = Table(
     Column("detail", String(120), nullable=False),
     Column("recorded_at", BigInteger, nullable=False),
     Column("recorded_by", String(24), nullable=False),
+    Column("withdrawn_at", BigInteger),  # an appeal against it was granted
+    Column("withdrawn_by_appeal", String(24)),
     Index(None, "subject_id", "time"),
 )
 
@@ -248,4 +257,123 @@ notices = Table(
     Column("exposure_id", String(24), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "subject_id", "created_at"),
+)
+
+# --- Accounts and access (who may act, and for which case) ------------------------------------
+
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("staff_id", String(24), primary_key=True),  # random; the log names staff by it
+    Column("username", String(32), nullable=False, unique=True),
+    Column("role", String(24), nullable=False),
+    Column("venue_id", String(24)),  # venue staff and venue admins act for one venue
+    Column("password_hash", String(200), nullable=False),  # Argon2id, PHC string
+    Column("totp_secret", String(64), nullable=False),  # base32
+    Column("totp_last_step", BigInteger, nullable=False),  # a code is accepted once
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),  # SHA-256 of the token, never the token
+    Column("kind", String(16), nullable=False),  # staff | resident | applicant
+    Column("ref", String(64), nullable=False),  # staff id, subject id, or phone tag
+    Column("role", String(24), nullable=False),
+    Column("venue_id", String(24)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("ended_at", BigInteger),
+    Index(None, "kind", "ref"),
+)
+
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("phone_tag", String(64), primary_key=True),  # keyed hash of the phone number
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+)
+
+device_tokens = Table(
+    "device_tokens",
+    metadata,
+    Column("device_id", String(24), primary_key=True),
+    Column("venue_id", String(24), nullable=False),
+    Column("label", String(40), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    Index(None, "venue_id"),
+)
+
+case_assignments = Table(
+    "case_assignments",
+    metadata,
+    Column("case_id", String(24), primary_key=True),
+    Column("staff_id", String(24), primary_key=True),
+    Column("assigned_by", String(24), nullable=False),
+    Column("assigned_at", BigInteger, nullable=False),
+    Index(None, "staff_id"),
+)
+
+# --- Manual orders and appeals (domain/orders.py, domain/appeals.py) --------------------------
+
+manual_orders = Table(
+    "manual_orders",
+    metadata,
+    Column("order_id", String(10), primary_key=True),  # "order:<id>" is the colour's rule_ref
+    Column("colour", String(8), nullable=False),
+    Column("legal_basis", String(32), nullable=False),  # an id of the published list
+    Column("reason", String(500), nullable=False),  # shown to the people named; never logged
+    Column("days", SmallInteger, nullable=False),
+    Column("subject_count", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("proposed_by", String(24), nullable=False),  # staff ids, as on the log
+    Column("proposer_role", String(24), nullable=False),
+    Column("proposed_at", BigInteger, nullable=False),
+    Column("decided_by", String(24)),
+    Column("decided_role", String(24)),
+    Column("decided_at", BigInteger),
+    Column("released_by", String(24)),
+    Column("released_at", BigInteger),
+    Column("starts_at", BigInteger),
+    Column("ends_at", BigInteger),
+    Column("ended_by", String(24)),
+    Column("ended_at", BigInteger),
+    Index(None, "proposed_by", "proposed_at"),
+    Index(None, "state", "ends_at"),
+)
+
+order_subjects = Table(
+    "order_subjects",
+    metadata,
+    Column("order_id", String(10), primary_key=True),
+    Column("subject_id", String(32), primary_key=True),
+    Column("state", String(12), nullable=False),  # applies | lifted | lapsed
+    Column("ended_at", BigInteger),
+    Column("appeal_id", String(24)),
+    Index(None, "subject_id"),
+)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("appeal_id", String(24), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # order | exposure | health_fact
+    Column("target_id", String(24), nullable=False),
+    Column("reason", String(1000), nullable=False),  # personal data; never logged
+    Column("filed_by", String(16), nullable=False),  # resident | guardian
+    Column("filed_at", BigInteger, nullable=False),
+    Column("deadline", BigInteger, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("decided_by", String(24)),
+    Column("decided_at", BigInteger),
+    Index(None, "subject_id", "filed_at"),
+    Index(None, "state", "deadline"),
 )

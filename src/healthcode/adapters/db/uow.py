@@ -14,11 +14,19 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from healthcode.adapters.db.accounts import (
+    SqlAssignments,
+    SqlDevices,
+    SqlOtp,
+    SqlSessions,
+    SqlStaff,
+)
 from healthcode.adapters.db.cases import SqlCases
 from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
+from healthcode.adapters.db.orders import SqlAppeals, SqlOrders
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
@@ -78,6 +86,13 @@ class SqlUnitOfWork:
         self.rulesets = SqlRuleSets(self._conn)
         self.statuses = SqlStatuses(self._conn)
         self.notices = SqlNotices(self._conn)
+        self.staff = SqlStaff(self._conn)
+        self.sessions = SqlSessions(self._conn)
+        self.otp = SqlOtp(self._conn)
+        self.devices = SqlDevices(self._conn)
+        self.assignments = SqlAssignments(self._conn)
+        self.orders = SqlOrders(self._conn)
+        self.appeals = SqlAppeals(self._conn)
         return self
 
     def commit(self) -> None:

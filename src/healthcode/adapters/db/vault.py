@@ -54,6 +54,14 @@ class SqlVault:
             keys.update((r.subject_id, bytes(r.commit_key)) for r in rows)
         return keys
 
+    def find_phone(self, phone: str) -> list[str]:
+        rows = self.conn.execute(
+            select(vault_identities.c.subject_id)
+            .where(vault_identities.c.phone == phone)
+            .order_by(vault_identities.c.created_at, vault_identities.c.subject_id)
+        )
+        return [r.subject_id for r in rows]
+
     def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None:
         return self.conn.execute(
             select(vault_identities.c.subject_id).where(

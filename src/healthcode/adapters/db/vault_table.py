@@ -7,7 +7,7 @@ it (an import-linter contract), and every other table knows a subject by its pse
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, LargeBinary, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Table, UniqueConstraint
 
 from healthcode.adapters.db.tables import metadata
 
@@ -22,4 +22,5 @@ vault_identities = Table(
     Column("commit_key", LargeBinary(32), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("doc_type", "doc_number"),
+    Index(None, "phone"),  # signing in by one-time code finds the resident by phone
 )

@@ -1,0 +1,189 @@
+"""Staff accounts, sessions, one-time sign-in codes, venue device tokens and case assignments.
+
+Tokens and codes are stored only as hashes; phone numbers waiting for a code only as a keyed tag.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.tables import (
+    case_assignments,
+    device_tokens,
+    otp_challenges,
+    sessions,
+    staff_accounts,
+)
+from healthcode.services.ports import DeviceToken, OtpChallenge, StaffAccount, StoredSession
+
+
+class SqlStaff:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, account: StaffAccount) -> None:
+        self.conn.execute(insert(staff_accounts).values(**as_row(account)))
+
+    def get(self, staff_id: str) -> StaffAccount | None:
+        row = self.conn.execute(
+            select(staff_accounts).where(staff_accounts.c.staff_id == staff_id)
+        ).first()
+        return from_row(StaffAccount, row) if row else None
+
+    def by_username(self, username: str) -> StaffAccount | None:
+        row = self.conn.execute(
+            select(staff_accounts).where(staff_accounts.c.username == username)
+        ).first()
+        return from_row(StaffAccount, row) if row else None
+
+    def all(self) -> list[StaffAccount]:
+        rows = self.conn.execute(select(staff_accounts).order_by(staff_accounts.c.username))
+        return [from_row(StaffAccount, r) for r in rows]
+
+    def _set(self, staff_id: str, **values: object) -> None:
+        self.conn.execute(
+            update(staff_accounts).where(staff_accounts.c.staff_id == staff_id).values(**values)
+        )
+
+    def set_totp_step(self, staff_id: str, step: int) -> None:
+        self._set(staff_id, totp_last_step=step)
+
+    def set_password(self, staff_id: str, password_hash: str) -> None:
+        self._set(staff_id, password_hash=password_hash)
+
+    def disable(self, staff_id: str, now: int) -> None:
+        self._set(staff_id, disabled_at=now)
+
+
+class SqlSessions:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, session: StoredSession) -> None:
+        self.conn.execute(insert(sessions).values(**as_row(session)))
+
+    def get(self, session_id: str) -> StoredSession | None:
+        row = self.conn.execute(select(sessions).where(sessions.c.session_id == session_id)).first()
+        return from_row(StoredSession, row) if row else None
+
+    def touch(self, session_id: str, now: int) -> None:
+        self.conn.execute(
+            update(sessions).where(sessions.c.session_id == session_id).values(last_seen=now)
+        )
+
+    def end(self, session_id: str, now: int) -> None:
+        self.conn.execute(
+            update(sessions)
+            .where(and_(sessions.c.session_id == session_id, sessions.c.ended_at.is_(None)))
+            .values(ended_at=now)
+        )
+
+    def end_all(self, kind: str, ref: str, now: int) -> int:
+        done = self.conn.execute(
+            update(sessions)
+            .where(
+                and_(sessions.c.kind == kind, sessions.c.ref == ref, sessions.c.ended_at.is_(None))
+            )
+            .values(ended_at=now)
+        )
+        return done.rowcount
+
+
+class SqlOtp:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put(self, challenge: OtpChallenge) -> None:
+        self.delete(challenge.phone_tag)
+        self.conn.execute(insert(otp_challenges).values(**as_row(challenge)))
+
+    def get(self, phone_tag: str) -> OtpChallenge | None:
+        row = self.conn.execute(
+            select(otp_challenges).where(otp_challenges.c.phone_tag == phone_tag)
+        ).first()
+        return from_row(OtpChallenge, row) if row else None
+
+    def attempt(self, phone_tag: str) -> None:
+        self.conn.execute(
+            update(otp_challenges)
+            .where(otp_challenges.c.phone_tag == phone_tag)
+            .values(attempts=otp_challenges.c.attempts + 1)
+        )
+
+    def delete(self, phone_tag: str) -> None:
+        self.conn.execute(delete(otp_challenges).where(otp_challenges.c.phone_tag == phone_tag))
+
+    def delete_expired(self, now: int) -> int:
+        done = self.conn.execute(delete(otp_challenges).where(otp_challenges.c.expires_at <= now))
+        return done.rowcount
+
+
+class SqlDevices:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, device: DeviceToken) -> None:
+        self.conn.execute(insert(device_tokens).values(**as_row(device)))
+
+    def get(self, device_id: str) -> DeviceToken | None:
+        row = self.conn.execute(
+            select(device_tokens).where(device_tokens.c.device_id == device_id)
+        ).first()
+        return from_row(DeviceToken, row) if row else None
+
+    def by_token(self, token_hash: str) -> DeviceToken | None:
+        row = self.conn.execute(
+            select(device_tokens).where(device_tokens.c.token_hash == token_hash)
+        ).first()
+        return from_row(DeviceToken, row) if row else None
+
+    def of_venue(self, venue_id: str) -> list[DeviceToken]:
+        rows = self.conn.execute(
+            select(device_tokens)
+            .where(device_tokens.c.venue_id == venue_id)
+            .order_by(device_tokens.c.created_at, device_tokens.c.device_id)
+        )
+        return [from_row(DeviceToken, r) for r in rows]
+
+    def revoke(self, device_id: str, now: int) -> None:
+        self.conn.execute(
+            update(device_tokens)
+            .where(
+                and_(device_tokens.c.device_id == device_id, device_tokens.c.revoked_at.is_(None))
+            )
+            .values(revoked_at=now)
+        )
+
+
+class SqlAssignments:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, case_id: str, staff_id: str, assigned_by: str, now: int) -> None:
+        if not self.is_assigned(case_id, staff_id):
+            self.conn.execute(
+                insert(case_assignments).values(
+                    case_id=case_id, staff_id=staff_id, assigned_by=assigned_by, assigned_at=now
+                )
+            )
+
+    def staff_of(self, case_id: str) -> list[str]:
+        rows = self.conn.execute(
+            select(case_assignments.c.staff_id).where(case_assignments.c.case_id == case_id)
+        )
+        return sorted(r.staff_id for r in rows)
+
+    def cases_of(self, staff_id: str) -> list[str]:
+        rows = self.conn.execute(
+            select(case_assignments.c.case_id).where(case_assignments.c.staff_id == staff_id)
+        )
+        return sorted(r.case_id for r in rows)
+
+    def is_assigned(self, case_id: str, staff_id: str) -> bool:
+        found = self.conn.execute(
+            select(case_assignments.c.case_id).where(
+                and_(case_assignments.c.case_id == case_id, case_assignments.c.staff_id == staff_id)
+            )
+        ).first()
+        return found is not None

@@ -1,0 +1,103 @@
+"""Who may do what: the roles, the actions, and one table between them (AUTHZ-1, AUTHZ-2).
+
+Deny by default: an action not in `POLICY` is allowed to nobody, and every HTTP route must name
+its action (the app refuses to start otherwise). The table answers only "may this role attempt
+this kind of action at all"; which *object* a principal may touch (their own record, their
+dependant's, their venue's, a case they are assigned to) is decided by the `access_*` gates in
+services/access.py, which log every read of personal data with its purpose.
+
+There is deliberately no action that reads where a person has been except the trace of a
+confirmed case (`case.trace`), and no action that sets a colour: colours are derived.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PUBLIC = "public"  # anyone, not signed in
+    APPLICANT = "applicant"  # proved a phone number, not yet enrolled
+    RESIDENT = "resident"
+    GUARDIAN = "guardian"  # a resident acting for a dependant (decided per object)
+    VENUE_DEVICE = "venue_device"  # a scanner with a device token, bound to one venue
+    VENUE_STAFF = "venue_staff"
+    VENUE_ADMIN = "venue_admin"
+    TRACER = "tracer"
+    HEALTH_OFFICER = "health_officer"
+    AUTHORITY_ADMIN = "authority_admin"
+    AUDITOR = "auditor"
+
+
+STAFF_ROLES = frozenset(
+    {
+        Role.VENUE_STAFF,
+        Role.VENUE_ADMIN,
+        Role.TRACER,
+        Role.HEALTH_OFFICER,
+        Role.AUTHORITY_ADMIN,
+        Role.AUDITOR,
+    }
+)
+OFFICERS = frozenset({Role.TRACER, Role.HEALTH_OFFICER})
+VENUE_SIDE = frozenset({Role.VENUE_DEVICE, Role.VENUE_STAFF, Role.VENUE_ADMIN})
+SIGNED_IN = frozenset(Role) - {Role.PUBLIC}
+EVERYONE = frozenset(Role)
+SELF = frozenset({Role.RESIDENT})  # a resident, for themselves or a dependant (object gate)
+
+# action -> roles that may attempt it. Object gates narrow this further.
+POLICY: dict[str, frozenset[Role]] = {
+    # Public: the log, the trust lists, the published rules, verification.
+    "ops.health": EVERYONE,
+    "log.read": EVERYONE,
+    "trust.read": EVERYONE,
+    "rules.read": EVERYONE,
+    "code.verify": EVERYONE,
+    "place_code.check": EVERYONE,
+    "report.read": EVERYONE,
+    "venue.read": EVERYONE,  # name, type, district: what the poster shows anyway
+    # Signing in and out.
+    "auth.login": EVERYONE,
+    "auth.session": SIGNED_IN,
+    "auth.logout": SIGNED_IN,
+    # Residents (and guardians, for their dependants).
+    "resident.enrol": frozenset({Role.APPLICANT, Role.HEALTH_OFFICER}),
+    "resident.dependant.add": SELF,
+    "resident.dependant.list": SELF,
+    "resident.code.issue": SELF,
+    "resident.status.read": SELF | OFFICERS,  # officers: only within an assigned open case
+    "resident.status.what_if": SELF,
+    "resident.notices.read": SELF,
+    "resident.checkins.read": SELF,  # never officers: tracing is the only "where was this person"
+    "resident.checkin": SELF,
+    "resident.symptoms.report": SELF,
+    "resident.log.read": SELF,  # who read my record, in which role, why
+    # Venues.
+    "venue.register": frozenset({Role.AUTHORITY_ADMIN}),
+    "venue.poster.read": frozenset({Role.VENUE_STAFF, Role.VENUE_ADMIN, Role.AUTHORITY_ADMIN}),
+    "venue.poster.rotate": frozenset({Role.VENUE_ADMIN, Role.AUTHORITY_ADMIN}),
+    "venue.scan": VENUE_SIDE,
+    "venue.upload": VENUE_SIDE,
+    "venue.device.manage": frozenset({Role.VENUE_ADMIN}),
+    # Health facts and cases.
+    "lab.import": frozenset({Role.HEALTH_OFFICER}),
+    "case.list": OFFICERS,
+    "case.assign": frozenset({Role.HEALTH_OFFICER}),
+    "case.trace": OFFICERS,  # only a case they are assigned to
+    "case.trace_outbreak": frozenset({Role.HEALTH_OFFICER}),
+    "fact.quarantine": OFFICERS,
+    "fact.vaccination": frozenset({Role.HEALTH_OFFICER}),
+    # Rules, colours, keys: the authority.
+    "rules.load": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
+    "rules.activate": frozenset({Role.AUTHORITY_ADMIN}),
+    "status.sweep": frozenset({Role.AUTHORITY_ADMIN}),
+    "keys.read": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
+    "keys.manage": frozenset({Role.AUTHORITY_ADMIN}),
+    "trust.import": frozenset({Role.AUTHORITY_ADMIN}),
+    "staff.manage": frozenset({Role.AUTHORITY_ADMIN}),
+}
+
+
+def allowed(action: str, role: Role) -> bool:
+    """Deny by default: unknown actions are allowed to nobody."""
+    return role in POLICY.get(action, frozenset())
