@@ -203,7 +203,6 @@ def make_fixture(alg: str, directory: Path, now: int) -> Fixture:
         data_dir=directory / "data",
         database_url=f"sqlite:///{directory / 'healthcode.db'}",
         key_passphrase=secrets.token_urlsafe(24),
-        admin_token=secrets.token_urlsafe(24),
         city=CITY,
         code_algorithm=alg,
     )

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import os
 import random
@@ -61,7 +62,7 @@ from sqlalchemy.engine import make_url
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.engine import make_engine
-from healthcode.adapters.db.tables import checkins, subjects, venues
+from healthcode.adapters.db.tables import checkins, device_tokens, sessions, subjects, venues
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
 from healthcode.domain.audit import Actor
@@ -171,6 +172,31 @@ def add_subjects(app: App, count: int, now: int, *, vault: bool = False) -> list
                 uow.vault.add(Identity(s, "张三", None, None, None, secrets.token_bytes(32), now))
             uow.commit()
     return ids
+
+
+def sign_in(app: App, people: list[str], device_venues: list[str], now: int) -> dict[str, str]:
+    """A session for each resident and a scanner token for each venue, written straight into
+    their tables (setup, not measured); every request of the run carries one."""
+    tokens = {p: secrets.token_urlsafe(32) for p in people}
+    devices = {v: "dev_" + secrets.token_urlsafe(32) for v in device_venues}
+    digest = lambda t: hashlib.sha256(t.encode()).hexdigest()  # noqa: E731
+    with app.engine.begin() as conn:
+        rows = [
+            {"session_id": digest(t), "kind": "resident", "ref": p, "role": "resident",
+             "venue_id": None, "created_at": now, "last_seen": now, "ended_at": None}
+            for p, t in tokens.items()
+        ]  # fmt: skip
+        for start in range(0, len(rows), 50_000):
+            conn.execute(insert(sessions), rows[start : start + 50_000])
+        conn.execute(
+            insert(device_tokens),
+            [
+                {"device_id": "d" + secrets.token_hex(8), "venue_id": v, "label": "bench",
+                 "token_hash": digest(t), "created_at": now, "revoked_at": None}
+                for v, t in devices.items()
+            ],
+        )  # fmt: skip
+    return tokens | devices
 
 
 def add_venues(app: App, types: list[VenueType], now: int) -> list[str]:
@@ -460,7 +486,7 @@ def server(directory: Path, url: str, workers: int) -> Iterator[tuple[int, int]]
     )
     try:
         deadline = time.monotonic() + 60
-        while asyncio.run(_status(port, b"GET /keys HTTP/1.1\r\nHost: x\r\n\r\n")) != 200:
+        while asyncio.run(_status(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")) != 200:
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
                 tail = (directory / f"server-{port}.log").read_text(errors="replace")[-2000:]
@@ -523,10 +549,10 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return int(head[9:12]), body
 
 
-def post(path: str, body: bytes) -> bytes:
+def post(path: str, body: bytes, token: str) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
@@ -605,21 +631,27 @@ def drive(
     return run
 
 
-def place_requests(people: list[str], place_codes: list[str]) -> Iterator[bytes]:
-    """Single check-ins: each resident at most USES_PER_RESIDENT times in the whole run."""
+def place_requests(
+    people: list[str], place_codes: list[str], tokens: dict[str, str]
+) -> Iterator[bytes]:
+    """Single check-ins, each by the signed-in resident: each resident at most
+    USES_PER_RESIDENT times in the whole run."""
     uses = 0
     while True:
         for person in people:
             code = place_codes[uses % len(place_codes)]
             body = json.dumps({"place_code": code}).encode()
-            yield post(f"/residents/{person}/checkins", body)
+            yield post(f"/residents/{person}/checkins", body, tokens[person])
             uses += 1
         if uses >= len(people) * USES_PER_RESIDENT:
             return  # the pool is used up: the run ends early (reported)
 
 
 def upload_requests(
-    venue_ids: list[str], scans: list[tuple[str, int]], batch: int = UPLOAD_BATCH
+    venue_ids: list[str],
+    scans: list[tuple[str, int]],
+    tokens: dict[str, str],
+    batch: int = UPLOAD_BATCH,
 ) -> Iterator[bytes]:
     """Device uploads of `batch` scans: each scan is a (code, scanned_at) of a resident, used
     at most USES_PER_RESIDENT times; client ids never repeat."""
@@ -632,7 +664,8 @@ def upload_requests(
             ]
             venue = venue_ids[number % len(venue_ids)]
             number += 1
-            yield post(f"/venues/{venue}/uploads", json.dumps({"items": items}).encode())
+            body = json.dumps({"items": items}).encode()
+            yield post(f"/venues/{venue}/uploads", body, tokens[venue])
 
 
 @dataclass
@@ -651,6 +684,7 @@ class HttpSetup:
     place_codes: list[str]
     device_venues: list[str]
     scans: list[tuple[str, int]]
+    tokens: dict[str, str]  # resident or venue id -> a session or device token
     inproc_single: float = 0.0  # check-ins/s, service call in-process
     inproc_upload: float = 0.0
 
@@ -674,7 +708,8 @@ def http_setup(
     device_venues = add_venues(app, [VenueType.SUPERMARKET] * 50, now)
     scanned = add_subjects(app, max(UPLOAD_BATCH, budget // USES_PER_RESIDENT), now, vault=True)
     scans = [(codes.issue_health_code(app.ctx, s).text, int(time.time())) for s in scanned]
-    setup = HttpSetup(directory, db.url, people, place_codes, device_venues, scans)
+    tokens = sign_in(app, people, device_venues, now)
+    setup = HttpSetup(directory, db.url, people, place_codes, device_venues, scans, tokens)
     # In-process baselines: the same service calls, one thread, no HTTP (informative).
     extra = add_subjects(app, 200, now)
     start, done = time.perf_counter(), 0
@@ -707,8 +742,8 @@ def measure_http(
     console: Console,
 ) -> list[HttpResult]:
     results = []
-    singles = place_requests(setup.people, setup.place_codes)
-    uploads = upload_requests(setup.device_venues, setup.scans)
+    singles = place_requests(setup.people, setup.place_codes, setup.tokens)
+    uploads = upload_requests(setup.device_venues, setup.scans, setup.tokens)
     accepted = lambda body: len(json.loads(body)["accepted"])  # noqa: E731
     for workers in workers_list:
         result = HttpResult(kind, workers)

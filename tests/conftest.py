@@ -24,6 +24,9 @@ from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.migrate import upgrade
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
+from healthcode.services import auth, staff
 
 # Timing is the machine's business, not the property's: on two shared cores with PostgreSQL
 # running beside the suite, an example may take longer than Hypothesis's 200 ms deadline or its
@@ -40,7 +43,7 @@ PG_ADMIN_URL = os.environ.get(
 PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
 START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
 TEST_PASSPHRASE = "test-passphrase-0123456789"
-TEST_ADMIN_TOKEN = "test-admin-token-0123456789"
+TEST_STAFF_PASSWORD = "a test staff password"
 
 
 def _pg_base() -> str:
@@ -112,7 +115,6 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "data_dir": data_dir,
         "database_url": database_url,
         "key_passphrase": TEST_PASSPHRASE,
-        "admin_token": TEST_ADMIN_TOKEN,
         "city": "CN-TEST",
         "checkpoint_every_entries": 4,
         "argon2_memory_kib": 64,  # cheap hashes: tests check behaviour, not cost
@@ -158,3 +160,46 @@ def ps256_app(tmp_path: Path, database_url: str, clock: FixedClock) -> Iterator[
 @pytest.fixture
 def engine(app: App) -> Engine:
     return app.engine
+
+
+# --- Signed-in callers for HTTP tests -------------------------------------------------------
+# Sessions are opened directly (auth.open_session, logged like a sign-in); the sign-in flows
+# themselves are tested in tests/integration/test_auth.py and tests/e2e/test_auth_api.py.
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def staff_principal(app: App, role: str, venue_id: str | None = None) -> Principal:
+    """A new staff account with this role (and venue), as a principal."""
+    name = f"t.{role.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
+    made = staff.create_staff(app.ctx, staff.OPERATOR, name, role, TEST_STAFF_PASSWORD, venue_id)
+    return Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role), venue_id)
+
+
+def headers_of(app: App, principal: Principal) -> dict[str, str]:
+    return bearer(auth.open_session(app.ctx, principal).token)
+
+
+def staff_headers(app: App, role: str, venue_id: str | None = None) -> dict[str, str]:
+    """Headers of a newly signed-in staff member with this role."""
+    return headers_of(app, staff_principal(app, role, venue_id))
+
+
+def resident_headers(app: App, subject_id: str) -> dict[str, str]:
+    """Headers of the resident `subject_id`, signed in."""
+    return headers_of(app, Principal(PrincipalKind.RESIDENT, subject_id, Role.RESIDENT))
+
+
+def device_headers(app: App, venue_id: str) -> dict[str, str]:
+    """Headers of a scanner registered for the venue by its venue admin."""
+    admin = staff_principal(app, "venue_admin", venue_id)
+    return bearer(staff.register_device(app.ctx, admin, venue_id, "test gate").token)
+
+
+def officer_on_case(app: App, case_id: str, role: str = "tracer") -> dict[str, str]:
+    """Headers of an officer assigned (by a health officer) to the case."""
+    officer = staff_principal(app, role)
+    staff.assign_case(app.ctx, staff_principal(app, "health_officer"), case_id, officer.ref)
+    return headers_of(app, officer)

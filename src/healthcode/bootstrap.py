@@ -20,7 +20,15 @@ from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.config import Settings
 from healthcode.domain.orders import parse_legal_bases
-from healthcode.services.context import AccessPolicy, CityPolicy, OrderPolicy, ServiceContext
+from healthcode.services import retention
+from healthcode.services.context import (
+    AccessPolicy,
+    AnomalyPolicy,
+    CityPolicy,
+    OrderPolicy,
+    RetentionPolicy,
+    ServiceContext,
+)
 from healthcode.services.keys import ensure_keys
 from healthcode.services.ports import Clock, CodeSender
 from healthcode.services.rules import ensure_default_ruleset
@@ -83,6 +91,19 @@ def order_policy(settings: Settings) -> OrderPolicy:
     )
 
 
+def anomaly_policy(settings: Settings) -> AnomalyPolicy:
+    return AnomalyPolicy(
+        window_seconds=settings.anomaly_window_minutes * 60,
+        officer_orders=settings.anomaly_officer_orders,
+        officer_residents=settings.anomaly_officer_residents,
+        city_orders=settings.anomaly_order_burst_orders,
+        city_residents=settings.anomaly_order_burst,
+        order_residents=settings.anomaly_order_size,
+        cluster_min_people=settings.anomaly_cluster_min_people,
+        cluster_share_percent=settings.anomaly_cluster_share_percent,
+    )
+
+
 def code_sender(settings: Settings) -> CodeSender:
     if settings.code_sender == "smtp":
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
@@ -133,16 +154,20 @@ def build(
         code_sender(settings),
         access_policy(settings),
         order_policy(settings),
+        RetentionPolicy(days=settings.retention_days),
+        anomalies=anomaly_policy(settings),
     )
     return App(settings, engine, keyring, ctx)
 
 
 def initialise(app: App) -> list[str]:
-    """Create the key store and the keys, publish the first trust list, and load and activate
-    the shipped default rule set if no rule set is active yet. Idempotent."""
+    """Create the key store and the keys, publish the first trust list, load and activate the
+    shipped default rule set if no rule set is active yet, and make the coming days' check-in
+    partitions (PostgreSQL). Idempotent."""
     app.keyring.ensure()
     created = ensure_keys(app.ctx)
     ensure_default_ruleset(app.ctx, default_ruleset_text())
+    retention.prepare(app.ctx)
     return created
 
 

@@ -15,7 +15,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PASSPHRASE = "dev-only-passphrase-never-use-in-production"  # noqa: S105 - dev profile only
-DEV_ADMIN_TOKEN = "dev-only-admin-token-never-use-in-production"  # noqa: S105 - dev profile only
+# No setting may keep check-ins and exposures longer than this (RET-1): a city can shorten
+# retention, but lengthening it past four weeks is a code change, reviewed in public.
+RETENTION_MAX_DAYS = 28
 PLACEHOLDERS = {
     "",
     "changeme",
@@ -54,11 +56,6 @@ class Settings(BaseSettings):
         "At least 16 characters; not a placeholder.",
     )
 
-    admin_token: SecretStr = Field(
-        SecretStr(""),
-        description="Bearer token for key, trust-list and poster administration (until staff "
-        "accounts exist). At least 16 characters; not a placeholder.",
-    )
     city: str = Field(
         "CN-DEMO",
         pattern=r"^[A-Z]{2}-[A-Z0-9]{1,8}$",
@@ -124,10 +121,30 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Scans and uploads one venue's devices may send per minute; more get 429.",
     )
+    rate_logins_per_minute: int = Field(
+        10,
+        ge=1,
+        le=10_000,
+        description="Sign-in attempts per username or phone number per minute; more get 429.",
+    )
+    rate_codes_per_minute: int = Field(
+        3, ge=1, le=1000, description="One-time codes asked for one phone number per minute."
+    )
+    rate_verify_per_minute: int = Field(
+        120, ge=1, le=1_000_000, description="Code verifications per client address per minute."
+    )
     vaccination_facts: bool = Field(
         False,
         description="Record vaccinations as health facts that colour rules may read "
         "(off unless the city decides to use them).",
+    )
+    retention_days: int = Field(
+        14,
+        ge=1,
+        le=RETENTION_MAX_DAYS,
+        description="Check-ins, exposures and exposure notices older than this many days are "
+        "purged (every hour in the server, or `healthcode retention purge`); at most "
+        "RETENTION_MAX_DAYS (28), fixed in code.",
     )
     clock_skew_seconds: int = Field(300, ge=0, le=3600, description="Tolerated clock difference.")
 
@@ -206,6 +223,52 @@ class Settings(BaseSettings):
         "not upheld by then lapses for that resident.",
     )
 
+    # The anomaly watch (domain/anomalies.py, services/anomalies.py; docs/SECURITY.md).
+    anomaly_window_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="The anomaly watch's sliding window, in minutes."
+    )
+    anomaly_officer_orders: int = Field(
+        3,
+        ge=1,
+        le=10_000,
+        description="order_burst: one officer's orders (proposed, or "
+        "approved) in a window above this are flagged ...",
+    )
+    anomaly_officer_residents: int = Field(
+        50, ge=1, le=1_000_000, description="... as are more residents named in them."
+    )
+    anomaly_order_burst_orders: int = Field(
+        10,
+        ge=1,
+        le=100_000,
+        description="order_burst: city-wide orders (proposed, or approved) "
+        "in a window above this are flagged ...",
+    )
+    anomaly_order_burst: int = Field(
+        100, ge=1, le=10_000_000, description="... as are more residents named in them."
+    )
+    anomaly_order_size: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="order_burst: one order naming more residents than "
+        "this is flagged (frozen or not).",
+    )
+    anomaly_cluster_min_people: int = Field(
+        20,
+        ge=1,
+        le=10_000_000,
+        description="non_health_cluster: at least this many yellow or "
+        "red changes resting on manual orders, on one officer, minute or district, ...",
+    )
+    anomaly_cluster_share_percent: int = Field(
+        50,
+        ge=1,
+        le=100,
+        description="... making up at least this share of all yellow and red "
+        "changes in the window, are flagged.",
+    )
+
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")
 
@@ -223,10 +286,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secrets(self) -> Settings:
-        for name, dev_value in (
-            ("key_passphrase", DEV_PASSPHRASE),
-            ("admin_token", DEV_ADMIN_TOKEN),
-        ):
+        for name, dev_value in (("key_passphrase", DEV_PASSPHRASE),):
             secret = getattr(self, name).get_secret_value()
             if secret.strip().lower() not in PLACEHOLDERS and len(secret) >= 16:
                 continue

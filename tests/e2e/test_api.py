@@ -17,7 +17,7 @@ from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
 from healthcode.verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
 from healthcode.verifier.qr_image import decode_qr_image
-from tests.conftest import TEST_ADMIN_TOKEN
+from tests.conftest import resident_headers, staff_headers
 
 RESIDENT = {
     "name": "李四",
@@ -33,13 +33,29 @@ VENUE = {
     "venue_type": "other",
     "operator": "City Library",
 }
-ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 
 
 @pytest.fixture
 def client(app: App) -> Iterator[TestClient]:
     with TestClient(create_app(built=app)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def desk(app: App) -> dict[str, str]:
+    """A health officer at a registration desk: enrols residents."""
+    return staff_headers(app, "health_officer")
+
+
+@pytest.fixture
+def admin(app: App) -> dict[str, str]:
+    return staff_headers(app, "authority_admin")
+
+
+def enrol(client: TestClient, desk: dict[str, str], body: dict[str, str] = RESIDENT) -> str:
+    enrolled = client.post("/residents", json=body, headers=desk)
+    assert enrolled.status_code == 201, enrolled.text
+    return str(enrolled.json()["subject_id"])
 
 
 def counts(app: App) -> tuple[int, int, int, int]:
@@ -50,10 +66,9 @@ def counts(app: App) -> tuple[int, int, int, int]:
         )
 
 
-def test_enrol_issue_and_guard_check(client: TestClient) -> None:
-    enrolled = client.post("/residents", json=RESIDENT)
-    assert enrolled.status_code == 201
-    code = client.post(f"/residents/{enrolled.json()['subject_id']}/code").json()
+def test_enrol_issue_and_guard_check(client: TestClient, app: App, desk: dict[str, str]) -> None:
+    subject = enrol(client, desk)
+    code = client.post(f"/residents/{subject}/code", headers=resident_headers(app, subject)).json()
     assert code["colour"] == "green"
     assert code["qr_svg"].startswith("<?xml") or "<svg" in code["qr_svg"]
     verdict = client.post("/verify", json={"code": code["code"]}).json()
@@ -75,51 +90,68 @@ def test_enrol_issue_and_guard_check(client: TestClient) -> None:
     ],
 )
 def test_bad_enrolment_is_refused_by_field_and_stores_nothing(
-    client: TestClient, app: App, change: dict[str, str], field: str, code: str
+    client: TestClient,
+    app: App,
+    desk: dict[str, str],
+    change: dict[str, str],
+    field: str,
+    code: str,
 ) -> None:
     before = counts(app)
-    response = client.post("/residents", json={**RESIDENT, **change})
+    response = client.post("/residents", json={**RESIDENT, **change}, headers=desk)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
     assert response.json()["error"]["code"] == code
     assert counts(app) == before
 
 
-def test_duplicate_enrolment_conflicts_and_stores_nothing(client: TestClient, app: App) -> None:
-    assert client.post("/residents", json=RESIDENT).status_code == 201
+def test_duplicate_enrolment_conflicts_and_stores_nothing(
+    client: TestClient, app: App, desk: dict[str, str]
+) -> None:
+    enrol(client, desk)
     before = counts(app)
-    again = client.post("/residents", json=RESIDENT)
+    again = client.post("/residents", json=RESIDENT, headers=desk)
     assert again.status_code == 409
     assert again.json()["error"]["field"] == "doc_number"
     assert counts(app) == before
 
 
-def test_unknown_objects_are_404(client: TestClient) -> None:
-    assert client.post("/residents/" + "0" * 32 + "/code").status_code == 404
+def test_unknown_objects_are_404(
+    client: TestClient, app: App, desk: dict[str, str], admin: dict[str, str]
+) -> None:
+    me = resident_headers(app, enrol(client, desk))
+    assert client.post("/residents/" + "0" * 32 + "/code", headers=me).status_code == 404
     response = client.get("/venues/vdoesnotexist")
     assert response.status_code == 404
     assert response.json()["error"]["field"] == "venue_id"
-    assert client.get("/venues/vdoesnotexist/poster.pdf").status_code == 404
+    assert client.get("/venues/vdoesnotexist/poster.pdf", headers=admin).status_code == 404
 
 
-def test_dependant_gets_own_code(client: TestClient) -> None:
-    guardian = client.post("/residents", json=RESIDENT).json()["subject_id"]
+def test_dependant_gets_own_code(client: TestClient, app: App, desk: dict[str, str]) -> None:
+    guardian = enrol(client, desk)
+    me = resident_headers(app, guardian)
     child = client.post(
-        f"/residents/{guardian}/dependants", json={"name": "李小四", "relation": "child"}
+        f"/residents/{guardian}/dependants",
+        json={"name": "李小四", "relation": "child"},
+        headers=me,
     )
     assert child.status_code == 201
-    listed = client.get(f"/residents/{guardian}/dependants").json()
+    listed = client.get(f"/residents/{guardian}/dependants", headers=me).json()
     assert listed == [{"subject_id": child.json()["subject_id"], "relation": "child"}]
-    code = client.post(f"/residents/{child.json()['subject_id']}/code").json()
+    code = client.post(f"/residents/{child.json()['subject_id']}/code", headers=me).json()
     assert client.post("/verify", json={"code": code["code"]}).json()["masked_name"] == "李**"
-    bad = client.post(f"/residents/{guardian}/dependants", json={"name": "X", "relation": "pet"})
+    bad = client.post(
+        f"/residents/{guardian}/dependants", json={"name": "X", "relation": "pet"}, headers=me
+    )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "relation"
 
 
-def test_poster_png_decodes_to_an_accepted_place_code(client: TestClient) -> None:
-    venue = client.post("/venues", json=VENUE).json()
-    png = client.get(f"/venues/{venue['venue_id']}/poster.png")
+def test_poster_png_decodes_to_an_accepted_place_code(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    venue = client.post("/venues", json=VENUE, headers=admin).json()
+    png = client.get(f"/venues/{venue['venue_id']}/poster.png", headers=admin)
     assert png.headers["content-type"] == "image/png"
     (payload,) = decode_qr_image(png.content)
     assert payload == venue["place_code"]
@@ -128,16 +160,16 @@ def test_poster_png_decodes_to_an_accepted_place_code(client: TestClient) -> Non
     refused = client.post("/place-codes/check", json={"place_code": forged}).json()
     assert refused["ok"] is False
     assert refused["problem"] == "invalid"
-    pdf = client.get(f"/venues/{venue['venue_id']}/poster.pdf")
+    pdf = client.get(f"/venues/{venue['venue_id']}/poster.pdf", headers=admin)
     assert pdf.content.startswith(b"%PDF")
 
 
 def test_rotated_poster_is_refused_after_grace(
-    client: TestClient, app: App, clock: FixedClock
+    client: TestClient, app: App, clock: FixedClock, admin: dict[str, str]
 ) -> None:
-    venue = client.post("/venues", json=VENUE).json()
+    venue = client.post("/venues", json=VENUE, headers=admin).json()
     assert client.post(f"/venues/{venue['venue_id']}/poster/rotate").status_code == 401
-    rotated = client.post(f"/venues/{venue['venue_id']}/poster/rotate", headers=ADMIN).json()
+    rotated = client.post(f"/venues/{venue['venue_id']}/poster/rotate", headers=admin).json()
     assert rotated["poster_id"] != venue["poster_id"]
     clock.advance(app.settings.poster_grace_seconds + 1)
     old = client.post("/place-codes/check", json={"place_code": venue["place_code"]}).json()
@@ -146,9 +178,12 @@ def test_rotated_poster_is_refused_after_grace(
     assert new["ok"]
 
 
-def test_verify_image_and_wrong_file_type(client: TestClient) -> None:
-    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-    code = client.post(f"/residents/{subject}/code").json()["code"]
+def test_verify_image_and_wrong_file_type(
+    client: TestClient, app: App, desk: dict[str, str]
+) -> None:
+    subject = enrol(client, desk)
+    code = client.post(f"/residents/{subject}/code", headers=resident_headers(app, subject))
+    code = code.json()["code"]
     ok = client.post("/verify/image", files={"image": ("c.png", qr_png(code), "image/png")})
     assert ok.json()["decision"] == "admit"
     gif = client.post("/verify/image", files={"image": ("c.gif", b"GIF89a....", "image/gif")})
@@ -160,24 +195,30 @@ def test_verify_image_and_wrong_file_type(client: TestClient) -> None:
     }
 
 
-def test_admin_routes_need_the_token(client: TestClient) -> None:
-    kid = client.get("/keys").json()[0]["kid"]
+def test_key_routes_need_a_signed_in_authority_admin(
+    client: TestClient, app: App, admin: dict[str, str]
+) -> None:
+    kid = client.get("/keys", headers=admin).json()[0]["kid"]
     assert client.post("/keys/health/rotate").status_code == 401
     assert (
         client.post(f"/keys/{kid}/withdraw", json={"reason": "key_compromise"}).status_code == 401
     )
     wrong = {"Authorization": "Bearer not-the-token-at-all"}
     assert client.post("/keys/health/rotate", headers=wrong).status_code == 401
-    assert client.post("/keys/health/rotate", headers=ADMIN).status_code == 200
+    tracer = staff_headers(app, "tracer")
+    assert client.post("/keys/health/rotate", headers=tracer).status_code == 403
+    assert client.post("/keys/health/rotate", headers=admin).status_code == 200
     assert (
         client.post("/trust-lists", json={"document": "{}", "fingerprint": "0" * 64}).status_code
         == 401
     )
 
 
-def test_log_proofs_verify_with_the_standalone_verifier(client: TestClient) -> None:
-    client.post("/residents", json=RESIDENT)
-    client.post("/venues", json=VENUE)
+def test_log_proofs_verify_with_the_standalone_verifier(
+    client: TestClient, desk: dict[str, str], admin: dict[str, str]
+) -> None:
+    enrol(client, desk)
+    client.post("/venues", json=VENUE, headers=admin)
     entries = client.get("/log/entries", params={"start": 0, "end": 100}).json()
     size = len(entries)
     for index, entry in enumerate(entries):

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
+from healthcode.services import enrolment
+from tests.conftest import device_headers, resident_headers, staff_headers
 
 RESIDENT = {
     "name": "郑二",
@@ -31,62 +33,87 @@ def client(app: App) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_resident_checks_in_by_poster_and_out_again(client: TestClient) -> None:
-    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-    venue = client.post("/venues", json=VENUE).json()
-    made = client.post(f"/residents/{subject}/checkins", json={"place_code": venue["place_code"]})
+def enrol(app: App) -> tuple[str, dict[str, str]]:
+    """The resident, enrolled, and signed in."""
+    subject = enrolment.enrol_resident(app.ctx, enrolment.EnrolResident(**RESIDENT)).subject_id
+    return subject, resident_headers(app, subject)
+
+
+def place(client: TestClient, app: App) -> tuple[dict[str, str], dict[str, str]]:
+    """The venue, registered by the authority, and its door scanner's headers."""
+    venue = client.post("/venues", json=VENUE, headers=staff_headers(app, "authority_admin"))
+    assert venue.status_code == 201, venue.text
+    return venue.json(), device_headers(app, venue.json()["venue_id"])
+
+
+def test_resident_checks_in_by_poster_and_out_again(client: TestClient, app: App) -> None:
+    subject, me = enrol(app)
+    venue, _ = place(client, app)
+    made = client.post(
+        f"/residents/{subject}/checkins", json={"place_code": venue["place_code"]}, headers=me
+    )
     assert made.status_code == 201
     (visit,) = made.json()
     assert visit["venue_id"] == venue["venue_id"]
     assert visit["time_out"] is None
-    listed = client.get(f"/residents/{subject}/checkins").json()
+    listed = client.get(f"/residents/{subject}/checkins", headers=me).json()
     assert [v["checkin_id"] for v in listed] == [visit["checkin_id"]]
     out = client.post(
-        f"/residents/{subject}/checkins/{visit['venue_id']}/{visit['checkin_id']}/checkout"
+        f"/residents/{subject}/checkins/{visit['venue_id']}/{visit['checkin_id']}/checkout",
+        headers=me,
     )
     assert out.status_code == 200
     assert out.json()["time_out"] is not None
 
 
-def test_bad_place_code_is_refused_by_field(client: TestClient) -> None:
-    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-    refused = client.post(f"/residents/{subject}/checkins", json={"place_code": "PLACE1:XYZ"})
+def test_bad_place_code_is_refused_by_field(client: TestClient, app: App) -> None:
+    subject, me = enrol(app)
+    refused = client.post(
+        f"/residents/{subject}/checkins", json={"place_code": "PLACE1:XYZ"}, headers=me
+    )
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == "place_code"
-    assert client.get(f"/residents/{subject}/checkins").json() == []
+    assert client.get(f"/residents/{subject}/checkins", headers=me).json() == []
 
 
-def test_guard_scan_shows_only_the_minimum(client: TestClient) -> None:
-    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-    venue = client.post("/venues", json=VENUE).json()
-    code = client.post(f"/residents/{subject}/code").json()["code"]
-    scan = client.post(f"/venues/{venue['venue_id']}/scans", json={"code": code}).json()
+def test_guard_scan_shows_only_the_minimum(client: TestClient, app: App) -> None:
+    subject, me = enrol(app)
+    venue, door = place(client, app)
+    code = client.post(f"/residents/{subject}/code", headers=me).json()["code"]
+    scan = client.post(
+        f"/venues/{venue['venue_id']}/scans", json={"code": code}, headers=door
+    ).json()
     assert set(scan) == {"decision", "reason", "message", "valid_until", "masked_name", "recorded"}
     assert scan["decision"] == "admit"
     assert scan["recorded"] is True
-    assert len(client.get(f"/residents/{subject}/checkins").json()) == 1
-    unknown = client.post("/venues/vnope/scans", json={"code": code})
-    assert unknown.status_code == 404
+    assert len(client.get(f"/residents/{subject}/checkins", headers=me).json()) == 1
+    unknown = client.post("/venues/vnope/scans", json={"code": code}, headers=door)
+    assert unknown.status_code == 404  # another venue's scanner: as if there were no venue
 
 
 def test_offline_upload_is_idempotent(client: TestClient, app: App) -> None:
-    subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-    venue = client.post("/venues", json=VENUE).json()
-    code = client.post(f"/residents/{subject}/code").json()["code"]
+    subject, me = enrol(app)
+    venue, door = place(client, app)
+    code = client.post(f"/residents/{subject}/code", headers=me).json()["code"]
     now = app.ctx.clock.now()
     items = [
         {"client_id": "tablet-7-000001", "code": code, "scanned_at": now},
         {"client_id": "tablet-7-000002", "code": "HCODE1:BROKEN", "scanned_at": now},
     ]
-    first = client.post(f"/venues/{venue['venue_id']}/uploads", json={"items": items}).json()
+    first = client.post(
+        f"/venues/{venue['venue_id']}/uploads", json={"items": items}, headers=door
+    ).json()
     assert first["accepted"] == ["tablet-7-000001"]
     assert first["rejected"][0]["client_id"] == "tablet-7-000002"
-    again = client.post(f"/venues/{venue['venue_id']}/uploads", json={"items": items}).json()
+    again = client.post(
+        f"/venues/{venue['venue_id']}/uploads", json={"items": items}, headers=door
+    ).json()
     assert again["duplicates"] == ["tablet-7-000001"]
     assert again["accepted"] == []
     bad = client.post(
         f"/venues/{venue['venue_id']}/uploads",
         json={"items": [{"client_id": "no", "code": code, "scanned_at": now}]},
+        headers=door,
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "items.0.client_id"

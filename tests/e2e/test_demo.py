@@ -17,17 +17,24 @@ from typer.testing import CliRunner
 from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.tables import cases, checkins, lab_results, log_entries, subjects
 from healthcode.bootstrap import build
-from healthcode.config import DEV_ADMIN_TOKEN, Settings
+from healthcode.config import Settings
+from healthcode.demo.accounts import DEMO_STAFF_PASSWORD
+from healthcode.domain.access import POLICY
 from healthcode.entrypoints.cli import app
 from healthcode.entrypoints.cli.demo import ENDPOINTS, MARKER, STORY
 from healthcode.entrypoints.web.app import create_app
+from healthcode.entrypoints.web.security import ROUTE_ACTIONS
 
 runner = CliRunner()
 SMALL = ["--no-serve", "--residents", "300", "--days", "7"]
 
 
+CHEAP_HASHES = {"HEALTHCODE_ARGON2_MEMORY_KIB": "64", "HEALTHCODE_ARGON2_TIME_COST": "1"}
+
+
 def demo(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["demo", *args])
+    """Run `healthcode demo`, with cheap password hashes for its staff accounts."""
+    result = runner.invoke(app, ["demo", *args], env=CHEAP_HASHES)
     return result.exit_code, result.output
 
 
@@ -87,15 +94,41 @@ def test_every_case_was_traced_and_contacts_were_found(
     assert times == sorted(times)
 
 
+def printed_token(out: str, first: str) -> str:
+    """The session token printed under the account whose line starts with `first`."""
+    found = re.search(rf"^  {re.escape(first)}\b.*\n.*\n\s+token (\S+)$", out, re.MULTILINE)
+    assert found, f"no token printed for {first}"
+    return found.group(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def test_the_demo_accounts_and_endpoints_are_real(seeded: tuple[Path, str]) -> None:
     where, out = seeded
     story = json.loads((where / STORY).read_text(encoding="utf-8"))
-    roles = {a["role"]: a["subject_id"] for a in story["accounts"]}
+    roles = {a["role"]: a for a in story["accounts"]}
     assert {"index case", "close contact", "guardian"} <= set(roles)
-    for subject_id in roles.values():
-        assert subject_id in out
-    assert DEV_ADMIN_TOKEN in out
+    for account in roles.values():
+        assert account["subject_id"] in out
+        assert account["phone"] in out
+    staff = {s["role"]: s for s in story["staff"]}
+    assert set(staff) == {
+        "authority_admin", "health_officer", "tracer", "auditor", "venue_admin", "venue_staff"
+    }  # fmt: skip
+    for login in staff.values():
+        assert login["username"] in out
+        assert login["totp_secret"] in out
+    assert DEMO_STAFF_PASSWORD in out
     assert story["venue_id"] in out
+    assert story["device"]["device_id"] in out
+    assert "token" not in story["device"]  # tokens are printed, never saved
+    for method, path, _, allowed in ENDPOINTS:  # the table says who may call each route
+        assert set(allowed) <= POLICY[ROUTE_ACTIONS[(method, path)]], path
+    index = roles["index case"]["subject_id"]
+    resident = printed_token(out, f"index case          {index}")
+    tracer = printed_token(out, "tracer")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the dev profile warns about its secrets
         settings = Settings(
@@ -111,13 +144,19 @@ def test_the_demo_accounts_and_endpoints_are_real(seeded: tuple[Path, str]) -> N
         for method, path, _, _ in ENDPOINTS:
             assert method.lower() in paths[path], path
         with TestClient(web) as client:
-            visits = client.get(f"/residents/{roles['index case']}/checkins")
+            assert client.get("/cases").status_code == 401
+            visits = client.get(f"/residents/{index}/checkins", headers=bearer(resident))
             assert visits.status_code == 200
             assert visits.json()
+            status = client.get(f"/residents/{index}/status", headers=bearer(resident))
+            assert status.status_code == 200
             venue = client.get(f"/venues/{story['venue_id']}").json()
             assert venue["place_code"] in out
-            found = client.get("/cases", headers={"Authorization": f"Bearer {DEV_ADMIN_TOKEN}"})
+            found = client.get("/cases", headers=bearer(tracer))
+            assert found.status_code == 200
             assert story["case_id"] in {c["case_id"] for c in found.json()}
+            traced = client.post(f"/cases/{story['case_id']}/trace", headers=bearer(tracer))
+            assert traced.status_code == 200
     finally:
         built.close()
 

@@ -12,7 +12,7 @@ from healthcode.adapters.ratelimit import RateLimiter
 from healthcode.bootstrap import build, initialise
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import make_settings
-from tests.e2e.test_checkins_api import RESIDENT, VENUE
+from tests.e2e.test_checkins_api import enrol, place
 
 
 def test_a_bucket_refills_evenly_and_says_how_long_to_wait() -> None:
@@ -35,22 +35,42 @@ def test_check_ins_and_scans_over_the_limit_get_429(
     built = build(settings, clock=clock, migrate=False)
     initialise(built)
     with TestClient(create_app(built=built)) as client:
-        subject = client.post("/residents", json=RESIDENT).json()["subject_id"]
-        venue = client.post("/venues", json=VENUE).json()
+        subject, me = enrol(built)
+        venue, door = place(client, built)
         body = {"place_code": venue["place_code"]}
         for _ in range(2):
-            assert client.post(f"/residents/{subject}/checkins", json=body).status_code == 201
-        flooded = client.post(f"/residents/{subject}/checkins", json=body)
+            made = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
+            assert made.status_code == 201
+        flooded = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
         assert flooded.status_code == 429
         assert int(flooded.headers["Retry-After"]) >= 1
         assert flooded.json()["error"]["code"] == "rate_limited"
-        assert len(client.get(f"/residents/{subject}/checkins").json()) == 2
+        assert len(client.get(f"/residents/{subject}/checkins", headers=me).json()) == 2
 
-        code = client.post(f"/residents/{subject}/code").json()["code"]
-        assert (
-            client.post(f"/venues/{venue['venue_id']}/scans", json={"code": code}).status_code
-            == 200
-        )
-        again = client.post(f"/venues/{venue['venue_id']}/uploads", json={"items": []})
+        code = client.post(f"/residents/{subject}/code", headers=me).json()["code"]
+        scans = f"/venues/{venue['venue_id']}/scans"
+        assert client.post(scans, json={"code": code}, headers=door).status_code == 200
+        again = client.post(f"/venues/{venue['venue_id']}/uploads", json={"items": []},
+                            headers=door)  # fmt: skip
+        assert again.status_code == 429
+    built.close()
+
+
+def test_sign_in_and_one_time_codes_over_the_limit_get_429(
+    tmp_path: Path, database_url: str, clock: FixedClock
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url, rate_logins_per_minute=2,
+                             rate_codes_per_minute=1)  # fmt: skip
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    with TestClient(create_app(built=built)) as client:
+        wrong = {"username": "li.tracer", "password": "not the password", "totp": "000000"}
+        for _ in range(2):
+            assert client.post("/auth/staff", json=wrong).status_code == 401
+        flooded = client.post("/auth/staff", json=wrong)
+        assert flooded.status_code == 429
+        assert int(flooded.headers["Retry-After"]) >= 1
+        assert client.post("/auth/code", json={"phone": "13912345678"}).status_code == 202
+        again = client.post("/auth/code", json={"phone": "13912345678"})
         assert again.status_code == 429
     built.close()

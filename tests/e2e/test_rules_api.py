@@ -17,9 +17,8 @@ from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.entrypoints.cli import app as cli
 from healthcode.entrypoints.web.app import create_app
-from tests.conftest import TEST_ADMIN_TOKEN, TEST_PASSPHRASE
+from tests.conftest import TEST_PASSPHRASE, officer_on_case, resident_headers, staff_headers
 
-ADMIN = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
 DAY = 86400
 DEFAULT: dict[str, Any] = json.loads(
     resources.files("healthcode.rulesets").joinpath("default.json").read_text("utf-8")
@@ -42,10 +41,23 @@ def strict_v2() -> dict[str, Any]:
     return doc
 
 
-def enrol(client: TestClient) -> str:
-    response = client.post("/residents", json=RESIDENT)
+@pytest.fixture
+def admin(app: App) -> dict[str, str]:
+    return staff_headers(app, "authority_admin")
+
+
+@pytest.fixture
+def officer(app: App) -> dict[str, str]:
+    return staff_headers(app, "health_officer")
+
+
+def enrol(client: TestClient, app: App) -> tuple[str, dict[str, str]]:
+    """A resident enrolled at the desk, and their own signed-in headers."""
+    desk = staff_headers(app, "health_officer")
+    response = client.post("/residents", json=RESIDENT, headers=desk)
     assert response.status_code == 201
-    return str(response.json()["subject_id"])
+    subject = str(response.json()["subject_id"])
+    return subject, resident_headers(app, subject)
 
 
 def test_the_active_rule_set_is_published_in_both_languages(client: TestClient) -> None:
@@ -62,39 +74,43 @@ def test_the_active_rule_set_is_published_in_both_languages(client: TestClient) 
 
 
 def test_loading_and_activating_need_the_admin_and_are_logged(
-    client: TestClient, clock: FixedClock
+    client: TestClient, app: App, clock: FixedClock, admin: dict[str, str]
 ) -> None:
     assert client.post("/rulesets", json=strict_v2()).status_code == 401
-    loaded = client.post("/rulesets", json=strict_v2(), headers=ADMIN)
+    loaded = client.post("/rulesets", json=strict_v2(), headers=admin)
     assert loaded.status_code == 201, loaded.text
     assert loaded.json()["active"] is False
     # the same content again is fine; other content under a used version is refused
-    assert client.post("/rulesets", json=strict_v2(), headers=ADMIN).status_code == 201
+    assert client.post("/rulesets", json=strict_v2(), headers=admin).status_code == 201
     taken = copy.deepcopy(strict_v2())
     taken["rules"][0]["lasts_days"] = 10
-    refused = client.post("/rulesets", json=taken, headers=ADMIN)
+    refused = client.post("/rulesets", json=taken, headers=admin)
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "version_taken"
 
     # a secondary contact is yellow under v1, red under v2
-    subject = enrol(client)
+    subject, me = enrol(client, app)
     hypothetical = {"facts": [{"kind": "exposure", "time": clock.now() - DAY,
                                "level": "secondary", "minutes": 30}]}  # fmt: skip
     assert (
-        client.post(f"/residents/{subject}/status/what-if", json=hypothetical).json()["colour"]
+        client.post(f"/residents/{subject}/status/what-if", json=hypothetical, headers=me).json()[
+            "colour"
+        ]
         == "yellow"
     )
     clock.advance(1)
     assert client.post("/rulesets/default/2/activate").status_code == 401
-    done = client.post("/rulesets/default/2/activate", headers=ADMIN)
+    done = client.post("/rulesets/default/2/activate", headers=admin)
     assert done.status_code == 200, done.text
     assert done.json()["ruleset"]["active"] is True
     assert client.get("/rulesets/active").json()["version"] == 2
-    verdict = client.post(f"/residents/{subject}/status/what-if", json=hypothetical).json()
+    verdict = client.post(
+        f"/residents/{subject}/status/what-if", json=hypothetical, headers=me
+    ).json()
     assert (verdict["colour"], verdict["rule_ref"]) == ("red", "default@2#second")
     assert verdict["evidence"][0]["fact_id"] == "h0"
     # what-if stores nothing
-    assert client.get(f"/residents/{subject}/status").json()["colour"] == "green"
+    assert client.get(f"/residents/{subject}/status", headers=me).json()["colour"] == "green"
 
     lines = client.get("/log/export").text.splitlines()
     actions = [json.loads(json.loads(line)["entry"]) for line in lines]
@@ -115,55 +131,66 @@ def test_loading_and_activating_need_the_admin_and_are_logged(
     ],
 )  # fmt: skip
 def test_a_bad_rule_set_is_refused_naming_the_field(
-    client: TestClient, document: dict[str, Any], field: str
+    client: TestClient, admin: dict[str, str], document: dict[str, Any], field: str
 ) -> None:
-    refused = client.post("/rulesets", json=document, headers=ADMIN)
+    refused = client.post("/rulesets", json=document, headers=admin)
     assert refused.status_code == 422
     assert refused.json()["error"]["field"] == field
     assert [r["ref"] for r in client.get("/rulesets").json()] == ["default@1"]
 
 
 def test_symptoms_turn_yellow_and_a_negative_test_afterwards_clears_them(
-    client: TestClient, clock: FixedClock
+    client: TestClient, app: App, clock: FixedClock, officer: dict[str, str]
 ) -> None:
-    subject = enrol(client)
+    subject, me = enrol(client, app)
     body = {"symptoms": ["fever", "cough"], "onset": clock.now() - 3600}
-    recorded = client.post(f"/residents/{subject}/symptoms", json=body)
+    recorded = client.post(f"/residents/{subject}/symptoms", json=body, headers=me)
     assert recorded.status_code == 201, recorded.text
     assert recorded.json()["colour_changes"] == 1
-    status = client.get(f"/residents/{subject}/status").json()
+    status = client.get(f"/residents/{subject}/status", headers=me).json()
     assert (status["colour"], status["rule_ref"]) == ("yellow", "default@1#sympt")
     assert status["evidence"][0]["summary"] == {"symptoms": "cough,fever"}
-    bad = client.post(f"/residents/{subject}/symptoms",
+    bad = client.post(f"/residents/{subject}/symptoms", headers=me,
                       json={"symptoms": ["sadness"], "onset": clock.now()})  # fmt: skip
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "symptoms"
-    future = client.post(f"/residents/{subject}/symptoms",
+    future = client.post(f"/residents/{subject}/symptoms", headers=me,
                          json={"symptoms": ["fever"], "onset": clock.now() + DAY})  # fmt: skip
     assert future.json()["error"]["field"] == "onset"
     row = {"test_id": "N-1", "doc_type": "passport", "doc_number": "E12345678",
            "sample_time": str(clock.now()), "result": "negative", "lab": "GZLAB1"}  # fmt: skip
-    imported = client.post("/lab-results", json={"rows": [row]}, headers=ADMIN)
+    imported = client.post("/lab-results", json={"rows": [row]}, headers=officer)
     assert imported.status_code == 200, imported.text
-    assert client.get(f"/residents/{subject}/status").json()["colour"] == "green"
+    assert client.get(f"/residents/{subject}/status", headers=me).json()["colour"] == "green"
 
 
 def test_quarantine_is_recorded_by_an_officer_and_vaccination_only_where_enabled(
-    client: TestClient, clock: FixedClock
+    client: TestClient, app: App, clock: FixedClock, officer: dict[str, str]
 ) -> None:
-    subject = enrol(client)
+    subject, _ = enrol(client, app)
     body = {"completed_at": clock.now(), "days": 7}
     assert client.post(f"/residents/{subject}/quarantine", json=body).status_code == 401
+    # an officer reaches a person only through an assigned open case that involves them
+    unassigned = staff_headers(app, "tracer")
     assert client.post(f"/residents/{subject}/quarantine", json=body,
-                       headers=ADMIN).status_code == 201  # fmt: skip
+                       headers=unassigned).status_code == 404  # fmt: skip
+    sample = str(clock.now() - DAY)
+    row = {"test_id": "P-1", "doc_type": "passport", "doc_number": "E12345678",
+           "sample_time": sample, "result": "positive", "lab": "GZLAB1"}  # fmt: skip
+    (case_id,) = client.post("/lab-results", json={"rows": [row]}, headers=officer).json()[
+        "cases_opened"
+    ]
+    tracer = officer_on_case(app, case_id)
+    assert client.post(f"/residents/{subject}/quarantine", json=body,
+                       headers=tracer).status_code == 201  # fmt: skip
     dose = {"dose": 1, "product": "mrna", "given_at": clock.now()}
-    refused = client.post(f"/residents/{subject}/vaccinations", json=dose, headers=ADMIN)
+    refused = client.post(f"/residents/{subject}/vaccinations", json=dose, headers=officer)
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "fact_not_recorded"
     unknown = "0" * 32
     assert client.post(f"/residents/{unknown}/quarantine", json=body,
-                       headers=ADMIN).status_code == 404  # fmt: skip
-    assert client.get(f"/residents/{unknown}/status").status_code == 404
+                       headers=tracer).status_code == 404  # fmt: skip
+    assert client.get(f"/residents/{unknown}/status", headers=tracer).status_code == 404
 
 
 def test_cli_rules_and_status(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,7 +199,6 @@ def test_cli_rules_and_status(app: App, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("HEALTHCODE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("HEALTHCODE_DATABASE_URL", str(settings.database_url))
     monkeypatch.setenv("HEALTHCODE_KEY_PASSPHRASE", TEST_PASSPHRASE)
-    monkeypatch.setenv("HEALTHCODE_ADMIN_TOKEN", TEST_ADMIN_TOKEN)
     monkeypatch.setenv("HEALTHCODE_CITY", settings.city)
     runner = CliRunner()
 

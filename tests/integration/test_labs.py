@@ -10,6 +10,7 @@ from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
 from healthcode.domain.cases import DAY
+from healthcode.domain.errors import InvalidInput
 from healthcode.services import audit, enrolment, labs
 from healthcode.services.labs import ImportRefused, parse_csv
 
@@ -104,3 +105,12 @@ def test_a_bad_file_imports_nothing_and_names_every_bad_line(app: App) -> None:
 def test_missing_columns_are_named() -> None:
     with pytest.raises(labs.InvalidInput, match="sample_time"):
         parse_csv("test_id,doc_type,doc_number,result,lab\nT,prc_id,x,positive,L\n")
+
+
+def test_a_file_that_is_not_csv_is_refused_naming_the_line() -> None:
+    huge = "x" * 200_000  # beyond the csv module's field limit
+    with pytest.raises(InvalidInput) as refused:
+        parse_csv(csv_of(f"T-1,prc_id,{DOC},0,positive,{huge}"))
+    assert refused.value.field == "file"
+    assert refused.value.code == "csv_format"
+    assert "after line 1" in refused.value.message

@@ -16,6 +16,7 @@ from healthcode.bootstrap import App
 from healthcode.domain.keys import KeyUse
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import enrolment, keys
+from tests.conftest import resident_headers
 
 RESIDENT = enrolment.EnrolResident("赵六", "prc_id", "11010519491231002X", "13612345678")
 
@@ -56,12 +57,13 @@ def test_no_private_key_bytes_anywhere_in_the_sqlite_file(app: App) -> None:
 
 def test_missing_signing_key_means_503_and_no_code(app: App) -> None:
     subject = enrolment.enrol_resident(app.ctx, RESIDENT).subject_id
+    me = resident_headers(app, subject)
     kid = next(k.kid for k in keys.list_keys(app.ctx) if k.use is KeyUse.HEALTH)
     fresh = KeyRing(app.keyring.store, app.keyring.log_origin)
     app.keyring.store.destroy(f"health-{kid}")
     object.__setattr__(app.ctx, "keys", fresh)  # a restarted server: no cached signer
     with TestClient(create_app(built=app)) as client:
-        response = client.post(f"/residents/{subject}/code")
+        response = client.post(f"/residents/{subject}/code", headers=me)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "unavailable"
     assert "code" not in response.json()

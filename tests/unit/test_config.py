@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from healthcode.config import DEV_ADMIN_TOKEN, DEV_PASSPHRASE, Settings
+from healthcode.config import DEV_PASSPHRASE, Settings
 
-GOOD = {"key_passphrase": "a-real-passphrase-123", "admin_token": "a-real-admin-token-456"}
+GOOD = {"key_passphrase": "a-real-passphrase-123"}
 
 
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **{**GOOD, **values})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["key_passphrase", "admin_token"])
+@pytest.mark.parametrize("field", ["key_passphrase"])
 @pytest.mark.parametrize("value", ["", "changeme", "secret", "short-but-real"])
 def test_production_refuses_missing_or_placeholder_secrets(field: str, value: str) -> None:
     with pytest.raises(ValidationError, match=field.upper()):
@@ -25,9 +25,13 @@ def test_production_refuses_missing_or_placeholder_secrets(field: str, value: st
 
 def test_dev_profile_substitutes_development_secrets_and_warns() -> None:
     with pytest.warns(UserWarning, match="dev profile"):
-        dev = settings(profile="dev", key_passphrase="", admin_token="changeme")
+        dev = settings(profile="dev", key_passphrase="")
     assert dev.key_passphrase.get_secret_value() == DEV_PASSPHRASE
-    assert dev.admin_token.get_secret_value() == DEV_ADMIN_TOKEN
+
+
+def test_there_is_no_shared_admin_token() -> None:
+    """Administration is by named staff accounts only: a shared token is nobody's action."""
+    assert "admin_token" not in Settings.model_fields
 
 
 def test_real_secrets_are_kept_and_never_shown() -> None:

@@ -1,17 +1,32 @@
 """The demo accounts: a few people of the seeded city, each with their part in the story, and a
-venue where it happened. Picked from what the generator made and what tracing found."""
+venue where it happened, picked from what the generator made and what tracing found; then the
+staff who run the city (an authority admin, officers, an auditor, the venue's admin and staff)
+and a scanner at the venue, made through the same services as real accounts.
+
+Development only: the staff share one published password (`DEMO_STAFF_PASSWORD`), refused
+outside the dev profile, and every session here is opened without a sign-in, as the operator on
+the server may (`auth.open_session`, logged like a sign-in).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
+from healthcode.bootstrap import App
 from healthcode.demo.city import City
 from healthcode.demo.people import Person
 from healthcode.demo.seed import Seeded
-from healthcode.domain.identity import mask_name
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
+from healthcode.domain.identity import mask_name, validate_mobile
+from healthcode.services import auth, staff
 from healthcode.services.trace import TraceResult
 from healthcode.services.venues import VenueWithPoster
+
+# The demo city's staff password: published here and printed on screen, so dev profile only.
+DEMO_STAFF_PASSWORD = "demo-city-dev-only"  # noqa: S105 - the dev-profile demo city only
+DEVICE_LABEL = "demo gate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +34,30 @@ class Account:
     role: str
     subject_id: str
     masked_name: str
+    phone: str  # E.164; invented like everything else in the demo city
     story: str
+
+
+@dataclass(frozen=True, slots=True)
+class StaffLogin:
+    role: str  # a staff role (domain/access.py)
+    username: str
+    staff_id: str
+    venue_id: str | None
+    totp_secret: str  # base32, for an authenticator app
+    story: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(PrincipalKind.STAFF, self.staff_id, Role(self.role), self.venue_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    venue_id: str
+    label: str
+    token: str  # shown once; the database keeps only its hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +66,8 @@ class Cast:
     venue: VenueWithPoster | None
     venue_story: str
     case_id: str | None  # the index case's case, to trace again
+    staff: list[StaffLogin] = field(default_factory=list)
+    device: Device | None = None
 
 
 def _first(candidates: Iterable[Person], *preferences: set[int]) -> Person | None:
@@ -57,7 +97,9 @@ class _Casting:
 
     def account(self, role: str, person: Person, story: str) -> None:
         subject = self.seeded.subjects[person.key]
-        self.accounts.append(Account(role, subject, mask_name(person.name), story))
+        assert person.phone is not None  # noqa: S101 - accounts are residents, with a phone
+        phone = validate_mobile(person.phone)
+        self.accounts.append(Account(role, subject, mask_name(person.name), phone, story))
 
     def people(self, subject_ids: Iterable[str]) -> list[Person]:
         """Residents (not dependants) among these subjects."""
@@ -140,3 +182,57 @@ class _Casting:
 
 def cast(city: City, seeded: Seeded) -> Cast:
     return _Casting(city, seeded).cast()
+
+
+def _staff(
+    app: App, role: Role, username: str, story: str, venue_id: str | None = None
+) -> StaffLogin:
+    made = staff.create_staff(
+        app.ctx, staff.OPERATOR, username, role.value, DEMO_STAFF_PASSWORD, venue_id
+    )
+    a = made.account
+    return StaffLogin(a.role, a.username, a.staff_id, a.venue_id, a.totp_secret, story)
+
+
+def add_staff(app: App, who: Cast) -> Cast:
+    """The demo city's staff, and a scanner at the venue: the tracer is assigned (by the health
+    officer) to the index case's case, the venue admin and staff work at the cast's venue."""
+    if app.settings.profile != "dev":
+        raise RuntimeError("demo staff share a published password: dev profile only")
+    admin = _staff(app, Role.AUTHORITY_ADMIN, "demo.admin", "rules, keys, venues, staff accounts")
+    officer = _staff(
+        app, Role.HEALTH_OFFICER, "demo.officer", "lab results, cases, assigns officers"
+    )
+    tracer_story = f"assigned to case {who.case_id}" if who.case_id else "no case to trace yet"
+    tracer = _staff(app, Role.TRACER, "demo.tracer", tracer_story)
+    if who.case_id:
+        staff.assign_case(app.ctx, officer.principal, who.case_id, tracer.staff_id)
+    auditor = _staff(app, Role.AUDITOR, "demo.auditor", "reads keys and the log")
+    people = [admin, officer, tracer, auditor]
+    device = None
+    if who.venue is not None:
+        venue_id = who.venue.venue.venue_id
+        venue_admin = _staff(
+            app, Role.VENUE_ADMIN, "demo.venue.admin", f"venue {venue_id}: devices", venue_id
+        )
+        venue_staff = _staff(
+            app, Role.VENUE_STAFF, "demo.venue.staff", f"venue {venue_id}: poster", venue_id
+        )
+        people += [venue_admin, venue_staff]
+        made = staff.register_device(app.ctx, venue_admin.principal, venue_id, DEVICE_LABEL)
+        device = Device(made.device.device_id, venue_id, made.device.label, made.token)
+    return replace(who, staff=people, device=device)
+
+
+def open_sessions(app: App, who: Cast) -> dict[str, auth.SignedIn]:
+    """A fresh session for every demo account, by subject id or staff id. Open them with the app
+    that will serve (its clock), just before serving: staff sessions idle out in minutes."""
+    sessions = {
+        a.subject_id: auth.open_session(
+            app.ctx, Principal(PrincipalKind.RESIDENT, a.subject_id, Role.RESIDENT)
+        )
+        for a in who.accounts
+    }
+    for login in who.staff:
+        sessions[login.staff_id] = auth.open_session(app.ctx, login.principal)
+    return sessions

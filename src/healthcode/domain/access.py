@@ -87,6 +87,18 @@ POLICY: dict[str, frozenset[Role]] = {
     "case.trace_outbreak": frozenset({Role.HEALTH_OFFICER}),
     "fact.quarantine": OFFICERS,
     "fact.vaccination": frozenset({Role.HEALTH_OFFICER}),
+    # Manual health orders: two officers of different roles; auditors release frozen ones.
+    "order.propose": OFFICERS,
+    "order.review": OFFICERS | {Role.AUTHORITY_ADMIN, Role.AUDITOR},
+    "order.decide": OFFICERS | {Role.AUTHORITY_ADMIN},
+    "order.revoke": OFFICERS | {Role.AUTHORITY_ADMIN},
+    "order.release": frozenset({Role.AUDITOR}),
+    "resident.orders.read": SELF,
+    "resident.appeal.file": SELF,
+    "resident.appeals.read": SELF,
+    "appeal.queue": frozenset({Role.HEALTH_OFFICER}),
+    "appeal.decide": frozenset({Role.HEALTH_OFFICER}),
+    "anomaly.read": frozenset({Role.AUDITOR}),
     # Rules, colours, keys: the authority.
     "rules.load": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
     "rules.activate": frozenset({Role.AUTHORITY_ADMIN}),

@@ -97,30 +97,58 @@ def _decide(uow: UnitOfWork, principal: Principal, subject_id: str) -> Grant | N
     return None
 
 
+def _refusal(uow: UnitOfWork, subject_id: str, action: str) -> Refused:
+    exists = uow.subjects.get(subject_id) is not None
+    ref = _subject_ref(uow, subject_id) if exists else "unknown"
+    return Refused(NO_RESIDENT, field="subject_id", action=action, kind="subject", ref=ref)
+
+
+def _log_read(
+    ctx: ServiceContext, uow: UnitOfWork, principal: Principal, grant: Grant, action: str
+) -> None:
+    assert grant.case_id is not None  # noqa: S101 - only officers' reads are logged here
+    uow.log.append(
+        LogEntry(
+            "personal_data.read",
+            actor_of(uow, principal),
+            "subject",
+            _subject_ref(uow, grant.subject_id),
+            "case_investigation",
+            ACCESS_BASIS,
+            details={"action": action, "case": grant.case_id},
+        ),
+        ctx.clock.now(),
+    )
+
+
 def access_subject(
     ctx: ServiceContext, uow: UnitOfWork, principal: Principal, subject_id: str, action: str
 ) -> Grant:
-    """The person `subject_id`, for `principal` doing `action`, or NotFound (logged as refused).
-    An officer's read is logged here, in the caller's transaction, with the case as purpose."""
+    """The person `subject_id`, for `principal` doing `action`, or Refused (which answers as
+    NotFound). An officer's read is logged here, in the caller's transaction, with the case as
+    purpose."""
     require(principal, action)
     grant = _decide(uow, principal, subject_id)
     if grant is None:
-        exists = uow.subjects.get(subject_id) is not None
-        ref = _subject_ref(uow, subject_id) if exists else "unknown"
-        raise Refused(NO_RESIDENT, field="subject_id", action=action, kind="subject", ref=ref)
+        raise _refusal(uow, subject_id, action)
     if grant.case_id is not None:
-        uow.log.append(
-            LogEntry(
-                "personal_data.read",
-                actor_of(uow, principal),
-                "subject",
-                _subject_ref(uow, subject_id),
-                "case_investigation",
-                ACCESS_BASIS,
-                details={"action": action, "case": grant.case_id},
-            ),
-            ctx.clock.now(),
-        )
+        _log_read(ctx, uow, principal, grant, action)
+    return grant
+
+
+def gate_subject(ctx: ServiceContext, principal: Principal, subject_id: str, action: str) -> Grant:
+    """`access_subject` in transactions of its own, for a use case that opens its own: decided
+    in a read-only transaction (residents' requests take no write lock), and an officer's read
+    logged in a write transaction that commits before the data is read."""
+    require(principal, action)
+    with ctx.uow(read_only=True) as uow:
+        grant = _decide(uow, principal, subject_id)
+        if grant is None:
+            raise _refusal(uow, subject_id, action)
+    if grant.case_id is not None:
+        with ctx.uow() as uow:
+            _log_read(ctx, uow, principal, grant, action)
+            uow.commit()
     return grant
 
 

@@ -24,8 +24,9 @@ from healthcode.domain.accounts import (
     token_hash,
 )
 from healthcode.domain.audit import Actor, LogEntry, commitment
-from healthcode.domain.errors import TooMany, Unauthenticated
+from healthcode.domain.errors import InvalidInput, TooMany, Unauthenticated
 from healthcode.domain.identity import validate_mobile
+from healthcode.services import enrolment
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import OtpChallenge, StoredSession, UnitOfWork
 
@@ -249,6 +250,23 @@ def sign_out(ctx: ServiceContext, principal: Principal) -> None:
         actor = actor_of(uow, principal)
         _log_auth(uow, "auth.signed_out", actor, principal.kind, actor.ref, "ok", now)
         uow.commit()
+
+
+def enrol_applicant(
+    ctx: ServiceContext, principal: Principal, cmd: enrolment.EnrolResident
+) -> enrolment.Enrolled:
+    """An applicant enrols themselves, with the phone number they proved; their session then
+    continues as the resident's."""
+    if ctx.keys.phone_tag(validate_mobile(cmd.phone)) != principal.ref:
+        raise InvalidInput("enrol with the phone number you signed in with", field="phone")
+    done = enrolment.enrol_resident(ctx, cmd)
+    if principal.session_id is not None:
+        with ctx.uow() as uow:
+            uow.sessions.promote(
+                principal.session_id, PrincipalKind.RESIDENT, done.subject_id, Role.RESIDENT.value
+            )
+            uow.commit()
+    return done
 
 
 def new_device_token() -> tuple[str, str]:

@@ -23,6 +23,7 @@ from healthcode.domain.errors import InvalidInput
 from healthcode.domain.venues import VenueType
 from healthcode.services.checkins import CLIENT_ID, UPLOAD_BASIS
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.labs import ImportRefused, RowError, parse_time
 from healthcode.services.ports import UnitOfWork
 
@@ -235,6 +236,7 @@ def import_checkins(
         raise InvalidInput("no rows to import", field="rows", code="empty")
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        require_emergency(uow)
         checked = _check(ctx, uow, rows, now)
         _check_subjects(uow, checked)
         if checked.errors:

@@ -21,6 +21,7 @@ from healthcode.domain.checkins import (
 )
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.keys import trust_store
 from healthcode.services.ports import UnitOfWork, Venue
 from healthcode.services.venues import require_place_code
@@ -87,6 +88,7 @@ def check_in_at_place(
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        require_emergency(uow)
         _resident(uow, subject_id)
         for dependant in dependants:
             if not uow.subjects.is_guardian_of(subject_id, dependant):
@@ -138,6 +140,7 @@ def scan_health_code(ctx: ServiceContext, venue_id: str, code: str) -> ScanResul
     now = ctx.clock.now()
     verdict = verify_health_code(code, trust_store(ctx), now, verify_policy(ctx))
     with ctx.uow() as uow:
+        require_emergency(uow)
         venue = _venue(uow, venue_id)
         subject = _subject_of(ctx, verdict) if verdict.decision is Decision.ADMIT else None
         if (
@@ -172,6 +175,7 @@ def upload_scans(ctx: ServiceContext, venue_id: str, items: Sequence[UploadItem]
     store, policy = trust_store(ctx), verify_policy(ctx)
     report = UploadReport()
     with ctx.uow() as uow:
+        require_emergency(uow)
         venue = _venue(uow, venue_id)
         seen = uow.checkins.client_ids(venue_id, [item.client_id for item in items])
         for item in sorted(items, key=lambda i: i.scanned_at):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from healthcode.domain.anomalies import Thresholds
 from healthcode.domain.orders import LegalBasis
 from healthcode.services.ports import (
     Clock,
@@ -58,6 +59,19 @@ class OrderPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long personal data lives (services/retention.py)."""
+
+    days: int = 14  # check-ins, exposures, notices; at most config.RETENTION_MAX_DAYS
+    partition_days_ahead: int = 2  # PostgreSQL: daily check-in partitions made ahead of time
+
+
+# The anomaly watch's sliding window and thresholds, with their defaults (domain/anomalies.py;
+# settings `anomaly_*` in config.py).
+AnomalyPolicy = Thresholds
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceContext:
     uow: UnitOfWorkFactory
     clock: Clock
@@ -68,3 +82,5 @@ class ServiceContext:
     sender: CodeSender
     access: AccessPolicy
     orders: OrderPolicy = OrderPolicy()
+    retention: RetentionPolicy = RetentionPolicy()
+    anomalies: AnomalyPolicy = field(default_factory=AnomalyPolicy)

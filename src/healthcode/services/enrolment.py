@@ -20,6 +20,7 @@ from healthcode.domain.identity import (
     validate_name,
 )
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.ports import Identity, Subject, UnitOfWork
 
 MAX_DEPENDANTS = 10
@@ -77,6 +78,7 @@ def _store(
     phone: str | None,
     now: int,
 ) -> Enrolled:
+    require_emergency(uow)
     doc_type, doc_number = doc
     if (
         doc_type is not None

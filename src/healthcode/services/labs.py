@@ -20,6 +20,7 @@ from healthcode.domain.cases import Case, LabResult, TestResult, open_case
 from healthcode.domain.errors import DomainError, InvalidInput, parse_choice
 from healthcode.domain.identity import validate_document
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.ports import UnitOfWork
 from healthcode.services.status import refresh
 
@@ -70,7 +71,17 @@ class ImportReport:
 
 
 def parse_csv(text: str) -> list[LabRow]:
-    reader = csv.DictReader(io.StringIO(text))
+    """The rows of a lab's CSV file; a file that is not CSV at all is refused with the line."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _rows(reader)
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"not valid CSV after line {reader.line_num}: {exc}", field="file", code="csv_format"
+        ) from None
+
+
+def _rows(reader: csv.DictReader[str]) -> list[LabRow]:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InvalidInput(
@@ -156,6 +167,7 @@ def import_results(ctx: ServiceContext, rows: Sequence[LabRow], actor: Actor) ->
     now = ctx.clock.now()
     report = ImportReport()
     with ctx.uow() as uow:
+        require_emergency(uow)
         checked = _check_all(ctx, uow, rows, now)
         known = uow.cases.known_tests([(c.row.lab, c.row.test_id) for c in checked])
         fresh = [c for c in checked if (c.row.lab, c.row.test_id) not in known]

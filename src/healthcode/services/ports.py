@@ -94,6 +94,8 @@ class Vault(Protocol):
         """Subjects enrolled with this phone number, oldest first."""
 
     def find_document(self, doc_type: DocumentType, doc_number: str) -> str | None: ...
+    def erase_all(self) -> int:
+        """Delete every identity and its commitment key (sunset); return how many there were."""
 
 
 class VenueRepository(Protocol):
@@ -131,6 +133,12 @@ class AuditLog(Protocol):
     def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]: ...
     def about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
         """The newest entries about one person (by commitment), newest first."""
+
+    def first_at(self, time: int) -> int:
+        """The first sequence number whose entry time is at or after `time` (the size if none)."""
+
+    def lock(self) -> None:
+        """Serialise with appends until the transaction ends."""
 
     def root(self, size: int) -> bytes: ...
     def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
@@ -268,6 +276,65 @@ class NoticeRepository(Protocol):
     def of_subject(self, subject_id: str) -> list[Notice]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PurgedCheckIns:
+    rows: int
+    partitions: int  # whole-day partitions dropped (PostgreSQL; always 0 on SQLite)
+
+
+class RetentionStore(Protocol):
+    """Deleting personal data past its retention, and all of it at sunset (services/retention)."""
+
+    def ensure_checkin_days(self, first_day: int, last_day: int) -> int:
+        """PostgreSQL: a check-in partition for each UTC day in [first_day, last_day] (day
+        starts, epoch seconds); return how many were made. SQLite: nothing to do, 0."""
+
+    def purge_checkins(self, before: int) -> PurgedCheckIns:
+        """Delete check-ins with time_in < before (dropping whole-day partitions on PG)."""
+
+    def purge_exposures(self, before: int) -> int:
+        """Delete exposures that started before `before`."""
+
+    def purge_health_facts(self, before: int, kinds: Sequence[str]) -> int:
+        """Delete recorded facts of these kinds dated before `before`."""
+
+    def purge_notices(self, before: int) -> int:
+        """Delete notices about a day wholly before `before`, or whose exposure is gone."""
+
+    def purge_sessions(self, before: int, idle_seconds: int, absolute_seconds: int) -> int:
+        """Delete sessions that ended, went idle or ran out before `before`."""
+
+    def erase_personal(self, now: int) -> dict[str, int]:
+        """Sunset: delete every row that is about a person (the vault apart), mark every
+        subject erased, blank the reasons of manual orders; rows affected per table."""
+
+    def reclaim(self) -> None:
+        """After commit: flush deleted pages out of the write-ahead log (SQLite
+        `wal_checkpoint(TRUNCATE)`), so deleted data survives in no database file."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceRun:
+    run_id: str
+    kind: str  # purge | sunset
+    started_at: int
+    finished_at: int
+    outcome: str  # ok | failed
+    counts: str  # JSON object: table -> rows deleted (counts only)
+    error: str | None = None  # the exception's type name, never its message (no data leaks)
+
+
+class MaintenanceLog(Protocol):
+    def record(self, run: MaintenanceRun) -> None: ...
+    def last(self, kind: str, outcome: str | None = None) -> MaintenanceRun | None: ...
+    def sunset_at(self) -> int | None:
+        """When the emergency ended, or None. On PostgreSQL it also holds a shared lock until
+        the transaction ends, so a sunset in progress waits for this writer (and vice versa)."""
+
+    def hold_for_sunset(self) -> None:
+        """Take the exclusive side of that lock: no writer of personal data runs meanwhile."""
+
+
 class UnitOfWork(Protocol):
     subjects: SubjectRepository
     vault: Vault
@@ -289,6 +356,8 @@ class UnitOfWork(Protocol):
     assignments: AssignmentRepository
     orders: OrderRepository
     appeals: AppealRepository
+    retention: RetentionStore
+    maintenance: MaintenanceLog
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -392,6 +461,8 @@ class SessionRepository(Protocol):
     def touch(self, session_id: str, now: int) -> None: ...
     def end(self, session_id: str, now: int) -> None: ...
     def end_all(self, kind: str, ref: str, now: int) -> int: ...
+    def promote(self, session_id: str, kind: str, ref: str, role: str) -> None:
+        """An applicant's session becomes the resident's they have just enrolled as."""
 
 
 class OtpRepository(Protocol):

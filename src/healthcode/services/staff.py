@@ -165,3 +165,9 @@ def assign_case(ctx: ServiceContext, principal: Principal, case_id: str, staff_i
         actor = actor_of(uow, principal)
         _log(uow, "case.assigned", actor, "case", case_id, now, officer=f"staff:{staff_id}")
         uow.commit()
+
+
+def cases_of(ctx: ServiceContext, staff_id: str) -> list[str]:
+    """The cases an officer is assigned to."""
+    with ctx.uow(read_only=True) as uow:
+        return uow.assignments.cases_of(staff_id)

@@ -79,6 +79,13 @@ class SqlSessions:
             .values(ended_at=now)
         )
 
+    def promote(self, session_id: str, kind: str, ref: str, role: str) -> None:
+        self.conn.execute(
+            update(sessions)
+            .where(sessions.c.session_id == session_id)
+            .values(kind=kind, ref=ref, role=role)
+        )
+
     def end_all(self, kind: str, ref: str, now: int) -> int:
         done = self.conn.execute(
             update(sessions)

@@ -30,6 +30,15 @@ class CheckpointPolicy:
     every_seconds: int
 
 
+def _about(entry: LogEntry) -> str | None:
+    """The person an entry is about, by commitment: its object, or the `subject` it names in its
+    details (an appeal, say, whose object is the appeal)."""
+    if entry.object_kind == "subject":
+        return entry.object_ref
+    named = entry.details.get("subject")
+    return named if isinstance(named, str) and named.startswith("c:") else None
+
+
 class SqlAuditLog:
     def __init__(self, conn: Connection, signer: CheckpointSigner, policy: CheckpointPolicy):
         self.conn = conn
@@ -100,7 +109,7 @@ class SqlAuditLog:
             leaf = merkle.leaf_hash(text.encode())
             for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
                 fresh[(level, idx)] = h
-            about = entry.object_ref if entry.object_kind == "subject" else None
+            about = _about(entry)
             rows.append(
                 {"seq": seq, "time": now, "entry": text, "leaf_hash": leaf, "subject_ref": about}
             )
@@ -118,6 +127,27 @@ class SqlAuditLog:
             .order_by(log_entries.c.seq)
         )
         return [(r.seq, r.entry, bytes(r.leaf_hash)) for r in rows]
+
+    def first_at(self, time: int) -> int:
+        """The first sequence number whose entry time is at or after `time` (the size if none).
+        Entry times follow the order of appends, so a binary search over the primary key finds
+        it in about log2(size) reads; no index on time is needed."""
+        lo, hi = 0, self.size()
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = self.conn.execute(
+                select(log_entries.c.time).where(log_entries.c.seq == mid)
+            ).scalar_one()
+            if at < time:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def lock(self) -> None:
+        """Serialise with every append until this transaction ends (a writer that reads the
+        log before it decides what to append, such as the anomaly watch)."""
+        self._lock()
 
     def about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
         """The newest entries about one person (by their commitment), newest first."""

@@ -136,6 +136,11 @@ APPEND_ONLY_TABLES = ("log_entries", "log_hashes", "log_checkpoints")
 # Check-ins: venue-scoped (venue_id leads the key, no foreign keys) so they shard by venue.
 # (venue_id, time_in) serves tracing's range scans; (subject_id, time_in) a resident's own list
 # and the daily cap; (venue_id, client_id) makes offline uploads idempotent.
+# On PostgreSQL, migration 0007 partitions the table by UTC day of time_in (retention drops a
+# whole day at once), and PostgreSQL wants the partition key in every unique index: there the
+# key is (venue_id, checkin_id, time_in) and the upload index (venue_id, client_id, time_in).
+# Duplicates are still refused: the services look client ids up before inserting, and a
+# retried upload carries the same scan time. SQLite keeps the plain table described here.
 checkins = Table(
     "checkins",
     metadata,
@@ -376,4 +381,21 @@ appeals = Table(
     Column("decided_at", BigInteger),
     Index(None, "subject_id", "filed_at"),
     Index(None, "state", "deadline"),
+)
+
+# --- Retention and sunset (services/retention.py) ---------------------------------------------
+
+# One row per purge or sunset run: the /health check reads the last purge, and a sunset row
+# is the marker after which no new personal data is accepted. Counts only, never data.
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    Column("run_id", String(24), primary_key=True),
+    Column("kind", String(16), nullable=False),  # purge | sunset
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=False),
+    Column("outcome", String(8), nullable=False),  # ok | failed
+    Column("counts", Text, nullable=False),  # JSON: table -> rows deleted
+    Column("error", String(64)),  # the exception's type name only
+    Index(None, "kind", "finished_at"),
 )

@@ -26,8 +26,10 @@ from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
+from healthcode.adapters.db.maintenance import SqlMaintenance
 from healthcode.adapters.db.orders import SqlAppeals, SqlOrders
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
+from healthcode.adapters.db.retention import SqlRetention
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.domain.errors import Unavailable
@@ -93,6 +95,8 @@ class SqlUnitOfWork:
         self.assignments = SqlAssignments(self._conn)
         self.orders = SqlOrders(self._conn)
         self.appeals = SqlAppeals(self._conn)
+        self.retention = SqlRetention(self._conn)
+        self.maintenance = SqlMaintenance(self._conn)
         return self
 
     def commit(self) -> None:

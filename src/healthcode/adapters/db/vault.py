@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, and_, delete, insert, select
 
 from healthcode.adapters.db.repositories import chunks
 from healthcode.adapters.db.vault_table import vault_identities
@@ -71,3 +71,8 @@ class SqlVault:
                 )
             )
         ).scalar_one_or_none()
+
+    def erase_all(self) -> int:
+        """Sunset: every identity and with it every commitment key, so each commitment on the
+        public log points at nobody (AUD-7)."""
+        return self.conn.execute(delete(vault_identities)).rowcount

@@ -1,7 +1,7 @@
 """`healthcode`: the command line of the platform (Typer + Rich).
 
-healthcode demo | init | serve | resident | code | venue | checkin | lab | case | rules | status
-           | keys | trust | log | verify | audit
+healthcode demo | init | serve | staff | resident | code | venue | checkin | lab | case | rules
+           | status | keys | trust | log | retention | verify | audit
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from healthcode.entrypoints.cli.keys import keys_app, trust_app
 from healthcode.entrypoints.cli.labs import case_app, lab_app
 from healthcode.entrypoints.cli.log import log_app
 from healthcode.entrypoints.cli.residents import code_app, residents
+from healthcode.entrypoints.cli.retention import retention_app
 from healthcode.entrypoints.cli.rules import rules_app, status_app
+from healthcode.entrypoints.cli.staff import staff_app
 from healthcode.entrypoints.cli.venues import venue_app
 from healthcode.services import keys
 from healthcode.services.verify import verify_policy
@@ -36,6 +38,7 @@ app = typer.Typer(
     help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
 )
 app.command()(demo)
+app.add_typer(staff_app, name="staff")
 app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")
 app.add_typer(venue_app, name="venue")
@@ -47,6 +50,7 @@ app.add_typer(status_app, name="status")
 app.add_typer(keys_app, name="keys")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")
+app.add_typer(retention_app, name="retention")
 app.add_typer(verifier_cli.audit_app, name="audit")
 
 

@@ -27,32 +27,53 @@ from rich.progress import (
 )
 
 from healthcode.adapters.clock import FixedClock
-from healthcode.bootstrap import build, initialise
-from healthcode.config import DEV_ADMIN_TOKEN, Settings
-from healthcode.demo.accounts import Cast, cast
+from healthcode.bootstrap import App, build, initialise
+from healthcode.config import Settings
+from healthcode.demo.accounts import DEMO_STAFF_PASSWORD, Cast, add_staff, cast, open_sessions
 from healthcode.demo.city import DEFAULT_SEED, City, CityConfig, generate
 from healthcode.demo.outbreak import Rules
 from healthcode.demo.places import CITY_ZH, DISTRICTS
 from healthcode.demo.seed import Seeded, seed
 from healthcode.demo.timeline import HOUR
+from healthcode.domain.access import Role
 from healthcode.entrypoints.cli.common import console, fail, handles_errors, uvicorn_options
+from healthcode.services.auth import SignedIn
 
 MARKER = ".healthcode-demo"  # in a directory this command made, and may wipe
 STORY = "demo.json"  # the summary and the demo accounts, for later reference
 MAX_DAYS = 14  # check-ins are kept 14 days
-# What to try, by role: (method, path, what it shows, needs the admin token).
-ENDPOINTS = (
-    ("GET", "/residents/{subject_id}/status", "colour and why", False),
-    ("POST", "/residents/{subject_id}/code", "a signed health code", False),
-    ("GET", "/residents/{subject_id}/checkins", "own check-ins", False),
-    ("GET", "/residents/{subject_id}/notices", "exposure notices", False),
-    ("GET", "/residents/{subject_id}/dependants", "dependants held", False),
-    ("GET", "/venues/{venue_id}", "venue and place code", False),
-    ("GET", "/venues/{venue_id}/poster.{fmt}", "poster: fmt svg, pdf or png", False),
-    ("GET", "/cases", "open cases", True),
-    ("POST", "/cases/{case_id}/trace", "contacts with evidence", True),
-    ("GET", "/log/checkpoint", "signed log checkpoint", False),
+ANYONE = (Role.PUBLIC,)
+SIGNED_IN = tuple(r for r in Role if r is not Role.PUBLIC)
+RESIDENT = (Role.RESIDENT,)
+OFFICERS = (Role.TRACER, Role.HEALTH_OFFICER)
+VENUE = (Role.VENUE_STAFF, Role.VENUE_ADMIN, Role.AUTHORITY_ADMIN)
+# What to try: (method, path, what it shows, the roles that may call it). A resident acts for
+# themselves and their dependants; an officer only within a case they are assigned to.
+ENDPOINTS: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
+    ("POST", "/auth/staff", "staff sign-in: password + TOTP", ANYONE),
+    ("POST", "/auth/code", "a one-time code to a phone", ANYONE),
+    ("POST", "/auth/code/verify", "resident sign-in with that code", ANYONE),
+    ("GET", "/auth/session", "who am I signed in as", SIGNED_IN),
+    ("GET", "/residents/{subject_id}/status", "colour and why", (Role.RESIDENT, *OFFICERS)),
+    ("POST", "/residents/{subject_id}/code", "a signed health code", RESIDENT),
+    ("GET", "/residents/{subject_id}/checkins", "own check-ins", RESIDENT),
+    ("GET", "/residents/{subject_id}/notices", "exposure notices", RESIDENT),
+    ("GET", "/residents/{subject_id}/dependants", "dependants held", RESIDENT),
+    ("GET", "/venues/{venue_id}", "venue and place code", ANYONE),
+    ("GET", "/venues/{venue_id}/poster.{fmt}", "poster: svg, pdf or png", VENUE),
+    ("POST", "/venues/{venue_id}/devices", "register a scanner", (Role.VENUE_ADMIN,)),
+    ("POST", "/venues/{venue_id}/scans", "a scanner checks a health code", (Role.VENUE_DEVICE,)),
+    ("GET", "/cases", "open cases", OFFICERS),
+    ("POST", "/cases/{case_id}/trace", "contacts with evidence", OFFICERS),
+    ("GET", "/keys", "signing keys", (Role.AUTHORITY_ADMIN, Role.AUDITOR)),
+    ("GET", "/log/checkpoint", "signed log checkpoint", ANYONE),
 )
+
+
+def _who(roles: tuple[Role, ...]) -> str:
+    if Role.PUBLIC in roles:
+        return "anyone"
+    return "anyone signed in" if roles == SIGNED_IN else ", ".join(r.value for r in roles)
 
 
 class RichPhases:
@@ -148,38 +169,80 @@ def _print_summary(city: City, summary: dict[str, int]) -> None:
         console.print(f"  {label:<19}{count:>8,}  {note}", soft_wrap=True)
 
 
-def _print_accounts(who: Cast, admin_token: str, base: str) -> None:
-    console.print("\n[bold]Demo accounts[/bold] (there is no sign-in yet: use the ids)")
+def _label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _say(text: str) -> None:
+    """One line as it is: ids, tokens and place codes are not Rich markup."""
+    console.print(text, soft_wrap=True, markup=False)
+
+
+def _print_accounts(
+    who: Cast, sessions: dict[str, SignedIn], settings: Settings, base: str
+) -> None:
+    """The accounts, with a fresh session token each (`Authorization: Bearer <token>`)."""
+    console.print(
+        "\n[bold]Demo accounts[/bold] (dev profile: invented people, a published password)"
+    )
+    _say(
+        "Residents sign in with a one-time code sent to their phone: POST /auth/code "
+        '{"phone": ...}, then POST /auth/code/verify {"phone": ..., "code": ...}; this dev '
+        "server prints the code on its terminal. Ready sessions (they end after "
+        f"{settings.resident_idle_days} days without use):"
+    )
     for account in who.accounts:
-        console.print(
-            f"  {account.role:<20}{account.subject_id}  {account.masked_name}", soft_wrap=True
-        )
-        console.print(f"  {'':<20}{account.story}", soft_wrap=True)
+        _say(f"  {account.role:<20}{account.subject_id}  {account.masked_name}  {account.phone}")
+        _say(f"  {'':<20}{account.story}")
+        _say(f"  {'':<20}token {sessions[account.subject_id].token}")
     if who.venue is not None:
         draft = who.venue.venue.draft
-        console.print(f"  {'venue':<20}{who.venue.venue.venue_id}  {draft.name_zh}", soft_wrap=True)
-        console.print(f"  {'':<20}{who.venue_story}; its place code:", soft_wrap=True)
-        console.print(who.venue.poster.payload, soft_wrap=True, markup=False)
-    if admin_token == DEV_ADMIN_TOKEN:
-        console.print(f"  {'admin token (dev)':<20}{admin_token}")
-    else:
-        console.print(f"  {'admin token':<20}your HEALTHCODE_ADMIN_TOKEN")
+        _say(f"  {'venue':<20}{who.venue.venue.venue_id}  {draft.name_zh}")
+        _say(f"  {'':<20}{who.venue_story}; its place code:")
+        _say(who.venue.poster.payload)
+    _say(
+        f'Staff sign in with POST /auth/staff {{"username": ..., "password": '
+        f'"{DEMO_STAFF_PASSWORD}", "totp": ...}}, the code of an authenticator app set up with '
+        "the account's TOTP secret. Ready sessions (they end after "
+        f"{settings.staff_idle_minutes} minutes without use; then sign in):"
+    )
+    for login in who.staff:
+        _say(f"  {_label(login.role):<20}{login.username:<18}TOTP secret {login.totp_secret}")
+        _say(f"  {'':<20}{login.story}")
+        _say(f"  {'':<20}token {sessions[login.staff_id].token}")
+    if who.device is not None:
+        _say(f"  {'venue device':<20}{who.device.device_id}  {who.device.label!r}, until revoked")
+        _say(f"  {'':<20}token {who.device.token}")
+    _print_endpoints(who, sessions, base)
+
+
+def _print_endpoints(who: Cast, sessions: dict[str, SignedIn], base: str) -> None:
     console.print(f"\n[bold]API[/bold] on {base}  (OpenAPI docs: {base}/docs)", soft_wrap=True)
-    for method, path, what, admin in ENDPOINTS:
-        flag = " (admin token)" if admin else ""
-        console.print(f"  {method:<5}{path:<38}{what}{flag}", soft_wrap=True)
+    _say(f"  {'':<5}{'':<38}{'':<34}who may call it")
+    for method, path, what, roles in ENDPOINTS:
+        _say(f"  {method:<5}{path:<38}{what:<34}{_who(roles)}")
+    by_role = {login.role: sessions[login.staff_id].token for login in who.staff}
+    header = "-H 'Authorization: Bearer {}'"
     if who.accounts:
         subject = who.accounts[0].subject_id
-        console.print(f"  e.g.  curl {base}/residents/{subject}/status", soft_wrap=True)
-    if who.case_id:
-        console.print(
-            f"        curl -X POST -H 'Authorization: Bearer {admin_token}' "
-            f"{base}/cases/{who.case_id}/trace",
-            soft_wrap=True,
-        )
+        token = sessions[subject].token
+        _say(f"  e.g.  curl {header.format(token)} {base}/residents/{subject}/status")
+    tracer = by_role.get(Role.TRACER.value)
+    if tracer:
+        _say(f"        curl {header.format(tracer)} {base}/cases")
+    if who.case_id and tracer:
+        _say(f"        curl -X POST {header.format(tracer)} {base}/cases/{who.case_id}/trace")
+    venue_admin = by_role.get(Role.VENUE_ADMIN.value)
+    if who.venue is not None and venue_admin:
+        body = """-H 'Content-Type: application/json' -d '{"label": "north gate"}'"""
+        devices = f"{base}/venues/{who.venue.venue.venue_id}/devices"
+        _say(f"        curl -X POST {header.format(venue_admin)} {body} {devices}")
 
 
 def _save(data_dir: Path, summary: dict[str, int], who: Cast, city: City) -> None:
+    """The story, for later reference. Development only: the staff password and TOTP secrets are
+    the demo city's (never a real deployment's); session and device tokens are not kept (the
+    sessions are short-lived, and a venue admin can register another device)."""
     story = {
         "seed": city.config.seed,
         "residents": city.config.residents,
@@ -189,6 +252,11 @@ def _save(data_dir: Path, summary: dict[str, int], who: Cast, city: City) -> Non
         "accounts": [asdict(a) for a in who.accounts],
         "venue_id": who.venue.venue.venue_id if who.venue else None,
         "case_id": who.case_id,
+        "staff_password": DEMO_STAFF_PASSWORD,
+        "staff": [asdict(login) for login in who.staff],
+        "device": (
+            {k: v for k, v in asdict(who.device).items() if k != "token"} if who.device else None
+        ),
     }
     text = json.dumps(story, ensure_ascii=False, indent=2)
     (data_dir / STORY).write_text(text + "\n", encoding="utf-8")
@@ -233,29 +301,37 @@ def demo(
         app = build(settings, clock=clock)
         try:
             seeded = seed(app, clock, city, RichPhases(progress))
+            who = add_staff(app, cast(city, seeded))
         finally:
             app.close()
     summary = _summary(city, seeded)
-    who = cast(city, seeded)
     _save(data_dir, summary, who, city)
     bind_host, bind_port = host or settings.host, port or settings.port
     base = f"http://{bind_host}:{bind_port}"
     _print_summary(city, summary)
-    _print_accounts(who, settings.admin_token.get_secret_value(), base)
-    console.print(f"\nseeded in {time.monotonic() - started:.0f} s into {data_dir}")
-    if not serve:
-        return
+    built = build(settings)  # the real clock from here on: the sessions printed start now
+    try:
+        initialise(built)
+        _print_accounts(who, open_sessions(built, who), settings, base)
+        console.print(f"\nseeded in {time.monotonic() - started:.0f} s into {data_dir}")
+        if serve:
+            _serve(built, bind_host, bind_port)
+        else:
+            console.print(
+                f"serve it later with HEALTHCODE_PROFILE=dev HEALTHCODE_DATA_DIR={data_dir} "
+                "healthcode serve (staff sessions may have ended by then: sign in)",
+                soft_wrap=True,
+            )
+    finally:
+        built.close()
+
+
+def _serve(built: App, host: str, port: int) -> None:
     import uvicorn
 
     from healthcode.entrypoints.web.app import create_app
 
-    built = build(settings)  # the real clock from here on
-    initialise(built)
-    console.print(f"healthcode demo API on {base}  (docs: /docs)")
+    console.print(f"healthcode demo API on http://{host}:{port}  (docs: /docs)")
     uvicorn.run(
-        create_app(built=built),
-        host=bind_host,
-        port=bind_port,
-        log_level="info",
-        **uvicorn_options(),
+        create_app(built=built), host=host, port=port, log_level="info", **uvicorn_options()
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Response
 
 from healthcode import __version__
 from healthcode.bootstrap import App, build, initialise
@@ -15,41 +15,59 @@ from healthcode.config import Settings
 from healthcode.entrypoints.web import (
     deps,
     errors,
+    routes_auth,
     routes_checkins,
     routes_labs,
     routes_log,
+    routes_orders,
+    routes_report,
     routes_residents,
     routes_rules,
+    routes_staff,
     routes_status,
     routes_trust,
     routes_venues,
     routes_verify,
+    security,
 )
-from healthcode.entrypoints.web.schemas import ERROR_RESPONSES
-from healthcode.services import audit, status
+from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES
+from healthcode.services import anomalies, audit, retention, status
 
 log = logging.getLogger("healthcode.web")
 STATUS_SWEEP_SECONDS = 60
+ANOMALY_WATCH_SECONDS = 300
+PURGE_SECONDS = 3600
 
 
-async def checkpoint_ticker(built: App) -> None:
-    """The T-seconds half of the checkpoint rule (AUD-3): sign waiting entries periodically."""
+async def every(
+    seconds: float, job: Callable[[], object], what: str, *, at_start: bool = False
+) -> None:
+    """Run `job` in a thread every `seconds` (and once at start, if asked), for as long as the
+    server runs; a failure is logged loudly and the next tick tries again."""
+    first = at_start
     while True:
-        await asyncio.sleep(built.settings.checkpoint_every_seconds)
+        if not first:
+            await asyncio.sleep(seconds)
+        first = False
         try:
-            await asyncio.to_thread(audit.checkpoint_now, built.ctx)
-        except Exception:  # keep ticking; the failure is logged loudly
-            log.exception("periodic checkpoint failed")
+            await asyncio.to_thread(job)
+        except Exception:
+            log.exception("%s failed", what)
 
 
-async def status_sweeper(built: App) -> None:
-    """Colours run out by themselves: re-derive (and log) the expired ones every minute."""
-    while True:
-        await asyncio.sleep(STATUS_SWEEP_SECONDS)
-        try:
-            await asyncio.to_thread(status.sweep, built.ctx)
-        except Exception:  # keep sweeping; the failure is logged loudly
-            log.exception("status sweep failed")
+def background_jobs(built: App) -> list[Coroutine[None, None, None]]:
+    ctx = built.ctx
+    return [
+        # The T-seconds half of the checkpoint rule (AUD-3): sign waiting entries.
+        every(built.settings.checkpoint_every_seconds, lambda: audit.checkpoint_now(ctx),
+              "periodic checkpoint"),
+        # Colours run out by themselves: re-derive (and log) the expired ones.
+        every(STATUS_SWEEP_SECONDS, lambda: status.sweep(ctx), "status sweep"),
+        # Alerts on colour changes without a health basis, order bursts, non-health clusters.
+        every(ANOMALY_WATCH_SECONDS, lambda: anomalies.watch(ctx), "anomaly watch"),
+        # Personal data past retention is deleted (and its day keys destroyed).
+        every(PURGE_SECONDS, lambda: retention.purge(ctx), "retention purge", at_start=True),
+    ]  # fmt: skip
 
 
 def create_app(settings: Settings | None = None, built: App | None = None) -> FastAPI:
@@ -59,10 +77,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(checkpoint_ticker(built)),
-            asyncio.create_task(status_sweeper(built)),
-        ]
+        tasks = [asyncio.create_task(job) for job in background_jobs(built)]
         try:
             yield
         finally:
@@ -74,11 +89,14 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         version=__version__,
         summary="Health codes, place codes and a public transparency log",
         lifespan=lifespan,
+        dependencies=[Depends(security.authorise)],  # deny by default, on every route
     )
     app.state.healthcode = built
     app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
     routers = (
+        routes_auth,
+        routes_staff,
         routes_residents,
         routes_status,
         routes_rules,
@@ -87,13 +105,35 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         routes_venues,
         routes_verify,
         routes_trust,
+        routes_orders,
+        routes_report,
         routes_log,
     )
     for module in routers:
-        app.include_router(module.router, responses=ERROR_RESPONSES)
+        app.include_router(module.router, responses=ERROR_RESPONSES | AUTH_RESPONSES)
 
-    @app.get("/health", tags=["operations"])
-    def health() -> dict[str, object]:
-        return {"status": "ok", "city": built.settings.city, "log_size": audit.log_size(built.ctx)}
+    @app.get(
+        "/health",
+        tags=["operations"],
+        responses={503: {"description": "Degraded: the retention purge failed or is overdue"}},
+    )
+    def health(response: Response) -> dict[str, object]:
+        """Up, and whether personal data is being purged on time (RET-2: a failed or overdue
+        purge makes the server report itself degraded, 503)."""
+        purge = retention.purge_health(built.ctx)
+        if purge.degraded:
+            response.status_code = 503
+        return {
+            "status": "degraded" if purge.degraded else "ok",
+            "city": built.settings.city,
+            "log_size": audit.log_size(built.ctx),
+            "purge": {
+                "status": purge.status,
+                "last_run_at": purge.last_run_at,
+                "last_ok_at": purge.last_ok_at,
+                "error": purge.error,
+            },
+        }
 
+    security.check_routes(security.api_routes(app, [m.router for m in routers]))
     return app

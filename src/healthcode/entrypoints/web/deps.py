@@ -1,4 +1,5 @@
-"""Request dependencies: the service context, and the admin bearer token for privileged routes.
+"""Request dependencies: the service context, the acting principal as the log names them, and
+rate limits (RL-1). Who may call which route is decided in security.py.
 
 They are `async def` on purpose: none of them blocks, and FastAPI runs a plain `def` dependency
 in the thread pool, a thread hop per dependency per request (the endpoint itself, which does
@@ -6,16 +7,19 @@ the database work, still runs in the pool)."""
 
 from __future__ import annotations
 
-import hmac
 import math
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
 from healthcode.adapters.ratelimit import RateLimiter
 from healthcode.bootstrap import App
 from healthcode.config import Settings
+from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import Actor
+from healthcode.entrypoints.web.security import authorise
+from healthcode.services import auth
 from healthcode.services.context import ServiceContext
 
 
@@ -28,19 +32,9 @@ async def get_ctx(request: Request) -> ServiceContext:
     return get_app(request).ctx
 
 
-async def require_admin(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Actor:
-    """Until staff accounts exist, administration needs the configured bearer token."""
-    expected = get_app(request).settings.admin_token.get_secret_value()
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            401,
-            "administration needs Authorization: Bearer <admin token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return Actor("authority_admin", "admin-token")
+def limit_key(request: Request, kind: str, key: str) -> None:
+    """Take one token for `key` from the `kind` bucket, or answer 429 + Retry-After."""
+    _limit(request, kind, key)
 
 
 def _limit(request: Request, kind: str, key: str) -> None:
@@ -59,6 +53,11 @@ async def limit_resident(request: Request, subject_id: str) -> None:
     _limit(request, "resident", subject_id)
 
 
+async def limit_client(request: Request) -> None:
+    """Verification by anyone is limited per client address."""
+    _limit(request, "client", request.client.host if request.client else "unknown")
+
+
 async def limit_venue(request: Request, venue_id: str) -> None:
     """Floods of scans or uploads from one venue's devices are refused (429 + Retry-After)."""
     _limit(request, "venue", venue_id)
@@ -68,10 +67,21 @@ def limiters(settings: Settings) -> dict[str, RateLimiter]:
     return {
         "resident": RateLimiter(settings.rate_checkins_per_minute),
         "venue": RateLimiter(settings.rate_device_per_minute),
+        "login": RateLimiter(settings.rate_logins_per_minute),
+        "code": RateLimiter(settings.rate_codes_per_minute),
+        "client": RateLimiter(settings.rate_verify_per_minute),
     }
 
 
+async def acting(request: Request, caller: Annotated[Principal, Depends(authorise)]) -> Actor:
+    """The caller as the log names them: staff and devices by id, residents by commitment."""
+    if caller.kind == PrincipalKind.RESIDENT:
+        return await run_in_threadpool(auth.actor_for, get_app(request).ctx, caller)
+    return Actor(caller.role.value, caller.pseudonym)
+
+
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
-Admin = Annotated[Actor, Depends(require_admin)]
+Acting = Annotated[Actor, Depends(acting)]
 ResidentLimit = Depends(limit_resident)
 VenueLimit = Depends(limit_venue)
+ClientLimit = Depends(limit_client)

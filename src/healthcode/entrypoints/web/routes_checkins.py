@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from healthcode.domain.accounts import Principal
 from healthcode.domain.checkins import CheckIn
 from healthcode.entrypoints.web.deps import Ctx, ResidentLimit, VenueLimit
 from healthcode.entrypoints.web.schemas import (
@@ -23,7 +24,10 @@ from healthcode.entrypoints.web.schemas import (
     UploadOut,
     VerifyIn,
 )
+from healthcode.entrypoints.web.security import Caller
 from healthcode.services import checkins
+from healthcode.services.access import access_venue, gate_subject
+from healthcode.services.context import ServiceContext
 
 router = APIRouter(tags=["check-ins"])
 
@@ -47,22 +51,36 @@ def checkin_out(c: CheckIn) -> CheckInOut:
     dependencies=[ResidentLimit],
     responses=LIMITED_RESPONSES,
 )
-async def check_in(subject_id: str, body: CheckInIn, ctx: Ctx) -> list[CheckInOut]:
-    made = await run_in_threadpool(
-        checkins.check_in_at_place, ctx, subject_id, body.place_code, body.dependants
-    )
+async def check_in(subject_id: str, body: CheckInIn, caller: Caller, ctx: Ctx) -> list[CheckInOut]:
+    """The resident scans a poster (for themselves, and the dependants with them)."""
+    made = await run_in_threadpool(_check_in, ctx, caller, subject_id, body)
     return [checkin_out(c) for c in made]
 
 
+def _check_in(
+    ctx: ServiceContext, caller: Principal, subject_id: str, body: CheckInIn
+) -> list[CheckIn]:
+    gate_subject(ctx, caller, subject_id, "resident.checkin")
+    for dependant in body.dependants:
+        gate_subject(ctx, caller, dependant, "resident.checkin")
+    return checkins.check_in_at_place(ctx, subject_id, body.place_code, body.dependants)
+
+
 @router.get("/residents/{subject_id}/checkins", response_model=list[CheckInOut])
-def my_checkins(subject_id: str, ctx: Ctx) -> list[CheckInOut]:
+def my_checkins(subject_id: str, caller: Caller, ctx: Ctx) -> list[CheckInOut]:
+    """My own check-ins (or my dependant's). No officer may ask this: tracing a confirmed case
+    is the only way to learn where someone has been."""
+    gate_subject(ctx, caller, subject_id, "resident.checkins.read")
     return [checkin_out(c) for c in checkins.my_checkins(ctx, subject_id)]
 
 
 @router.post(
     "/residents/{subject_id}/checkins/{venue_id}/{checkin_id}/checkout", response_model=CheckInOut
 )
-def check_out(subject_id: str, venue_id: str, checkin_id: str, ctx: Ctx) -> CheckInOut:
+def check_out(
+    subject_id: str, venue_id: str, checkin_id: str, caller: Caller, ctx: Ctx
+) -> CheckInOut:
+    gate_subject(ctx, caller, subject_id, "resident.checkin")
     return checkin_out(checkins.leave(ctx, subject_id, venue_id, checkin_id))
 
 
@@ -72,7 +90,9 @@ def check_out(subject_id: str, venue_id: str, checkin_id: str, ctx: Ctx) -> Chec
     dependencies=[VenueLimit],
     responses=LIMITED_RESPONSES,
 )
-async def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
+async def scan(venue_id: str, body: VerifyIn, caller: Caller, ctx: Ctx) -> ScanOut:
+    """A venue device (or its staff) scans a health code: admit or refuse, and a check-in."""
+    access_venue(caller, venue_id, "venue.scan")
     result = await run_in_threadpool(checkins.scan_health_code, ctx, venue_id, body.code)
     return ScanOut(**result.verdict.for_guard(), recorded=result.recorded)
 
@@ -83,7 +103,9 @@ async def scan(venue_id: str, body: VerifyIn, ctx: Ctx) -> ScanOut:
     dependencies=[VenueLimit],
     responses=LIMITED_RESPONSES,
 )
-async def upload(venue_id: str, body: UploadIn, ctx: Ctx) -> UploadOut:
+async def upload(venue_id: str, body: UploadIn, caller: Caller, ctx: Ctx) -> UploadOut:
+    """An offline device uploads its scans later; idempotent by the device's client ids."""
+    access_venue(caller, venue_id, "venue.upload")
     items = [checkins.UploadItem(i.client_id, i.code, i.scanned_at) for i in body.items]
     report = await run_in_threadpool(checkins.upload_scans, ctx, venue_id, items)
     return UploadOut(

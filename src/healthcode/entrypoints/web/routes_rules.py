@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path
 
 from healthcode.domain.rulesets import Rule
-from healthcode.entrypoints.web.deps import Admin, Ctx
-from healthcode.entrypoints.web.schemas import ADMIN_RESPONSES
+from healthcode.entrypoints.web.deps import Acting, Ctx
 from healthcode.entrypoints.web.schemas_status import ActivationOut, RuleOut, RuleSetOut, TextOut
 from healthcode.services import rules
 
@@ -65,16 +64,14 @@ def one(set_id: SET_ID, version: VERSION, ctx: Ctx) -> RuleSetOut:
     return ruleset_out(rules.get_ruleset(ctx, set_id, version))
 
 
-@router.post("", status_code=201, response_model=RuleSetOut, responses=ADMIN_RESPONSES)
-def load(document: Annotated[dict[str, Any], Body()], ctx: Ctx, actor: Admin) -> RuleSetOut:
+@router.post("", status_code=201, response_model=RuleSetOut)
+def load(document: Annotated[dict[str, Any], Body()], ctx: Ctx, actor: Acting) -> RuleSetOut:
     """Publish a rule set (checked and dry-run first; not yet active)."""
     return ruleset_out(rules.load_ruleset(ctx, json.dumps(document, ensure_ascii=False), actor))
 
 
-@router.post(
-    "/{set_id}/{version}/activate", response_model=ActivationOut, responses=ADMIN_RESPONSES
-)
-def activate(set_id: SET_ID, version: VERSION, ctx: Ctx, actor: Admin) -> ActivationOut:
+@router.post("/{set_id}/{version}/activate", response_model=ActivationOut)
+def activate(set_id: SET_ID, version: VERSION, ctx: Ctx, actor: Acting) -> ActivationOut:
     """Make a published version the active rule set; colours are re-derived and each change
     is logged."""
     done = rules.activate_ruleset(ctx, set_id, version, actor)

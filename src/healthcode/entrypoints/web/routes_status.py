@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from healthcode.domain.audit import Actor
 from healthcode.domain.facts import hypothetical
-from healthcode.entrypoints.web.deps import Admin, Ctx, ResidentLimit
+from healthcode.entrypoints.web.deps import Ctx, ResidentLimit
 from healthcode.entrypoints.web.routes_rules import rule_out
-from healthcode.entrypoints.web.schemas import ADMIN_RESPONSES, LIMITED_RESPONSES
+from healthcode.entrypoints.web.schemas import LIMITED_RESPONSES
 from healthcode.entrypoints.web.schemas_status import (
     EvidenceOut,
     FindingOut,
@@ -23,10 +22,12 @@ from healthcode.entrypoints.web.schemas_status import (
     VaccinationIn,
     WhatIfIn,
 )
+from healthcode.entrypoints.web.security import Caller
 from healthcode.services import health_facts, notices, status
+from healthcode.services.access import gate_subject
+from healthcode.services.auth import actor_for
 
 router = APIRouter(tags=["colours and notices"])
-RESIDENT = Actor("resident", "self")  # until sign-in exists (accountability issue)
 
 
 def status_out(v: status.StatusView) -> StatusOut:
@@ -58,20 +59,24 @@ def status_out(v: status.StatusView) -> StatusOut:
 
 
 @router.get("/residents/{subject_id}/status", response_model=StatusOut)
-def my_status(subject_id: str, ctx: Ctx) -> StatusOut:
-    """The colour now, the rule behind it in words, the evidence, and when it runs out."""
+def my_status(subject_id: str, caller: Caller, ctx: Ctx) -> StatusOut:
+    """The colour now, the rule behind it in words, the evidence, and when it runs out. The
+    resident, their guardian, or an officer with an assigned open case (the read is logged)."""
+    gate_subject(ctx, caller, subject_id, "resident.status.read")
     return status_out(status.status_of(ctx, subject_id))
 
 
 @router.post("/residents/{subject_id}/status/what-if", response_model=StatusOut)
-def what_if(subject_id: str, body: WhatIfIn, ctx: Ctx) -> StatusOut:
+def what_if(subject_id: str, body: WhatIfIn, caller: Caller, ctx: Ctx) -> StatusOut:
     """What the colour would be with these hypothetical facts added. Nothing is stored."""
+    gate_subject(ctx, caller, subject_id, "resident.status.what_if")
     extra = [hypothetical(i, f.kind, f.time, f.attrs()) for i, f in enumerate(body.facts)]
     return status_out(status.what_if(ctx, subject_id, extra, body.at))
 
 
 @router.get("/residents/{subject_id}/notices", response_model=list[NoticeOut])
-def my_notices(subject_id: str, ctx: Ctx) -> list[NoticeOut]:
+def my_notices(subject_id: str, caller: Caller, ctx: Ctx) -> list[NoticeOut]:
+    gate_subject(ctx, caller, subject_id, "resident.notices.read")
     return [
         NoticeOut(
             notice_id=n.notice.notice_id,
@@ -106,10 +111,12 @@ def recorded_out(done: health_facts.Recorded) -> RecordedOut:
     dependencies=[ResidentLimit],
     responses=LIMITED_RESPONSES,
 )
-def report_symptoms(subject_id: str, body: SymptomsIn, ctx: Ctx) -> RecordedOut:
+def report_symptoms(subject_id: str, body: SymptomsIn, caller: Caller, ctx: Ctx) -> RecordedOut:
     """The resident (or guardian) reports symptoms; the colour follows the rules."""
+    gate_subject(ctx, caller, subject_id, "resident.symptoms.report")
+    actor = actor_for(ctx, caller)
     return recorded_out(
-        health_facts.report_symptoms(ctx, subject_id, body.symptoms, body.onset, RESIDENT)
+        health_facts.report_symptoms(ctx, subject_id, body.symptoms, body.onset, actor)
     )
 
 
@@ -117,10 +124,12 @@ def report_symptoms(subject_id: str, body: SymptomsIn, ctx: Ctx) -> RecordedOut:
     "/residents/{subject_id}/quarantine",
     status_code=201,
     response_model=RecordedOut,
-    responses=ADMIN_RESPONSES,
 )
-def record_quarantine(subject_id: str, body: QuarantineIn, ctx: Ctx, actor: Admin) -> RecordedOut:
-    """A health officer records a completed quarantine."""
+def record_quarantine(subject_id: str, body: QuarantineIn, caller: Caller, ctx: Ctx) -> RecordedOut:
+    """An officer with an assigned open case involving the person records a completed
+    quarantine."""
+    gate_subject(ctx, caller, subject_id, "fact.quarantine")
+    actor = actor_for(ctx, caller)
     return recorded_out(
         health_facts.record_quarantine(ctx, subject_id, body.completed_at, body.days, actor)
     )
@@ -130,10 +139,13 @@ def record_quarantine(subject_id: str, body: QuarantineIn, ctx: Ctx, actor: Admi
     "/residents/{subject_id}/vaccinations",
     status_code=201,
     response_model=RecordedOut,
-    responses=ADMIN_RESPONSES,
 )
-def record_vaccination(subject_id: str, body: VaccinationIn, ctx: Ctx, actor: Admin) -> RecordedOut:
-    """A vaccine dose (only where the city records vaccinations)."""
+def record_vaccination(
+    subject_id: str, body: VaccinationIn, caller: Caller, ctx: Ctx
+) -> RecordedOut:
+    """A vaccine dose recorded by a health officer (only where the city records vaccinations).
+    A write, not a read: the person need not be in a case."""
+    actor = actor_for(ctx, caller)
     return recorded_out(
         health_facts.record_vaccination(
             ctx, subject_id, body.dose, body.product, body.given_at, actor
@@ -141,8 +153,7 @@ def record_vaccination(subject_id: str, body: VaccinationIn, ctx: Ctx, actor: Ad
     )
 
 
-@router.post("/statuses/sweep", response_model=SweepOut, responses=ADMIN_RESPONSES)
-def sweep(ctx: Ctx, actor: Admin) -> SweepOut:
+@router.post("/statuses/sweep", response_model=SweepOut)
+def sweep(ctx: Ctx) -> SweepOut:
     """Re-derive colours that ran out (the server also does this every minute)."""
-    del actor
     return SweepOut(colour_changes=len(status.sweep(ctx)))

@@ -6,9 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from healthcode.domain.keys import KeyUse
-from healthcode.entrypoints.web.deps import Admin, Ctx
+from healthcode.entrypoints.web.deps import Acting, Ctx
 from healthcode.entrypoints.web.schemas import (
-    ADMIN_RESPONSES,
     KeyOut,
     TrustImportIn,
     TrustListSummary,
@@ -37,10 +36,8 @@ def held_trust_lists(ctx: Ctx) -> list[TrustListSummary]:
     ]
 
 
-@router.post(
-    "/trust-lists", status_code=201, response_model=TrustListSummary, responses=ADMIN_RESPONSES
-)
-def import_trust_list(body: TrustImportIn, ctx: Ctx, actor: Admin) -> TrustListSummary:
+@router.post("/trust-lists", status_code=201, response_model=TrustListSummary)
+def import_trust_list(body: TrustImportIn, ctx: Ctx, actor: Acting) -> TrustListSummary:
     parsed = keys.import_trust_list(ctx, body.document, body.fingerprint, actor)
     return TrustListSummary(
         city=parsed.city,
@@ -66,13 +63,13 @@ def list_keys(ctx: Ctx) -> list[KeyOut]:
     return [key_out(k) for k in keys.list_keys(ctx)]
 
 
-@router.post("/keys/{use}/rotate", response_model=list[KeyOut], responses=ADMIN_RESPONSES)
-def rotate(use: KeyUse, ctx: Ctx, actor: Admin) -> list[KeyOut]:
+@router.post("/keys/{use}/rotate", response_model=list[KeyOut])
+def rotate(use: KeyUse, ctx: Ctx, actor: Acting) -> list[KeyOut]:
     keys.rotate_key(ctx, use, actor)
     return [key_out(k) for k in keys.list_keys(ctx)]
 
 
-@router.post("/keys/{kid}/withdraw", response_model=list[KeyOut], responses=ADMIN_RESPONSES)
-def withdraw(kid: str, body: WithdrawIn, ctx: Ctx, actor: Admin) -> list[KeyOut]:
+@router.post("/keys/{kid}/withdraw", response_model=list[KeyOut])
+def withdraw(kid: str, body: WithdrawIn, ctx: Ctx, actor: Acting) -> list[KeyOut]:
     keys.withdraw_key(ctx, kid, actor, body.reason)
     return [key_out(k) for k in keys.list_keys(ctx)]

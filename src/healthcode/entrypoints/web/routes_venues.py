@@ -8,16 +8,17 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from healthcode.adapters.poster import render_venue_poster
-from healthcode.domain.audit import Actor
-from healthcode.entrypoints.web.deps import Admin, Ctx
+from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.schemas import (
-    ADMIN_RESPONSES,
     PlaceCheckOut,
     PlaceCodeIn,
     RegisterVenueIn,
     VenueOut,
 )
+from healthcode.entrypoints.web.security import Caller
 from healthcode.services import venues
+from healthcode.services.access import access_venue
+from healthcode.services.auth import actor_for
 from healthcode.services.venues import VenueWithPoster
 
 router = APIRouter(tags=["venues"])
@@ -39,9 +40,10 @@ def venue_out(found: VenueWithPoster) -> VenueOut:
 
 
 @router.post("/venues", status_code=201, response_model=VenueOut)
-def register(body: RegisterVenueIn, ctx: Ctx) -> VenueOut:
-    actor = Actor("venue_admin", "self-registration")
-    return venue_out(venues.register_venue(ctx, venues.RegisterVenue(**body.model_dump()), actor))
+def register(body: RegisterVenueIn, caller: Caller, ctx: Ctx) -> VenueOut:
+    """The authority registers a venue (its admins then get accounts bound to it)."""
+    cmd = venues.RegisterVenue(**body.model_dump())
+    return venue_out(venues.register_venue(ctx, cmd, actor_for(ctx, caller)))
 
 
 @router.get("/venues/{venue_id}", response_model=VenueOut)
@@ -49,9 +51,11 @@ def get_venue(venue_id: str, ctx: Ctx) -> VenueOut:
     return venue_out(venues.venue_with_poster(ctx, venue_id))
 
 
-@router.post("/venues/{venue_id}/poster/rotate", response_model=VenueOut, responses=ADMIN_RESPONSES)
-def rotate(venue_id: str, ctx: Ctx, actor: Admin) -> VenueOut:
-    return venue_out(venues.rotate_poster(ctx, venue_id, actor))
+@router.post("/venues/{venue_id}/poster/rotate", response_model=VenueOut)
+def rotate(venue_id: str, caller: Caller, ctx: Ctx) -> VenueOut:
+    """A new poster (the old one keeps working for the grace period, to reprint)."""
+    access_venue(caller, venue_id, "venue.poster.rotate")
+    return venue_out(venues.rotate_poster(ctx, venue_id, actor_for(ctx, caller)))
 
 
 @router.get(
@@ -59,7 +63,8 @@ def rotate(venue_id: str, ctx: Ctx, actor: Admin) -> VenueOut:
     response_class=Response,
     responses={200: {"content": {m: {} for m in MEDIA.values()}}},
 )
-def poster(venue_id: str, fmt: Literal["svg", "pdf", "png"], ctx: Ctx) -> Response:
+def poster(venue_id: str, fmt: Literal["svg", "pdf", "png"], caller: Caller, ctx: Ctx) -> Response:
+    access_venue(caller, venue_id, "venue.poster.read")
     found = venues.venue_with_poster(ctx, venue_id)
     return Response(
         render_venue_poster(found, fmt),

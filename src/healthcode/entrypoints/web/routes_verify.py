@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from healthcode.domain.errors import InvalidInput
-from healthcode.entrypoints.web.deps import Ctx
-from healthcode.entrypoints.web.schemas import GuardVerdictOut, VerifyIn
+from healthcode.entrypoints.web.deps import ClientLimit, Ctx
+from healthcode.entrypoints.web.schemas import LIMITED_RESPONSES, GuardVerdictOut, VerifyIn
 from healthcode.services import verify
 from healthcode.verifier.qr_image import DEFAULT_MAX_BYTES
 
-router = APIRouter(prefix="/verify", tags=["verify"])
+router = APIRouter(
+    prefix="/verify", tags=["verify"], dependencies=[ClientLimit], responses=LIMITED_RESPONSES
+)
 
 
 @router.post("", response_model=GuardVerdictOut)

@@ -34,9 +34,24 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 LIMITED_RESPONSES: dict[int | str, dict[str, object]] = {
     429: {"model": ErrorOut, "description": "Too many requests: wait Retry-After seconds"},
 }
-ADMIN_RESPONSES: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorOut, "description": "Needs the admin bearer token"},
+AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Not signed in, or the session has ended"},
+    403: {"model": ErrorOut, "description": "This role may not do this"},
 }
+
+
+class LogAboutOut(BaseModel):
+    """One log entry about the resident: who (role and pseudonym), what, why, when, outcome."""
+
+    seq: int
+    time: int
+    action: str
+    actor_role: str
+    actor: str
+    purpose: str
+    basis: str
+    outcome: str
+    details: dict[str, str | int]
 
 
 class Strict(BaseModel):

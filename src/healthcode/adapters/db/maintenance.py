@@ -1,0 +1,45 @@
+"""Purge and sunset runs, and the sunset marker that closes the door to new personal data."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, and_, func, insert, select
+
+from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.tables import maintenance_runs
+from healthcode.services.ports import MaintenanceRun
+
+# PostgreSQL advisory lock between writers of personal data (shared) and sunset (exclusive):
+# a writer that found the emergency still on finishes before sunset erases, and a writer that
+# starts later sees the marker. On SQLite every writer already holds the database's write lock.
+_SUNSET_LOCK = 0x6863_7375_6E73  # "hcsuns"
+
+
+class SqlMaintenance:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def record(self, run: MaintenanceRun) -> None:
+        self.conn.execute(insert(maintenance_runs).values(**as_row(run)))
+
+    def last(self, kind: str, outcome: str | None = None) -> MaintenanceRun | None:
+        query = select(maintenance_runs).where(maintenance_runs.c.kind == kind)
+        if outcome is not None:
+            query = query.where(maintenance_runs.c.outcome == outcome)
+        row = self.conn.execute(
+            query.order_by(maintenance_runs.c.finished_at.desc(), maintenance_runs.c.run_id)
+        ).first()
+        return from_row(MaintenanceRun, row) if row else None
+
+    def sunset_at(self) -> int | None:
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_SUNSET_LOCK})")
+        found = self.conn.execute(
+            select(func.min(maintenance_runs.c.finished_at)).where(
+                and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
+            )
+        ).scalar_one()
+        return int(found) if found is not None else None
+
+    def hold_for_sunset(self) -> None:
+        if self.conn.dialect.name == "postgresql":
+            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SUNSET_LOCK})")

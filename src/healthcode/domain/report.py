@@ -1,0 +1,254 @@
+"""The transparency report: per UTC day, what the public log shows, counted and with small counts
+of people suppressed.
+
+Every number but one comes from the log entries alone (domain/published.py), so anyone holding a
+log export (`healthcode audit verify` checks it) can recompute the report and compare: the same
+entries give the same numbers. The exception is the current number of yellow and red codes,
+a snapshot of the remembered statuses on the latest day, which no log prefix holds.
+
+Per day:
+- colour changes (`status.changed`), by target colour and basis as logged: `to_green`,
+  `yellow_rule`, `yellow_order`, `red_rule`, `red_order`, and their total;
+- manual orders, by step (`order.*` with outcome ok) and refused attempts;
+- appeals filed, granted, upheld and lapsed;
+- trace runs (`case.traced`), reads of personal data (`personal_data.read`) and refused
+  attempts (`access.refused`);
+- anomaly alerts (`anomaly.flagged`) by detector.
+
+Suppression. Counts of *people* (colour changes, appeals, current colours) from 1 to 9 are
+published as null, with the cell's name listed as suppressed; 0 stays 0. A group that publishes
+a total could give a suppressed cell away by subtraction: a reader knows each null is at least 1
+and that the nulls add up to the total minus the published cells, so a single null, or nulls that
+add up to their own number (all ones), would be exact. Then the smallest other non-zero cell is
+suppressed too, until neither holds; if there is none left, the total is. A total from 1 to 9 is
+suppressed itself. The cells of a group never overlap and no two
+groups count the same people, so no other sum reveals a cell. Counts of *official acts* (orders,
+trace runs, reads, refusals, alerts) are not suppressed: each is already a public entry of its
+own, they name no resident, and hiding "3 manual orders" is what the report exists to prevent.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from healthcode.domain.anomalies import ACTION as ANOMALY_ACTION
+from healthcode.domain.anomalies import DETECTORS, NON_GREEN, order_id_of
+from healthcode.domain.published import DAY, PublicEntry, day_of
+
+THRESHOLD = 10  # counts of people from 1 to THRESHOLD - 1 are suppressed
+CHANGE_CELLS = ("to_green", "yellow_rule", "yellow_order", "red_rule", "red_order")
+APPEAL_CELLS = ("filed", "granted", "upheld", "lapsed")
+ORDER_STEPS = (
+    "proposed", "approved", "frozen", "released", "release_refused", "rejected", "revoked",
+    "expired",
+)  # fmt: skip
+CURRENT_CELLS = ("yellow", "red")
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Counts of people, suppressed: a cell is an int, or None for "1 to 9" (or hidden so that
+    another could not be recovered); `suppressed` names the cells (and "total") that are None."""
+
+    cells: dict[str, int | None]
+    total: int | None = None
+    has_total: bool = False
+    suppressed: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = dict(self.cells)
+        if self.has_total:
+            out["total"] = self.total
+        out["suppressed"] = list(self.suppressed)
+        return out
+
+
+def small(count: int) -> bool:
+    return 0 < count < THRESHOLD
+
+
+def suppress(counts: Mapping[str, int], *, with_total: bool = False) -> Group:
+    """Primary suppression of counts 1–9; with a total, secondary suppression so that no
+    suppressed cell equals the total minus published cells."""
+    cells: dict[str, int | None] = {k: (None if small(v) else v) for k, v in counts.items()}
+    total: int | None = sum(counts.values())
+    if not with_total:
+        hidden = tuple(k for k, v in cells.items() if v is None)
+        return Group(cells, None, False, hidden)
+    if total is not None and small(total):
+        total = None
+    # A reader knows each null is at least 1 and that the nulls add up to the total minus the
+    # published cells: a single null, or nulls that add up to their number (all ones), would be
+    # exact. Hide the next smallest non-zero cell until neither holds, or else the total.
+    while total is not None:
+        nulls = [k for k, v in cells.items() if v is None]
+        rest = total - sum(v for v in cells.values() if v is not None)
+        if not nulls or (len(nulls) > 1 and rest > len(nulls)):
+            break
+        others = sorted((v, k) for k, v in cells.items() if v)  # published and non-zero
+        if others:
+            cells[others[0][1]] = None
+        else:
+            total = None
+    hidden = tuple(k for k, v in cells.items() if v is None)
+    return Group(cells, total, True, hidden + (("total",) if total is None else ()))
+
+
+@dataclass(slots=True)
+class DayCounts:
+    """One UTC day of the log, counted (nothing suppressed yet)."""
+
+    start: int
+    changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGE_CELLS, 0))
+    appeals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(APPEAL_CELLS, 0))
+    orders: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((*ORDER_STEPS, "refused"), 0)
+    )
+    trace_runs: int = 0
+    personal_data_reads: int = 0
+    access_refused: int = 0
+    anomaly_alerts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DETECTORS, 0))
+
+
+def _change_cell(e: PublicEntry) -> str | None:
+    to = e.text("to")
+    if to == "green":
+        return "to_green"
+    if to not in NON_GREEN:
+        return None
+    basis = "order" if order_id_of(e.text("rule")) is not None else "rule"
+    return f"{to}_{basis}"
+
+
+def count_day(day: DayCounts, e: PublicEntry) -> None:
+    action = e.action
+    if action == "status.changed" and e.ok:
+        cell = _change_cell(e)
+        if cell is not None:
+            day.changes[cell] += 1
+    elif action.startswith("order.") and e.object_kind == "order":
+        step = action.removeprefix("order.")
+        if not e.ok:
+            day.orders["refused"] += 1
+        elif step in day.orders:
+            day.orders[step] += 1
+    elif action == "appeal.filed" and e.ok:
+        day.appeals["filed"] += 1
+    elif action == "appeal.decided" and e.ok:
+        outcome = e.text("outcome")
+        if outcome in day.appeals:
+            day.appeals[outcome] += 1
+    elif action == "appeal.lapsed" and e.ok:
+        day.appeals["lapsed"] += 1
+    elif action == "case.traced" and e.ok:
+        day.trace_runs += 1
+    elif action == "personal_data.read" and e.ok:
+        day.personal_data_reads += 1
+    elif action == "access.refused":
+        day.access_refused += 1
+    elif action == ANOMALY_ACTION:
+        detector = e.text("detector")
+        day.anomaly_alerts[detector] = day.anomaly_alerts.get(detector, 0) + 1
+
+
+def count_days(entries: Iterable[PublicEntry], first_day: int, days: int) -> list[DayCounts]:
+    """The entries of the UTC days from `first_day` (a day start) on, counted day by day."""
+    out = [DayCounts(first_day + i * DAY) for i in range(days)]
+    for e in entries:
+        i = (day_of(e.time) - first_day) // DAY
+        if 0 <= i < days:
+            count_day(out[i], e)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DayReport:
+    day: str  # YYYY-MM-DD (UTC)
+    start: int
+    colour_changes: Group
+    appeals: Group
+    orders: dict[str, int]
+    trace_runs: int
+    personal_data_reads: int
+    access_refused: int
+    anomaly_alerts: dict[str, int]
+    current_colours: Group | None = None  # the latest day only: a snapshot, not from the log
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "day": self.day,
+            "start": self.start,
+            "colour_changes": self.colour_changes.as_dict(),
+            "appeals": self.appeals.as_dict(),
+            "orders": dict(self.orders),
+            "trace_runs": self.trace_runs,
+            "personal_data_reads": self.personal_data_reads,
+            "access_refused": self.access_refused,
+            "anomaly_alerts": dict(self.anomaly_alerts),
+            "current_colours": self.current_colours.as_dict() if self.current_colours else None,
+        }
+
+
+def iso_day(start: int) -> str:
+    return _time.strftime("%Y-%m-%d", _time.gmtime(start))
+
+
+def day_report(counts: DayCounts, current: Mapping[str, int] | None = None) -> DayReport:
+    return DayReport(
+        iso_day(counts.start),
+        counts.start,
+        suppress(counts.changes, with_total=True),
+        suppress(counts.appeals),
+        dict(counts.orders),
+        counts.trace_runs,
+        counts.personal_data_reads,
+        counts.access_refused,
+        dict(counts.anomaly_alerts),
+        suppress({c: current.get(c, 0) for c in CURRENT_CELLS}) if current is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The report over log entries [first_seq, log_size): recompute it from an export cut at
+    `log_size` (all but `current_colours`)."""
+
+    generated_at: int
+    first_seq: int
+    log_size: int
+    threshold: int
+    days: list[DayReport]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "format": "healthcode-transparency-report/1",
+            "generated_at": self.generated_at,
+            "first_seq": self.first_seq,
+            "log_size": self.log_size,
+            "suppression": {
+                "threshold": self.threshold,
+                "rule": "counts of people from 1 to threshold-1 are null; with a total, one "
+                "more cell (or the total) is null so no cell follows by subtraction",
+            },
+            "days": [d.as_dict() for d in self.days],
+        }
+
+
+def build_report(
+    entries: Iterable[PublicEntry],
+    *,
+    first_day: int,
+    days: int,
+    generated_at: int,
+    first_seq: int,
+    log_size: int,
+    current: Mapping[str, int] | None = None,
+) -> Report:
+    """The report of `days` UTC days from `first_day`; `current` colour counts go on the last."""
+    counted = count_days(entries, first_day, days)
+    reports = [
+        day_report(c, current if i == len(counted) - 1 else None) for i, c in enumerate(counted)
+    ]
+    return Report(generated_at, first_seq, log_size, THRESHOLD, reports)

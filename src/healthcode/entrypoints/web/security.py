@@ -1,0 +1,169 @@
+"""Deny by default over HTTP (AUTHZ-1): every route names its action here, the app refuses to
+start if one does not, and one dependency on every route signs the caller in and checks the
+action against the policy table (domain/access.py) before the endpoint runs.
+
+Who the caller is comes from `Authorization: Bearer <token>` (API clients, venue devices) or the
+`hc_session` cookie (the web app): HttpOnly, SameSite=Strict, Secure unless served on loopback.
+Which *object* they may touch is the business of the access gates in services/access.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute, APIRouter
+
+from healthcode.domain.access import POLICY, Role
+from healthcode.domain.accounts import Principal
+from healthcode.domain.errors import Forbidden, Refused, Unauthenticated
+from healthcode.services import access, auth
+
+COOKIE = "hc_session"
+
+# (method, path) -> action. One row per route; the roles × routes matrix test reads this table.
+ROUTE_ACTIONS: dict[tuple[str, str], str] = {
+    ("GET", "/health"): "ops.health",
+    # Signing in and out, staff and devices.
+    ("POST", "/auth/staff"): "auth.login",
+    ("POST", "/auth/code"): "auth.login",
+    ("POST", "/auth/code/verify"): "auth.login",
+    ("GET", "/auth/session"): "auth.session",
+    ("POST", "/auth/logout"): "auth.logout",
+    ("GET", "/staff"): "staff.manage",
+    ("POST", "/staff"): "staff.manage",
+    ("POST", "/staff/{staff_id}/disable"): "staff.manage",
+    ("GET", "/venues/{venue_id}/devices"): "venue.device.manage",
+    ("POST", "/venues/{venue_id}/devices"): "venue.device.manage",
+    ("POST", "/venues/{venue_id}/devices/{device_id}/revoke"): "venue.device.manage",
+    ("POST", "/cases/{case_id}/assign"): "case.assign",
+    # Residents.
+    ("POST", "/residents"): "resident.enrol",
+    ("POST", "/residents/{subject_id}/dependants"): "resident.dependant.add",
+    ("GET", "/residents/{subject_id}/dependants"): "resident.dependant.list",
+    ("POST", "/residents/{subject_id}/code"): "resident.code.issue",
+    ("GET", "/residents/{subject_id}/status"): "resident.status.read",
+    ("POST", "/residents/{subject_id}/status/what-if"): "resident.status.what_if",
+    ("GET", "/residents/{subject_id}/notices"): "resident.notices.read",
+    ("POST", "/residents/{subject_id}/symptoms"): "resident.symptoms.report",
+    ("POST", "/residents/{subject_id}/quarantine"): "fact.quarantine",
+    ("POST", "/residents/{subject_id}/vaccinations"): "fact.vaccination",
+    ("POST", "/residents/{subject_id}/checkins"): "resident.checkin",
+    ("GET", "/residents/{subject_id}/checkins"): "resident.checkins.read",
+    ("POST", "/residents/{subject_id}/checkins/{venue_id}/{checkin_id}/checkout"): (
+        "resident.checkin"
+    ),
+    ("GET", "/residents/{subject_id}/log"): "resident.log.read",
+    # Colours and rules.
+    ("POST", "/statuses/sweep"): "status.sweep",
+    ("GET", "/rulesets"): "rules.read",
+    ("GET", "/rulesets/active"): "rules.read",
+    ("GET", "/rulesets/{set_id}/{version}"): "rules.read",
+    ("POST", "/rulesets"): "rules.load",
+    ("POST", "/rulesets/{set_id}/{version}/activate"): "rules.activate",
+    # Venues and gates.
+    ("POST", "/venues"): "venue.register",
+    ("GET", "/venues/{venue_id}"): "venue.read",
+    ("POST", "/venues/{venue_id}/poster/rotate"): "venue.poster.rotate",
+    ("GET", "/venues/{venue_id}/poster.{fmt}"): "venue.poster.read",
+    ("POST", "/venues/{venue_id}/scans"): "venue.scan",
+    ("POST", "/venues/{venue_id}/uploads"): "venue.upload",
+    ("POST", "/place-codes/check"): "place_code.check",
+    ("POST", "/verify"): "code.verify",
+    ("POST", "/verify/image"): "code.verify",
+    # Labs, cases, tracing.
+    ("POST", "/lab-results"): "lab.import",
+    ("POST", "/lab-results/csv"): "lab.import",
+    ("GET", "/cases"): "case.list",
+    ("POST", "/cases/trace"): "case.trace_outbreak",
+    ("POST", "/cases/{case_id}/trace"): "case.trace",
+    # Keys and trust lists.
+    ("GET", "/trust-list"): "trust.read",
+    ("GET", "/trust-lists"): "trust.read",
+    ("POST", "/trust-lists"): "trust.import",
+    ("GET", "/keys"): "keys.read",
+    ("POST", "/keys/{use}/rotate"): "keys.manage",
+    ("POST", "/keys/{kid}/withdraw"): "keys.manage",
+    # Manual orders and appeals.
+    ("GET", "/legal-bases"): "rules.read",
+    ("POST", "/orders"): "order.propose",
+    ("GET", "/orders/awaiting"): "order.review",
+    ("GET", "/orders/{order_id}"): "order.review",
+    ("POST", "/orders/{order_id}/approve"): "order.decide",
+    ("POST", "/orders/{order_id}/reject"): "order.decide",
+    ("POST", "/orders/{order_id}/revoke"): "order.revoke",
+    ("POST", "/orders/{order_id}/release"): "order.release",
+    ("POST", "/orders/{order_id}/refuse"): "order.release",
+    ("GET", "/residents/{subject_id}/orders"): "resident.orders.read",
+    ("POST", "/residents/{subject_id}/appeals"): "resident.appeal.file",
+    ("GET", "/residents/{subject_id}/appeals"): "resident.appeals.read",
+    ("GET", "/appeals"): "appeal.queue",
+    ("POST", "/appeals/{appeal_id}/decide"): "appeal.decide",
+    # Transparency.
+    ("GET", "/report"): "report.read",
+    ("GET", "/anomalies"): "anomaly.read",
+    # The public log.
+    ("GET", "/log/checkpoint"): "log.read",
+    ("GET", "/log/checkpoints"): "log.read",
+    ("GET", "/log/vkey"): "log.read",
+    ("GET", "/log/entries"): "log.read",
+    ("GET", "/log/proof/inclusion"): "log.read",
+    ("GET", "/log/proof/consistency"): "log.read",
+    ("GET", "/log/export"): "log.read",
+}
+
+
+def api_routes(app: FastAPI, routers: Iterable[APIRouter]) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves through FastAPI, from the app and its routers."""
+    found = [r for r in app.router.routes if isinstance(r, APIRoute)]
+    for router in routers:
+        found += [r for r in router.routes if isinstance(r, APIRoute)]
+    return sorted({(m, r.path) for r in found for m in (r.methods or ())})
+
+
+def check_routes(served: list[tuple[str, str]]) -> None:
+    """AUTHZ-1: refuse to start with a route that names no action, or an action nobody knows."""
+    unmapped = [f"{m} {p}" for m, p in served if (m, p) not in ROUTE_ACTIONS]
+    if unmapped:
+        raise RuntimeError("routes without an action (deny by default): " + ", ".join(unmapped))
+    unknown = sorted({a for a in ROUTE_ACTIONS.values() if a not in POLICY})
+    if unknown:
+        raise RuntimeError("actions missing from the policy table: " + ", ".join(unknown))
+
+
+def route_action(request: Request) -> str:
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        raise RuntimeError("authorisation ran outside a route")
+    return ROUTE_ACTIONS[(request.method, route.path)]
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.cookies.get(COOKIE) or None
+
+
+async def authorise(request: Request) -> Principal:
+    """Run on every route (and cached for the request): who is calling, and may their role
+    attempt this route's action? A signed-in caller's refusal goes on the log."""
+    built = request.app.state.healthcode
+    principal = await run_in_threadpool(auth.authenticate, built.ctx, bearer(request))
+    request.state.principal = principal
+    action = route_action(request)
+    if principal.role is Role.PUBLIC and Role.PUBLIC not in POLICY[action]:
+        raise Unauthenticated("sign in first")
+    try:
+        access.require(principal, action)
+    except Forbidden:
+        await run_in_threadpool(
+            access.log_refusal, built.ctx, principal, Refused.of(action, "route", action)
+        )
+        raise
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authorise)]

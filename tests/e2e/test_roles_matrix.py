@@ -1,0 +1,190 @@
+"""AUTHZ-1, AUTHZ-2: every route × every role, from one expected table written here by hand (not
+read from the implementation). A role the table allows is never refused by role (it may still
+get 404 or 422 for the object or the body); any other role gets 401 (not signed in) or 403 (signed
+in, wrong role), and a signed-in refusal goes on the log. A route missing from this table fails
+the test, so a new route needs a decision here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthcode.bootstrap import App
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
+from healthcode.entrypoints.web.app import create_app
+from healthcode.services import audit, auth, enrolment, staff, venues
+from healthcode.services.staff import OPERATOR
+
+R = Role
+ALL = frozenset(Role) - {R.GUARDIAN}  # guardian is decided per object, not per route
+SIGNED_IN = ALL - {R.PUBLIC}
+RESIDENT = frozenset({R.RESIDENT})
+OFFICERS = frozenset({R.TRACER, R.HEALTH_OFFICER})
+ADMIN = frozenset({R.AUTHORITY_ADMIN})
+VENUE_SIDE = frozenset({R.VENUE_DEVICE, R.VENUE_STAFF, R.VENUE_ADMIN})
+
+EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/health"): ALL,
+    ("POST", "/auth/staff"): ALL,
+    ("POST", "/auth/code"): ALL,
+    ("POST", "/auth/code/verify"): ALL,
+    ("GET", "/auth/session"): SIGNED_IN,
+    ("POST", "/auth/logout"): SIGNED_IN,
+    ("GET", "/staff"): ADMIN,
+    ("POST", "/staff"): ADMIN,
+    ("POST", "/staff/{staff_id}/disable"): ADMIN,
+    ("GET", "/venues/{venue_id}/devices"): frozenset({R.VENUE_ADMIN}),
+    ("POST", "/venues/{venue_id}/devices"): frozenset({R.VENUE_ADMIN}),
+    ("POST", "/venues/{venue_id}/devices/{device_id}/revoke"): frozenset({R.VENUE_ADMIN}),
+    ("POST", "/cases/{case_id}/assign"): frozenset({R.HEALTH_OFFICER}),
+    ("POST", "/residents"): frozenset({R.APPLICANT, R.HEALTH_OFFICER}),
+    ("POST", "/residents/{subject_id}/dependants"): RESIDENT,
+    ("GET", "/residents/{subject_id}/dependants"): RESIDENT,
+    ("POST", "/residents/{subject_id}/code"): RESIDENT,
+    ("GET", "/residents/{subject_id}/status"): RESIDENT | OFFICERS,
+    ("POST", "/residents/{subject_id}/status/what-if"): RESIDENT,
+    ("GET", "/residents/{subject_id}/notices"): RESIDENT,
+    ("POST", "/residents/{subject_id}/symptoms"): RESIDENT,
+    ("POST", "/residents/{subject_id}/quarantine"): OFFICERS,
+    ("POST", "/residents/{subject_id}/vaccinations"): frozenset({R.HEALTH_OFFICER}),
+    ("POST", "/residents/{subject_id}/checkins"): RESIDENT,
+    ("GET", "/residents/{subject_id}/checkins"): RESIDENT,  # never an officer
+    ("POST", "/residents/{subject_id}/checkins/{venue_id}/{checkin_id}/checkout"): RESIDENT,
+    ("GET", "/residents/{subject_id}/log"): RESIDENT,  # who read my record: only me
+    ("POST", "/statuses/sweep"): ADMIN,
+    ("GET", "/rulesets"): ALL,
+    ("GET", "/rulesets/active"): ALL,
+    ("GET", "/rulesets/{set_id}/{version}"): ALL,
+    ("POST", "/rulesets"): frozenset({R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}),
+    ("POST", "/rulesets/{set_id}/{version}/activate"): ADMIN,
+    ("POST", "/venues"): ADMIN,
+    ("GET", "/venues/{venue_id}"): ALL,
+    ("POST", "/venues/{venue_id}/poster/rotate"): frozenset({R.VENUE_ADMIN, R.AUTHORITY_ADMIN}),
+    ("GET", "/venues/{venue_id}/poster.{fmt}"): frozenset(
+        {R.VENUE_STAFF, R.VENUE_ADMIN, R.AUTHORITY_ADMIN}
+    ),
+    ("POST", "/venues/{venue_id}/scans"): VENUE_SIDE,
+    ("POST", "/venues/{venue_id}/uploads"): VENUE_SIDE,
+    ("POST", "/place-codes/check"): ALL,
+    ("POST", "/verify"): ALL,
+    ("POST", "/verify/image"): ALL,
+    ("POST", "/lab-results"): frozenset({R.HEALTH_OFFICER}),
+    ("POST", "/lab-results/csv"): frozenset({R.HEALTH_OFFICER}),
+    ("GET", "/cases"): OFFICERS,
+    ("POST", "/cases/trace"): frozenset({R.HEALTH_OFFICER}),
+    ("POST", "/cases/{case_id}/trace"): OFFICERS,
+    ("GET", "/trust-list"): ALL,
+    ("GET", "/trust-lists"): ALL,
+    ("POST", "/trust-lists"): ADMIN,
+    ("GET", "/keys"): frozenset({R.AUTHORITY_ADMIN, R.AUDITOR}),
+    ("POST", "/keys/{use}/rotate"): ADMIN,
+    ("POST", "/keys/{kid}/withdraw"): ADMIN,
+    ("GET", "/legal-bases"): ALL,
+    ("POST", "/orders"): OFFICERS,
+    ("GET", "/orders/awaiting"): OFFICERS | {R.AUTHORITY_ADMIN, R.AUDITOR},
+    ("GET", "/orders/{order_id}"): OFFICERS | {R.AUTHORITY_ADMIN, R.AUDITOR},
+    ("POST", "/orders/{order_id}/approve"): OFFICERS | ADMIN,
+    ("POST", "/orders/{order_id}/reject"): OFFICERS | ADMIN,
+    ("POST", "/orders/{order_id}/revoke"): OFFICERS | ADMIN,
+    ("POST", "/orders/{order_id}/release"): frozenset({R.AUDITOR}),
+    ("POST", "/orders/{order_id}/refuse"): frozenset({R.AUDITOR}),
+    ("GET", "/residents/{subject_id}/orders"): RESIDENT,
+    ("POST", "/residents/{subject_id}/appeals"): RESIDENT,
+    ("GET", "/residents/{subject_id}/appeals"): RESIDENT,
+    ("GET", "/appeals"): frozenset({R.HEALTH_OFFICER}),
+    ("POST", "/appeals/{appeal_id}/decide"): frozenset({R.HEALTH_OFFICER}),
+    ("GET", "/report"): ALL,
+    ("GET", "/anomalies"): frozenset({R.AUDITOR}),
+    ("GET", "/log/checkpoint"): ALL,
+    ("GET", "/log/checkpoints"): ALL,
+    ("GET", "/log/vkey"): ALL,
+    ("GET", "/log/entries"): ALL,
+    ("GET", "/log/proof/inclusion"): ALL,
+    ("GET", "/log/proof/consistency"): ALL,
+    ("GET", "/log/export"): ALL,
+}
+
+
+@pytest.fixture
+def world(app: App) -> Iterator[tuple[TestClient, dict[Role, dict[str, str]], dict[str, str]]]:
+    """A client, a session per role, and the objects each role's requests name."""
+    cmd = enrolment.EnrolResident("冯三", "prc_id", "11010519491231002X", "13812345678")
+    subject_id = enrolment.enrol_resident(app.ctx, cmd).subject_id
+    venue = venues.RegisterVenue("一号店", "Shop One", "一号路1号", "天河区", "shop", "一号公司")
+    venue_id = venues.register_venue(app.ctx, venue, OPERATOR).venue.venue_id
+    principals: dict[Role, Principal] = {
+        R.APPLICANT: Principal(PrincipalKind.APPLICANT, "a" * 64, R.APPLICANT),
+        R.RESIDENT: Principal(PrincipalKind.RESIDENT, subject_id, R.RESIDENT),
+    }
+    for role in (R.TRACER, R.HEALTH_OFFICER, R.AUTHORITY_ADMIN, R.AUDITOR, R.VENUE_STAFF,
+                 R.VENUE_ADMIN):  # fmt: skip
+        v = venue_id if role in VENUE_SIDE else None
+        made = staff.create_staff(app.ctx, OPERATOR, f"u.{role.value}", role.value, "p" * 12, v)
+        principals[role] = Principal(PrincipalKind.STAFF, made.account.staff_id, role, v)
+    headers: dict[Role, dict[str, str]] = {R.PUBLIC: {}}
+    for role, principal in principals.items():
+        token = auth.open_session(app.ctx, principal).token
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    admin = principals[R.VENUE_ADMIN]
+    device = staff.register_device(app.ctx, admin, venue_id, "gate")
+    headers[R.VENUE_DEVICE] = {"Authorization": f"Bearer {device.token}"}
+    params = {
+        "subject_id": subject_id,
+        "venue_id": venue_id,
+        "staff_id": principals[R.TRACER].ref,
+        "device_id": device.device.device_id,
+        "case_id": "c" * 20,
+        "checkin_id": "k" * 20,
+        "set_id": "default",
+        "version": "1",
+        "fmt": "png",
+        "use": "health",
+        "kid": "0" * 16,
+        "order_id": "o" * 10,
+        "appeal_id": "a" * 17,
+    }
+    with TestClient(create_app(built=app)) as client:
+        yield client, headers, params
+
+
+def test_every_route_is_in_the_expected_table(app: App) -> None:
+    served = {
+        (method, route.path)
+        for route in create_app(built=app).routes
+        for method in getattr(route, "methods", ())
+        if getattr(route, "include_in_schema", False) and method != "HEAD"
+    }
+    from healthcode.entrypoints.web.security import ROUTE_ACTIONS
+
+    assert set(ROUTE_ACTIONS) == set(EXPECTED)
+    assert served <= set(EXPECTED)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
+def test_roles_by_route(
+    world: tuple[TestClient, dict[Role, dict[str, str]], dict[str, str]],
+    app: App,
+    method: str,
+    path: str,
+) -> None:
+    client, headers, params = world
+    url = path.format(**params)
+    allowed = EXPECTED[(method, path)]
+    # Refused roles first: an allowed request may change the world (revoke the device, sign out).
+    for role in sorted(ALL, key=lambda r: (r in allowed, r.value)):
+        answer = client.request(method, url, headers=headers[role], json={})
+        if role in allowed:
+            assert answer.status_code not in (401, 403), (role, answer.status_code, answer.text)
+        elif role is R.PUBLIC:
+            assert answer.status_code == 401, (role, answer.text)
+        else:
+            assert answer.status_code == 403, (role, answer.text)
+    entries = [json.loads(json.loads(line)["entry"]) for line in audit.export_lines(app.ctx)]
+    by_role = [
+        e for e in entries if e["action"] == "access.refused" and e["object"]["kind"] == "route"
+    ]
+    assert len(by_role) == len(ALL - allowed - {R.PUBLIC})  # signed-in refusals are logged
