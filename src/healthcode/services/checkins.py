@@ -31,7 +31,6 @@ from healthcode.verifier.trustlist import TrustStore
 from healthcode.verifier.verify import Decision, Verdict, VerifyPolicy, verify_health_code
 
 MAX_BATCH = 1000
-MAX_UPLOAD_AGE = 14 * DAY  # older scans would already be past retention
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 UPLOAD_BASIS = "public_health_emergency_act"
 
@@ -229,8 +228,8 @@ def _judge_scan(
     """(subject id to record, "") or (None, why the scan is refused: a stable reason code)."""
     if item.scanned_at > now + ctx.policy.clock_skew_seconds:
         return None, "scanned_in_the_future"
-    if item.scanned_at < now - MAX_UPLOAD_AGE:
-        return None, "too_old"
+    if item.scanned_at < now - ctx.retention.days * DAY:
+        return None, "too_old"  # it would already be past retention
     # The code is judged as the device saw it: at the time of the scan.
     verdict = verify_health_code(item.code, store, item.scanned_at, policy)
     if verdict.decision is not Decision.ADMIT:
@@ -243,8 +242,10 @@ def _judge_scan(
     return subject, ""
 
 
-def my_checkins(ctx: ServiceContext, subject_id: str, days: int = 14) -> list[CheckIn]:
+def my_checkins(ctx: ServiceContext, subject_id: str, days: int | None = None) -> list[CheckIn]:
+    """A person's own check-ins, for the retention period (or the last `days` days)."""
     now = ctx.clock.now()
+    days = ctx.retention.days if days is None else days
     with ctx.uow(read_only=True) as uow:
         _resident(uow, subject_id)
         return uow.checkins.of_subject(subject_id, now - days * DAY)
