@@ -990,9 +990,11 @@ def section(
     )
     return f"""\
 Check-ins coming in three ways, each against a baseline measured in the same run:
-(a) one check-in per HTTP request (`POST /residents/{{id}}/checkins` with a scanned place code:
-poster signature check, resident and daily-cap reads, one write transaction); (b) offline device
-uploads over HTTP (`POST /venues/{{id}}/uploads`, {UPLOAD_BATCH} health-code scans per request,
+(a) one check-in per HTTP request (`POST /residents/{{id}}/checkins` with a scanned place code,
+by the resident signed in with a session token: the session lookup and the access gate, each a
+read transaction, then the poster signature check, resident and daily-cap reads, one write
+transaction); (b) offline device uploads over HTTP, by a venue scanner with its device token
+(`POST /venues/{{id}}/uploads`, {UPLOAD_BATCH} health-code scans per request,
 each code verified as of its scan); (c) the authority's bulk import
 (`import_checkins`, validation included, from rows in memory) against the bare database
 driver writing the same tuples into a bare table with the same columns and indexes.
