@@ -17,7 +17,6 @@ try the same with manual orders and no case behind any of them:
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -27,8 +26,8 @@ from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import anomalies
-from healthcode.services.ports import Identity, Subject
 from tests.conftest import resident_headers, staff_headers
+from tests.integration.test_anomalies import residents
 
 HOUR = 3600
 REASON = "聚集维权，影响社会稳定"  # what such an order would say: shown to each person named
@@ -40,20 +39,6 @@ def client(app: App) -> Iterator[TestClient]:
         yield test_client
 
 
-def depositors(app: App, n: int) -> list[str]:
-    """`n` enrolled residents, none of them in any case."""
-    ids = [secrets.token_hex(16) for _ in range(n)]
-    now = app.ctx.clock.now()
-    with app.ctx.uow() as uow:
-        for i, subject_id in enumerate(ids):
-            uow.subjects.add(Subject(subject_id, "resident", now))
-            uow.vault.add(
-                Identity(subject_id, f"储户{i}", None, None, None, secrets.token_bytes(32), now)
-            )
-        uow.commit()
-    return ids
-
-
 def order(client: TestClient, who: dict[str, str], people: list[str], basis: str) -> object:
     body = {"subject_ids": people, "colour": "red", "legal_basis": basis, "reason": REASON,
             "days": 14}  # fmt: skip
@@ -63,7 +48,7 @@ def order(client: TestClient, who: dict[str, str], people: list[str], basis: str
 def test_an_officer_cannot_quietly_turn_depositors_red(
     client: TestClient, app: App, clock: FixedClock
 ) -> None:
-    people = depositors(app, 320)
+    people = residents(app, 320)  # depositors, none of them in any case
     basis = client.get("/legal-bases").json()[0]["basis_id"]
     tracers = [staff_headers(app, "tracer") for _ in range(3)]
     officer = staff_headers(app, "health_officer")

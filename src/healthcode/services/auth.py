@@ -34,6 +34,7 @@ AUTH_BASIS = "account_terms"
 WRONG_CREDENTIALS = "wrong username, password or authenticator code"
 WRONG_CODE = "wrong or expired code: ask for a new one"
 TOUCH_EVERY = 60  # seconds: how stale `last_seen` may get before a request refreshes it
+PUBLIC_ACTOR = Actor(PUBLIC.role.value, "anonymous")  # who fails to sign in
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,10 @@ def actor_of(uow: UnitOfWork, principal: Principal) -> Actor:
 
 
 def actor_for(ctx: ServiceContext, principal: Principal) -> Actor:
-    """`actor_of` in a transaction of its own, for use cases that take an Actor."""
+    """`actor_of` for use cases that take an Actor: only a resident's commitment needs a read
+    (in a transaction of its own); staff and devices are named without one."""
+    if principal.kind != PrincipalKind.RESIDENT:
+        return Actor(principal.role.value, principal.pseudonym)
     with ctx.uow(read_only=True) as uow:
         return actor_of(uow, principal)
 
@@ -120,9 +124,6 @@ def sign_in_staff(
         _log_auth(uow, "auth.signed_in", actor, "staff", principal.pseudonym, "ok", now)
         uow.commit()
         return signed
-
-
-PUBLIC_ACTOR = Actor(PUBLIC.role.value, "anonymous")
 
 
 def _code_hash(tag: str, code: str) -> str:

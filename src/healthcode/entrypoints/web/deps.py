@@ -75,9 +75,10 @@ def limiters(settings: Settings) -> dict[str, RateLimiter]:
 
 async def acting(request: Request, caller: Annotated[Principal, Depends(authorise)]) -> Actor:
     """The caller as the log names them: staff and devices by id, residents by commitment."""
-    if caller.kind == PrincipalKind.RESIDENT:
-        return await run_in_threadpool(auth.actor_for, get_app(request).ctx, caller)
-    return Actor(caller.role.value, caller.pseudonym)
+    ctx = get_app(request).ctx
+    if caller.kind == PrincipalKind.RESIDENT:  # a read of the vault: not on the event loop
+        return await run_in_threadpool(auth.actor_for, ctx, caller)
+    return auth.actor_for(ctx, caller)
 
 
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]

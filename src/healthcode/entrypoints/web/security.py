@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIRouter
 
 from healthcode.domain.access import POLICY, Role
-from healthcode.domain.accounts import Principal
+from healthcode.domain.accounts import PUBLIC, Principal
 from healthcode.domain.errors import Forbidden, Refused, Unauthenticated
 from healthcode.services import access, auth
 
@@ -151,7 +151,9 @@ async def authorise(request: Request) -> Principal:
     """Run on every route (and cached for the request): who is calling, and may their role
     attempt this route's action? A signed-in caller's refusal goes on the log."""
     built = request.app.state.healthcode
-    principal = await run_in_threadpool(auth.authenticate, built.ctx, bearer(request))
+    token = bearer(request)
+    # No token, no database read: the public is answered without a thread hop.
+    principal = await run_in_threadpool(auth.authenticate, built.ctx, token) if token else PUBLIC
     request.state.principal = principal
     action = route_action(request)
     if principal.role is Role.PUBLIC and Role.PUBLIC not in POLICY[action]:
