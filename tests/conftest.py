@@ -12,8 +12,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import pyotp
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -176,6 +179,28 @@ def staff_principal(app: App, role: str, venue_id: str | None = None) -> Princip
     name = f"t.{role.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
     made = staff.create_staff(app.ctx, staff.OPERATOR, name, role, TEST_STAFF_PASSWORD, venue_id)
     return Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role), venue_id)
+
+
+@dataclass(frozen=True)
+class StaffLogin:
+    """What a new staff member types to sign in: username, password, and their TOTP secret."""
+
+    username: str
+    totp_secret: str
+    principal: Principal
+
+    def totp(self, now: int) -> str:
+        """The authenticator's code at `now` (the app's clock, which tests may fix)."""
+        return pyotp.TOTP(self.totp_secret).at(now)
+
+
+def staff_login(app: App, role: str, venue_id: str | None = None) -> StaffLogin:
+    """A new staff account with this role, with what its owner needs to sign in by hand."""
+    name = f"t.{role.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
+    made = staff.create_staff(app.ctx, staff.OPERATOR, name, role, TEST_STAFF_PASSWORD, venue_id)
+    secret = parse_qs(urlparse(made.totp_uri).query)["secret"][0]
+    principal = Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role), venue_id)
+    return StaffLogin(name, secret, principal)
 
 
 def headers_of(app: App, principal: Principal) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     )
     city_name_zh: str = Field("示范市", description="City name in Chinese, on the trust list.")
     city_name_en: str = Field("Demo City", description="City name in English, on the trust list.")
+    display_timezone: str = Field(
+        "Asia/Shanghai",
+        description="IANA time zone in which the web app shows times (storage is always UTC).",
+    )
 
     code_algorithm: Literal["ES256", "PS256"] = Field(
         "ES256", description="Signature algorithm of new code-signing keys."
@@ -277,6 +282,15 @@ class Settings(BaseSettings):
     def _gateway(cls, value: str) -> str:
         if "{phone}" not in value or "@" not in value:
             raise ValueError("the gateway address needs {phone} and an @domain")
+        return value
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("data_dir")

@@ -56,6 +56,14 @@ POLICY: dict[str, frozenset[Role]] = {
     "place_code.check": EVERYONE,
     "report.read": EVERYONE,
     "venue.read": EVERYONE,  # name, type, district: what the poster shows anyway
+    # Web pages: which audience may open them (what a page shows or does is then decided by the
+    # same actions and gates as the API).
+    "page.public": EVERYONE,
+    "page.enrol": frozenset({Role.APPLICANT}),
+    "page.resident": SELF,
+    "page.venue": VENUE_SIDE,
+    "page.office": OFFICERS | {Role.AUTHORITY_ADMIN},
+    "page.auditor": frozenset({Role.AUDITOR}),
     # Signing in and out.
     "auth.login": EVERYONE,
     "auth.session": SIGNED_IN,

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 
 from fastapi import Depends, FastAPI, Response
+from fastapi.staticfiles import StaticFiles
 
 from healthcode import __version__
 from healthcode.bootstrap import App, build, initialise
@@ -30,6 +31,7 @@ from healthcode.entrypoints.web import (
     routes_verify,
     security,
 )
+from healthcode.entrypoints.web.pages import site as pages
 from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES
 from healthcode.services import anomalies, audit, retention, status
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         dependencies=[Depends(security.authorise)],  # deny by default, on every route
     )
     app.state.healthcode = built
+    app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
     app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
     routers = (
@@ -135,5 +138,11 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
             },
         }
 
-    security.check_routes(security.api_routes(app, [m.router for m in routers]))
+    for router in pages.ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("healthcode.entrypoints.web", "static")]), "static")
+    security.check_routes(
+        security.api_routes(app, [m.router for m in routers] + list(pages.ROUTERS)),
+        app.state.route_actions,
+    )
     return app

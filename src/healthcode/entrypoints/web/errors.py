@@ -7,11 +7,12 @@ validation errors name the offending field. Anything unforeseen is a bare 500 wi
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,6 +28,7 @@ from healthcode.domain.errors import (
     Unauthenticated,
     Unavailable,
 )
+from healthcode.entrypoints.web.pages.rendering import is_page, render
 from healthcode.services import access
 
 log = logging.getLogger("healthcode.web")
@@ -46,24 +48,50 @@ def error_body(code: str, field: str | None, message: str) -> dict[str, object]:
     return {"error": {"code": code, "field": field, "message": message}}
 
 
+def status_of(exc: DomainError) -> int:
+    return next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+
+
+def answer(
+    request: Request,
+    status: int,
+    code: str,
+    field: str | None,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """JSON for the API; for a web page, the same error as a page in the reader's language, and
+    a sign-in page (that comes back here) when the session is missing or over."""
+    if not is_page(request):
+        return JSONResponse(error_body(code, field, message), status_code=status, headers=headers)
+    if status == 401:
+        back = request.url.path if request.method == "GET" else "/"
+        return RedirectResponse(f"/sign-in?{urlencode({'next': back})}", status_code=303)
+    page = render(request, "error.html", status, code=code, field=field, message=message)
+    page.headers.update(headers or {})
+    return page
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Refused)
-    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+    async def _refused(request: Request, exc: Refused) -> Response:
         """Forbidden objects answer exactly as missing ones (AUTHZ-3); the attempt is logged."""
         principal = getattr(request.state, "principal", None)
         if principal is not None:
             ctx = request.app.state.healthcode.ctx
             await run_in_threadpool(access.log_refusal, ctx, principal, exc)
-        return JSONResponse(error_body(NotFound.code, exc.field, exc.message), status_code=404)
+        return answer(request, 404, NotFound.code, exc.field, exc.message)
 
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        status = status_of(exc)
         headers = None
         if isinstance(exc, TooMany):
             headers = {"Retry-After": str(exc.retry_after)}
         elif isinstance(exc, Unauthenticated):
             headers = {"WWW-Authenticate": "Bearer"}
+        if is_page(request):
+            return answer(request, status, exc.code, exc.field, exc.message, headers)
         body = error_body(exc.code, exc.field, exc.message)
         rows = getattr(exc, "errors", None)  # a refused import lists every bad row
         if rows:
@@ -73,15 +101,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return JSONResponse(error_body("invalid_input", field, message), status_code=422)
+        return answer(request, 422, "invalid_input", field, message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {
             401: "unauthenticated",
             404: "not_found",
@@ -89,10 +117,8 @@ def install(app: FastAPI) -> None:
             429: "rate_limited",
         }
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
-        return JSONResponse(
-            error_body(code, None, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+        return answer(
+            request, exc.status_code, code, None, str(exc.detail), getattr(exc, "headers", None)
         )
 
     @app.exception_handler(KeyStoreError)

@@ -18,7 +18,7 @@ from healthcode.entrypoints.web.schemas_auth import (
     SessionOut,
     StaffSignInIn,
 )
-from healthcode.entrypoints.web.security import COOKIE, Caller, bearer
+from healthcode.entrypoints.web.security import COOKIE, Caller, bearer, set_session_cookie
 from healthcode.services import auth
 
 router = APIRouter(prefix="/auth", tags=["signing in"])
@@ -37,25 +37,13 @@ def _session_out(signed: auth.SignedIn) -> SessionOut:
     )
 
 
-def _set_cookie(request: Request, response: Response, signed: auth.SignedIn) -> None:
-    loopback = request.url.hostname in ("127.0.0.1", "localhost", "::1")
-    response.set_cookie(
-        COOKIE,
-        signed.token,
-        max_age=signed.absolute_seconds,
-        httponly=True,
-        secure=not loopback,
-        samesite="strict",
-    )
-
-
 @router.post("/staff", response_model=SessionOut, responses=LIMITED_RESPONSES)
 def staff_sign_in(
     body: StaffSignInIn, request: Request, response: Response, ctx: Ctx
 ) -> SessionOut:
     limit_key(request, "login", body.username.strip().lower())
     signed = auth.sign_in_staff(ctx, body.username, body.password, body.totp, bearer(request))
-    _set_cookie(request, response, signed)
+    set_session_cookie(request, response, signed)
     return _session_out(signed)
 
 
@@ -69,7 +57,7 @@ def request_code(body: CodeRequestIn, request: Request, ctx: Ctx) -> CodeSentOut
 def code_sign_in(body: CodeSignInIn, request: Request, response: Response, ctx: Ctx) -> SessionOut:
     limit_key(request, "login", body.phone.strip())
     signed = auth.sign_in_resident(ctx, body.phone, body.code, bearer(request))
-    _set_cookie(request, response, signed)
+    set_session_cookie(request, response, signed)
     return _session_out(signed)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIRouter
 
@@ -23,7 +23,8 @@ from healthcode.services import access, auth
 
 COOKIE = "hc_session"
 
-# (method, path) -> action. One row per route; the roles × routes matrix test reads this table.
+# (method, path) -> action. One row per API route; the roles × routes matrix test reads this
+# table. The web pages keep theirs beside their routes (pages/__init__.py: PAGE_ACTIONS).
 ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/health"): "ops.health",
     # Signing in and out, staff and devices.
@@ -123,12 +124,12 @@ def api_routes(app: FastAPI, routers: Iterable[APIRouter]) -> list[tuple[str, st
     return sorted({(m, r.path) for r in found for m in (r.methods or ())})
 
 
-def check_routes(served: list[tuple[str, str]]) -> None:
+def check_routes(served: list[tuple[str, str]], table: dict[tuple[str, str], str]) -> None:
     """AUTHZ-1: refuse to start with a route that names no action, or an action nobody knows."""
-    unmapped = [f"{m} {p}" for m, p in served if (m, p) not in ROUTE_ACTIONS]
+    unmapped = [f"{m} {p}" for m, p in served if (m, p) not in table]
     if unmapped:
         raise RuntimeError("routes without an action (deny by default): " + ", ".join(unmapped))
-    unknown = sorted({a for a in ROUTE_ACTIONS.values() if a not in POLICY})
+    unknown = sorted({a for a in table.values() if a not in POLICY})
     if unknown:
         raise RuntimeError("actions missing from the policy table: " + ", ".join(unknown))
 
@@ -137,7 +138,8 @@ def route_action(request: Request) -> str:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         raise RuntimeError("authorisation ran outside a route")
-    return ROUTE_ACTIONS[(request.method, route.path)]
+    table: dict[tuple[str, str], str] = request.app.state.route_actions
+    return table[(request.method, route.path)]
 
 
 def bearer(request: Request) -> str | None:
@@ -169,3 +171,17 @@ async def authorise(request: Request) -> Principal:
 
 
 Caller = Annotated[Principal, Depends(authorise)]
+
+
+def set_session_cookie(request: Request, response: Response, signed: auth.SignedIn) -> None:
+    """The web app's session: HttpOnly (no script reads it), SameSite=Strict (no other site's
+    page can send it, which is also the CSRF defence), Secure except on loopback."""
+    loopback = request.url.hostname in ("127.0.0.1", "localhost", "::1")
+    response.set_cookie(
+        COOKIE,
+        signed.token,
+        max_age=signed.absolute_seconds,
+        httponly=True,
+        secure=not loopback,
+        samesite="strict",
+    )

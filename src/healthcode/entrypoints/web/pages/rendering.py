@@ -1,0 +1,124 @@
+"""Server-rendered pages: one Jinja2 environment per language, and `render` for the routes.
+
+Every page answers with a Content-Security-Policy that lets it load and connect to its own
+origin only (no CDN, no analytics, no third-party fonts: a page must not tell anyone else who
+opened it), forbids inline scripts, and may not be framed. Times are stored as UTC epoch
+seconds and shown in the city's time zone, in the reader's language.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_decimal
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from healthcode.domain.accounts import PUBLIC, Principal
+from healthcode.entrypoints.web.pages import i18n
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Cache-Control": "no-store",  # pages carry personal data; the scanner caches via its worker
+}
+
+
+class PageRoute(APIRoute):
+    """A route that answers HTML: errors on it become pages (errors.py), not JSON."""
+
+
+def is_page(request: Request) -> bool:
+    return isinstance(request.scope.get("route"), PageRoute)
+
+
+def _templates_dir() -> str:
+    return str(resources.files("healthcode.entrypoints.web").joinpath("templates"))
+
+
+@cache
+def environment(locale: str, timezone: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_templates_dir()),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(i18n.translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    zone = ZoneInfo(timezone)
+    loc = i18n.babel_locale(locale)
+
+    def when(epoch: int | None, fmt: str = "medium") -> str:
+        if epoch is None:
+            return "—"
+        return format_datetime(datetime.fromtimestamp(epoch, UTC), fmt, tzinfo=zone, locale=loc)
+
+    def day(epoch: int | None) -> str:
+        if epoch is None:
+            return "—"
+        return format_date(
+            datetime.fromtimestamp(epoch, UTC).astimezone(zone), "medium", locale=loc
+        )
+
+    def duration(seconds: int | float) -> str:
+        return format_timedelta(seconds, locale=loc, threshold=1.1)
+
+    def number(value: int | float) -> str:
+        return format_decimal(value, locale=loc)
+
+    env.filters.update(when=when, day=day, duration=duration, number=number)
+    env.globals.update(
+        lang=locale,
+        html_lang=i18n.HTML_LANG[locale],
+        languages=i18n.NAMES,
+    )
+    return env
+
+
+def principal_of(request: Request) -> Principal:
+    found: Principal = getattr(request.state, "principal", PUBLIC)
+    return found
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render `template` in the caller's language, with who they are and where they are."""
+    locale = i18n.negotiate(request)
+    settings = request.app.state.healthcode.settings
+    env = environment(locale, settings.display_timezone)
+    html = env.get_template(template).render(
+        request=request,
+        principal=principal_of(request),
+        path=request.url.path,
+        city=settings.city_name_zh if locale == "zh_CN" else settings.city_name_en,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
+
+
+def redirect(to: str) -> RedirectResponse:
+    """After a form post: see the result with a GET (303), so a reload does not post again."""
+    return RedirectResponse(to, status_code=303)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: a sign-in link must not send people to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
