@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -26,15 +27,15 @@ import pytest
 import segno
 import uvicorn
 from PIL import Image
+from playwright.sync_api import sync_playwright
 
 from healthcode.bootstrap import App, build, initialise
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import make_settings
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+if CHROMIUM is None and os.environ.get("HEALTHCODE_BROWSER") == "required":
+    raise RuntimeError("the browser tests are required here, and Debian's chromium is missing")
 
 
 def _free_port() -> int:
@@ -78,7 +79,9 @@ def live(tmp_path: Path) -> Iterator[Live]:
 
 @pytest.fixture
 def playwright() -> Iterator[object]:
-    with playwright_sync.sync_playwright() as p:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    with sync_playwright() as p:
         yield p
 
 
