@@ -99,3 +99,19 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(client: TestClient) ->
     response = client.post("/sign-out", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/sign-in")
+
+
+def test_another_sites_page_cannot_use_the_session(app: App, client: TestClient) -> None:
+    """CSRF: a form on another site posting with the resident's cookie is refused (403), and
+    the session survives; the same post from our own pages goes through."""
+    sender = app.ctx.sender
+    assert isinstance(sender, ConsoleSender)
+    client.post("/sign-in/code", data={"phone": PHONE, "next": ""})
+    client.post("/sign-in/code/verify", data={"phone": PHONE, "code": sender.sent[-1][1]})
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        refused = client.post("/sign-out", headers=headers, follow_redirects=False)
+        assert refused.status_code == 403
+        assert client.get("/auth/session").status_code == 200
+    ours = {"Origin": "http://127.0.0.1", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/sign-out", headers=ours, follow_redirects=False).status_code == 303
+    assert client.get("/auth/session").status_code == 401

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Annotated
+from urllib.parse import urlparse
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -149,10 +150,30 @@ def bearer(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(request: Request) -> bool:
+    """A state-changing request that carries the session cookie but comes from another site's
+    page. SameSite=Strict already keeps browsers from sending the cookie there; this is the
+    second lock (Sec-Fetch-Site, else Origin against Host), for older browsers and proxies."""
+    if request.method in SAFE_METHODS or COOKIE not in request.cookies:
+        return False
+    if request.headers.get("authorization"):
+        return False  # a bearer token is never attached by a browser on its own
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin is not None and urlparse(origin).netloc != request.headers.get("host")
+
+
 async def authorise(request: Request) -> Principal:
     """Run on every route (and cached for the request): who is calling, and may their role
     attempt this route's action? A signed-in caller's refusal goes on the log."""
     built = request.app.state.healthcode
+    if cross_site(request):
+        raise Forbidden("a request from another site may not use this session")
     token = bearer(request)
     # No token, no database read: the public is answered without a thread hop.
     principal = await run_in_threadpool(auth.authenticate, built.ctx, token) if token else PUBLIC

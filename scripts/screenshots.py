@@ -1,0 +1,175 @@
+"""Screenshots of the web app's main pages, for docs/screenshots/ and the README.
+
+    .venv/bin/python scripts/screenshots.py            # all of them (about a minute)
+    .venv/bin/python scripts/screenshots.py my-code-zh # only these
+
+Seeds a small demo city (dev profile, SQLite in a temporary directory, nothing kept), serves it on
+127.0.0.1, and photographs each page in Debian's headless Chromium at a phone's or a desk's size,
+signed in as the role the page is for. The guard's scanner is shown a resident's real code
+through Chromium's fake camera.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.browser.conftest: the fake-camera video maker
+
+from healthcode.adapters.clock import FixedClock  # noqa: E402
+from healthcode.bootstrap import App, build, initialise  # noqa: E402
+from healthcode.config import Settings  # noqa: E402
+from healthcode.demo.accounts import Cast, add_staff, cast, open_sessions  # noqa: E402
+from healthcode.demo.city import CityConfig, generate  # noqa: E402
+from healthcode.demo.outbreak import Rules  # noqa: E402
+from healthcode.demo.seed import seed  # noqa: E402
+from healthcode.demo.timeline import HOUR  # noqa: E402
+from healthcode.entrypoints.web.app import create_app  # noqa: E402
+from healthcode.services import codes  # noqa: E402
+from tests.browser.conftest import qr_video  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+PHONE = {"width": 412, "height": 860}
+DESK = {"width": 1280, "height": 900}
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str  # file name without .png
+    path: str
+    who: str  # "public", a demo account's story ("index case", ...) or a staff role
+    locale: str = "zh-CN"
+    viewport: dict[str, int] | None = None
+    camera: str | None = None  # "green code": the scanner sees a green resident's code
+    wait_for: str | None = None  # a selector that shows the page is ready
+
+
+SHOTS = [
+    Shot("home-zh", "/", "public"),
+    Shot(
+        "my-code-zh",
+        "/me",
+        "unaffected resident",
+        wait_for="[data-testid=qr] canvas, [data-testid=qr] svg",
+    ),
+    Shot(
+        "my-code-en",
+        "/me",
+        "unaffected resident",
+        "en",
+        wait_for="[data-testid=qr] canvas, [data-testid=qr] svg",
+    ),
+]
+
+
+def _settings(data_dir: Path) -> Settings:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Settings(profile="dev", data_dir=data_dir,
+                        database_url=f"sqlite:///{data_dir / 'healthcode.db'}")  # fmt: skip
+
+
+def _seed(data_dir: Path) -> Cast:
+    settings = _settings(data_dir)
+    rules = Rules(settings.trace_min_overlap_seconds, settings.trace_extension_seconds,
+                  settings.infectious_days_before)  # fmt: skip
+    city = generate(CityConfig(20251123, 600, 14, rules=rules), int(time.time()))
+    clock = FixedClock(city.timeline.start - HOUR)
+    app = build(settings, clock=clock)
+    try:
+        return add_staff(app, cast(city, seed(app, clock, city)))
+    finally:
+        app.close()
+
+
+def _serve(app: App) -> tuple[uvicorn.Server, str]:
+    server = uvicorn.Server(uvicorn.Config(create_app(built=app), host="127.0.0.1", port=8765,
+                                           log_level="warning"))  # fmt: skip
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, "http://127.0.0.1:8765"
+
+
+def _token(who: str, cast_: Cast, sessions: dict[str, object]) -> str | None:
+    if who == "public":
+        return None
+    for account in cast_.accounts:
+        if account.role == who:
+            return sessions[account.subject_id].token  # type: ignore[attr-defined,no-any-return]
+    for login in cast_.staff:
+        if login.role == who:
+            return sessions[login.staff_id].token  # type: ignore[attr-defined,no-any-return]
+    raise SystemExit(f"no demo account for {who!r}")
+
+
+def _camera(kind: str, app: App, cast_: Cast, folder: Path) -> Path:
+    account = next(a for a in cast_.accounts if a.role == "unaffected resident")
+    issued = codes.issue_health_code(app.ctx, account.subject_id)
+    return qr_video(issued.text, folder / f"{kind.replace(' ', '-')}.y4m")
+
+
+def _take(page: Page, shot: Shot) -> None:
+    page.goto(shot.path)
+    page.wait_for_load_state("networkidle")
+    if shot.wait_for:
+        page.wait_for_selector(shot.wait_for, timeout=15_000)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"{shot.name}.png"), full_page=True)
+    print(f"  {shot.name}.png  {shot.path}")
+
+
+def main() -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit(
+            "needs Debian's chromium (apt-get install --no-install-recommends chromium)"
+        )
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        print("seeding a small demo city ...")
+        cast_ = _seed(folder / "data")
+        app = build(_settings(folder / "data"))
+        initialise(app)
+        sessions = open_sessions(app, cast_)
+        server, base = _serve(app)
+        try:
+            with sync_playwright() as p:
+                wanted = set(sys.argv[1:])
+                for shot in [s for s in SHOTS if not wanted or s.name in wanted]:
+                    args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+                    if shot.camera:
+                        video = _camera(shot.camera, app, cast_, folder)
+                        args.append(f"--use-file-for-fake-video-capture={video}")
+                    browser = p.chromium.launch(executable_path=chromium, args=args)
+                    context = browser.new_context(
+                        locale=shot.locale, base_url=base, viewport=shot.viewport or PHONE
+                    )  # type: ignore[arg-type]
+                    context.grant_permissions(["camera"], origin=base)
+                    token = _token(shot.who, cast_, sessions)
+                    cookies = [
+                        {"name": "hc_lang", "value": shot.locale.replace("-", "_"), "url": base}
+                    ]
+                    if token:
+                        cookies.append({"name": "hc_session", "value": token, "url": base})
+                    context.add_cookies(cookies)  # type: ignore[arg-type]
+                    _take(context.new_page(), shot)
+                    browser.close()
+        finally:
+            server.should_exit = True
+            app.close()
+
+
+if __name__ == "__main__":
+    main()
