@@ -1,0 +1,60 @@
+"""Fixtures shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthcode.bootstrap import App
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
+from healthcode.entrypoints.web.app import create_app
+from healthcode.services import auth, enrolment, staff, venues
+from healthcode.services.staff import OPERATOR
+
+R = Role
+VENUE_SIDE = frozenset({R.VENUE_DEVICE, R.VENUE_STAFF, R.VENUE_ADMIN})
+
+
+@pytest.fixture
+def world(app: App) -> Iterator[tuple[TestClient, dict[Role, dict[str, str]], dict[str, str]]]:
+    """A client, a session per role, and the objects each role's requests name."""
+    cmd = enrolment.EnrolResident("冯三", "prc_id", "11010519491231002X", "13812345678")
+    subject_id = enrolment.enrol_resident(app.ctx, cmd).subject_id
+    venue = venues.RegisterVenue("一号店", "Shop One", "一号路1号", "天河区", "shop", "一号公司")
+    venue_id = venues.register_venue(app.ctx, venue, OPERATOR).venue.venue_id
+    principals: dict[Role, Principal] = {
+        R.APPLICANT: Principal(PrincipalKind.APPLICANT, "a" * 64, R.APPLICANT),
+        R.RESIDENT: Principal(PrincipalKind.RESIDENT, subject_id, R.RESIDENT),
+    }
+    for role in (R.TRACER, R.HEALTH_OFFICER, R.AUTHORITY_ADMIN, R.AUDITOR, R.VENUE_STAFF,
+                 R.VENUE_ADMIN):  # fmt: skip
+        v = venue_id if role in VENUE_SIDE else None
+        made = staff.create_staff(app.ctx, OPERATOR, f"u.{role.value}", role.value, "p" * 12, v)
+        principals[role] = Principal(PrincipalKind.STAFF, made.account.staff_id, role, v)
+    headers: dict[Role, dict[str, str]] = {R.PUBLIC: {}}
+    for role, principal in principals.items():
+        token = auth.open_session(app.ctx, principal).token
+        headers[role] = {"Authorization": f"Bearer {token}"}
+    admin = principals[R.VENUE_ADMIN]
+    device = staff.register_device(app.ctx, admin, venue_id, "gate")
+    headers[R.VENUE_DEVICE] = {"Authorization": f"Bearer {device.token}"}
+    params = {
+        "subject_id": subject_id,
+        "venue_id": venue_id,
+        "staff_id": principals[R.TRACER].ref,
+        "device_id": device.device.device_id,
+        "case_id": "c" * 20,
+        "checkin_id": "k" * 20,
+        "set_id": "default",
+        "version": "1",
+        "fmt": "png",
+        "use": "health",
+        "kid": "0" * 16,
+        "order_id": "o" * 10,
+        "appeal_id": "a" * 17,
+    }
+    with TestClient(create_app(built=app)) as client:
+        yield client, headers, params
