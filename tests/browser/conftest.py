@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -132,8 +133,10 @@ def qr_video(text: str, path: Path, *, size: int = 640, frames: int = 30) -> Pat
     qr = segno.make(text, error="m", micro=False)
     side = int(size * 0.7)
     image = Image.new("L", (size, size * 3 // 4), 255)
-    code = qr.to_pil(scale=max(1, side // qr.symbol_size(border=4)[0]), border=4)  # type: ignore[attr-defined]
-    code = code.convert("L")
+    png = io.BytesIO()
+    qr.save(png, kind="png", scale=max(1, side // qr.symbol_size(border=4)[0]), border=4)
+    png.seek(0)
+    code = Image.open(png).convert("L")
     image.paste(code, ((image.width - code.width) // 2, (image.height - code.height) // 2))
     width, height = image.size
     luma = image.tobytes()
