@@ -1,0 +1,125 @@
+"""The guard's journey in a real browser, with a real camera scan: Chromium's fake camera plays a
+video of a resident's health code, the scanner page decodes it (jsQR: Chromium on Linux has no
+BarcodeDetector) and verifies it on the device against the signed trust list.
+
+A red resident's code is refused with the reason in words. Then, with the scanner kept by its
+service worker, the device goes offline: the page still opens, a green code is admitted with
+its masked name and valid-until, the check-in waits in the queue (once, however long the code
+stays in front of the camera), and when the network is back it is uploaded and exists on the
+server.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthcode.bootstrap import App
+from healthcode.domain.checkins import CheckInSource
+from healthcode.services import checkins, codes, enrolment, labs, staff, venues
+from healthcode.services.enrolment import EnrolResident
+from healthcode.services.venues import RegisterVenue
+from tests.browser.conftest import Launch, Live, qr_video
+from tests.conftest import TEST_STAFF_PASSWORD, staff_login
+
+expect = pytest.importorskip("playwright.sync_api").expect
+SCAN_WAIT_MS = 15_000
+
+
+def resident(app: App, name: str, passport: str, phone: str) -> str:
+    cmd = EnrolResident(name, "passport", passport, phone)
+    return enrolment.enrol_resident(app.ctx, cmd).subject_id
+
+
+def make_red(app: App, passport: str) -> None:
+    """A positive test: the person turns red under the default rules."""
+    sampled = int(time.time()) - 3600
+    rows = labs.parse_csv(
+        "test_id,doc_type,doc_number,sample_time,result,lab\n"
+        f"T-1,passport,{passport},{sampled},positive,LAB1\n"
+    )
+    labs.import_results(app.ctx, rows, staff.OPERATOR)
+
+
+def sign_in_guard(page: Any, app: App, venue_id: str) -> None:
+    """A venue staff member signs in with password and authenticator code (a new account each
+    time: an authenticator code works only once)."""
+    guard = staff_login(app, "venue_staff", venue_id)
+    page.goto("/sign-in/staff")
+    page.locator("#username").fill(guard.username)
+    page.locator("#password").fill(TEST_STAFF_PASSWORD)
+    page.locator("#totp").fill(guard.totp(int(time.time())))
+    page.locator("form.panel button[type=submit]").click()
+    page.wait_for_url("**/venue")
+
+
+def open_scanner(page: Any) -> Any:
+    page.goto("/venue/scan")
+    page.wait_for_selector("#scanner[data-trust=ready]")
+    return page.locator("#scanner")
+
+
+def test_the_guard_refuses_red_and_admits_green_offline(
+    launch: Launch, live: Live, tmp_path: Path
+) -> None:
+    app = live.app
+    venue_id = venues.register_venue(
+        app.ctx,
+        RegisterVenue("老街餐厅", "Old Street Diner", "1 Old Street", "Tianhe", "restaurant", "Co"),
+        staff.OPERATOR,
+    ).venue.venue_id
+    green = resident(app, "张三", "E12345678", "13912345678")
+    red = resident(app, "李四", "E87654321", "13912345679")
+    make_red(app, "E87654321")
+    red_code = codes.issue_health_code(app.ctx, red)
+    assert red_code.colour == "red"
+    green_code = codes.issue_health_code(app.ctx, green)
+    assert green_code.colour == "green"
+
+    # A red code: refused, in Chinese, with the reason in words and the masked name.
+    page: Any = launch(video=qr_video(red_code.text, tmp_path / "red.y4m"), locale="zh-CN")
+    sign_in_guard(page, app, venue_id)
+    open_scanner(page)
+    page.get_by_role("button", name="开始扫码").click()
+    verdict = page.get_by_test_id("verdict")
+    verdict.wait_for(state="visible", timeout=SCAN_WAIT_MS)
+    assert verdict.get_attribute("data-decision") == "refuse"
+    assert page.locator("#verdict-word").inner_text() == "禁止通行"
+    assert page.locator("#verdict-reason").inner_text() == "红码"
+    assert page.get_by_test_id("verdict-name").inner_text() == "李*"
+    assert page.locator("#scanner").get_attribute("data-decoder") == "jsqr"
+    assert page.get_by_test_id("queue-count").inner_text() == "0"  # a refused visitor: no visit
+
+    # A green code, with the network gone: the service worker opens the scanner, the code is
+    # admitted on the device, and the check-in waits until the network is back.
+    page = launch(video=qr_video(green_code.text, tmp_path / "green.y4m"), locale="en")
+    sign_in_guard(page, app, venue_id)
+    scanner = open_scanner(page)
+    page.wait_for_selector("#scanner[data-offline=ready]")
+    page.context.set_offline(True)
+    page.reload()
+    scanner = page.locator("#scanner")
+    scanner.wait_for()
+    page.wait_for_selector("#scanner[data-trust=ready]")
+    assert page.get_by_test_id("network").inner_text().startswith("Offline")
+    page.get_by_role("button", name="Start scanning").click()
+    verdict = page.get_by_test_id("verdict")
+    verdict.wait_for(state="visible", timeout=SCAN_WAIT_MS)
+    assert verdict.get_attribute("data-decision") == "admit"
+    assert page.locator("#verdict-word").inner_text() == "ADMIT"
+    assert page.get_by_test_id("verdict-name").inner_text() == "张*"
+    assert page.get_by_test_id("verdict-until").inner_text() not in ("", "—")
+    assert page.get_by_test_id("queue-count").inner_text() == "1"
+    page.wait_for_timeout(2000)  # the code stays in front of the camera: still one visit
+    assert page.get_by_test_id("queue-count").inner_text() == "1"
+    assert checkins.my_checkins(app.ctx, green) == []
+
+    page.context.set_offline(False)
+    expect(page.get_by_test_id("queue-count")).to_have_text("0", timeout=SCAN_WAIT_MS)
+    assert page.get_by_test_id("last-sync").inner_text() != "never"
+    (visit,) = checkins.my_checkins(app.ctx, green)
+    assert (visit.venue_id, visit.source) == (venue_id, CheckInSource.DEVICE_BATCH)
+    assert checkins.my_checkins(app.ctx, red) == []
