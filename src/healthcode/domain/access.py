@@ -109,7 +109,9 @@ POLICY: dict[str, frozenset[Role]] = {
     "anomaly.read": frozenset({Role.AUDITOR}),
     # Rules, colours, keys: the authority.
     "rules.load": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
-    "rules.activate": frozenset({Role.AUTHORITY_ADMIN}),
+    "rules.activate": frozenset({Role.AUTHORITY_ADMIN}),  # approves a request (a second person)
+    "rules.activation.request": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
+    "rules.dry_run": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),  # logged
     "status.sweep": frozenset({Role.AUTHORITY_ADMIN}),
     "keys.read": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
     "keys.manage": frozenset({Role.AUTHORITY_ADMIN}),

@@ -399,6 +399,18 @@ def awaiting(ctx: ServiceContext, principal: Principal) -> list[ManualOrder]:
         return uow.orders.with_states([wanted.value])
 
 
+def open_orders(ctx: ServiceContext, principal: Principal) -> list[ManualOrder]:
+    """The orders the officers and admins who decide on orders still act on: proposed, frozen
+    (waiting for an auditor) and in force, newest first."""
+    _staff(principal, APPROVERS, "review")
+    now = ctx.clock.now()
+    states = [OrderState.PROPOSED.value, OrderState.FROZEN.value, OrderState.ACTIVE.value]
+    with ctx.uow(read_only=True) as uow:
+        found = uow.orders.with_states(states)
+    live = [o for o in found if o.effective_state(now) is not OrderState.EXPIRED]
+    return sorted(live, key=lambda o: (-o.proposed_at, o.order_id))
+
+
 def _shown(order: ManualOrder) -> bool:
     """Was it ever approved? A proposal that no second officer approved never named anyone."""
     if order.state == OrderState.PROPOSED.value:

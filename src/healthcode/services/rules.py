@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
@@ -104,26 +105,47 @@ def activate_ruleset(ctx: ServiceContext, set_id: str, version: int, actor: Acto
         stored = uow.rulesets.get(set_id, version)
         if stored is None:
             raise NotFound("no such rule set version", field="version")
-        ruleset = parsed(stored)  # stored documents were checked on load
-        uow.rulesets.activate(set_id, version, now)
-        uow.log.append(
-            LogEntry(
-                "ruleset.activated",
-                actor,
-                "ruleset",
-                f"{set_id}@{version}",
-                "rule_publication",
-                RULES_BASIS,
-                details={"digest": stored.digest},
-            ),
-            now,
-        )
-        concerned = set(uow.statuses.with_facts()) | set(uow.statuses.not_green())
-        changes = refresh(ctx, uow, concerned, now, actor, "ruleset_activated")
-        info = _info(uow, uow.rulesets.get(set_id, version) or stored)
+        done = activate_in(ctx, uow, stored, actor, now)
         uow.commit()
-    _gate_cache.clear()
+    forget_gate_policy()
+    return done
+
+
+def activate_in(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    stored: StoredRuleSet,
+    actor: Actor,
+    now: int,
+    details: Mapping[str, str | int] | None = None,
+) -> Activation:
+    """Activate in the caller's transaction (which commits, then calls `forget_gate_policy`):
+    the `ruleset.activated` entry (with `details`, e.g. the approved request) and the colours
+    re-derived, each change logged."""
+    set_id, version = stored.set_id, stored.version
+    ruleset = parsed(stored)  # stored documents were checked on load
+    uow.rulesets.activate(set_id, version, now)
+    uow.log.append(
+        LogEntry(
+            "ruleset.activated",
+            actor,
+            "ruleset",
+            f"{set_id}@{version}",
+            "rule_publication",
+            RULES_BASIS,
+            details={"digest": stored.digest, **(details or {})},
+        ),
+        now,
+    )
+    concerned = set(uow.statuses.with_facts()) | set(uow.statuses.not_green())
+    changes = refresh(ctx, uow, concerned, now, actor, "ruleset_activated")
+    info = _info(uow, uow.rulesets.get(set_id, version) or stored)
     return Activation(RuleSetInfo(ruleset, info.stored, True), changes)
+
+
+def forget_gate_policy() -> None:
+    """After an activation commits: gates read the new rule set's refusals at once."""
+    _gate_cache.clear()
 
 
 def _info(uow: UnitOfWork, stored: StoredRuleSet) -> RuleSetInfo:

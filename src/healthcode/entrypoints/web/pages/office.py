@@ -1,0 +1,150 @@
+"""The health authority's pages: the start page, open cases, assigning a case, tracing it.
+
+The start page links only to what the policy table lets the officer's role do. Cases and traces go
+through the same services and gates as the API (routes_labs.py, routes_staff.py): a tracer sees
+and traces only the cases assigned to them, and any other case answers 404, like a missing one
+(the refusal is on the log). A trace shows each contact with the evidence (venue, overlap window,
+the rule it falls under) and the transmission graph as an inline SVG drawn on the server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from healthcode.domain.access import OFFICERS, Role, allowed
+from healthcode.domain.accounts import Principal
+from healthcode.domain.cases import Case
+from healthcode.domain.errors import DomainError, InvalidInput
+from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.errors import status_of
+from healthcode.entrypoints.web.pages.office_graph import layout
+from healthcode.entrypoints.web.pages.rendering import PageRoute, redirect, render
+from healthcode.entrypoints.web.security import Caller
+from healthcode.services import labs, orders, staff
+from healthcode.services.access import access_case
+from healthcode.services.auth import actor_for
+from healthcode.services.context import ServiceContext
+from healthcode.services.trace_evidence import trace_with_evidence
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+ACTIONS = {
+    ("GET", "/office"): "page.office",
+    ("GET", "/office/cases"): "case.list",
+    ("POST", "/office/cases/{case_id}/assign"): "case.assign",
+    ("GET", "/office/cases/{case_id}"): "case.trace",
+    ("POST", "/office/cases/{case_id}/trace"): "case.trace",
+}
+
+# What the start page offers, in this order: (action the policy must allow, link, title).
+TASKS = (
+    ("lab.import", "/office/labs", "labs"),
+    ("case.list", "/office/cases", "cases"),
+    ("order.propose", "/office/orders/new", "propose"),
+    ("order.decide", "/office/orders", "orders"),
+    ("appeal.queue", "/office/appeals", "appeals"),
+    ("rules.load", "/office/rules", "rules"),
+)
+
+CaseId = Annotated[str, Path(max_length=40)]
+Text = Annotated[str, Form()]
+
+
+def _my_cases(ctx: ServiceContext, caller: Principal) -> list[Case]:
+    """Open cases: all of them for a health officer, the assigned ones for a tracer."""
+    mine = None if caller.role is Role.HEALTH_OFFICER else set(staff.cases_of(ctx, caller.ref))
+    return [c for c in labs.open_cases(ctx) if mine is None or c.case_id in mine]
+
+
+@router.get("/office", response_class=HTMLResponse)
+def dashboard(request: Request, caller: Caller, ctx: Ctx) -> HTMLResponse:
+    tasks = [(href, key) for action, href, key in TASKS if allowed(action, caller.role)]
+    cases = len(_my_cases(ctx, caller)) if allowed("case.list", caller.role) else None
+    waiting = len(orders.awaiting(ctx, caller)) if allowed("order.decide", caller.role) else None
+    return render(request, "office/dashboard.html", tasks=tasks, cases=cases, waiting=waiting)
+
+
+def _officers(ctx: ServiceContext) -> list[tuple[str, str, str]]:
+    """Who a case can be given to: active tracers and health officers (id, username, role)."""
+    return [
+        (a.staff_id, a.username, a.role)
+        for a in staff.list_staff(ctx)
+        if a.disabled_at is None and Role(a.role) in OFFICERS
+    ]
+
+
+def _cases_page(
+    request: Request, ctx: Ctx, caller: Principal, status: int = 200, **extra: object
+) -> HTMLResponse:
+    can_assign = allowed("case.assign", caller.role)
+    context: dict[str, object] = {"error": None, "error_case": None, "assigned": None}
+    context.update(extra)
+    return render(
+        request, "office/cases.html", status,
+        cases=_my_cases(ctx, caller), officers=_officers(ctx) if can_assign else [],
+        can_assign=can_assign, **context,
+    )  # fmt: skip
+
+
+@router.get("/office/cases", response_class=HTMLResponse)
+def cases_page(request: Request, caller: Caller, ctx: Ctx, assigned: str = "") -> HTMLResponse:
+    return _cases_page(request, ctx, caller, assigned=assigned[:40] or None)
+
+
+@router.post("/office/cases/{case_id}/assign", response_model=None)
+def assign(
+    request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, staff_id: Text = ""
+) -> HTMLResponse | RedirectResponse:
+    try:
+        if not staff_id.strip():
+            raise InvalidInput("choose a tracer or health officer", field="staff_id")
+        staff.assign_case(ctx, caller, case_id, staff_id.strip())
+    except DomainError as exc:
+        return _cases_page(request, ctx, caller, status_of(exc), error=exc, error_case=case_id)
+    return redirect(f"/office/cases?assigned={case_id}")
+
+
+@router.get("/office/cases/{case_id}", response_class=HTMLResponse)
+def case_page(request: Request, case_id: CaseId, caller: Caller, ctx: Ctx) -> HTMLResponse:
+    with ctx.uow(read_only=True) as uow:  # the API's gate: assigned tracer or health officer
+        access_case(uow, caller, case_id, "case.trace")
+    return render(request, "office/case.html", case_id=case_id, case=_open_case(ctx, case_id),
+                  error=None)  # fmt: skip
+
+
+def _open_case(ctx: ServiceContext, case_id: str) -> Case | None:
+    return next((c for c in labs.open_cases(ctx) if c.case_id == case_id), None)
+
+
+def _depth(text: str) -> int:
+    if text not in ("1", "2"):
+        raise InvalidInput("1 (close contacts) or 2 (and secondary contacts)", field="depth")
+    return int(text)
+
+
+@router.post("/office/cases/{case_id}/trace", response_class=HTMLResponse)
+async def trace_page(
+    request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, depth: Text = "2"
+) -> HTMLResponse:
+    """The trace is computed, stored and logged on each post (as POST /cases/{id}/trace)."""
+
+    def gate() -> None:
+        with ctx.uow(read_only=True) as uow:
+            access_case(uow, caller, case_id, "case.trace")
+
+    await run_in_threadpool(gate)
+    try:
+        levels = _depth(depth)
+    except InvalidInput as exc:
+        case = await run_in_threadpool(_open_case, ctx, case_id)
+        return render(request, "office/case.html", 422, case_id=case_id, case=case, error=exc)
+    actor = actor_for(ctx, caller)
+    traced = await run_in_threadpool(trace_with_evidence, ctx, case_id, actor, levels)
+    return render(
+        request, "office/trace.html", traced=traced, graph=layout(traced), depth=levels,
+        can_propose=allowed("order.propose", caller.role),
+    )  # fmt: skip

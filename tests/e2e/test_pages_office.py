@@ -1,0 +1,321 @@
+"""The health authority's pages over HTTP, on SQLite and PostgreSQL: the start page by role, lab
+import, cases, assignment and tracing (with the graph), manual orders, appeals, and rule sets
+(load, dry run, two-person activation). Bad input answers 4xx naming the field and stores
+nothing; a tracer not assigned to a case gets a 404 page for it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.bootstrap import App
+from healthcode.config import Settings
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
+from healthcode.entrypoints.web.app import create_app
+from healthcode.services import appeals, labs, orders, rules, staff
+from healthcode.services.labs import parse_csv
+from healthcode.services.staff import OPERATOR
+from tests.conftest import headers_of, make_settings, staff_principal
+from tests.integration.office_city import City, build_city
+from tests.integration.orders_city import entries
+
+REASON = "与确诊病例同场所停留，需居家健康观察"
+EN = {"Accept-Language": "en"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Orders naming more than two people are frozen until an auditor releases them."""
+    return make_settings(tmp_path / "data", database_url, order_freeze_threshold=2)
+
+
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    with TestClient(create_app(built=app), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def city(app: App, clock: FixedClock) -> City:
+    return build_city(app, clock)
+
+
+def officer(app: App, role: str) -> tuple[Principal, dict[str, str]]:
+    who = staff_principal(app, role)
+    return who, {**headers_of(app, who), **EN}
+
+
+def upload(client: TestClient, headers: dict[str, str], text: str, **extra: str) -> object:
+    files = {"file": ("results.csv", text.encode(), "text/csv")}
+    return client.post("/office/labs", files=files, headers={**headers, **extra})
+
+
+def opened_case(app: App, city: City) -> str:
+    (case_id,) = labs.import_results(app.ctx, parse_csv(city.csv), OPERATOR).cases_opened
+    return case_id
+
+
+def test_the_start_page_links_only_to_what_the_role_may_do(app: App, client: TestClient) -> None:
+    expected = {
+        "tracer": {"cases", "propose", "orders"},
+        "health_officer": {"labs", "cases", "propose", "orders", "appeals", "rules"},
+        "authority_admin": {"orders", "rules"},
+    }
+    for role, tasks in expected.items():
+        page = client.get("/office", headers=officer(app, role)[1])
+        assert page.status_code == 200
+        assert set(re.findall(r'data-testid="task-(\w+)"', page.text)) == tasks
+    zh = client.get("/office", headers={**officer(app, "tracer")[1], "Accept-Language": "zh-CN"})
+    assert "流调员" in zh.text
+    assert client.get("/office", follow_redirects=False).headers["location"].startswith("/sign-in")
+    assert client.get("/office", headers=officer(app, "auditor")[1]).status_code == 403
+
+
+def test_lab_import_shows_a_summary_and_names_every_bad_row(
+    app: App, client: TestClient, city: City
+) -> None:
+    _, health = officer(app, "health_officer")
+    assert 'type="file"' in client.get("/office/labs", headers=health).text
+    bad = city.csv + "T-2,prc_id,123,yesterday,positive,LAB1\nT-3,prc_id,123,1,maybe,LAB1\n"
+    refused = upload(client, health, bad)
+    assert refused.status_code == 422  # type: ignore[attr-defined]
+    text = refused.text  # type: ignore[attr-defined]
+    assert "Nothing was imported" in text
+    assert re.search(r"<td>3</td><td><code>sample_time</code>", text)
+    assert re.search(r"<td>4</td><td><code>result</code>", text)
+    missing = client.post("/office/labs", headers=health, files={"file": ("", b"", "text/csv")})
+    assert missing.status_code == 422
+    assert "<strong>file</strong>" in missing.text
+    header = upload(client, health, "a,b\n1,2\n")
+    assert header.status_code == 422  # type: ignore[attr-defined]
+    assert "<strong>header</strong>" in header.text  # type: ignore[attr-defined]
+    assert labs.open_cases(app.ctx) == []
+    assert entries(app, "lab_results.imported") == []
+
+    partial = upload(client, health, city.csv, **{"HX-Request": "true"})
+    assert partial.status_code == 200  # type: ignore[attr-defined]
+    assert "<html" not in partial.text  # type: ignore[attr-defined]
+    assert re.search(r'data-testid="imported">1<', partial.text)  # type: ignore[attr-defined]
+    (case,) = labs.open_cases(app.ctx)
+    assert f'href="/office/cases/{case.case_id}"' in partial.text  # type: ignore[attr-defined]
+    again = upload(client, health, city.csv)
+    assert re.search(r'data-testid="imported">0<', again.text)  # type: ignore[attr-defined]
+    assert "<html" in again.text  # type: ignore[attr-defined]
+    assert upload(client, officer(app, "tracer")[1], city.csv).status_code == 403  # type: ignore[attr-defined]
+
+
+def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
+    app: App, client: TestClient, city: City
+) -> None:
+    case_id = opened_case(app, city)
+    tracer, tracer_h = officer(app, "tracer")
+    _, other_h = officer(app, "tracer")
+    _, health = officer(app, "health_officer")
+    listed = client.get("/office/cases", headers=health)
+    assert case_id in listed.text
+    assert "No open case is assigned to you" in client.get("/office/cases", headers=tracer_h).text
+    assert client.get(f"/office/cases/{case_id}", headers=tracer_h).status_code == 404
+    assert client.post(f"/office/cases/{case_id}/trace", headers=tracer_h).status_code == 404
+    assert entries(app, "case.traced") == []
+
+    empty = client.post(f"/office/cases/{case_id}/assign", data={"staff_id": ""}, headers=health)
+    assert empty.status_code == 422
+    assert 'id="staff_id-error"' in empty.text
+    wrong = client.post(f"/office/cases/{case_id}/assign", data={"staff_id": "nobody"},
+                        headers=health)  # fmt: skip
+    assert wrong.status_code == 422
+    assert staff.cases_of(app.ctx, tracer.ref) == []
+    done = client.post(f"/office/cases/{case_id}/assign", data={"staff_id": tracer.ref},
+                       headers=health, follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    assert staff.cases_of(app.ctx, tracer.ref) == [case_id]
+    assert case_id in client.get("/office/cases", headers=tracer_h).text
+
+    page = client.get(f"/office/cases/{case_id}", headers=tracer_h)
+    assert page.status_code == 200
+    assert "Trace this case" in page.text
+    bad = client.post(f"/office/cases/{case_id}/trace", data={"depth": "9"}, headers=tracer_h)
+    assert bad.status_code == 422
+    assert 'id="depth-error"' in bad.text
+    assert entries(app, "case.traced") == []
+    traced = client.post(f"/office/cases/{case_id}/trace", data={"depth": "2"}, headers=tracer_h)
+    assert traced.status_code == 200
+    svg = traced.text[traced.text.index("<svg") : traced.text.index("</svg>")]
+    assert svg.count('data-node="case"') == 1
+    assert svg.count('data-node="close"') == 1
+    assert svg.count('data-node="secondary"') == 1
+    assert "<title" in svg
+    assert "<desc" in svg
+    assert "老街餐厅" in svg
+    assert "街角小店" in svg
+    table = traced.text[traced.text.index('data-testid="contacts"') :]
+    assert city.contact in table
+    assert city.secondary in table
+    assert city.bystander not in table
+    assert "default@1#close" in table
+    assert "default@1#second" in table
+    assert entries(app, "case.traced")[0]["actor"]["ref"] == f"staff:{tracer.ref}"
+    assert client.post(f"/office/cases/{case_id}/trace", headers=other_h).status_code == 404
+
+
+def propose(client: TestClient, headers: dict[str, str], **form: str) -> object:
+    data = {"subject_ids": "", "colour": "red", "legal_basis": "idcl2013_art41",
+            "reason": REASON, "days": "7", **form}  # fmt: skip
+    return client.post("/office/orders", data=data, headers=headers, follow_redirects=False)
+
+
+def test_orders_are_proposed_approved_by_another_role_frozen_and_revoked(
+    app: App, client: TestClient, city: City
+) -> None:
+    tracer, tracer_h = officer(app, "tracer")
+    _, health = officer(app, "health_officer")
+    form = client.get("/office/orders/new", params={"subject_ids": [city.contact, "x'<"]},
+                      headers=tracer_h)  # fmt: skip
+    assert form.status_code == 200
+    assert city.contact in form.text
+    assert "x'&lt;" not in form.text
+    for field, bad in (("subject_ids", ""), ("subject_ids", "not-a-person"),
+                       ("legal_basis", "because"), ("days", "many"), ("days", "99"),
+                       ("reason", "short"), ("colour", "green")):  # fmt: skip
+        values = {"subject_ids": city.contact, field: bad}
+        refused = propose(client, tracer_h, **values)
+        assert refused.status_code == 422, (field, bad)  # type: ignore[attr-defined]
+        assert f'id="{field}-error"' in refused.text, (field, bad)  # type: ignore[attr-defined]
+    assert orders.open_orders(app.ctx, tracer) == []
+
+    made = propose(client, tracer_h, subject_ids=city.contact)
+    assert made.status_code == 303  # type: ignore[attr-defined]
+    order_id = made.headers["location"].rsplit("=", 1)[1]  # type: ignore[attr-defined]
+    queue = client.get("/office/orders", headers=tracer_h)
+    assert order_id in queue.text
+    assert REASON in queue.text
+    own = client.post(f"/office/orders/{order_id}/approve", headers=tracer_h)
+    assert own.status_code == 403
+    assert 'data-code="two_person_rule"' in own.text
+    approved = client.post(f"/office/orders/{order_id}/approve", headers=health,
+                           follow_redirects=False)  # fmt: skip
+    assert approved.status_code == 303
+    board = client.get("/office/orders", headers=health)
+    assert re.search(rf"{order_id}.*?data-state=\"active\"", board.text, re.S)
+
+    big = propose(client, tracer_h, subject_ids=" ".join(city.people[1:]))
+    big_id = big.headers["location"].rsplit("=", 1)[1]  # type: ignore[attr-defined]
+    client.post(f"/office/orders/{big_id}/approve", headers=health)
+    frozen = client.get("/office/orders", headers=health)
+    assert re.search(rf"{big_id}.*?data-state=\"frozen\"", frozen.text, re.S)
+    assert "waits for an auditor" in frozen.text
+    revoked = client.post(f"/office/orders/{order_id}/revoke", headers=health,
+                          follow_redirects=False)  # fmt: skip
+    assert revoked.status_code == 303
+    assert orders.get_order(app.ctx, tracer, order_id).state == "revoked"
+    again = client.post(f"/office/orders/{order_id}/revoke", headers=health)
+    assert again.status_code == 409
+    assert (
+        client.get("/office/orders/new", headers=officer(app, "authority_admin")[1]).status_code
+        == 403
+    )
+
+
+def test_the_appeals_queue_is_decided_by_a_health_officer(
+    app: App, client: TestClient, city: City
+) -> None:
+    proposer, _ = officer(app, "tracer")
+    approver, _ = officer(app, "health_officer")
+    order = orders.propose_order(app.ctx, proposer, [city.bystander], "yellow", "idcl2013_art41",
+                                 REASON, 5)  # fmt: skip
+    orders.approve_order(app.ctx, approver, order.order_id)
+    resident = Principal(PrincipalKind.RESIDENT, city.bystander, Role.RESIDENT)
+    appeal = appeals.file_appeal(app.ctx, resident, city.bystander, order.order_id,
+                                 "我当天不在该区域，请核实")  # fmt: skip
+    _, health = officer(app, "health_officer")
+    queue = client.get("/office/appeals", headers=health)
+    assert appeal.appeal_id in queue.text
+    assert "我当天不在该区域" in queue.text
+    bad = client.post(f"/office/appeals/{appeal.appeal_id}/decide", data={"outcome": "maybe"},
+                      headers=health)  # fmt: skip
+    assert bad.status_code == 422
+    assert "<strong>outcome</strong>" in bad.text
+    assert entries(app, "appeal.decided") == []
+    done = client.post(f"/office/appeals/{appeal.appeal_id}/decide", data={"outcome": "granted"},
+                       headers=health, follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    assert done.headers["location"] == "/office/appeals?done=granted"
+    assert "No appeal is waiting" in client.get("/office/appeals", headers=health).text
+    assert client.get("/office/appeals", headers=officer(app, "tracer")[1]).status_code == 403
+
+
+def version_two() -> str:
+    """The default rules, with close contacts yellow instead of red."""
+    shipped = resources.files("healthcode").joinpath("rulesets", "default.json").read_text("utf-8")
+    doc = json.loads(shipped)
+    doc["version"] = 2
+    for rule in doc["rules"]:
+        if rule["id"] == "close":
+            rule["colour"] = "yellow"
+    return json.dumps(doc, ensure_ascii=False)
+
+
+def test_rules_load_dry_run_and_activation_by_a_second_person(
+    app: App, client: TestClient, city: City, clock: FixedClock
+) -> None:
+    case_id = opened_case(app, city)
+    health, health_h = officer(app, "health_officer")
+    client.post(f"/office/cases/{case_id}/trace", headers=health_h)
+    listed = client.get("/office/rules", headers=health_h)
+    assert "default@1" in listed.text
+    for bad, field in (("{not json", "document"), ("", "document"),
+                       ('{"ruleset": "default"}', "$")):  # fmt: skip
+        refused = client.post("/office/rules", data={"document": bad}, headers=health_h)
+        assert refused.status_code == 422, bad
+        assert f"<strong>{field}" in refused.text, bad
+    assert len(rules.list_rulesets(app.ctx)) == 1
+    assert entries(app, "ruleset.loaded")[-1]["object"]["ref"] == "default@1"
+
+    loaded = client.post("/office/rules", files={"file": ("v2.json", version_two().encode())},
+                         headers=health_h, follow_redirects=False)  # fmt: skip
+    assert loaded.status_code == 303
+    assert loaded.headers["location"] == "/office/rules/default/2?loaded=1"
+    run = client.post("/office/rules/default/2/dry-run", headers=health_h)
+    assert run.status_code == 200
+    result = run.text[run.text.index('data-testid="dry-run"') :]
+    assert "1 of 3 people would change colour" in result
+    assert re.search(r"colour-red.*?colour-yellow.*?default@2#close.*?<td>1</td>", result, re.S)
+    (logged,) = entries(app, "ruleset.dry_run")
+    assert logged["details"]["changed"] == 1
+    assert logged["actor"]["ref"] == f"staff:{health.ref}"
+    assert rules.get_ruleset(app.ctx, "active").ruleset.version == 1  # nothing changed
+
+    clock.advance(60)
+    asked = client.post("/office/rules/default/2/request", headers=health_h,
+                        follow_redirects=False)  # fmt: skip
+    assert asked.status_code == 303
+    seq = asked.headers["location"].rsplit("=", 1)[1]
+    assert client.post(f"/office/rules/requests/{seq}/approve", headers=health_h).status_code == 403
+    admin, admin_h = officer(app, "authority_admin")
+    page = client.get("/office/rules/default/2", headers=admin_h)
+    assert f"/office/rules/requests/{seq}/approve" in page.text
+    assert client.post("/office/rules/requests/abc/approve", headers=admin_h).status_code == 422
+    assert client.post("/office/rules/requests/0/approve", headers=admin_h).status_code == 404
+    approved = client.post(f"/office/rules/requests/{seq}/approve", headers=admin_h,
+                           follow_redirects=False)  # fmt: skip
+    assert approved.status_code == 303
+    assert approved.headers["location"] == "/office/rules/default/2?activated=3"  # rule refs too
+    assert rules.get_ruleset(app.ctx, "active").ruleset.version == 2
+    (activated,) = [
+        e for e in entries(app, "ruleset.activated") if e["object"]["ref"] == "default@2"
+    ]
+    assert activated["details"]["request"] == int(seq)
+    assert activated["details"]["requested_by"] == f"staff:{health.ref}"
+    assert activated["actor"]["ref"] == f"staff:{admin.ref}"
+    stale = client.post(
+        f"/office/rules/requests/{seq}/approve", headers=officer(app, "authority_admin")[1]
+    )
+    assert stale.status_code == 409
