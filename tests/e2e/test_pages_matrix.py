@@ -23,8 +23,12 @@ VENUE_SIDE = frozenset({R.VENUE_DEVICE, R.VENUE_STAFF, R.VENUE_ADMIN})
 OFFICE = frozenset({R.TRACER, R.HEALTH_OFFICER, R.AUTHORITY_ADMIN})
 OFFICERS = frozenset({R.TRACER, R.HEALTH_OFFICER})
 AUDITOR = frozenset({R.AUDITOR})
+ADMIN = frozenset({R.AUTHORITY_ADMIN})
+HEALTH_OFFICER = frozenset({R.HEALTH_OFFICER})
+RULE_MAKERS = frozenset({R.HEALTH_OFFICER, R.AUTHORITY_ADMIN})
 
 EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
+    # The front door.
     ("GET", "/"): ALL,
     ("GET", "/language"): ALL,
     ("GET", "/sign-in"): ALL,
@@ -33,6 +37,69 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/sign-in/staff"): ALL,
     ("POST", "/sign-in/staff"): ALL,
     ("POST", "/sign-out"): SIGNED_IN,
+    # Residents: only themselves (and their dependants, decided per object).
+    ("GET", "/me/enrol"): APPLICANT,
+    ("POST", "/me/enrol"): APPLICANT | {R.HEALTH_OFFICER},  # the resident.enrol action
+    ("GET", "/me"): RESIDENT,
+    ("POST", "/me/code"): RESIDENT,
+    ("GET", "/me/sw.js"): RESIDENT,
+    ("GET", "/me/why"): RESIDENT,
+    ("GET", "/me/checkins"): RESIDENT,
+    ("POST", "/me/checkins"): RESIDENT,
+    ("POST", "/me/checkins/{venue_id}/{checkin_id}/checkout"): RESIDENT,
+    ("GET", "/me/scan"): RESIDENT,
+    ("GET", "/me/notices"): RESIDENT,
+    ("GET", "/me/orders"): RESIDENT,
+    ("GET", "/me/appeals"): RESIDENT,
+    ("GET", "/me/appeals/new"): RESIDENT,
+    ("POST", "/me/appeals"): RESIDENT,
+    ("GET", "/me/record"): RESIDENT,
+    ("GET", "/me/dependants"): RESIDENT,
+    ("POST", "/me/dependants"): RESIDENT,
+    ("GET", "/me/dependants/{subject_id}"): RESIDENT,
+    # Venues and their guards.
+    ("GET", "/venue"): VENUE_SIDE,
+    ("GET", "/venue/scan"): VENUE_SIDE,
+    ("GET", "/venue/sw.js"): ALL,  # the scanner's service worker script: no data in it
+    ("GET", "/venue/device"): ALL,  # a device signs in with its token
+    ("POST", "/venue/device"): ALL,
+    ("POST", "/venue/devices"): frozenset({R.VENUE_ADMIN}),
+    ("POST", "/venue/devices/{device_id}/revoke"): frozenset({R.VENUE_ADMIN}),
+    ("GET", "/venue/place/{venue_id}"): frozenset({R.VENUE_STAFF, R.VENUE_ADMIN}) | ADMIN,
+    ("POST", "/venue/place/{venue_id}/rotate"): frozenset({R.VENUE_ADMIN}) | ADMIN,
+    ("GET", "/venue/register"): ADMIN,
+    ("POST", "/venue/register"): ADMIN,
+    # The health authority.
+    ("GET", "/office"): OFFICE,
+    ("GET", "/office/labs"): HEALTH_OFFICER,
+    ("POST", "/office/labs"): HEALTH_OFFICER,
+    ("GET", "/office/cases"): OFFICERS,
+    ("GET", "/office/cases/{case_id}"): OFFICERS,  # then only a case assigned to them
+    ("POST", "/office/cases/{case_id}/assign"): HEALTH_OFFICER,
+    ("POST", "/office/cases/{case_id}/trace"): OFFICERS,
+    ("GET", "/office/orders"): OFFICE,
+    ("GET", "/office/orders/new"): OFFICERS,
+    ("POST", "/office/orders"): OFFICERS,
+    ("POST", "/office/orders/{order_id}/approve"): OFFICE,
+    ("POST", "/office/orders/{order_id}/reject"): OFFICE,
+    ("POST", "/office/orders/{order_id}/revoke"): OFFICE,
+    ("GET", "/office/appeals"): HEALTH_OFFICER,
+    ("POST", "/office/appeals/{appeal_id}/decide"): HEALTH_OFFICER,
+    ("GET", "/office/rules"): RULE_MAKERS,
+    ("POST", "/office/rules"): RULE_MAKERS,
+    ("GET", "/office/rules/{set_id}/{version}"): RULE_MAKERS,
+    ("POST", "/office/rules/{set_id}/{version}/dry-run"): RULE_MAKERS,
+    ("POST", "/office/rules/{set_id}/{version}/request"): RULE_MAKERS,
+    ("POST", "/office/rules/requests/{seq}/approve"): ADMIN,  # a different admin than asked
+    # The public, and auditors.
+    ("GET", "/public/report"): ALL,
+    ("GET", "/public/rules"): ALL,
+    ("GET", "/public/rules/{set_id}/{version}"): ALL,
+    ("GET", "/public/log"): ALL,
+    ("GET", "/public/log/entry"): ALL,
+    ("GET", "/public/anomalies"): AUDITOR,
+    ("POST", "/public/orders/{order_id}/release"): AUDITOR,
+    ("POST", "/public/orders/{order_id}/refuse"): AUDITOR,
 }
 
 World = tuple[TestClient, dict[Role, dict[str, str]], dict[str, str]]
@@ -45,7 +112,7 @@ def test_every_page_route_is_in_the_expected_table() -> None:
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
 def test_roles_by_page(world: World, app: App, method: str, path: str) -> None:
     client, headers, params = world
-    url = path.format(**params)
+    url = path.format(**(params | {"seq": "1"}))
     allowed = EXPECTED[(method, path)]
     for role in sorted(ALL, key=lambda r: (r in allowed, r.value)):
         answer = client.request(

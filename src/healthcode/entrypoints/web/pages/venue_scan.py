@@ -23,7 +23,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from healthcode.domain.accounts import PrincipalKind
-from healthcode.domain.errors import DomainError, Unauthenticated
+from healthcode.domain.errors import DomainError, InvalidInput, Unauthenticated
 from healthcode.entrypoints.web.deps import Ctx, limit_key
 from healthcode.entrypoints.web.errors import status_of
 from healthcode.entrypoints.web.pages.rendering import PAGE_HEADERS, PageRoute, redirect, render
@@ -121,9 +121,12 @@ def device_sign_in(request: Request, ctx: Ctx, token: Text = "") -> HTMLResponse
     """A scanner device signs in once with the token its venue admin registered."""
     limit_key(request, "login", request.client.host if request.client else "unknown")
     token = token.strip()
+    if not token:
+        missing = InvalidInput("paste the device token", field="token")
+        return render(request, "venue/device.html", status_of(missing), error=missing)
     try:
-        principal = auth.authenticate(ctx, token) if token else None
-        if principal is None or principal.kind != PrincipalKind.DEVICE:
+        principal = auth.authenticate(ctx, token)
+        if principal.kind != PrincipalKind.DEVICE:
             raise Unauthenticated("this is not a valid device token", field="token")
     except DomainError as exc:
         error = Unauthenticated("this is not a valid device token", field="token")
