@@ -41,6 +41,7 @@ from tests.browser.conftest import qr_video  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 PHONE = {"width": 412, "height": 860}
 DESK = {"width": 1280, "height": 900}
+MAX_HEIGHT = 2000
 
 
 @dataclass(frozen=True)
@@ -50,26 +51,42 @@ class Shot:
     who: str  # "public", a demo account's story ("index case", ...) or a staff role
     locale: str = "zh-CN"
     viewport: dict[str, int] | None = None
-    camera: str | None = None  # "green code": the scanner sees a green resident's code
+    camera: str | None = None  # a demo resident ("unaffected resident", "index case") whose
+    # code the camera shows, or "place code": the venue's poster
+    click: str | None = None  # a button to press first (its accessible name)
     wait_for: str | None = None  # a selector that shows the page is ready
 
 
+QR = "[data-testid=qr] canvas"
+VERDICT = "[data-testid=verdict]:not([hidden])"
 SHOTS = [
     Shot("home-zh", "/", "public"),
-    Shot(
-        "my-code-zh",
-        "/me",
-        "unaffected resident",
-        wait_for="[data-testid=qr] canvas, [data-testid=qr] svg",
-    ),
-    Shot(
-        "my-code-en",
-        "/me",
-        "unaffected resident",
-        "en",
-        wait_for="[data-testid=qr] canvas, [data-testid=qr] svg",
-    ),
-]
+    Shot("my-code-zh", "/me", "unaffected resident", wait_for=QR),
+    Shot("my-code-en", "/me", "unaffected resident", "en", wait_for=QR),
+    Shot("my-code-red-zh", "/me", "index case", wait_for=QR),
+    Shot("why-red-en", "/me/why", "index case", "en"),
+    Shot("my-checkins-zh", "/me/checkins", "close contact"),
+    Shot("who-read-my-record-en", "/me/record", "close contact", "en"),
+    Shot("scan-place-code-zh", "/me/scan", "unaffected resident", camera="place code",
+         wait_for="[data-testid=checked-in]"),
+    Shot("venue-en", "/venue", "venue_admin", "en", DESK),
+    Shot("scanner-admit-zh", "/venue/scan", "venue_staff", camera="unaffected resident",
+         click="#start-camera", wait_for=VERDICT),
+    Shot("scanner-refuse-en", "/venue/scan", "venue_staff", "en", camera="index case",
+         click="#start-camera", wait_for=VERDICT),
+    Shot("venue-register-en", "/venue/register", "authority_admin", "en", DESK),
+    Shot("office-en", "/office", "health_officer", "en", DESK),
+    Shot("trace-graph-en", "/office/cases/{case_id}", "tracer", "en", DESK,
+         click="form[action$='/trace'] button[type=submit]", wait_for="main svg[role=img]"),
+    Shot("lab-import-zh", "/office/labs", "health_officer", viewport=DESK),
+    Shot("orders-en", "/office/orders", "health_officer", "en", DESK),
+    Shot("rules-office-en", "/office/rules", "authority_admin", "en", DESK),
+    Shot("report-zh", "/public/report?days=14", "public", viewport=DESK),
+    Shot("report-en", "/public/report?days=14", "public", "en", DESK),
+    Shot("rules-public-en", "/public/rules", "public", "en", DESK),
+    Shot("log-en", "/public/log", "public", "en", DESK),
+    Shot("anomalies-en", "/public/anomalies", "auditor", "en", DESK),
+]  # fmt: skip
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -114,18 +131,31 @@ def _token(who: str, cast_: Cast, sessions: dict[str, object]) -> str | None:
 
 
 def _camera(kind: str, app: App, cast_: Cast, folder: Path) -> Path:
-    account = next(a for a in cast_.accounts if a.role == "unaffected resident")
-    issued = codes.issue_health_code(app.ctx, account.subject_id)
-    return qr_video(issued.text, folder / f"{kind.replace(' ', '-')}.y4m")
+    """A video of what the camera sees: a demo resident's fresh code, or the venue's poster."""
+    if kind == "place code":
+        if cast_.venue is None:
+            raise SystemExit("the demo city has no venue")
+        text = cast_.venue.poster.payload
+    else:
+        account = next(a for a in cast_.accounts if a.role == kind)
+        text = codes.issue_health_code(app.ctx, account.subject_id).text
+    return qr_video(text, folder / f"{kind.replace(' ', '-')}.y4m")
 
 
-def _take(page: Page, shot: Shot) -> None:
-    page.goto(shot.path)
+def _take(page: Page, shot: Shot, cast_: Cast) -> None:
+    page.goto(shot.path.format(case_id=cast_.case_id))
     page.wait_for_load_state("networkidle")
+    if shot.click:
+        page.click(shot.click)
+        page.wait_for_load_state("networkidle")
     if shot.wait_for:
         page.wait_for_selector(shot.wait_for, timeout=15_000)
     page.wait_for_timeout(300)
-    page.screenshot(path=str(OUT / f"{shot.name}.png"), full_page=True)
+    # The whole page, but no taller than a few screens: long tables are cut off.
+    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+    width = page.viewport_size["width"] if page.viewport_size else PHONE["width"]
+    clip = {"x": 0, "y": 0, "width": width, "height": height}
+    page.screenshot(path=str(OUT / f"{shot.name}.png"), full_page=True, clip=clip)  # type: ignore[arg-type]
     print(f"  {shot.name}.png  {shot.path}")
 
 
@@ -164,7 +194,7 @@ def main() -> None:
                     if token:
                         cookies.append({"name": "hc_session", "value": token, "url": base})
                     context.add_cookies(cookies)  # type: ignore[arg-type]
-                    _take(context.new_page(), shot)
+                    _take(context.new_page(), shot, cast_)
                     browser.close()
         finally:
             server.should_exit = True
