@@ -50,6 +50,7 @@ def world(app: App) -> Iterator[tuple[TestClient, dict[Role, dict[str, str]], di
         "checkin_id": "k" * 20,
         "set_id": "default",
         "version": "1",
+        "seq": "0",  # the log's first entry: not an activation request (404)
         "fmt": "png",
         "use": "health",
         "kid": "0" * 16,

@@ -22,7 +22,7 @@ from healthcode.domain.orders import ManualOrder, OrderState
 from healthcode.domain.published import DAY, day_of
 from healthcode.domain.report import iso_day
 from healthcode.entrypoints.web.app import create_app
-from healthcode.services import anomalies, audit, orders, rules, trace
+from healthcode.services import anomalies, audit, orders, rule_approval, rules, trace
 from tests.conftest import headers_of, make_settings, staff_principal
 from tests.integration.orders_city import officer
 from tests.integration.test_anomalies import red, residents
@@ -149,7 +149,9 @@ def test_a_date_range_is_shown_and_a_bad_one_is_named(
     assert "<strong>days</strong>" in too_many.text
 
 
-def test_the_rules_in_both_languages_with_their_history(app: App, client: TestClient) -> None:
+def test_the_rules_in_both_languages_with_their_history(
+    app: App, clock: FixedClock, client: TestClient
+) -> None:
     doc = json.loads(DEFAULT_RULESET.read_text(encoding="utf-8"))
     en = client.get("/public/rules", headers=EN)
     zh = client.get("/public/rules", headers=ZH)
@@ -170,14 +172,17 @@ def test_the_rules_in_both_languages_with_their_history(app: App, client: TestCl
     doc["version"] = 2
     doc["rules"][0]["lasts_days"] = 10
     doc["rules"] = doc["rules"][:-1]
-    admin = Actor("authority_admin", "staff:a-1")
-    rules.load_ruleset(app.ctx, json.dumps(doc, ensure_ascii=False), admin)
-    rules.activate_ruleset(app.ctx, "default", 2, admin)
+    asker, admin = staff_principal(app, "health_officer"), staff_principal(app, "authority_admin")
+    loader = Actor("health_officer", asker.pseudonym)
+    rules.load_ruleset(app.ctx, json.dumps(doc, ensure_ascii=False), loader)
+    clock.advance(60)
+    asked = rule_approval.request_activation(app.ctx, asker, "default", 2)
+    rule_approval.approve_activation(app.ctx, admin, asked.seq)
     page = client.get("/public/rules", headers=EN).text
     history = section(page, 'id="history-heading"', "</section>")
     assert history.index("default@2") < history.index("default@1")
     assert "authority administrator" in history
-    assert "staff:a-1" in history
+    assert admin.pseudonym in history
     assert "From version 1:" in history
     assert "how long it lasts" in history
     assert "removed" in history

@@ -58,7 +58,14 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/rulesets/active"): ALL,
     ("GET", "/rulesets/{set_id}/{version}"): ALL,
     ("POST", "/rulesets"): frozenset({R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}),
-    ("POST", "/rulesets/{set_id}/{version}/activate"): ADMIN,
+    ("POST", "/rulesets/{set_id}/{version}/dry-run"): frozenset(
+        {R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}
+    ),
+    ("POST", "/rulesets/{set_id}/{version}/activation-requests"): frozenset(
+        {R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}
+    ),
+    ("GET", "/rulesets/activation-requests"): frozenset({R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}),
+    ("POST", "/rulesets/activation-requests/{seq}/approve"): ADMIN,  # a second person
     ("POST", "/venues"): ADMIN,
     ("GET", "/venues/{venue_id}"): ALL,
     ("POST", "/venues/{venue_id}/poster/rotate"): frozenset({R.VENUE_ADMIN, R.AUTHORITY_ADMIN}),

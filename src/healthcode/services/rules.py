@@ -1,8 +1,10 @@
 """Publishing and activating rule sets (the colour criteria), on the log.
 
 A rule set is loaded (checked, dry-run, stored under its id and version, never changed after) and
-then activated by a separate, logged command. Activation re-derives the colour of everyone it
-may concern, logging each change in the same transaction. A version number is published once:
+then activated by a separate, logged step: by two people (services/rule_approval.py), or, only
+while no rule set is active yet, by the first start or the operator (`activate_first`).
+Activation re-derives the colour of everyone it may concern, logging each change in the same
+transaction. A version number is published once:
 loading different content under a used version is refused.
 """
 
@@ -99,12 +101,25 @@ def load_ruleset(ctx: ServiceContext, text: str, actor: Actor) -> RuleSetInfo:
     return RuleSetInfo(ruleset, stored, active=False)
 
 
-def activate_ruleset(ctx: ServiceContext, set_id: str, version: int, actor: Actor) -> Activation:
+def activate_first(ctx: ServiceContext, set_id: str, version: int, actor: Actor) -> Activation:
+    """Bootstrap only: activate a published version while no rule set is active yet (the first
+    start, or the operator choosing the city's first rules). Once one is active, a change takes
+    two people (services/rule_approval.py): refused here with `two_person_rule`. The check and
+    the activation are one step under the log's lock, so two first activations cannot race."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        uow.log.lock()
         stored = uow.rulesets.get(set_id, version)
         if stored is None:
             raise NotFound("no such rule set version", field="version")
+        active = uow.rulesets.active()
+        if active is not None:
+            raise Conflict(
+                f"{active.set_id}@{active.version} is active: changing the rules takes two "
+                "people (one asks for the activation, a different authority admin approves it)",
+                field="version",
+                code="two_person_rule",
+            )
         done = activate_in(ctx, uow, stored, actor, now)
         uow.commit()
     forget_gate_policy()
@@ -177,7 +192,7 @@ def ensure_default_ruleset(ctx: ServiceContext, text: str) -> RuleSetInfo | None
         if uow.rulesets.active() is not None:
             return None
     info = load_ruleset(ctx, text, SYSTEM)
-    return activate_ruleset(ctx, info.ruleset.set_id, info.ruleset.version, SYSTEM).info
+    return activate_first(ctx, info.ruleset.set_id, info.ruleset.version, SYSTEM).info
 
 
 def gate_refusals(ctx: ServiceContext) -> frozenset[str]:

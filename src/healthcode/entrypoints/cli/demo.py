@@ -331,7 +331,7 @@ def _serve(built: App, host: str, port: int) -> None:
 
     from healthcode.entrypoints.web.app import create_app
 
-    console.print(f"healthcode demo API on http://{host}:{port}  (docs: /docs)")
+    console.print(f"healthcode demo on http://{host}:{port}  (web app at /, API docs at /docs)")
     uvicorn.run(
         create_app(built=built), host=host, port=port, log_level="info", **uvicorn_options()
     )

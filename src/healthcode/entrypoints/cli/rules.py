@@ -1,4 +1,4 @@
-"""`healthcode rules ...` (publish and activate colour rules) and `healthcode status ...` (a
+"""`healthcode rules ...` (publish colour rules; activate the first) and `healthcode status ...` (a
 person's colour and why, what-if, notices, recorded health facts, the expiry sweep)."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import typer
 from rich.table import Column, Table
 
 from healthcode.domain.audit import Actor
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import Conflict, InvalidInput
 from healthcode.domain.facts import hypothetical
 from healthcode.domain.rulesets import Rule
 from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app, print_json
-from healthcode.services import health_facts, notices, rules, status
+from healthcode.services import health_facts, notices, rules, staff, status
 from healthcode.services.labs import parse_time
 
 CLI_ADMIN = Actor("authority_admin", "cli")
@@ -101,8 +101,29 @@ def activate(
     set_id: Annotated[str, typer.Argument(help="Rule-set id")],
     version: Annotated[int, typer.Argument(help="Version")],
 ) -> None:
-    """Make a published version the active rule set; colours are re-derived and logged."""
-    done = rules.activate_ruleset(open_app().ctx, set_id, version, CLI_ADMIN)
+    """Bootstrap only: make a published version the city's FIRST active rule set.
+
+    Once one is active, a change takes two people: /office/rules or the API (see README).
+    \f
+    The CLI acts as the server's operator (as `staff add` does for the first authority admin),
+    not as a signed-in person, so it cannot be one of the two people an activation takes. It
+    activates only while no rule set is active yet (before `initialise` has activated the
+    shipped default, or if it never ran); on the log as the operator. Once rules are active it
+    refuses (exit 2): a change is requested by a health officer or an authority admin and
+    approved by a different authority admin, on the office pages (/office/rules) or through
+    the API (POST /rulesets/{id}/{version}/activation-requests, then POST
+    /rulesets/activation-requests/{seq}/approve)."""
+    try:
+        done = rules.activate_first(open_app().ctx, set_id, version, staff.OPERATOR)
+    except Conflict as exc:
+        if exc.code != "two_person_rule":
+            raise
+        raise fail(
+            f"{exc.message}. From the CLI only the first activation is possible; ask for this "
+            f"one on /office/rules or with POST /rulesets/{set_id}/{version}/activation-requests, "
+            "and have a different authority admin approve it "
+            "(POST /rulesets/activation-requests/SEQ/approve)"
+        ) from None
     console.print(f"active: {set_id}@{version}; {len(done.changes)} colour(s) changed")
 
 

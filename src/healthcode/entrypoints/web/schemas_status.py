@@ -39,9 +39,47 @@ class RuleSetOut(BaseModel):
     rules: list[RuleOut]
 
 
+class ActivationRequestOut(BaseModel):
+    """A request to activate a version: an entry on the public log, approved by its number."""
+
+    seq: int = Field(description="The request's entry on the log: what the approver names")
+    ruleset: str
+    version: int
+    ref: str
+    requested_by: str
+    requester_role: str
+    requested_at: int
+    expires_at: int
+
+
 class ActivationOut(BaseModel):
     ruleset: RuleSetOut
     colour_changes: int
+    request: int = Field(description="The approved request's entry on the log")
+
+
+class ShiftOut(BaseModel):
+    before: str
+    after: str
+    rule_ref: str
+    people: int
+
+
+class RuleProblemOut(BaseModel):
+    rule_ref: str
+    people: int
+
+
+class DryRunOut(BaseModel):
+    """How many colours would change if the candidate were activated now (counts only)."""
+
+    candidate: str
+    active: str
+    at: int
+    people: int = Field(description="Everyone considered")
+    changed: int = Field(description="Of whom this many would change colour")
+    shifts: list[ShiftOut]
+    problems: list[RuleProblemOut]
 
 
 class EvidenceOut(BaseModel):

@@ -64,7 +64,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("GET", "/rulesets/active"): "rules.read",
     ("GET", "/rulesets/{set_id}/{version}"): "rules.read",
     ("POST", "/rulesets"): "rules.load",
-    ("POST", "/rulesets/{set_id}/{version}/activate"): "rules.activate",
+    ("POST", "/rulesets/{set_id}/{version}/dry-run"): "rules.dry_run",
+    ("POST", "/rulesets/{set_id}/{version}/activation-requests"): "rules.activation.request",
+    ("GET", "/rulesets/activation-requests"): "rules.load",
+    ("POST", "/rulesets/activation-requests/{seq}/approve"): "rules.activate",
     # Venues and gates.
     ("POST", "/venues"): "venue.register",
     ("GET", "/venues/{venue_id}"): "venue.read",
