@@ -132,14 +132,14 @@ def build(
 ) -> App:
     """Wire everything. `migrate` applies the schema; keys are created by `initialise`."""
     engine = engine or make_engine(settings.sqlalchemy_url)
-    if migrate:
-        upgrade(engine)
     keyring = KeyRing(
         KeyStore(settings.keys_dir, settings.key_passphrase.get_secret_value()),
         log_origin(settings),
     )
+    if migrate:
+        upgrade(engine, keyring.checkin_keys)  # 0008 re-encrypts stored check-ins by day
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
-    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy)
+    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy, keyring.checkin_keys)
     ctx = ServiceContext(
         uow,
         clock or SystemClock(),

@@ -51,7 +51,9 @@ def seed(app: App, visits: list[tuple[str, str, int, int]], case_subject: str) -
 
 
 def sid(letter: str) -> str:
-    return letter * 32
+    """A subject id of the form enrolment makes (128 bits, 32 hex digits), one per letter: a
+    check-in stores it as one AES block under its day's key."""
+    return letter.encode().hex() * 16
 
 
 def test_close_and_secondary_contacts_with_evidence(app: App) -> None:

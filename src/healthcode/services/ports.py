@@ -397,6 +397,11 @@ class KeyRing(Protocol):
     def phone_tag(self, phone: str) -> str:
         """A keyed, irreversible tag of a phone number."""
 
+    def destroy_checkin_keys(self, before: int | None) -> int:
+        """Destroy the per-day check-in keys of every UTC day that ends at or before `before`
+        (None: of every day), so that no copy of those days' check-ins can be tied to a person
+        again; return how many keys were destroyed."""
+
 
 # --- Accounts and access ---------------------------------------------------------------------
 

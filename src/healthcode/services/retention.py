@@ -2,13 +2,15 @@
 
 `purge` (every hour in the server, or `healthcode retention purge`) deletes check-ins, exposures,
 exposure notices and short-lived health facts older than the retention period, and ended
-sessions and expired one-time codes (RET-1). It is idempotent, logs one `retention.purged` entry
-with counts only, and fails loudly: it raises, logs at ERROR and records the failure, which
-`purge_health` reports (RET-2).
+sessions and expired one-time codes, then destroys the per-day check-in keys of the days wholly
+past retention, which crypto-shreds those days in every copy of the database (RET-1). It is
+idempotent, logs one `retention.purged` entry with counts only, and fails loudly: it raises,
+logs at ERROR and records the failure, which `purge_health` reports (RET-2).
 
 `sunset` ends the emergency: it deletes every piece of personal data, the identity vault and its
-commitment keys with it, keeps only counts, refuses new personal data from then on
-(services/emergency.py), and appends a signed deletion attestation to the log (RET-3).
+commitment keys with it, and every per-day check-in key; it keeps only counts, refuses new
+personal data from then on (services/emergency.py), and appends a signed deletion attestation
+to the log (RET-3).
 """
 
 from __future__ import annotations
@@ -131,6 +133,11 @@ def _purge(ctx: ServiceContext, now: int) -> PurgeReport:
             ),
             "otp_challenges": uow.otp.delete_expired(now),
         }
+        # The rows are deleted; now the keys of the days wholly past retention go too, so that
+        # no copy of those rows (a backup, a replica, a stolen disk) names anyone any more.
+        # Before the commit: if it fails, the expired rows stay without their keys, and the next
+        # run deletes them.
+        counts["checkin_keys"] = ctx.keys.destroy_checkin_keys(cutoff)
         today = _today(now)
         uow.retention.ensure_checkin_days(today, today + ctx.retention.partition_days_ahead * DAY)
         uow.log.append(
@@ -212,6 +219,7 @@ def sunset(ctx: ServiceContext) -> Attestation:
         colours = uow.statuses.counts()
         deleted = uow.retention.erase_personal(now)
         deleted["vault_identities"] = uow.vault.erase_all()  # and the commitment keys with it
+        deleted["checkin_keys"] = ctx.keys.destroy_checkin_keys(None)  # every day's
         final = {f"final_{colour}": n for colour, n in sorted(colours.items())}
         index = uow.log.append(
             LogEntry(

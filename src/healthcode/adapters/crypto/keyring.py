@@ -6,6 +6,8 @@ Keys by purpose, never shared between purposes (AUD-3, SIG-5):
   log                         signs transparency-log checkpoints (Ed25519, C2SP signed note)
   ref                         AES-256 key that seals the subject reference inside health codes
   phone-tag                   HMAC-SHA256 key: phone numbers waiting for a sign-in code, as tags
+  checkin-day-YYYYMMDD        AES-256 key of one UTC day: who visited, in that day's check-ins
+                              (adapters/crypto/checkin_keys.py); destroyed by retention
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from healthcode.adapters.crypto.checkin_keys import CheckInKeys
 from healthcode.adapters.crypto.keystore import KeyStore, KeyStoreError
 from healthcode.adapters.crypto.note import make_vkey, sign_checkpoint
 from healthcode.adapters.crypto.signer import (
@@ -45,6 +48,7 @@ class KeyRing:
         self._signers: dict[str, CoseSigner] = {}
         self._cache: dict[str, Any] = {}
         self._local = threading.local()
+        self.checkin_keys = CheckInKeys(store)
 
     def ensure(self) -> None:
         """Create the key store and the single-purpose keys that do not rotate with codes."""
@@ -67,6 +71,9 @@ class KeyRing:
         if key is None:
             key = self._cache["phone-tag"] = self.store.get("phone-tag")
         return hmac.new(key, b"healthcode/phone/" + phone.encode(), hashlib.sha256).hexdigest()
+
+    def destroy_checkin_keys(self, before: int | None) -> int:
+        return self.checkin_keys.destroy_before(before)
 
     def create_signing_key(self, use: KeyUse, alg: str) -> tuple[str, bytes]:
         key = generate_private_key(alg)

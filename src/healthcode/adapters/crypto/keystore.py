@@ -3,7 +3,8 @@
 Private keys never enter the database, a log line or a response (SIG-7). The key-encryption key
 is derived once per process with scrypt (RFC 7914) from the passphrase and a random salt kept in
 keystore.json; each file is bound to its name as associated data, so files cannot be swapped.
-Deleting a file destroys the key (used by retention for per-day keys).
+Deleting a file destroys the key: retention destroys the per-day check-in keys this way
+(adapters/crypto/checkin_keys.py), which crypto-shreds that day's check-ins in every copy.
 """
 
 from __future__ import annotations
@@ -77,25 +78,52 @@ class KeyStore:
         return self.directory / f"{name}.key"
 
     @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _write_file(path: Path, data: bytes, flags: int = os.O_TRUNC) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+
+    @classmethod
+    def _write(cls, path: Path, data: bytes) -> None:
+        tmp = path.with_suffix(".tmp")
+        cls._write_file(tmp, data)
         os.replace(tmp, path)
 
-    def put(self, name: str, secret: bytes) -> None:
+    def _seal(self, name: str, secret: bytes) -> bytes:
         nonce = secrets.token_bytes(12)
-        sealed = self._aead().encrypt(nonce, secret, name.encode())
-        self._write(self._path(name), nonce + sealed)
+        return nonce + self._aead().encrypt(nonce, secret, name.encode())
+
+    def put(self, name: str, secret: bytes) -> None:
+        self._write(self._path(name), self._seal(name, secret))
+
+    def put_new(self, name: str, secret: bytes) -> bool:
+        """Store a key only if there is none by that name, atomically across processes: False
+        if another writer got there first (then theirs is the key). The file is complete and on
+        disk, directory entry included, before anything can be encrypted under it."""
+        path = self._path(name)
+        tmp = self.directory / f".{name}.{secrets.token_hex(8)}.tmp"
+        self._write_file(tmp, self._seal(name, secret), os.O_EXCL)
+        try:
+            os.link(tmp, path)  # fails if the name exists: no writer replaces another's key
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink()
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return True
 
     def get(self, name: str) -> bytes:
         path = self._path(name)
-        if not path.exists():
-            raise KeyStoreError(f"key {name!r} is not in the key store")
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyStoreError(f"key {name!r} is not in the key store") from None
         try:
             return self._aead().decrypt(raw[:12], raw[12:], name.encode())
         except InvalidTag:
@@ -105,6 +133,30 @@ class KeyStore:
 
     def has(self, name: str) -> bool:
         return self._path(name).exists()
+
+    def stamp(self, name: str) -> tuple[int, int] | None:
+        """Which file holds the key now (inode, modification time), or None if there is none:
+        a cached key is good only while its file's stamp is unchanged."""
+        if not NAME.match(name):
+            raise KeyStoreError(f"bad key name {name!r}")
+        try:
+            found = os.stat(os.path.join(self.directory, f"{name}.key"))
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    def names(self, prefix: str) -> list[str]:
+        """The names of the stored keys that start with `prefix` (one directory scan)."""
+        try:
+            entries = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return []
+        found = [
+            entry.name[: -len(".key")]
+            for entry in entries
+            if entry.name.startswith(prefix) and entry.name.endswith(".key")
+        ]
+        return [name for name in found if NAME.match(name)]
 
     def destroy(self, name: str) -> None:
         path = self._path(name)

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from healthcode.adapters.db.checkins import SubjectCipher
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -18,8 +20,21 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(
+    engine: Engine, checkin_keys: SubjectCipher | None = None, revision: str = "head"
+) -> None:
+    """Apply the migrations up to `revision`. `checkin_keys` (adapters/crypto/checkin_keys.py)
+    lets revision 0008 re-encrypt check-ins already stored; an empty table needs none."""
     config = alembic_config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        config.attributes["checkin_keys"] = checkin_keys
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str, checkin_keys: SubjectCipher | None = None) -> None:
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        config.attributes["checkin_keys"] = checkin_keys
+        command.downgrade(config, revision)

@@ -22,7 +22,7 @@ from healthcode.adapters.db.accounts import (
     SqlStaff,
 )
 from healthcode.adapters.db.cases import SqlCases
-from healthcode.adapters.db.checkins import SqlCheckIns
+from healthcode.adapters.db.checkins import SqlCheckIns, SubjectCipher
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
@@ -43,6 +43,7 @@ class SqlUnitOfWork:
         engine: Engine,
         signer: CheckpointSigner,
         policy: CheckpointPolicy,
+        cipher: SubjectCipher,
         *,
         read_only: bool = False,
         write_lock: threading.RLock | None = None,
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
         self.engine = engine
         self._signer = signer
         self._policy = policy
+        self._cipher = cipher
         self._read_only = read_only
         # Only writers queue, and only where the factory gave a lock (SQLite).
         self._write_lock = None if read_only else write_lock
@@ -81,7 +83,7 @@ class SqlUnitOfWork:
         self.keys = SqlKeys(self._conn)
         self.trust_lists = SqlTrustLists(self._conn)
         self.log = SqlAuditLog(self._conn, self._signer, self._policy)
-        self.checkins = SqlCheckIns(self._conn)
+        self.checkins = SqlCheckIns(self._conn, self._cipher)
         self.cases = SqlCases(self._conn)
         self.exposures = SqlExposures(self._conn)
         self.health_facts = SqlHealthFacts(self._conn)
@@ -129,15 +131,27 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, signer: CheckpointSigner, policy: CheckpointPolicy):
+    def __init__(
+        self,
+        engine: Engine,
+        signer: CheckpointSigner,
+        policy: CheckpointPolicy,
+        cipher: SubjectCipher,
+    ):
         self.engine = engine
         self.signer = signer
         self.policy = policy
+        self.cipher = cipher  # who visited, in check-ins: per-day keys (RET-1)
         # Reentrant: a thread already inside a write transaction that opens another gets
         # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
         self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
-            self.engine, self.signer, self.policy, read_only=read_only, write_lock=self.write_lock
+            self.engine,
+            self.signer,
+            self.policy,
+            self.cipher,
+            read_only=read_only,
+            write_lock=self.write_lock,
         )

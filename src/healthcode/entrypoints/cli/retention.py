@@ -34,8 +34,9 @@ retention_app = typer.Typer(
 @retention_app.command("purge")
 @handles_errors
 def purge() -> None:
-    """Delete check-ins, exposures and notices older than the retention period (also run
-    hourly by the server). Prints the counts; exits 1 if the purge fails."""
+    """Delete check-ins, exposures and notices older than the retention period, and destroy the
+    check-in keys of the days past it (also run hourly by the server). Prints the counts; exits
+    1 if the purge fails."""
     ctx = open_app().ctx
     with console.status("purging personal data past retention…"):
         try:
