@@ -20,9 +20,9 @@ from healthcode.domain.rulesets import Rule, RuleSet, colour_rank
 from healthcode.domain.status import applies
 from healthcode.domain.tracing import Exposure
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import UnitOfWork
 from healthcode.services.rulebook import active_ruleset
 from healthcode.services.trace import Contact, trace_case
+from healthcode.services.venues import names_within
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +75,6 @@ def _rule_for(ctx: ServiceContext, ruleset: RuleSet, level: str, hit: Exposure) 
     return max(found, key=lambda r: (colour_rank(r.colour), r.lasts_days), default=None)
 
 
-def _venue_names(uow: UnitOfWork, venue_ids: set[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for venue_id in sorted(venue_ids):
-        venue = uow.venues.get(venue_id)
-        draft = venue.draft if venue is not None else None
-        names[venue_id] = (draft.name_zh or draft.name_en or venue_id) if draft else venue_id
-    return names
-
-
 def _contact(
     ctx: ServiceContext,
     ruleset: RuleSet,
@@ -122,7 +113,9 @@ def trace_with_evidence(
         if case is None:
             raise NotFound("no such case", field="case_id")
         ruleset = active_ruleset(uow)
-        names = _venue_names(uow, {e.source.venue_id for c in everyone for e in c.exposures})
+        names = names_within(
+            uow, sorted({e.source.venue_id for c in everyone for e in c.exposures})
+        )
         found = uow.cases.cases_of([c.subject_id for c in everyone])
         cases = {s for s, held in found.items() if any(c.closed_at is None for c in held)}
     contacts = [_contact(ctx, ruleset, names, cases, "close", c) for c in result.close]

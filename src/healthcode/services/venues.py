@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -128,6 +129,29 @@ def rotate_poster(ctx: ServiceContext, venue_id: str, actor: Actor) -> VenueWith
         )
         uow.commit()
     return VenueWithPoster(venue, poster)
+
+
+def names_within(uow: UnitOfWork, venue_ids: Iterable[str], chinese: bool = True) -> dict[str, str]:
+    """Each venue's name (what its poster shows anyone), in Chinese or English first, the other
+    as a fallback; an unknown venue is named by its id. Inside the caller's transaction."""
+    names: dict[str, str] = {}
+    for venue_id in dict.fromkeys(venue_ids):
+        venue = uow.venues.get(venue_id)
+        if venue is None:
+            names[venue_id] = venue_id
+            continue
+        d = venue.draft
+        first, second = (d.name_zh, d.name_en) if chinese else (d.name_en, d.name_zh)
+        names[venue_id] = first or second or venue_id
+    return names
+
+
+def venue_names(
+    ctx: ServiceContext, venue_ids: Iterable[str], chinese: bool = True
+) -> dict[str, str]:
+    """`names_within`, in one read transaction of its own."""
+    with ctx.uow(read_only=True) as uow:
+        return names_within(uow, venue_ids, chinese)
 
 
 def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from fastapi import Request
 
-from healthcode.domain.errors import NotFound
 from healthcode.domain.rulesets import Text
 from healthcode.entrypoints.web.pages import i18n
 from healthcode.services import venues
@@ -30,17 +29,7 @@ def in_language(request: Request, text: Text | None) -> str:
 
 def venue_names(ctx: ServiceContext, request: Request, venue_ids: Iterable[str]) -> dict[str, str]:
     """Each venue's name in the reader's language (what its poster shows anyone)."""
-    names: dict[str, str] = {}
-    zh = chinese(request)
-    for venue_id in dict.fromkeys(venue_ids):
-        try:
-            draft = venues.venue_with_poster(ctx, venue_id).venue.draft
-        except NotFound:
-            names[venue_id] = venue_id
-            continue
-        first, second = (draft.name_zh, draft.name_en) if zh else (draft.name_en, draft.name_zh)
-        names[venue_id] = first or second or venue_id
-    return names
+    return venues.venue_names(ctx, venue_ids, chinese(request))
 
 
 def masked_name(code: str) -> str | None:
