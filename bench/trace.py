@@ -32,6 +32,7 @@ section "Tracing: cases in a synthetic city" of docs/BENCHMARKS.md unless `--no-
 from __future__ import annotations
 
 import argparse
+import base64
 import cProfile
 import datetime as dt
 import gc
@@ -49,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -58,11 +61,13 @@ from sqlalchemy.engine import make_url
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.tables import subjects, venues
 from healthcode.bootstrap import App, build, initialise
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import Actor
 from healthcode.domain.checkins import HOUR, MAX_DWELL_SECONDS
 from healthcode.domain.identity import DocumentType, mod11_2_check_char
 from healthcode.domain.venues import VenueType
-from healthcode.services import labs, trace
+from healthcode.services import lab_registry, labs, staff, trace
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from healthcode.services.ports import Identity
 from ingest import DEFAULT_PG, Database, new_database, settings_for, versions
@@ -78,7 +83,6 @@ ZIPF = 0.8
 IMPORT_CHUNK = 1_000_000
 PROFILED = 20  # cases traced under cProfile (not in the sample nor the batch)
 TRACER = Actor("tracer", "bench")
-LAB = Actor("lab", "bench")
 T = VenueType
 # Venue types of the city: (share of venues, typical stay in minutes, busiest hour of arrival).
 CITY_TYPES: dict[VenueType, tuple[float, float, float]] = {
@@ -92,6 +96,27 @@ CITY_TYPES: dict[VenueType, tuple[float, float, float]] = {
 
 
 # --- The city ------------------------------------------------------------------------------------
+
+
+def bench_lab(app: App) -> Principal:
+    """BENCHLAB, registered as every lab is: its own key, asked for by one of the city's two
+    founding admins and approved by the other."""
+    made = [
+        staff.bootstrap_staff(app.ctx, f"bench.admin{i}", "authority_admin", "bench password 1")
+        for i in (1, 2)
+    ]
+    first, second = (
+        Principal(PrincipalKind.STAFF, m.account.staff_id, Role.AUTHORITY_ADMIN) for m in made
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    asked = lab_registry.request_lab(
+        app.ctx, first, "BENCHLAB", "Bench lab", base64.b64encode(public).decode()
+    )
+    return labs.lab_principal(lab_registry.approve_lab(app.ctx, second, asked.lab_id))
+
 
 
 @dataclass
@@ -248,7 +273,7 @@ def write_city(app: App, city: City, cases: list[int], console: Console) -> tupl
         )
         for n in range(len(cases))
     ]
-    opened = labs.import_results(app.ctx, rows_in, LAB).cases_opened
+    opened = labs.import_results(app.ctx, rows_in, bench_lab(app)).cases_opened
     by_subject = {}
     with app.ctx.uow(read_only=True) as uow:
         for case_id in opened:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))  # tests.browser.conftest: the fake-camera video m
 from healthcode.adapters.clock import FixedClock  # noqa: E402
 from healthcode.bootstrap import App, build, initialise  # noqa: E402
 from healthcode.config import Settings  # noqa: E402
-from healthcode.demo.accounts import Cast, add_staff, cast, open_sessions  # noqa: E402
+from healthcode.demo.accounts import Cast, add_staff, cast, found_staff, open_sessions  # noqa: E402
 from healthcode.demo.city import CityConfig, generate  # noqa: E402
 from healthcode.demo.outbreak import Rules  # noqa: E402
 from healthcode.demo.seed import seed  # noqa: E402
@@ -104,7 +104,10 @@ def _seed(data_dir: Path) -> Cast:
     clock = FixedClock(city.timeline.start - HOUR)
     app = build(settings, clock=clock)
     try:
-        return add_staff(app, cast(city, seed(app, clock, city)))
+        initialise(app)
+        founders = found_staff(app)
+        admins = (founders.admin.principal, founders.second_admin.principal)
+        return add_staff(app, cast(city, seed(app, clock, city, admins)), founders)
     finally:
         app.close()
 

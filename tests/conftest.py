@@ -30,6 +30,8 @@ from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.services import auth, staff
+from tests.support import clock_ahead
+from tests.support.staff import PASSWORD, appoint, principal_of
 
 # Timing is the machine's business, not the property's: on two shared cores with PostgreSQL
 # running beside the suite, an example may take longer than Hypothesis's 200 ms deadline or its
@@ -40,13 +42,24 @@ hypothesis_settings.register_profile(
 )
 hypothesis_settings.load_profile("healthcode")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # REL-6: with HEALTHCODE_TEST_CLOCK_AHEAD_DAYS set (scripts/test sets a year), the wall
+    # clock runs that far ahead for the whole session (tests/support/clock_ahead.py).
+    clock_ahead.start()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    days = clock_ahead.days_ahead()
+    return f"wall clock: {days} days ahead" if days else "wall clock: today"
+
 PG_ADMIN_URL = os.environ.get(
     "HEALTHCODE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
 START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
 TEST_PASSPHRASE = "test-passphrase-0123456789"
-TEST_STAFF_PASSWORD = "a test staff password"
+TEST_STAFF_PASSWORD = PASSWORD  # every test staff account has it
 
 
 def _pg_base() -> str:
@@ -122,6 +135,9 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "checkpoint_every_entries": 4,
         "argon2_memory_kib": 64,  # cheap hashes: tests check behaviour, not cost
         "argon2_time_cost": 1,
+        # Accounts approve at once: the cooling-off period has tests of its own
+        # (tests/e2e/test_insiders.py, tests/integration/test_duties.py).
+        "staff_cooling_off_hours": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -175,10 +191,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def staff_principal(app: App, role: str, venue_id: str | None = None) -> Principal:
-    """A new staff account with this role (and venue), as a principal."""
-    name = f"t.{role.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
-    made = staff.create_staff(app.ctx, staff.OPERATOR, name, role, TEST_STAFF_PASSWORD, venue_id)
-    return Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role), venue_id)
+    """A new staff account with this role (and venue), as a principal: asked for by an admin of
+    its own and approved by a second one (tests/support/staff.py)."""
+    return principal_of(appoint(app, role, venue_id))
 
 
 @dataclass(frozen=True)
@@ -196,11 +211,9 @@ class StaffLogin:
 
 def staff_login(app: App, role: str, venue_id: str | None = None) -> StaffLogin:
     """A new staff account with this role, with what its owner needs to sign in by hand."""
-    name = f"t.{role.replace('_', '.')}.{uuid.uuid4().hex[:6]}"
-    made = staff.create_staff(app.ctx, staff.OPERATOR, name, role, TEST_STAFF_PASSWORD, venue_id)
+    made = appoint(app, role, venue_id)
     secret = parse_qs(urlparse(made.totp_uri).query)["secret"][0]
-    principal = Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role), venue_id)
-    return StaffLogin(name, secret, principal)
+    return StaffLogin(made.account.username, secret, principal_of(made))
 
 
 def headers_of(app: App, principal: Principal) -> dict[str, str]:

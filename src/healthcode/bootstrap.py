@@ -19,6 +19,7 @@ from healthcode.adapters.db.migrate import upgrade
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.config import Settings
+from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import parse_legal_bases
 from healthcode.services import retention
 from healthcode.services.context import (
@@ -64,6 +65,8 @@ def city_policy(settings: Settings) -> CityPolicy:
         trace_min_overlap_seconds=settings.trace_min_overlap_seconds,
         trace_extension_seconds=settings.trace_extension_seconds,
         vaccination_facts=settings.vaccination_facts,
+        rule_concentration_people=settings.rule_concentration_people,
+        rule_concentration_percent=settings.rule_concentration_percent,
     )
 
 
@@ -86,6 +89,10 @@ def order_policy(settings: Settings) -> OrderPolicy:
         freeze_threshold=settings.order_freeze_threshold,
         orders_per_officer_day=settings.order_quota_per_officer_day,
         subjects_per_officer_day=settings.order_subjects_per_officer_day,
+        orders_per_city_day=settings.order_quota_per_city_day,
+        subjects_per_city_day=settings.order_subjects_per_city_day,
+        freeze_per_officer_day=settings.order_freeze_per_officer_day,
+        freeze_per_city_day=settings.order_freeze_per_city_day,
         appeal_decision_seconds=settings.appeal_decision_hours * 3600,
         legal_bases=parse_legal_bases(json.loads(published.read_text("utf-8"))),
     )
@@ -101,6 +108,11 @@ def anomaly_policy(settings: Settings) -> AnomalyPolicy:
         order_residents=settings.anomaly_order_size,
         cluster_min_people=settings.anomaly_cluster_min_people,
         cluster_share_percent=settings.anomaly_cluster_share_percent,
+        cluster_absolute_people=settings.anomaly_cluster_absolute_people,
+        rule_wave_people=settings.anomaly_rule_wave_people,
+        lab_positives=settings.anomaly_lab_positives,
+        lab_unrequested=settings.anomaly_lab_unrequested,
+        lab_unlinked=settings.anomaly_lab_unlinked,
     )
 
 
@@ -156,6 +168,10 @@ def build(
         order_policy(settings),
         RetentionPolicy(days=settings.retention_days),
         anomalies=anomaly_policy(settings),
+        duties=DutyPolicy(
+            cooling_off_seconds=settings.staff_cooling_off_hours * 3600,
+            independence_seconds=settings.staff_independence_days * DAY,
+        ),
     )
     return App(settings, engine, keyring, ctx)
 

@@ -220,6 +220,66 @@ class Settings(BaseSettings):
     order_subjects_per_officer_day: int = Field(
         100, ge=1, le=100_000, description="... and the residents they may name in them."
     )
+    order_quota_per_city_day: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Manual orders all officers together may propose in 24 hours: splitting a "
+        "mass order over many (puppet) accounts meets this limit ...",
+    )
+    order_subjects_per_city_day: int = Field(
+        1000, ge=1, le=1_000_000, description="... and the residents named in them."
+    )
+    order_freeze_per_officer_day: int = Field(
+        50,
+        ge=1,
+        le=100_000,
+        description="An approval is frozen for an auditor when the proposer's orders that took "
+        "effect in the last 24 hours would then name more residents than this ...",
+    )
+    order_freeze_per_city_day: int = Field(
+        200,
+        ge=1,
+        le=1_000_000,
+        description="... or all orders that took effect city-wide in the last 24 hours would.",
+    )
+    rule_concentration_people: int = Field(
+        10,
+        ge=1,
+        le=1_000_000,
+        description="A rule set whose activation would turn at least this many people yellow "
+        "or red ...",
+    )
+    rule_concentration_percent: int = Field(
+        50,
+        ge=1,
+        le=100,
+        description="... this share of them on one venue, one district or one hour, looks "
+        "written against an event, not the epidemic: an auditor must approve its activation.",
+    )
+    rate_enrolments_per_hour: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="An applicant's enrolments per phone and per ID document, per hour ...",
+    )
+    rate_enrolments_per_address_hour: int = Field(
+        30, ge=1, le=100_000, description="... and per client address, per hour."
+    )
+    staff_cooling_off_hours: int = Field(
+        72,
+        ge=0,
+        le=30 * 24,
+        description="A new, re-roled or re-enabled staff account approves nothing (orders, rule "
+        "activations, releases, labs, staff changes) for this long (AUTHZ-7).",
+    )
+    staff_independence_days: int = Field(
+        30,
+        ge=0,
+        le=365,
+        description="Two accounts appointed at the request of the same admin within this many "
+        "days are not independent of each other: one may not approve what the other asks.",
+    )
     appeal_decision_hours: int = Field(
         48,
         ge=1,
@@ -271,8 +331,35 @@ class Settings(BaseSettings):
         ge=1,
         le=100,
         description="... making up at least this share of all yellow and red "
-        "changes in the window, are flagged.",
+        "changes in the window, are flagged ...",
     )
+    anomaly_cluster_absolute_people: int = Field(
+        100,
+        ge=1,
+        le=10_000_000,
+        description="... and so are this many, whatever their share (a wave of rule-based "
+        "changes must not hide mass orders timed inside it).",
+    )
+    anomaly_rule_wave_people: int = Field(
+        500,
+        ge=1,
+        le=100_000_000,
+        description="rule_cluster: a rule activation turning more people than this yellow or "
+        "red at once is flagged (as is every activation an auditor let through concentrated).",
+    )
+    anomaly_lab_positives: int = Field(
+        200, ge=1, le=10_000_000,
+        description="lab_surge: one lab's positives in the window, above this, ...",
+    )  # fmt: skip
+    anomaly_lab_unrequested: int = Field(
+        20, ge=0, le=10_000_000,
+        description="... or its positives answering no sample it registered, above this, ...",
+    )  # fmt: skip
+    anomaly_lab_unlinked: int = Field(
+        100, ge=0, le=10_000_000,
+        description="... or its positives for people with no exposure and no symptoms in the "
+        "14 days before, above this, are flagged.",
+    )  # fmt: skip
 
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the API listens on.")

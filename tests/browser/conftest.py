@@ -33,6 +33,7 @@ from playwright.sync_api import sync_playwright
 from healthcode.bootstrap import App, build, initialise
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import make_settings
+from tests.support import clock_ahead
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("HEALTHCODE_BROWSER") == "required":
@@ -108,6 +109,8 @@ def launch(playwright: object, live: Live) -> Iterator[Launch]:
             base_url=live.base_url,
         )
         context.grant_permissions(["camera"], origin=live.base_url)
+        if clock_ahead.days_ahead():  # the pages' clock agrees with the server's (REL-6)
+            context.clock.install(time=time.time())
         own = urlparse(live.base_url).netloc
 
         def guard(route: object) -> None:

@@ -24,6 +24,7 @@ from healthcode.services.enrolment import EnrolResident
 from healthcode.services.venues import RegisterVenue
 from tests.browser.conftest import Launch, Live, qr_video
 from tests.conftest import TEST_STAFF_PASSWORD, staff_login
+from tests.support.labs import import_results as lab_import
 
 expect = pytest.importorskip("playwright.sync_api").expect
 SCAN_WAIT_MS = 15_000
@@ -41,7 +42,7 @@ def make_red(app: App, passport: str) -> None:
         "test_id,doc_type,doc_number,sample_time,result,lab\n"
         f"T-1,passport,{passport},{sampled},positive,LAB1\n"
     )
-    labs.import_results(app.ctx, rows, staff.OPERATOR)
+    lab_import(app, rows)
 
 
 def sign_in_guard(page: Any, app: App, venue_id: str) -> None:
@@ -123,3 +124,35 @@ def test_the_guard_refuses_red_and_admits_green_offline(
     (visit,) = checkins.my_checkins(app.ctx, green)
     assert (visit.venue_id, visit.source) == (venue_id, CheckInSource.DEVICE_BATCH)
     assert checkins.my_checkins(app.ctx, red) == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "button", "said"),
+    [
+        ("zh-CN", "开始扫码", "该码已于7分钟前过期：请出示刷新后的健康码。"),
+        ("en", "Start scanning", "This code expired 7 min ago: ask for a fresh one."),
+    ],
+)
+def test_an_expired_code_is_refused_and_says_how_long_ago(
+    launch: Launch, live: Live, tmp_path: Path, locale: str, button: str, said: str
+) -> None:
+    """Expiry is expiry (SIG-9): a 5-minute code scanned 2 minutes after its end, well inside
+    the 300 s clock-skew allowance, is not valid, and the guard reads how long ago it ended."""
+    app = live.app
+    venue_id = venues.register_venue(
+        app.ctx,
+        RegisterVenue("老街餐厅", "Old Street Diner", "1 Old Street", "Tianhe", "restaurant", "Co"),
+        staff.OPERATOR,
+    ).venue.venue_id
+    code = codes.issue_health_code(app.ctx, resident(app, "张三", "E12345678", "13912345678"))
+    assert code.expires_at - code.issued_at == 300
+    page: Any = launch(video=qr_video(code.text, tmp_path / "code.y4m"), locale=locale)
+    page.clock.install(time=code.expires_at + 7 * 60 - 30)
+    sign_in_guard(page, app, venue_id)
+    open_scanner(page)
+    page.get_by_role("button", name=button).click()
+    verdict = page.get_by_test_id("verdict")
+    verdict.wait_for(state="visible", timeout=SCAN_WAIT_MS)
+    assert verdict.get_attribute("data-decision") == "invalid"
+    assert verdict.get_attribute("data-reason") == "expired"
+    assert page.locator("#verdict-reason").inner_text() == said

@@ -14,7 +14,7 @@ from tests.conftest import TEST_STAFF_PASSWORD, staff_login
 from tests.integration.orders_city import officer
 from tests.integration.test_anomalies import red, residents
 
-CHARTS = 5
+CHARTS = 7
 
 
 def test_report_rules_and_log_in_both_languages(launch: Launch) -> None:

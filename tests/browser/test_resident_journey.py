@@ -6,6 +6,7 @@ the network off, thanks to the service worker."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def test_a_resident_enrols_sees_their_code_scans_a_place_and_goes_offline(
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.get_by_test_id("qr").locator("canvas").wait_for()
     page.context.set_offline(True)
-    page.clock.install()  # to move this page's time past valid-until below
+    page.clock.install(time=time.time())  # to move this page's time past valid-until below
     assert page.reload().from_service_worker
     page.get_by_test_id("qr").locator("canvas").wait_for()
     card = page.get_by_test_id("code-card")

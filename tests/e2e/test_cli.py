@@ -6,34 +6,32 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from healthcode.entrypoints.cli import app
+from healthcode.adapters.clock import FixedClock
+from healthcode.bootstrap import build
+from healthcode.entrypoints.cli.common import load_settings
+from healthcode.services import lab_registry
 from tests.conftest import TEST_PASSPHRASE
-
-runner = CliRunner()
+from tests.support.cli import Cli
+from tests.support.staff import founders
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli(
+    tmp_path: Path, database_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Cli:
     monkeypatch.setenv("HEALTHCODE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HEALTHCODE_DATABASE_URL", database_url)
     monkeypatch.setenv("HEALTHCODE_KEY_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.setenv("HEALTHCODE_CHECKPOINT_EVERY_ENTRIES", "2")
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["init"]).exit_code == 0
-    return tmp_path
+    made = Cli(clock)
+    assert made.invoke(["init"]).exit_code == 0
+    return made
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
-    # Successful commands print their answer on stdout; stderr may carry warnings (a driver's
-    # resource warning at garbage collection, say) that must not break the JSON.
-    return result.exit_code, result.stdout if result.exit_code == 0 else result.output
-
-
-def enrol(doc: str = "11010519491231002X") -> str:
-    code, out = run(
+def enrol(cli: Cli, doc: str = "11010519491231002X") -> str:
+    code, out = cli.run(
         "resident",
         "enrol",
         "--name",
@@ -49,18 +47,18 @@ def enrol(doc: str = "11010519491231002X") -> str:
     return str(json.loads(out)["subject_id"])
 
 
-def test_issue_and_verify_from_png(cli_env: Path) -> None:
-    subject = enrol()
-    code, out = run("code", "issue", subject, "--png", "code.png")
+def test_issue_and_verify_from_png(cli: Cli) -> None:
+    subject = enrol(cli)
+    code, out = cli.run("code", "issue", subject, "--png", "code.png")
     assert code == 0, out
-    status, out = run("verify", "code.png")
+    status, out = cli.run("verify", "code.png")
     assert status == 0
     assert "ADMIT" in out
     assert "王*" in out
 
 
-def test_bad_input_exits_2_with_a_message(cli_env: Path) -> None:
-    status, out = run(
+def test_bad_input_exits_2_with_a_message(cli: Cli) -> None:
+    status, out = cli.run(
         "resident",
         "enrol",
         "--name",
@@ -75,35 +73,35 @@ def test_bad_input_exits_2_with_a_message(cli_env: Path) -> None:
     assert status == 2
     assert "check character" in out
     assert "doc_number" in out
-    status, out = run("venue", "poster", "vnope", "--out", "poster.pdf")
+    status, out = cli.run("venue", "poster", "vnope", "--out", "poster.pdf")
     assert status == 2
     assert "no such venue" in out
-    status, out = run("venue", "poster", "vnope", "--out", "poster.doc")
+    status, out = cli.run("venue", "poster", "vnope", "--out", "poster.doc")
     assert status == 2
     assert ".svg, .pdf or .png" in out
     Path("notes.gif").write_bytes(b"GIF89a" + bytes(50))
-    status, out = run("verify", "notes.gif")
+    status, out = cli.run("verify", "notes.gif")
     assert status == 2
     assert "PNG" in out
 
 
-def test_invalid_code_exits_3(cli_env: Path) -> None:
-    status, out = run("verify", "HCODE1:NOTACODE")
+def test_invalid_code_exits_3(cli: Cli) -> None:
+    status, out = cli.run("verify", "HCODE1:NOTACODE")
     assert status == 3
     assert "INVALID" in out
 
 
-def test_missing_secret_refuses_to_start(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_secret_refuses_to_start(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEALTHCODE_KEY_PASSPHRASE", "changeme")
-    status, out = run("keys", "list")
+    status, out = cli.run("keys", "list")
     assert status == 2
     assert "placeholder" in out
 
 
-def test_log_export_audits_clean_and_names_a_tampered_entry(cli_env: Path) -> None:
-    enrol()
+def test_log_export_audits_clean_and_names_a_tampered_entry(cli: Cli) -> None:
+    enrol(cli)
     assert (
-        run(
+        cli.run(
             "venue",
             "register",
             "--name-en",
@@ -119,11 +117,11 @@ def test_log_export_audits_clean_and_names_a_tampered_entry(cli_env: Path) -> No
         )[0]
         == 0
     )
-    assert run("log", "checkpoint")[0] == 0
-    assert run("log", "export", "--out", "log.jsonl", "--checkpoints", "cps.json")[0] == 0
+    assert cli.run("log", "checkpoint")[0] == 0
+    assert cli.run("log", "export", "--out", "log.jsonl", "--checkpoints", "cps.json")[0] == 0
     vkey = json.loads(Path("cps.json").read_text())["vkey"]
     args = ("audit", "verify", "--log", "log.jsonl", "--checkpoints", "cps.json", "--vkey", vkey)
-    status, out = run(*args)
+    status, out = cli.run(*args)
     assert status == 0, out
     assert "log verified" in out
     lines = Path("log.jsonl").read_text().splitlines()
@@ -131,14 +129,14 @@ def test_log_export_audits_clean_and_names_a_tampered_entry(cli_env: Path) -> No
     row["entry"] = row["entry"].replace('"outcome":"ok"', '"outcome":"refused"')
     lines[3] = json.dumps(row, ensure_ascii=False)
     Path("log.jsonl").write_text("\n".join(lines) + "\n")
-    status, out = run(*args)
+    status, out = cli.run(*args)
     assert status == 3
     assert "seq 3" in out
 
 
-def test_checkin_by_poster_and_offline_upload(cli_env: Path) -> None:
-    subject = enrol()
-    status, out = run(
+def test_checkin_by_poster_and_offline_upload(cli: Cli) -> None:
+    subject = enrol(cli)
+    status, out = cli.run(
         "venue",
         "register",
         "--name-zh",
@@ -154,41 +152,58 @@ def test_checkin_by_poster_and_offline_upload(cli_env: Path) -> None:
     )
     assert status == 0, out
     venue = json.loads(out)
-    status, out = run("checkin", "place", subject, venue["place_code"])
+    status, out = cli.run("checkin", "place", subject, venue["place_code"])
     assert status == 0, out
     assert json.loads(out)[0]["venue_id"] == venue["venue_id"]
-    status, out = run("code", "issue", subject)
+    status, out = cli.run("code", "issue", subject)
     code = json.loads(out)["code"]
     scans = [{"client_id": "kiosk-01-0001", "code": code, "scanned_at": 0}]
     Path("scans.json").write_text(json.dumps(scans))
-    status, out = run("checkin", "upload", venue["venue_id"], "scans.json")
+    status, out = cli.run("checkin", "upload", venue["venue_id"], "scans.json")
     assert status == 0, out
     assert json.loads(out)["rejected"][0]["reason"] == "too_old"
-    status, out = run("checkin", "list", subject)
+    status, out = cli.run("checkin", "list", subject)
     assert status == 0
     assert venue["venue_id"] in out
     Path("broken.json").write_text("{not json")
-    status, out = run("checkin", "upload", venue["venue_id"], "broken.json")
+    status, out = cli.run("checkin", "upload", venue["venue_id"], "broken.json")
     assert status == 2
     assert "expected a JSON list" in out
-    status, out = run("checkin", "place", subject, "PLACE1:NOPE")
+    status, out = cli.run("checkin", "place", subject, "PLACE1:NOPE")
     assert status == 2
     assert "place_code" in out
 
 
-def test_lab_import_reports_bad_lines_and_exits_2(cli_env: Path) -> None:
-    enrol()
+def test_lab_import_reports_bad_lines_and_exits_2(cli: Cli) -> None:
+    """A lab sends its file signed with its own key (`lab keygen` made it); the authority
+    registered the public key with two admins."""
+    enrol(cli)
+    status, out = cli.run("lab", "keygen", "--out", "lab.pem")
+    assert status == 0, out
+    public = out.strip().splitlines()[-1]
+    assert cli.run("lab", "keygen", "--out", "lab.pem")[0] == 2  # never overwritten
+    app = build(load_settings(), clock=cli.clock, migrate=False)
+    try:
+        first, second = founders(app).admins
+        asked = lab_registry.request_lab(app.ctx, first, "GZLAB1", "广州一号检测中心", public)
+        lab_registry.approve_lab(app.ctx, second, asked.lab_id)
+    finally:
+        app.close()
     header = "test_id,doc_type,doc_number,sample_time,result,lab\n"
     good = "T-1,prc_id,11010519491231002X,2026-11-17T09:00:00+08:00,positive,GZLAB1\n"
-    Path("bad.csv").write_text(header + good + "T-2,prc_id,11010519491231002X,soon,positive,L\n")
-    status, out = run("lab", "import", "bad.csv")
+    Path("bad.csv").write_text(header + good + "T-2,prc_id,11010519491231002X,soon,positive,\n")
+    signed = ("--lab", asked.lab_id, "--key", "lab.pem")
+    status, out = cli.run("lab", "import", "bad.csv", *signed)
     assert status == 2
     assert "line 3: sample_time" in out
     assert "nothing imported" in out
     Path("good.csv").write_text(header + good)
-    status, out = run("lab", "import", "good.csv")
+    status, out = cli.run("lab", "import", "good.csv", "--lab", asked.lab_id, "--key", "other.pem")
+    assert status == 2  # not the lab's key
+    status, out = cli.run("lab", "import", "good.csv", *signed)
     assert status == 0, out
     (case_id,) = json.loads(out)["cases_opened"]
-    status, out = run("case", "list")
+    status, out = cli.run("case", "list")
     assert status == 0
     assert case_id in out
+    assert "GZLAB1" in cli.run("lab", "list")[1]

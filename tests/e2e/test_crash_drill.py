@@ -34,6 +34,7 @@ from healthcode.verifier.audit import verify_log_copy
 from healthcode.verifier.checkpoint import verify_checkpoint
 from healthcode.verifier.merkle import verify_consistency
 from tests.conftest import TEST_PASSPHRASE, make_settings, staff_headers
+from tests.support import clock_ahead
 
 ROUNDS = 20
 WRITERS = 4
@@ -64,7 +65,9 @@ def serving(data_dir: Path, url: str) -> Iterator[tuple[subprocess.Popen[bytes],
         "HEALTHCODE_CITY": "CN-TEST",
         "HEALTHCODE_CHECKPOINT_EVERY_ENTRIES": "4",
     }
-    command = [str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port)]
+    command = clock_ahead.command(
+        [str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port)]
+    )
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

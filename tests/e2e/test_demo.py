@@ -12,20 +12,23 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner
 
+from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.tables import cases, checkins, lab_results, log_entries, subjects
 from healthcode.bootstrap import build
 from healthcode.config import Settings
 from healthcode.demo.accounts import DEMO_STAFF_PASSWORD
 from healthcode.domain.access import POLICY
-from healthcode.entrypoints.cli import app
 from healthcode.entrypoints.cli.demo import ENDPOINTS, MARKER, STORY
 from healthcode.entrypoints.web.app import create_app
 from healthcode.entrypoints.web.security import ROUTE_ACTIONS
+from tests.conftest import START
+from tests.support.cli import Cli
 
-runner = CliRunner()
+# The demo's "now" (its city is the 14 days before it, its sessions start then), and the clock of
+# the app that later reads the demo's data: one fixed instant, never today's date.
+NOW = FixedClock(START)
 SMALL = ["--no-serve", "--residents", "300", "--days", "7"]
 
 
@@ -34,7 +37,7 @@ CHEAP_HASHES = {"HEALTHCODE_ARGON2_MEMORY_KIB": "64", "HEALTHCODE_ARGON2_TIME_CO
 
 def demo(*args: str) -> tuple[int, str]:
     """Run `healthcode demo`, with cheap password hashes for its staff accounts."""
-    result = runner.invoke(app, ["demo", *args], env=CHEAP_HASHES)
+    result = Cli(NOW).invoke(["demo", *args], env=CHEAP_HASHES)
     return result.exit_code, result.output
 
 
@@ -137,7 +140,7 @@ def test_the_demo_accounts_and_endpoints_are_real(seeded: tuple[Path, str]) -> N
             data_dir=where,
             database_url=f"sqlite:///{where / 'healthcode.db'}",
         )
-    built = build(settings)
+    built = build(settings, clock=NOW)
     try:
         web = create_app(built=built)
         paths = web.openapi()["paths"]

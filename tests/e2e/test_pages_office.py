@@ -20,12 +20,14 @@ from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.entrypoints.web.app import create_app
-from healthcode.services import appeals, labs, orders, rules, staff
+from healthcode.services import appeals, lab_registry, orders, rules, staff
 from healthcode.services.labs import parse_csv
-from healthcode.services.staff import OPERATOR
 from tests.conftest import headers_of, make_settings, staff_principal
 from tests.integration.office_city import City, build_city
 from tests.integration.orders_city import entries
+from tests.support.labs import import_results as lab_import
+from tests.support.labs import new_key
+from tests.support.staff import founders
 
 REASON = "与确诊病例同场所停留，需居家健康观察"
 EN = {"Accept-Language": "en"}
@@ -53,21 +55,16 @@ def officer(app: App, role: str) -> tuple[Principal, dict[str, str]]:
     return who, {**headers_of(app, who), **EN}
 
 
-def upload(client: TestClient, headers: dict[str, str], text: str, **extra: str) -> object:
-    files = {"file": ("results.csv", text.encode(), "text/csv")}
-    return client.post("/office/labs", files=files, headers={**headers, **extra})
-
-
 def opened_case(app: App, city: City) -> str:
-    (case_id,) = labs.import_results(app.ctx, parse_csv(city.csv), OPERATOR).cases_opened
+    (case_id,) = lab_import(app, parse_csv(city.csv)).cases_opened
     return case_id
 
 
 def test_the_start_page_links_only_to_what_the_role_may_do(app: App, client: TestClient) -> None:
     expected = {
-        "tracer": {"cases", "propose", "orders"},
+        "tracer": {"labs", "cases", "propose", "orders"},
         "health_officer": {"labs", "cases", "propose", "orders", "appeals", "rules"},
-        "authority_admin": {"orders", "rules"},
+        "authority_admin": {"labs", "orders", "rules"},
     }
     for role, tasks in expected.items():
         page = client.get("/office", headers=officer(app, role)[1])
@@ -79,37 +76,35 @@ def test_the_start_page_links_only_to_what_the_role_may_do(app: App, client: Tes
     assert client.get("/office", headers=officer(app, "auditor")[1]).status_code == 403
 
 
-def test_lab_import_shows_a_summary_and_names_every_bad_row(
-    app: App, client: TestClient, city: City
+def test_labs_are_listed_and_registered_by_two_admins_and_nobody_uploads_results(
+    app: App, client: TestClient
 ) -> None:
     _, health = officer(app, "health_officer")
-    assert 'type="file"' in client.get("/office/labs", headers=health).text
-    bad = city.csv + "T-2,prc_id,123,yesterday,positive,LAB1\nT-3,prc_id,123,1,maybe,LAB1\n"
-    refused = upload(client, health, bad)
-    assert refused.status_code == 422  # type: ignore[attr-defined]
-    text = refused.text  # type: ignore[attr-defined]
-    assert "Nothing was imported" in text
-    assert re.search(r"<td>3</td><td><code>sample_time</code>", text)
-    assert re.search(r"<td>4</td><td><code>result</code>", text)
-    missing = client.post("/office/labs", headers=health, files={"file": ("", b"", "text/csv")})
-    assert missing.status_code == 422
-    assert "<strong>file</strong>" in missing.text
-    header = upload(client, health, "a,b\n1,2\n")
-    assert header.status_code == 422  # type: ignore[attr-defined]
-    assert "<strong>header</strong>" in header.text  # type: ignore[attr-defined]
-    assert labs.open_cases(app.ctx) == []
-    assert entries(app, "lab_results.imported") == []
-
-    partial = upload(client, health, city.csv, **{"HX-Request": "true"})
-    assert partial.status_code == 200  # type: ignore[attr-defined]
-    assert "<html" not in partial.text  # type: ignore[attr-defined]
-    assert re.search(r'data-testid="imported">1<', partial.text)  # type: ignore[attr-defined]
-    (case,) = labs.open_cases(app.ctx)
-    assert f'href="/office/cases/{case.case_id}"' in partial.text  # type: ignore[attr-defined]
-    again = upload(client, health, city.csv)
-    assert re.search(r'data-testid="imported">0<', again.text)  # type: ignore[attr-defined]
-    assert "<html" in again.text  # type: ignore[attr-defined]
-    assert upload(client, officer(app, "tracer")[1], city.csv).status_code == 403  # type: ignore[attr-defined]
+    page = client.get("/office/labs", headers=health)
+    assert page.status_code == 200
+    assert 'type="file"' not in page.text  # no member of staff enters a result
+    assert 'id="lab-form"' not in page.text
+    _, public = new_key()
+    form = {"code": "GZLAB7", "name": "广州七号检测中心", "public_key": public}
+    assert client.post("/office/labs", data=form, headers=health).status_code == 403
+    first, second = ({**headers_of(app, p), **EN} for p in founders(app).admins)
+    bad = client.post("/office/labs", data={**form, "public_key": "not base64"}, headers=first)
+    assert bad.status_code == 422
+    assert 'data-field="public_key"' in bad.text
+    asked = client.post("/office/labs", data=form, headers=first, follow_redirects=False)
+    assert asked.status_code == 303
+    (lab,) = lab_registry.list_labs(app.ctx)
+    mine = client.get("/office/labs", headers=first).text
+    assert f'action="/office/labs/{lab.lab_id}/approve"' not in mine  # not for the one who asked
+    assert client.post(f"/office/labs/{lab.lab_id}/approve", headers=first).status_code == 403
+    theirs = client.get("/office/labs", headers=second).text
+    assert f'action="/office/labs/{lab.lab_id}/approve"' in theirs
+    done = client.post(f"/office/labs/{lab.lab_id}/approve", headers=second,
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    assert 'data-state="active"' in client.get("/office/labs", headers=health).text
+    client.post(f"/office/labs/{lab.lab_id}/revoke", headers=first)
+    assert lab_registry.list_labs(app.ctx)[0].state == "revoked"
 
 
 def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
@@ -268,6 +263,7 @@ def test_rules_load_dry_run_and_activation_by_a_second_person(
 ) -> None:
     case_id = opened_case(app, city)
     health, health_h = officer(app, "health_officer")
+    staff.assign_case(app.ctx, staff_principal(app, "health_officer"), case_id, health.ref)
     client.post(f"/office/cases/{case_id}/trace", headers=health_h)
     listed = client.get("/office/rules", headers=health_h)
     assert "default@1" in listed.text

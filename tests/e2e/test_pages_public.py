@@ -94,7 +94,7 @@ def test_the_report_draws_charts_and_never_shows_a_withheld_count_as_zero(
     html = page.text
     charts = re.findall(r'<svg class="chart" id="([a-z-]+)"', html)
     assert charts == ["chart-colours", "chart-orders", "chart-appeals", "chart-tracing",
-                      "chart-anomalies"]  # fmt: skip
+                      "chart-anomalies", "chart-staff", "chart-refusals"]  # fmt: skip
     for cid in charts:
         assert f'<title id="{cid}-title">' in html
         assert f'<desc id="{cid}-desc">' in html
@@ -102,17 +102,25 @@ def test_the_report_draws_charts_and_never_shows_a_withheld_count_as_zero(
     assert "Day (UTC)" in html
     today = iso_day(day_of(clock.now()))
     colours = section(html, 'id="chart-colours"', "</figure>")
-    # 2 red by the rules and, so that 14 − 12 does not give them away, the 12 by the order:
-    # both withheld, drawn hatched, and in the table as "fewer than 10" — never 0.
-    assert colours.count("hidden-count") == 2
+    # 2 red by the rules: withheld, drawn hatched, in the table as "fewer than 10" (never 0),
+    # and the day's total with them, so that 14 − 12 does not give them away; the 12 people
+    # one officer's order turned red are never hidden.
+    assert colours.count("hidden-count") == 1
     assert f"{today} · Red by a rule: fewer than 10" in colours
     cells = row(colours, today)
-    assert cells == ["0", "0", "0", "fewer than 10", "fewer than 10", "14"]
+    assert cells == [
+        "0",
+        "0",
+        "0",
+        "fewer than 10",
+        "12",
+        "withheld: a count in it is fewer than 10",
+    ]
     assert row(colours, iso_day(day_of(clock.now()) - DAY)) == ["0"] * 6
     orders_table = section(html, 'id="chart-orders"', "</figure>")
     assert row(orders_table, today)[:2] == ["1", "1"]  # proposed, approved: never withheld
     alerts = section(html, 'id="chart-anomalies"', "</figure>")
-    assert row(alerts, today) == ["0", "0", str(alerts_today)]
+    assert row(alerts, today) == ["0", "0", str(alerts_today), "0", "0"]  # by detector
     assert 'data-testid="current-red"' in html
     assert "14" in section(html, 'data-testid="current-red">', "</dd>")
     zh = client.get("/public/report?days=2", headers=ZH).text

@@ -17,10 +17,10 @@ from healthcode.adapters.otp_sender import ConsoleSender
 from healthcode.bootstrap import App
 from healthcode.domain.audit import SYSTEM
 from healthcode.entrypoints.web.app import create_app
-from healthcode.services import appeals, audit, checkins, enrolment, labs, orders, trace, venues
+from healthcode.services import appeals, audit, checkins, enrolment, orders, trace, venues
 from healthcode.services.labs import parse_csv
-from healthcode.services.staff import OPERATOR
 from tests.conftest import officer_on_case, staff_principal
+from tests.support.labs import import_results as lab_import
 
 PHONE = "13912345678"
 DOC = "11010519491231002X"
@@ -49,7 +49,7 @@ def enrolled(client: TestClient, app: App, body: dict[str, str] = ME) -> str:
     sign_in(client, app, body["phone"])
     done = client.post("/me/enrol", data=body, follow_redirects=False)
     assert done.status_code == 303, done.text
-    assert done.headers["location"] == "/me"
+    assert done.headers["location"] == "/me/enrol/done"
     session = client.get("/auth/session").json()
     assert session["role"] == "resident"
     return str(session["ref"])
@@ -78,7 +78,7 @@ def positive(app: App, doc: str = DOC) -> str:
     now = app.ctx.clock.now()
     rows = parse_csv("test_id,doc_type,doc_number,sample_time,result,lab\n"
                      f"T-1,prc_id,{doc},{now - 3600},positive,LAB1\n")  # fmt: skip
-    (case_id,) = labs.import_results(app.ctx, rows, OPERATOR).cases_opened
+    (case_id,) = lab_import(app, rows).cases_opened
     return case_id
 
 
@@ -269,7 +269,7 @@ def test_exposure_notices_say_where_and_what_to_do(app: App, client: TestClient)
     app.ctx.clock.advance(3600)  # type: ignore[attr-defined]
     rows = parse_csv("test_id,doc_type,doc_number,sample_time,result,lab\n"
                      f"T-2,passport,E12345678,{app.ctx.clock.now()},positive,LAB1\n")  # fmt: skip
-    (case_id,) = labs.import_results(app.ctx, rows, OPERATOR).cases_opened
+    (case_id,) = lab_import(app, rows).cases_opened
     trace.trace_case(app.ctx, case_id, SYSTEM)
     page = client.get("/me/notices")
     assert page.status_code == 200

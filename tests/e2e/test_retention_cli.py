@@ -4,36 +4,43 @@ sunset that needs its confirmation flag and writes the attestation to publish.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.retention import SqlRetention
-from healthcode.entrypoints.cli import app
 from healthcode.entrypoints.cli.retention import retention_app
 from tests.conftest import TEST_PASSPHRASE
-
-runner = CliRunner()
+from tests.support.cli import Cli
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def cli_env(
+    tmp_path: Path, database_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     monkeypatch.setenv("HEALTHCODE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HEALTHCODE_DATABASE_URL", database_url)
     monkeypatch.setenv("HEALTHCODE_KEY_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["init"])
+    result = Cli(clock).invoke(["init"])
     assert result.exit_code == 0, result.output
     return tmp_path
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(retention_app, list(args))
-    return result.exit_code, result.output
+@pytest.fixture
+def run(clock: FixedClock) -> Callable[..., tuple[int, str]]:
+    def retention(*args: str) -> tuple[int, str]:
+        result = Cli(clock, retention_app).invoke(args)
+        return result.exit_code, result.output
+
+    return retention
 
 
-def test_purge_prints_counts_and_health_is_ok(cli_env: Path) -> None:
+def test_purge_prints_counts_and_health_is_ok(
+    cli_env: Path, run: Callable[..., tuple[int, str]]
+) -> None:
     status, out = run("purge")
     assert status == 0, out
     assert "checkins" in out
@@ -44,7 +51,7 @@ def test_purge_prints_counts_and_health_is_ok(cli_env: Path) -> None:
 
 
 def test_a_failed_purge_exits_1_and_health_is_degraded(
-    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+    cli_env: Path, run: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(self: SqlRetention, before: int) -> object:
         raise RuntimeError("boom")
@@ -58,7 +65,9 @@ def test_a_failed_purge_exits_1_and_health_is_degraded(
     assert json.loads(out)["status"] == "failed"
 
 
-def test_sunset_needs_its_flag_then_writes_the_attestation(cli_env: Path) -> None:
+def test_sunset_needs_its_flag_then_writes_the_attestation(
+    cli_env: Path, run: Callable[..., tuple[int, str]]
+) -> None:
     status, out = run("sunset")
     assert status == 2
     assert "--yes-end-the-emergency" in out

@@ -16,10 +16,11 @@ from healthcode.domain.access import Role
 from healthcode.entrypoints.web.app import create_app
 from healthcode.entrypoints.web.security import ROUTE_ACTIONS
 from healthcode.services import audit
+from tests.e2e.conftest import Callers
 
 R = Role
 ALL = frozenset(Role) - {R.GUARDIAN}  # guardian is decided per object, not per route
-SIGNED_IN = ALL - {R.PUBLIC}
+SIGNED_IN = ALL - {R.PUBLIC, R.LAB}  # a lab signs each request and has no session
 RESIDENT = frozenset({R.RESIDENT})
 OFFICERS = frozenset({R.TRACER, R.HEALTH_OFFICER})
 ADMIN = frozenset({R.AUTHORITY_ADMIN})
@@ -32,9 +33,14 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/auth/code/verify"): ALL,
     ("GET", "/auth/session"): SIGNED_IN,
     ("POST", "/auth/logout"): SIGNED_IN,
-    ("GET", "/staff"): ADMIN,
-    ("POST", "/staff"): ADMIN,
-    ("POST", "/staff/{staff_id}/disable"): ADMIN,
+    ("GET", "/staff"): ADMIN | {R.AUDITOR},
+    ("POST", "/staff"): ADMIN | {R.AUDITOR},  # an auditor for auditors' accounts only
+    ("POST", "/staff/{staff_id}/role"): ADMIN | {R.AUDITOR},
+    ("POST", "/staff/{staff_id}/enable"): ADMIN | {R.AUDITOR},
+    ("POST", "/staff/{staff_id}/disable"): ADMIN | {R.AUDITOR},
+    ("GET", "/staff/requests"): ADMIN | {R.AUDITOR},
+    ("POST", "/staff/requests/{request_id}/approve"): ADMIN | {R.AUDITOR},
+    ("POST", "/staff/requests/{request_id}/refuse"): ADMIN | {R.AUDITOR},
     ("GET", "/venues/{venue_id}/devices"): frozenset({R.VENUE_ADMIN}),
     ("POST", "/venues/{venue_id}/devices"): frozenset({R.VENUE_ADMIN}),
     ("POST", "/venues/{venue_id}/devices/{device_id}/revoke"): frozenset({R.VENUE_ADMIN}),
@@ -65,7 +71,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
         {R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}
     ),
     ("GET", "/rulesets/activation-requests"): frozenset({R.HEALTH_OFFICER, R.AUTHORITY_ADMIN}),
-    ("POST", "/rulesets/activation-requests/{seq}/approve"): ADMIN,  # a second person
+    ("POST", "/rulesets/activation-requests/{seq}/approve"): ADMIN | {R.AUDITOR},  # a second person
     ("POST", "/venues"): ADMIN,
     ("GET", "/venues/{venue_id}"): ALL,
     ("POST", "/venues/{venue_id}/poster/rotate"): frozenset({R.VENUE_ADMIN, R.AUTHORITY_ADMIN}),
@@ -77,8 +83,13 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/place-codes/check"): ALL,
     ("POST", "/verify"): ALL,
     ("POST", "/verify/image"): ALL,
-    ("POST", "/lab-results"): frozenset({R.HEALTH_OFFICER}),
-    ("POST", "/lab-results/csv"): frozenset({R.HEALTH_OFFICER}),
+    ("GET", "/labs"): ALL,
+    ("POST", "/labs"): ADMIN,
+    ("POST", "/labs/{lab_id}/approve"): ADMIN,
+    ("POST", "/labs/{lab_id}/revoke"): ADMIN,
+    ("POST", "/lab-results"): frozenset({R.LAB}),  # never a member of staff (AUTHZ-8)
+    ("POST", "/lab-results/csv"): frozenset({R.LAB}),
+    ("POST", "/lab-results/fhir"): frozenset({R.LAB}),
     ("GET", "/cases"): OFFICERS,
     ("POST", "/cases/trace"): frozenset({R.HEALTH_OFFICER}),
     ("POST", "/cases/{case_id}/trace"): OFFICERS,
@@ -125,7 +136,7 @@ def test_every_route_is_in_the_expected_table(app: App) -> None:
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
 def test_roles_by_route(
-    world: tuple[TestClient, dict[Role, dict[str, str]], dict[str, str]],
+    world: tuple[TestClient, Callers, dict[str, str]],
     app: App,
     method: str,
     path: str,
@@ -135,7 +146,7 @@ def test_roles_by_route(
     allowed = EXPECTED[(method, path)]
     # Refused roles first: an allowed request may change the world (revoke the device, sign out).
     for role in sorted(ALL, key=lambda r: (r in allowed, r.value)):
-        answer = client.request(method, url, headers=headers[role], json={})
+        answer = client.request(method, url, headers=headers.of(role, url, b"{}"), json={})
         if role in allowed:
             assert answer.status_code not in (401, 403), (role, answer.status_code, answer.text)
         elif role is R.PUBLIC:
@@ -144,6 +155,8 @@ def test_roles_by_route(
             assert answer.status_code == 403, (role, answer.text)
     entries = [json.loads(json.loads(line)["entry"]) for line in audit.export_lines(app.ctx)]
     by_role = [
-        e for e in entries if e["action"] == "access.refused" and e["object"]["kind"] == "route"
+        e for e in entries if e["action"] == "access.refused" and e["outcome"] == "refused:role"
     ]
+    if "{subject_id}" in path:  # on a route about a person, in that person's record
+        assert all(e["object"]["kind"] == "subject" for e in by_role), path
     assert len(by_role) == len(ALL - allowed - {R.PUBLIC})  # signed-in refusals are logged

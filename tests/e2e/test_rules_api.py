@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App, build
 from healthcode.config import Settings
-from healthcode.entrypoints.cli import app as cli
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import audit, rules
 from healthcode.services.keys import ensure_keys
 from tests.conftest import TEST_PASSPHRASE, officer_on_case, resident_headers, staff_headers
+from tests.support.cli import Cli
+from tests.support.labs import post_rows
 
 DAY = 86400
 DEFAULT: dict[str, Any] = json.loads(
@@ -245,10 +245,11 @@ def test_a_dry_run_counts_who_would_change_colour_and_is_logged(
 @pytest.mark.parametrize(
     ("document", "field"),
     [
-        ({"ruleset": "x"}, "$.version"),
-        ({**DEFAULT, "version": 3, "rules": [{**DEFAULT["rules"][0],
+        ({"ruleset": "x"}, "$.refuse_at_gate"),
+        ({**DEFAULT, "version": 9}, "$.version"),  # versions are the system's to number
+        ({**DEFAULT, "version": 2, "rules": [{**DEFAULT["rules"][0],
           "logic": {"var": "fact.home_district"}}]}, "$.rules[0].logic"),
-        ({**DEFAULT, "version": 3, "rules": [{**DEFAULT["rules"][0], "fact": "vaccination",
+        ({**DEFAULT, "version": 2, "rules": [{**DEFAULT["rules"][0], "fact": "vaccination",
           "logic": True}]}, "$.rules"),
     ],
 )  # fmt: skip
@@ -281,7 +282,7 @@ def test_symptoms_turn_yellow_and_a_negative_test_afterwards_clears_them(
     assert future.json()["error"]["field"] == "onset"
     row = {"test_id": "N-1", "doc_type": "passport", "doc_number": "E12345678",
            "sample_time": str(clock.now()), "result": "negative", "lab": "GZLAB1"}  # fmt: skip
-    imported = client.post("/lab-results", json={"rows": [row]}, headers=officer)
+    imported = post_rows(client, app, [row])
     assert imported.status_code == 200, imported.text
     assert client.get(f"/residents/{subject}/status", headers=me).json()["colour"] == "green"
 
@@ -299,7 +300,7 @@ def test_quarantine_is_recorded_by_an_officer_and_vaccination_only_where_enabled
     sample = str(clock.now() - DAY)
     row = {"test_id": "P-1", "doc_type": "passport", "doc_number": "E12345678",
            "sample_time": sample, "result": "positive", "lab": "GZLAB1"}  # fmt: skip
-    (case_id,) = client.post("/lab-results", json={"rows": [row]}, headers=officer).json()[
+    (case_id,) = post_rows(client, app, [row]).json()[
         "cases_opened"
     ]
     tracer = officer_on_case(app, case_id)
@@ -331,19 +332,19 @@ def test_the_cli_activates_only_the_first_rule_set(
     built.keyring.ensure()
     ensure_keys(built.ctx)  # initialised but for the rules: none is active yet
     cli_env(settings, monkeypatch)
-    runner = CliRunner()
+    runner = Cli(clock)
     shipped = str(resources.files("healthcode.rulesets").joinpath("default.json"))
-    assert runner.invoke(cli, ["rules", "load", shipped]).exit_code == 0
-    missing = runner.invoke(cli, ["rules", "activate", "default", "9"])
+    assert runner.invoke(["rules", "load", shipped]).exit_code == 0
+    missing = runner.invoke(["rules", "activate", "default", "9"])
     assert missing.exit_code == 2
     assert "no such rule set version" in missing.output
-    assert runner.invoke(cli, ["rules", "activate", "default", "x"]).exit_code == 2
-    first = runner.invoke(cli, ["rules", "activate", "default", "1"])
+    assert runner.invoke(["rules", "activate", "default", "x"]).exit_code == 2
+    first = runner.invoke(["rules", "activate", "default", "1"])
     assert first.exit_code == 0, first.output
     assert "active: default@1" in first.output
     info = rules.get_ruleset(built.ctx, "active")
     assert (info.ruleset.version, info.active) == (1, True)
-    again = runner.invoke(cli, ["rules", "activate", "default", "1"])
+    again = runner.invoke(["rules", "activate", "default", "1"])
     assert again.exit_code == 2
     assert "two people" in again.output
     lines = [json.loads(json.loads(line)["entry"]) for line in audit.export_lines(built.ctx)]
@@ -352,42 +353,44 @@ def test_the_cli_activates_only_the_first_rule_set(
     built.close()
 
 
-def test_cli_rules_and_status(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_rules_and_status(
+    app: App, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cli_env(app.settings, monkeypatch)
-    runner = CliRunner()
+    runner = Cli(clock)
 
-    shown = runner.invoke(cli, ["rules", "show"])
+    shown = runner.invoke(["rules", "show"])
     assert shown.exit_code == 0, shown.output
     assert "密切接触者" in shown.output
     v2 = tmp_path / "v2.json"
     v2.write_text(json.dumps(strict_v2(), ensure_ascii=False), encoding="utf-8")
-    assert runner.invoke(cli, ["rules", "check", str(v2)]).exit_code == 0
-    assert runner.invoke(cli, ["rules", "load", str(v2)]).exit_code == 0
+    assert runner.invoke(["rules", "check", str(v2)]).exit_code == 0
+    assert runner.invoke(["rules", "load", str(v2)]).exit_code == 0
     # default@1 is active: the CLI cannot change the rules alone, it points to the two steps
-    refused_alone = runner.invoke(cli, ["rules", "activate", "default", "2"])
+    refused_alone = runner.invoke(["rules", "activate", "default", "2"])
     assert refused_alone.exit_code == 2, refused_alone.output
     assert "two" in refused_alone.output
     assert "activation-requests" in refused_alone.output
     assert rules.get_ruleset(app.ctx, "active").ruleset.version == 1
-    assert "default@2" in runner.invoke(cli, ["rules", "list"]).output
+    assert "default@2" in runner.invoke(["rules", "list"]).output
     broken = tmp_path / "broken.json"
     broken.write_text('{"ruleset": "default", "version": 3, "rules": [{"logic": {"or": []}}]}')
-    refused = runner.invoke(cli, ["rules", "load", str(broken)])
+    refused = runner.invoke(["rules", "load", str(broken)])
     assert refused.exit_code == 2
     assert "$." in refused.output
 
-    enrolled = runner.invoke(cli, ["resident", "enrol", "--name", "陈五", "--doc-type",
+    enrolled = runner.invoke(["resident", "enrol", "--name", "陈五", "--doc-type",
                                    "passport", "--doc-number", "E12345678", "--phone",
                                    "13912345678"])  # fmt: skip
     assert enrolled.exit_code == 0, enrolled.output
     subject = json.loads(enrolled.output)["subject_id"]
-    assert "GREEN" in runner.invoke(cli, ["status", "show", subject]).output
-    what_if = runner.invoke(cli, ["status", "what-if", subject,
+    assert "GREEN" in runner.invoke(["status", "show", subject]).output
+    what_if = runner.invoke(["status", "what-if", subject,
                                   '{"kind": "test", "time": "2026-11-18T08:00:00Z", '
                                   '"result": "positive"}'])  # fmt: skip
     assert what_if.exit_code == 0, what_if.output
     assert "RED" in what_if.output
-    bad = runner.invoke(cli, ["status", "what-if", subject, '{"kind": "district", "time": 1}'])
+    bad = runner.invoke(["status", "what-if", subject, '{"kind": "district", "time": 1}'])
     assert bad.exit_code == 2
-    assert runner.invoke(cli, ["status", "sweep"]).exit_code == 0
-    assert runner.invoke(cli, ["status", "notices", subject]).exit_code == 0
+    assert runner.invoke(["status", "sweep"]).exit_code == 0
+    assert runner.invoke(["status", "notices", subject]).exit_code == 0

@@ -21,6 +21,7 @@ from healthcode.adapters.otp_sender import ConsoleSender
 from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import bearer, staff_headers
+from tests.support.labs import post_rows
 
 MIN, HOUR, DAY = 60, 3600, 86400
 CASE_DOC = "11010519491231002X"
@@ -123,7 +124,7 @@ def test_the_whole_spine(client: TestClient, app: App, clock: FixedClock) -> Non
     row = {"test_id": "T-100", "doc_type": "prc_id", "doc_number": CASE_DOC,
            "sample_time": sampled, "result": "positive", "lab": "GZLAB1"}  # fmt: skip
     officer = staff_headers(app, "health_officer")
-    (case_id,) = ok(client.post("/lab-results", json={"rows": [row]}, headers=officer))[
+    (case_id,) = ok(post_rows(client, app, [row]))[
         "cases_opened"
     ]
     case_status = ok(client.get(f"/residents/{ids['case']}/status", headers=me["case"]))

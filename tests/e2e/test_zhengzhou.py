@@ -61,15 +61,15 @@ def test_an_officer_cannot_quietly_turn_depositors_red(
 
     # A burst of small orders: the officer's daily quota (100 people) stops the third one.
     approved = []
-    for start in (0, 40):
-        made = order(client, tracers[0], people[start : start + 40], basis)
+    for start in (0, 25):
+        made = order(client, tracers[0], people[start : start + 25], basis)
         assert made.status_code == 201  # type: ignore[attr-defined]
         approved.append(made.json()["order_id"])  # type: ignore[attr-defined]
-    over = order(client, tracers[0], people[80:120], basis)
+    over = order(client, tracers[0], people[50:110], basis)
     assert over.status_code == 429  # type: ignore[attr-defined]
     assert int(over.headers["Retry-After"]) >= 1  # type: ignore[attr-defined]
-    for start in (80, 120):  # a second officer joins in
-        made = order(client, tracers[1], people[start : start + 40], basis)
+    for start in (110, 135):  # a second officer joins in
+        made = order(client, tracers[1], people[start : start + 25], basis)
         approved.append(made.json()["order_id"])  # type: ignore[attr-defined]
 
     # The proposer cannot approve their own order, nor can another officer of the same role.
@@ -123,7 +123,7 @@ def test_an_officer_cannot_quietly_turn_depositors_red(
     assert today["orders"]["approved"] == len(approved) + 1  # and the one approval that froze
     assert today["orders"]["frozen"] >= 1
     assert sum(today["anomaly_alerts"].values()) == len(alerts)
-    assert today["colour_changes"]["red_order"] == 160
+    assert today["colour_changes"]["red_order"] == 100
     for subject_id in people:
         assert subject_id not in report.text
         assert subject_id not in json.dumps(alerts)

@@ -12,11 +12,12 @@ from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import SYSTEM
 from healthcode.domain.documents import mod11_2_check_char
-from healthcode.services import audit, enrolment, labs, staff, status
+from healthcode.services import audit, enrolment, status
 from healthcode.services.labs import parse_csv
 from healthcode.services.ports import StoredExposure
-from healthcode.services.staff import OPERATOR
 from tests.conftest import make_settings
+from tests.support.labs import import_results as lab_import
+from tests.support.staff import appoint, principal_of
 
 PASSWORD = "correct horse battery staple"
 REASON = "在封控区内多次聚集，需居家观察"  # the officer's words: shown to the resident only
@@ -46,8 +47,7 @@ def resident(app: App, i: int) -> str:
 
 
 def officer(app: App, username: str, role: Role) -> Principal:
-    made = staff.create_staff(app.ctx, OPERATOR, username, role.value, PASSWORD)
-    return Principal(PrincipalKind.STAFF, made.account.staff_id, role)
+    return principal_of(appoint(app, role.value, username=username))
 
 
 def as_resident(subject_id: str) -> Principal:
@@ -79,7 +79,7 @@ def exposed(app: App, subject_id: str, level: str, exposure_id: str = "x1") -> N
         "test_id,doc_type,doc_number,sample_time,result,lab\n"
         f"T-1,prc_id,{case_doc},{now - 3600},positive,LAB1\n"
     )
-    (case_id,) = labs.import_results(app.ctx, rows, OPERATOR).cases_opened
+    (case_id,) = lab_import(app, rows).cases_opened
     with app.ctx.uow() as uow:
         exposure = StoredExposure(
             exposure_id, subject_id, case_id, level, "v1", now - 7200, now - 3600,

@@ -14,10 +14,11 @@ from healthcode.bootstrap import App
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.errors import Forbidden, NotFound, Refused
-from healthcode.services import access, audit, enrolment, labs, staff
+from healthcode.services import access, audit, enrolment, staff
 from healthcode.services.labs import parse_csv
 from healthcode.services.ports import StoredExposure
-from healthcode.services.staff import OPERATOR
+from tests.support.labs import import_results as lab_import
+from tests.support.staff import appoint, principal_of
 
 PASSWORD = "correct horse battery staple"
 READ = "resident.status.read"
@@ -33,8 +34,7 @@ def as_resident(subject_id: str) -> Principal:
 
 
 def officer(app: App, username: str, role: str) -> Principal:
-    made = staff.create_staff(app.ctx, OPERATOR, username, role, PASSWORD)
-    return Principal(PrincipalKind.STAFF, made.account.staff_id, Role(role))
+    return principal_of(appoint(app, role, username=username))
 
 
 def gate(app: App, principal: Principal, subject_id: str, action: str = READ) -> access.Grant:
@@ -63,7 +63,7 @@ def city(app: App, clock: FixedClock) -> dict[str, str]:
         "test_id,doc_type,doc_number,sample_time,result,lab\n"
         f"T-1,prc_id,11010519491231002X,{clock.now() - 3600},positive,LAB1\n"
     )
-    (case_id,) = labs.import_results(app.ctx, rows, OPERATOR).cases_opened
+    (case_id,) = lab_import(app, rows).cases_opened
     with app.ctx.uow() as uow:
         exposure = StoredExposure(
             "x1", contact, case_id, "close", "v1", clock.now() - 7200, clock.now() - 3600,

@@ -32,6 +32,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url,
         order_quota_per_officer_day=10,
         order_subjects_per_officer_day=400,
+        # The freezes stop bursts on their own (test_duties.py); here the watch must see them.
+        order_freeze_per_officer_day=100_000,
+        order_freeze_per_city_day=100_000,
     )
 
 

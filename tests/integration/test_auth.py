@@ -16,11 +16,14 @@ from healthcode.bootstrap import App
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import PrincipalKind
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound, TooMany, Unauthenticated
-from healthcode.services import audit, auth, enrolment, labs, staff, venues
+from healthcode.services import audit, auth, enrolment, staff, venues
 from healthcode.services.labs import parse_csv
 from healthcode.services.staff import OPERATOR
+from tests.support.labs import import_results as lab_import
+from tests.support.staff import PASSWORD as STAFF_PASSWORD
+from tests.support.staff import appoint, founders
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = STAFF_PASSWORD  # every test account has it (tests/support/staff.py)
 PHONE = "13812345678"
 DOC = "11010519491231002X"
 
@@ -34,7 +37,7 @@ def actions(app: App) -> list[dict[str, object]]:
 
 
 def new_staff(app: App, username: str, role: str, venue_id: str | None = None) -> staff.NewStaff:
-    return staff.create_staff(app.ctx, OPERATOR, username, role, PASSWORD, venue_id)
+    return appoint(app, role, venue_id, username=username)
 
 
 def code_now(app: App, made: staff.NewStaff, ahead: int = 0) -> str:
@@ -153,27 +156,42 @@ def test_signing_in_rotates_the_session(app: App, clock: FixedClock) -> None:
 def test_a_disabled_account_stops_at_once(app: App, clock: FixedClock) -> None:
     made = new_staff(app, "qian.officer", "health_officer")
     signed = sign_in(app, made, clock)
-    staff.disable_staff(app.ctx, OPERATOR, made.account.staff_id)
+    staff.operator_disable(app.ctx, made.account.staff_id)
     with pytest.raises(Unauthenticated):
         auth.authenticate(app.ctx, signed.token)
     with pytest.raises(Unauthenticated):
         sign_in(app, made, clock)
 
 
+def test_no_admin_disables_themselves_or_the_last_admin(app: App) -> None:
+    first, second = founders(app).admins
+    with pytest.raises(Conflict) as own:
+        staff.disable_staff(app.ctx, first, first.ref)
+    assert own.value.code == "self"
+    staff.disable_staff(app.ctx, first, second.ref)
+    with pytest.raises(Conflict) as last:
+        staff.operator_disable(app.ctx, first.ref)  # not even the operator: one must remain
+    assert last.value.code == "last_admin"
+    active = [a for a in staff.list_staff(app.ctx) if a.is_active]
+    assert [a.staff_id for a in active if a.role == "authority_admin"] == [first.ref]
+
+
 def test_staff_accounts_are_validated_and_unique(app: App) -> None:
     with pytest.raises(InvalidInput) as bad:
-        staff.create_staff(app.ctx, OPERATOR, "ok.name", "resident", PASSWORD)
+        staff.request_staff(app.ctx, founders(app).admins[0], "ok.name", "resident", PASSWORD)
     assert bad.value.field == "role"
     with pytest.raises(InvalidInput) as short:
-        staff.create_staff(app.ctx, OPERATOR, "ok.name", "tracer", "short")
+        staff.request_staff(app.ctx, founders(app).admins[0], "ok.name", "tracer", "short")
     assert short.value.field == "password"
     with pytest.raises(InvalidInput) as venue:
-        staff.create_staff(app.ctx, OPERATOR, "ok.name", "venue_staff", PASSWORD)
+        staff.request_staff(app.ctx, founders(app).admins[0], "ok.name", "venue_staff", PASSWORD)
     assert venue.value.field == "venue_id"
     new_staff(app, "ok.name", "tracer")
+    known = [a.username for a in staff.list_staff(app.ctx)]
     with pytest.raises(Conflict):
         new_staff(app, "OK.Name", "auditor")
-    assert [a.username for a in staff.list_staff(app.ctx)] == ["ok.name"]
+    assert [a.username for a in staff.list_staff(app.ctx)] == known
+    assert known.count("ok.name") == 1
 
 
 def sent_code(app: App) -> str:
@@ -249,7 +267,7 @@ def test_only_officers_are_assigned_to_open_cases(app: App, clock: FixedClock) -
         "test_id,doc_type,doc_number,sample_time,result,lab\n"
         f"T-1,prc_id,{DOC},{clock.now() - 3600},positive,LAB1\n"
     )
-    (case_id,) = labs.import_results(app.ctx, rows, OPERATOR).cases_opened
+    (case_id,) = lab_import(app, rows).cases_opened
     officer = new_staff(app, "ma.officer", "health_officer")
     tracer = new_staff(app, "niu.tracer", "tracer")
     auditor = new_staff(app, "yang.auditor", "auditor")

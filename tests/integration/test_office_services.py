@@ -14,15 +14,15 @@ from healthcode.bootstrap import App
 from healthcode.domain.access import Role
 from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Conflict, Forbidden, NotFound
-from healthcode.services import labs, orders, rule_approval, rules
+from healthcode.services import orders, rule_approval, rules
 from healthcode.services.labs import parse_csv
 from healthcode.services.rule_dry_run import Shift, dry_run_ruleset
-from healthcode.services.staff import OPERATOR
 from healthcode.services.status import status_of
 from healthcode.services.trace_evidence import trace_with_evidence
 from tests.conftest import staff_principal
 from tests.integration.office_city import City, build_city, doc_number
 from tests.integration.orders_city import REASON, entries
+from tests.support.labs import import_results as lab_import
 
 HEALTH = Actor("health_officer", "staff:h1")
 
@@ -33,7 +33,7 @@ def city(app: App, clock: FixedClock) -> City:
 
 
 def traced(app: App, city: City) -> str:
-    (case_id,) = labs.import_results(app.ctx, parse_csv(city.csv), OPERATOR).cases_opened
+    (case_id,) = lab_import(app, parse_csv(city.csv)).cases_opened
     trace_with_evidence(app.ctx, case_id, HEALTH)
     return case_id
 
@@ -49,7 +49,7 @@ def load_version(app: App, version: int, **colours: str) -> None:
 
 
 def test_a_trace_names_venues_rules_and_which_contacts_are_cases(app: App, city: City) -> None:
-    (case_id,) = labs.import_results(app.ctx, parse_csv(city.csv), OPERATOR).cases_opened
+    (case_id,) = lab_import(app, parse_csv(city.csv)).cases_opened
     result = trace_with_evidence(app.ctx, case_id, HEALTH)
     assert result.case.case_id == case_id
     close, secondary = result.contacts
@@ -66,7 +66,7 @@ def test_a_trace_names_venues_rules_and_which_contacts_are_cases(app: App, city:
     # The contact tests positive too: the next trace shows them as a case.
     now = app.ctx.clock.now()
     row = f"T-2,prc_id,{doc_number(1)},{now - 600},positive,LAB1\n"
-    labs.import_results(app.ctx, parse_csv(city.csv.splitlines()[0] + "\n" + row), OPERATOR)
+    lab_import(app, parse_csv(city.csv.splitlines()[0] + "\n" + row))
     again = trace_with_evidence(app.ctx, case_id, HEALTH, depth=1)
     assert [(c.subject_id, c.is_case) for c in again.contacts] == [(city.contact, True)]
 

@@ -163,7 +163,7 @@ def test_an_order_above_the_threshold_is_frozen_until_an_auditor_releases_it(
     assert all(colour(app, p)[0] == "green" for p in people[:3])  # no effect while frozen
     assert entries(app, "status.changed") == []
     (frozen,) = entries(app, "order.frozen")
-    assert frozen["details"] == {"subjects": 3, "threshold": 2}
+    assert frozen["details"] == {"subjects": 3, "threshold": 2, "why": "order_size"}
     assert [o.order_id for o in orders.awaiting(app.ctx, auditor)] == [big.order_id]
     for not_auditor in (tracer, health, officer(app, "gao.admin", Role.AUTHORITY_ADMIN)):
         with pytest.raises(Forbidden):

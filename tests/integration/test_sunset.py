@@ -15,6 +15,7 @@ from healthcode.domain.errors import Conflict
 from healthcode.services import audit, enrolment, health_facts, labs, retention, venues
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from healthcode.verifier.audit import verify_log_copy
+from tests.support.labs import import_results as lab_import
 
 ADMIN = Actor("authority_admin", "officer-1")
 DOC = "11010519491231002X"
@@ -55,7 +56,7 @@ def city(app: App) -> tuple[str, str]:
     import_checkins(app.ctx, [CheckInRow(where, who, now - 3600, None, "dev-1-000001")], ADMIN)
     health_facts.report_symptoms(app.ctx, who, ["fever"], now - 600, Actor("resident", "r"))
     row = labs.LabRow(2, "T-1", "prc_id", DOC, "2026-11-18T08:00:00Z", "positive", "lab1")
-    labs.import_results(app.ctx, [row], ADMIN)
+    lab_import(app, [row])
     return who, where
 
 
@@ -105,7 +106,7 @@ def test_sunset_deletes_everything_personal_and_attests_it(app: App, clock: Fixe
         import_checkins(app.ctx, [CheckInRow(where, who, clock.now(), None, None)], ADMIN)
     row = labs.LabRow(2, "T-2", "prc_id", DOC, "2026-11-18T09:00:00Z", "negative", "lab1")
     with pytest.raises(Conflict):
-        labs.import_results(app.ctx, [row], ADMIN)
+        lab_import(app, [row])
     assert retention.sunset_at(app.ctx) == clock.now()
     with pytest.raises(Conflict):
         retention.sunset(app.ctx)  # once only

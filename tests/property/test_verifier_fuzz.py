@@ -490,9 +490,9 @@ def _should_admit(claims: object) -> bool:
         and iat >= KEY_NOT_BEFORE - SKEW
         and exp <= KEY_NOT_AFTER + SKEW
         and iat <= NOW + SKEW
-        and exp + SKEW >= NOW
+        and exp > NOW  # expiry is expiry: no skew allowance on exp (SIG-9)
         and iss == CITY
-        and until + SKEW >= NOW
+        and until > NOW
     )
 
 

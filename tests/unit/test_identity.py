@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from healthcode.domain.errors import InvalidInput
 from healthcode.domain.identity import (
     DocumentType,
+    date_of,
     mask_name,
     mod11_2_check_char,
     prc_id_birth_date,
@@ -162,9 +163,11 @@ def test_future_birth_date_against_injected_today() -> None:
     assert validate_prc_id(make_id(born=TODAY.strftime("%Y%m%d")), today=TODAY)
 
 
-def test_default_today_is_the_real_date() -> None:
-    assert validate_prc_id(make_id(born="19900307"))
-    rejects("id_birth_date", "doc_number", validate_prc_id, make_id(born="29990101"))
+def test_today_comes_from_the_caller_clock() -> None:
+    """There is no default "today": a birth date is checked against the caller's clock."""
+    born = make_id(born="20260101")
+    rejects("id_birth_date", "doc_number", validate_prc_id, born, date_of(1_767_139_200))  # 12-31
+    assert validate_prc_id(born, date_of(1_767_225_600)) == born  # 2026-01-01 00:00 UTC
 
 
 def test_wrong_check_character_message() -> None:
@@ -181,9 +184,9 @@ def test_birth_date_is_not_echoed_in_messages() -> None:
 
 
 def test_birth_date_extraction() -> None:
-    assert prc_id_birth_date("11010519491231002X") == date(1949, 12, 31)
+    assert prc_id_birth_date("11010519491231002X", TODAY) == date(1949, 12, 31)
     assert prc_id_birth_date(make_id(born="20000229"), TODAY) == date(2000, 2, 29)
-    rejects("id_checksum", "doc_number", prc_id_birth_date, wrong_check(make_id()))
+    rejects("id_checksum", "doc_number", prc_id_birth_date, wrong_check(make_id()), TODAY)
 
 
 def test_mod11_2_rejects_bad_bodies() -> None:
@@ -304,7 +307,9 @@ def test_invalid_documents(doc_type: str, number: str, code: str) -> None:
 
 @pytest.mark.parametrize("doc_type", ["", "id", "driving_licence", "prc id", "PRC-ID"])
 def test_unknown_document_type(doc_type: str) -> None:
-    err = rejects("unknown_doc_type", "doc_type", validate_document, doc_type, "E12345678")
+    err = rejects(
+        "unknown_doc_type", "doc_type", validate_document, doc_type, "E12345678", TODAY
+    )
     assert "prc_id" in err.message
 
 

@@ -21,11 +21,14 @@ def test_small_counts_are_suppressed_and_zero_stays_zero() -> None:
     assert not g.has_total
 
 
-def test_one_suppressed_cell_takes_a_second_with_it() -> None:
-    g = suppress({"yellow": 3, "red": 40, "green": 25, "none": 0}, with_total=True)
-    assert g.total == 68
-    assert g.cells == {"yellow": None, "red": 40, "green": None, "none": 0}
-    assert g.suppressed == ("yellow", "green")  # the smallest other non-zero cell
+def test_a_suppressed_cell_takes_the_total_with_it_and_never_a_large_cell() -> None:
+    """200 turned red next to 3 who turned green: the 200 stays in plain sight."""
+    g = suppress({"yellow": 3, "red": 200, "green": 0, "none": 0}, with_total=True)
+    assert g.total is None
+    assert g.cells == {"yellow": None, "red": 200, "green": 0, "none": 0}
+    assert g.suppressed == ("yellow", "total")
+    whole = suppress({"yellow": 30, "red": 200}, with_total=True)
+    assert (whole.total, whole.suppressed) == (230, ())
 
 
 def test_small_totals_are_suppressed() -> None:
@@ -103,7 +106,7 @@ def test_a_report_from_log_entries() -> None:
     assert (first.day, first.start, second.day) == ("2026-11-18", T0, "2026-11-19")
     changes = first.colour_changes
     assert changes.cells["red_rule"] == 12
-    assert changes.total == 16
+    assert changes.total is None  # published only when no cell of it is suppressed
     assert changes.cells["red_order"] is None
     assert changes.cells["to_green"] is None
     assert first.orders == {
@@ -123,4 +126,4 @@ def test_a_report_from_log_entries() -> None:
                          current={"red": 15, "yellow": 2})  # fmt: skip
     assert again.as_dict() == made.as_dict()
     as_json = made.as_dict()
-    assert as_json["days"][0]["colour_changes"]["suppressed"] == ["to_green", "red_order"]  # type: ignore[index]
+    assert as_json["days"][0]["colour_changes"]["suppressed"] == ["to_green", "red_order", "total"]  # type: ignore[index]

@@ -79,12 +79,38 @@ def test_the_default_rule_set_is_valid_and_passes_its_dry_run() -> None:
         ({"version": 0}, "$.version", "invalid_ruleset"),
         ({"rules": []}, "$.rules", "invalid_ruleset"),
         ({"score": 3}, "$.score", "invalid_ruleset"),
+        # Rules cannot target people or events: no identifier, no date, no hour, no title.
+        ({"rule_logic": {"in": [{"var": "fact.id"}, ["t1", "t2"]]}}, "$.rules[0].logic[0]",
+         "unknown_variable"),
+        ({"rule_logic": {"in": [{"var": "fact.result"}, ["positive", "t2"]]}},
+         "$.rules[0].logic[1][1]", "literal"),
+        ({"rule_logic": {"after": [{"var": "fact.time"}, "2026-11-20T08:00:00Z"]}},
+         "$.rules[0].logic[1]", "literal"),
+        ({"rule_logic": {"before": [{"var": "now"}, {"plusTime": [{"var": "fact.time"}, 1,
+          "hour"]}]}}, "$.rules[0].logic[1][2]", "literal"),
+        ({"rule_logic": {"<": [1, 10**9]}}, "$.rules[0].logic[1]",
+         "literal"),
+        ({"title": {"zh": "第1版", "en": "version 1"}}, "$.title", "invalid_ruleset"),
     ],
 )  # fmt: skip
 def test_the_checker_names_what_is_wrong(changes: dict[str, Any], field: str, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_ruleset(doc_with(**changes))
     assert (caught.value.field, caught.value.code) == (field, code)
+
+
+def test_versions_and_titles_are_the_systems() -> None:
+    stated = parse_ruleset(doc_with(version=2), next_version=2)
+    assert stated.version == 2
+    assert stated.title.en == "Rule set default, version 2"
+    unstated = copy.deepcopy(DEFAULT)
+    del unstated["version"]
+    assert parse_ruleset(unstated, next_version=3).version == 3
+    with pytest.raises(InvalidInput) as ahead:
+        parse_ruleset(doc_with(version=9), next_version=3)
+    assert (ahead.value.field, ahead.value.code) == ("$.version", "version_number")
+    legacy = {**DEFAULT, "title": {"zh": "第1版", "en": "version 1"}}
+    assert parse_ruleset(legacy, stored=True).title.en == "Rule set default, version 1"
 
 
 def test_a_rule_id_used_twice_is_refused() -> None:
@@ -94,15 +120,18 @@ def test_a_rule_id_used_twice_is_refused() -> None:
         parse_ruleset(doc)
 
 
+THROWS = {"after": [{"var": "fact.result"}, {"var": "now"}]}  # "positive" is not a time
+
+
 def test_a_condition_that_throws_is_refused_by_the_dry_run() -> None:
-    broken = parse_ruleset(doc_with(rule_logic={"after": [{"var": "fact.result"}, "x"]}))
+    broken = parse_ruleset(doc_with(rule_logic=THROWS))
     with pytest.raises(InvalidInput) as caught:
         dry_run(ENGINE, broken)
     assert (caught.value.field, caught.value.code) == ("$.rules[0].logic", "rule_fails")
 
 
 def test_evaluation_never_throws_it_reports_the_rule() -> None:
-    broken = parse_ruleset(doc_with(rule_logic={"after": [{"var": "fact.result"}, "x"]}))
+    broken = parse_ruleset(doc_with(rule_logic=THROWS))
     status = derive(broken, [Fact("t1", FactKind.TEST, T0, {"result": "positive"})], T0 + 1,
                     ENGINE.apply)  # fmt: skip
     assert status.colour == "green"

@@ -350,11 +350,26 @@ def build_cases(city: City) -> list[Case]:
         (admit, Reason.OK),
     )
     add(
-        "edge_expired_within_skew",
-        "Verified exactly max_skew (300 s) after exp: still accepted.",
+        "edge_last_second_before_exp",
+        "Verified 1 s before exp: accepted.",
         green_text,
         (admit, Reason.OK),
-        now=T0 + LIFETIME + SKEW,
+        now=T0 + LIFETIME - 1,
+    )
+    add(
+        "edge_expired_at_exp",
+        "Verified exactly at exp: expired (no clock-skew allowance on exp).",
+        green_text,
+        (invalid, Reason.EXPIRED),
+        now=T0 + LIFETIME,
+    )
+    add(
+        "edge_expired_within_skew",
+        "Verified 1 s after exp, well within max_skew (300 s): expired all the same. The skew "
+        "allowance is for iat and key validity only; a 5-minute code works for 5 minutes.",
+        green_text,
+        (invalid, Reason.EXPIRED),
+        now=T0 + LIFETIME + 1,
     )
     add(
         "edge_issued_ahead_within_skew",
@@ -378,11 +393,11 @@ def build_cases(city: City) -> list[Case]:
     )
     add(
         "status_expired",
-        "A green code whose status valid_until (status key 2) passed more than max_skew ago "
-        "while the code itself (exp) is still valid.",
+        "A green code whose status valid_until (status key 2) has been reached while the code "
+        "itself (exp) is still valid.",
         health(es.sign(claims(valid_until=T0 + 60, expires_at=T0 + 3600).encode())),
         (refuse, Reason.STATUS_EXPIRED),
-        now=T0 + 60 + SKEW + 1,
+        now=T0 + 60,
     )
 
     # -- framing ---------------------------------------------------------------------------
@@ -704,10 +719,10 @@ def build_cases(city: City) -> list[Case]:
     )
     add(
         "expired",
-        "The valid green code verified max_skew + 1 s after its exp.",
+        "The valid green code verified an hour after its exp.",
         green_text,
         (invalid, Reason.EXPIRED),
-        now=T0 + LIFETIME + SKEW + 1,
+        now=T0 + LIFETIME + 3600,
     )
 
     # -- check order: each case fails two checks; the earlier one must be reported ---------
@@ -791,7 +806,7 @@ def build_cases(city: City) -> list[Case]:
             es.sign(claims(colour=Colour.RED, valid_until=T0 + 60, expires_at=T0 + 3600).encode())
         ),
         (refuse, Reason.STATUS_EXPIRED),
-        now=T0 + 60 + SKEW + 1,
+        now=T0 + 61,
     )
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"

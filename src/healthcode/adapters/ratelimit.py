@@ -21,7 +21,7 @@ MAX_KEYS = 100_000
 class RateLimiter:
     def __init__(
         self,
-        per_minute: int,
+        per_minute: float,
         burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -184,40 +184,84 @@ def cast(city: City, seeded: Seeded) -> Cast:
     return _Casting(city, seeded).cast()
 
 
-def _staff(
-    app: App, role: Role, username: str, story: str, venue_id: str | None = None
-) -> StaffLogin:
-    made = staff.create_staff(
-        app.ctx, staff.OPERATOR, username, role.value, DEMO_STAFF_PASSWORD, venue_id
-    )
+@dataclass(frozen=True, slots=True)
+class Founders:
+    """The staff who run the demo city from its first day: two authority admins (the second
+    person of every two-person step), a health officer, a tracer and an auditor."""
+
+    admin: StaffLogin
+    second_admin: StaffLogin
+    officer: StaffLogin
+    tracer: StaffLogin
+    auditor: StaffLogin
+
+    @property
+    def everyone(self) -> list[StaffLogin]:
+        return [self.admin, self.second_admin, self.officer, self.tracer, self.auditor]
+
+
+def _login(made: staff.NewStaff, story: str) -> StaffLogin:
     a = made.account
     return StaffLogin(a.role, a.username, a.staff_id, a.venue_id, a.totp_secret, story)
 
 
-def add_staff(app: App, who: Cast) -> Cast:
-    """The demo city's staff, and a scanner at the venue: the tracer is assigned (by the health
-    officer) to the index case's case, the venue admin and staff work at the cast's venue."""
+def _founder(app: App, role: Role, username: str, story: str) -> StaffLogin:
+    return _login(staff.bootstrap_staff(app.ctx, username, role.value, DEMO_STAFF_PASSWORD), story)
+
+
+def _appointed(
+    app: App,
+    by: StaffLogin,
+    approver: StaffLogin,
+    role: Role,
+    username: str,
+    story: str,
+    venue_id: str | None = None,
+) -> StaffLogin:
+    """An account asked for by one admin and approved by the other, as every account is."""
+    made = staff.request_staff(
+        app.ctx, by.principal, username, role.value, DEMO_STAFF_PASSWORD, venue_id
+    )
+    assert made.change is not None  # noqa: S101 - a request always has one
+    staff.approve_change(app.ctx, approver.principal, made.change.change_id)
+    return _login(made, story)
+
+
+def found_staff(app: App) -> Founders:
+    """The city's staff, made on its first day (so their cooling-off periods are long over by
+    the demo's "now"): the operator makes the two admins and the auditor, and each officer is
+    asked for by one admin and approved by the other (a different admin for each, so that the
+    officer and the tracer are independent second persons for each other)."""
     if app.settings.profile != "dev":
         raise RuntimeError("demo staff share a published password: dev profile only")
-    admin = _staff(app, Role.AUTHORITY_ADMIN, "demo.admin", "rules, keys, venues, staff accounts")
-    officer = _staff(
-        app, Role.HEALTH_OFFICER, "demo.officer", "lab results, cases, assigns officers"
-    )
-    tracer_story = f"assigned to case {who.case_id}" if who.case_id else "no case to trace yet"
-    tracer = _staff(app, Role.TRACER, "demo.tracer", tracer_story)
+    admin = _founder(app, Role.AUTHORITY_ADMIN, "demo.admin", "rules, keys, venues, labs, staff")
+    second = _founder(app, Role.AUTHORITY_ADMIN, "demo.admin2", "approves what demo.admin asks")
+    auditor = _founder(app, Role.AUDITOR, "demo.auditor", "frozen orders, anomalies, the log")
+    officer = _appointed(app, admin, second, Role.HEALTH_OFFICER, "demo.officer",
+                         "cases, assignments, appeals, approves tracers' orders")  # fmt: skip
+    tracer = _appointed(app, second, admin, Role.TRACER, "demo.tracer", "no case to trace yet")
+    return Founders(admin, second, officer, tracer, auditor)
+
+
+def add_staff(app: App, who: Cast, founders: Founders) -> Cast:
+    """After seeding: the tracer is assigned (by the health officer) to the index case's case;
+    the venue's admin and staff are appointed for the cast's venue, with a scanner there."""
+    tracer = founders.tracer
     if who.case_id:
-        staff.assign_case(app.ctx, officer.principal, who.case_id, tracer.staff_id)
-    auditor = _staff(app, Role.AUDITOR, "demo.auditor", "reads keys and the log")
-    people = [admin, officer, tracer, auditor]
+        staff.assign_case(app.ctx, founders.officer.principal, who.case_id, tracer.staff_id)
+        tracer = replace(tracer, story=f"assigned to case {who.case_id}")
+    people = [founders.admin, founders.second_admin, founders.officer, tracer, founders.auditor]
     device = None
     if who.venue is not None:
         venue_id = who.venue.venue.venue_id
-        venue_admin = _staff(
-            app, Role.VENUE_ADMIN, "demo.venue.admin", f"venue {venue_id}: devices", venue_id
-        )
-        venue_staff = _staff(
-            app, Role.VENUE_STAFF, "demo.venue.staff", f"venue {venue_id}: poster", venue_id
-        )
+        venue_admin = _appointed(
+            app, founders.admin, founders.second_admin, Role.VENUE_ADMIN, "demo.venue.admin",
+            f"venue {venue_id}: devices", venue_id,
+        )  # fmt: skip
+        venue_staff = _appointed(
+            app, founders.admin, founders.second_admin, Role.VENUE_STAFF, "demo.venue.staff",
+            f"venue {venue_id}: poster", venue_id,
+        )  # fmt: skip
         people += [venue_admin, venue_staff]
         made = staff.register_device(app.ctx, venue_admin.principal, venue_id, DEVICE_LABEL)
         device = Device(made.device.device_id, venue_id, made.device.label, made.token)

@@ -8,17 +8,22 @@ the last day reaches its end, every open case is traced. Nothing here bypasses a
 
 from __future__ import annotations
 
+import base64
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from healthcode.bootstrap import App, initialise
 from healthcode.demo.city import City
 from healthcode.demo.outbreak import LabTest
 from healthcode.demo.timeline import HOUR
+from healthcode.domain.accounts import Principal
 from healthcode.domain.audit import Actor
-from healthcode.services import checkin_import, enrolment, labs, trace, venues
+from healthcode.services import checkin_import, enrolment, lab_registry, labs, trace, venues
 from healthcode.services.venues import VenueWithPoster
 
 AUTHORITY = Actor("authority_admin", "demo")
@@ -109,7 +114,12 @@ def _lab_rows(city: City, batch: list[LabTest]) -> list[labs.LabRow]:
 
 
 def _replay_days(
-    app: App, clock: SettableClock, city: City, seeded: Seeded, phases: Phases
+    app: App,
+    clock: SettableClock,
+    city: City,
+    seeded: Seeded,
+    phases: Phases,
+    lab_of: dict[str, Principal],
 ) -> None:
     """Each day's check-ins at its end, each lab batch when it was sent, in time order."""
     timeline = city.timeline
@@ -142,7 +152,7 @@ def _replay_days(
             seeded.checkins += report.imported
             continue
         batch = batches[key]
-        imported = labs.import_results(app.ctx, _lab_rows(city, batch), Actor("lab", key[1]))
+        imported = labs.import_results(app.ctx, _lab_rows(city, batch), lab_of[key[1]])
         seeded.lab_results += imported.imported
         advance_labs(len(batch))
 
@@ -157,14 +167,42 @@ def _trace_all(app: App, clock: SettableClock, city: City, seeded: Seeded, phase
     seeded.traces = {result.case_id: result for result in report.traced}
 
 
-def seed(app: App, clock: SettableClock, city: City, phases: Phases | None = None) -> Seeded:
-    """Initialise an empty database and write `city` into it. `app` must run on `clock`."""
+def _register_labs(
+    app: App, city: City, admins: tuple[Principal, Principal]
+) -> dict[str, Principal]:
+    """The city's labs, each with a key of its own, asked for by one admin and approved by the
+    other (as every lab is); the demo keeps no private key: it sends the labs' results itself,
+    through the same service a lab's signed request reaches."""
+    found: dict[str, Principal] = {}
+    for code in sorted({test.lab for test in city.tests}):
+        key = ec.generate_private_key(ec.SECP256R1())
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        asked = lab_registry.request_lab(
+            app.ctx, admins[0], code, f"{code} 检测中心", base64.b64encode(public).decode()
+        )
+        found[code] = labs.lab_principal(lab_registry.approve_lab(app.ctx, admins[1],
+                                                                  asked.lab_id))  # fmt: skip
+    return found
+
+
+def seed(
+    app: App,
+    clock: SettableClock,
+    city: City,
+    admins: tuple[Principal, Principal],
+    phases: Phases | None = None,
+) -> Seeded:
+    """Write `city` into a database initialised with its founding staff (`admins`: the two
+    authority admins who register its labs). `app` must run on `clock`."""
     phases = phases or Quiet()
     seeded = Seeded()
     clock.set(city.timeline.start - HOUR)
     initialise(app)
+    lab_of = _register_labs(app, city, admins)
     _register_venues(app, city, seeded, phases)
     _enrol(app, city, seeded, phases)
-    _replay_days(app, clock, city, seeded, phases)
+    _replay_days(app, clock, city, seeded, phases, lab_of)
     _trace_all(app, clock, city, seeded, phases)
     return seeded

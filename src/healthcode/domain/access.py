@@ -27,6 +27,7 @@ class Role(StrEnum):
     HEALTH_OFFICER = "health_officer"
     AUTHORITY_ADMIN = "authority_admin"
     AUDITOR = "auditor"
+    LAB = "lab"  # a registered lab, by the signature of its own key (domain/labs.py)
 
 
 STAFF_ROLES = frozenset(
@@ -41,7 +42,7 @@ STAFF_ROLES = frozenset(
 )
 OFFICERS = frozenset({Role.TRACER, Role.HEALTH_OFFICER})
 VENUE_SIDE = frozenset({Role.VENUE_DEVICE, Role.VENUE_STAFF, Role.VENUE_ADMIN})
-SIGNED_IN = frozenset(Role) - {Role.PUBLIC}
+SIGNED_IN = frozenset(Role) - {Role.PUBLIC, Role.LAB}  # a lab signs each request: no session
 EVERYONE = frozenset(Role)
 SELF = frozenset({Role.RESIDENT})  # a resident, for themselves or a dependant (object gate)
 
@@ -87,8 +88,12 @@ POLICY: dict[str, frozenset[Role]] = {
     "venue.scan": VENUE_SIDE,
     "venue.upload": VENUE_SIDE,
     "venue.device.manage": frozenset({Role.VENUE_ADMIN}),
-    # Health facts and cases.
-    "lab.import": frozenset({Role.HEALTH_OFFICER}),
+    # Labs: registered by two admins; only a lab submits results, never a member of staff.
+    "lab.read": EVERYONE,  # the public list of labs, their codes and keys
+    "lab.register": frozenset({Role.AUTHORITY_ADMIN}),  # ask for a lab, or revoke one
+    "lab.approve": frozenset({Role.AUTHORITY_ADMIN}),  # a second, independent admin
+    "lab.submit": frozenset({Role.LAB}),
+    # Cases.
     "case.list": OFFICERS,
     "case.assign": frozenset({Role.HEALTH_OFFICER}),
     "case.trace": OFFICERS,  # only a case they are assigned to
@@ -109,14 +114,20 @@ POLICY: dict[str, frozenset[Role]] = {
     "anomaly.read": frozenset({Role.AUDITOR}),
     # Rules, colours, keys: the authority.
     "rules.load": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
-    "rules.activate": frozenset({Role.AUTHORITY_ADMIN}),  # approves a request (a second person)
+    # approves a request (a second person): an admin, or an auditor when the rule set's new
+    # colours concentrate on one venue, district or hour (services/rule_approval.py)
+    "rules.activate": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
     "rules.activation.request": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),
     "rules.dry_run": frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN}),  # logged
     "status.sweep": frozenset({Role.AUTHORITY_ADMIN}),
     "keys.read": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
     "keys.manage": frozenset({Role.AUTHORITY_ADMIN}),
     "trust.import": frozenset({Role.AUTHORITY_ADMIN}),
-    "staff.manage": frozenset({Role.AUTHORITY_ADMIN}),
+    # Staff accounts: one person asks, a second independent one decides (domain/duties.py);
+    # auditors take part only in changes to auditors' accounts (decided per request).
+    "staff.read": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
+    "staff.request": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
+    "staff.decide": frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR}),
 }
 
 

@@ -27,6 +27,7 @@ class PrincipalKind:
     RESIDENT = "resident"
     APPLICANT = "applicant"
     DEVICE = "device"
+    LAB = "lab"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class Principal:
             return f"staff:{self.ref}"
         if self.kind == PrincipalKind.DEVICE:
             return f"device:{self.ref}"
+        if self.kind == PrincipalKind.LAB:
+            return f"lab:{self.ref}"
         return self.kind  # residents are named by their commitment where it matters
 
 

@@ -15,7 +15,14 @@ exposures were in):
 - `non_health_cluster`: yellow and red changes resting on a manual order (no exposure, no test)
   that concentrate on one officer, one minute of the day or one district: at least
   `cluster_min_people` people and at least `cluster_share_percent` % of all yellow and red
-  changes of the window.
+  changes of the window, or `cluster_absolute_people` of them whatever their share (timing mass
+  orders inside a wave of rule-based changes dilutes the share, never the count).
+- `rule_cluster`: a rule set activated although the colours it changed concentrate on one venue,
+  district or hour (an auditor approved it), or that turned more than `rule_wave_people`
+  people yellow or red at once: read from the `ruleset.activated` entry.
+- `lab_surge`: one lab's positives in a window above `lab_positives`, or its positives that
+  answer no registered sample above `lab_unrequested`, or those for people with no
+  epidemiological link above `lab_unlinked`: read from its `lab_results.imported` entries.
 
 An alert is explainable and carries no personal data: detector, window, scope, the attribute's
 value only when it is not a person (a staff pseudonym, a district, a minute, an order id, "city")
@@ -41,7 +48,9 @@ BASIS = "public_oversight"
 UNLINKED = "unlinked_change"
 ORDER_BURST = "order_burst"
 CLUSTER = "non_health_cluster"
-DETECTORS = (UNLINKED, ORDER_BURST, CLUSTER)
+RULE_CLUSTER = "rule_cluster"
+LAB_SURGE = "lab_surge"
+DETECTORS = (UNLINKED, ORDER_BURST, CLUSTER, RULE_CLUSTER, LAB_SURGE)
 
 NON_GREEN = frozenset({"yellow", "red"})
 ORDER_PREFIX = "order:"
@@ -57,6 +66,11 @@ class Thresholds:
     order_residents: int = 50  # one order naming more residents than this
     cluster_min_people: int = 20  # order-based yellow/red changes on one attribute, at least
     cluster_share_percent: int = 50  # ... and this share of all yellow/red changes of the window
+    cluster_absolute_people: int = 100  # ... or this many, whatever their share
+    rule_wave_people: int = 500  # one rule activation turning more yellow or red than this
+    lab_positives: int = 200  # one lab's positives in a window, above:
+    lab_unrequested: int = 20  # ... or its positives with no registered sample
+    lab_unlinked: int = 100  # ... or its positives for people with no epidemiological link
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +361,8 @@ def detect(
             start = series.first_in(end, w, done)  # unflagged events only
             people = series.sums(end, end - start + 1).get("people", 0)
             reds = _cluster(series, all_times, end, w)[1]  # all of the window
-            if people < t.cluster_min_people or people * 100 < t.cluster_share_percent * reds:
+            diluted = people * 100 < t.cluster_share_percent * reds
+            if people < t.cluster_min_people or (diluted and people < t.cluster_absolute_people):
                 continue
             if flagged.free(key, start):
                 later, later_reds = _cluster(series, all_times, start + w - 1, w)
@@ -362,7 +377,56 @@ def detect(
                     "limit_share_percent": t.cluster_share_percent,
                 }
                 flagged.flag(Alert(CLUSTER, scope, value, start, start + w, counts))
+    _rule_clusters(flagged, entries, since, t)
+    _lab_surges(flagged, entries, since, t)
     return flagged.new
+
+
+def _rule_clusters(
+    flagged: _Flagged, entries: list[PublicEntry], since: int, t: Thresholds
+) -> None:
+    """Activations whose new colours concentrate on one venue, district or hour, or come as a
+    wave: one alert per activation entry."""
+    for e in entries:
+        if e.action != "ruleset.activated" or not e.ok or e.time < since:
+            continue
+        dimension = e.text("concentrated")
+        coloured = e.number("coloured")
+        scope = dimension if dimension else ("wave" if coloured > t.rule_wave_people else "")
+        key = (RULE_CLUSTER, scope, e.object_ref)
+        if scope and key not in flagged.until:
+            counts = {"coloured": coloured, "people": e.number("concentrated_people") or coloured,
+                      "limit_people": t.rule_wave_people, "seq_activated": e.seq}  # fmt: skip
+            flagged.flag(Alert(RULE_CLUSTER, scope, e.object_ref, e.time, e.time, counts))
+
+
+def _lab_surges(flagged: _Flagged, entries: list[PublicEntry], since: int, t: Thresholds) -> None:
+    """A lab whose positives, unrequested positives or unlinked positives in a window are above
+    their limits: flagged once per window, as order bursts are."""
+    series: dict[str, _Series] = defaultdict(_Series)
+    for e in entries:
+        if e.action == "lab_results.imported" and e.ok and e.object_ref.startswith("lab:"):
+            series[e.object_ref].add(e.time, positives=e.number("positives"),
+                                     unrequested=e.number("unrequested"),
+                                     unlinked=e.number("unlinked"))  # fmt: skip
+    w = t.window_seconds
+    limits = {"positives": t.lab_positives, "unrequested": t.lab_unrequested,
+              "unlinked": t.lab_unlinked}  # fmt: skip
+    for lab in sorted(series):
+        events = series[lab].ordered()
+        key = (LAB_SURGE, "lab", lab)
+        for end in events.ends(since):
+            done = flagged.after(key)
+            if done is not None and done > end:
+                continue
+            start = events.first_in(end, w, done)
+            got = events.sums(end, end - start + 1)
+            if all(got.get(k, 0) <= limit for k, limit in limits.items()):
+                continue
+            if flagged.free(key, start):
+                counts = {**{k: got.get(k, 0) for k in limits},
+                          **{f"limit_{k}": v for k, v in limits.items()}}  # fmt: skip
+                flagged.flag(Alert(LAB_SURGE, "lab", lab, start, start + w, counts))
 
 
 def _cluster(series: _Series, all_times: list[int], end: int, window: int) -> tuple[int, int]:

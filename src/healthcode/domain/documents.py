@@ -20,7 +20,7 @@ What is checked, and on what authority:
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from healthcode.domain.errors import InvalidInput, parse_choice
@@ -92,9 +92,14 @@ def mod11_2_check_char(body17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def _check_birth_and_checksum(number: str, today: date | None) -> None:
-    """Digits 7-14 a real date in [1900-01-01, today]; character 18 the MOD 11-2 check."""
-    today = today if today is not None else date.today()
+def date_of(epoch: int) -> date:
+    """The UTC calendar date of an instant: "today" for the document checks, from a clock."""
+    return datetime.fromtimestamp(epoch, UTC).date()
+
+
+def _check_birth_and_checksum(number: str, today: date) -> None:
+    """Digits 7-14 a real date in [1900-01-01, today]; character 18 the MOD 11-2 check. `today`
+    comes from the caller's clock (never the machine's date: time is injected)."""
     raw = number[6:14]
     try:
         born: date | None = date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
@@ -144,7 +149,7 @@ def _id18_shape(number: str) -> str:
     return number
 
 
-def validate_prc_id(number: str, today: date | None = None) -> str:
+def validate_prc_id(number: str, today: date) -> str:
     """Check a GB 11643-1999 citizen identity number; returns it stripped, with an uppercase X."""
     number = _id18_shape(number.strip())
     if number[:2] not in PRC_REGION_CODES:
@@ -163,7 +168,7 @@ def validate_prc_id(number: str, today: date | None = None) -> str:
     return number
 
 
-def prc_id_birth_date(number: str, today: date | None = None) -> date:
+def prc_id_birth_date(number: str, today: date) -> date:
     """The birth date encoded in a valid PRC identity number (validates it first)."""
     number = validate_prc_id(number, today)
     return date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -197,7 +202,7 @@ _TAIWAN = re.compile(r"[0-9]{8}", re.ASCII)
 _FOREIGNER_OLD = re.compile(r"[A-Z]{3}[0-9]{12}", re.ASCII)
 
 
-def _validate_foreigner(number: str, today: date | None) -> str:
+def _validate_foreigner(number: str, today: date) -> str:
     if len(number) == 15:
         if not _FOREIGNER_OLD.fullmatch(number):
             raise _format_error(
@@ -227,9 +232,7 @@ _PATTERNS: dict[DocumentType, tuple[re.Pattern[str], str]] = {
 }
 
 
-def validate_document(
-    doc_type: str, number: str, today: date | None = None
-) -> tuple[DocumentType, str]:
+def validate_document(doc_type: str, number: str, today: date) -> tuple[DocumentType, str]:
     """Check `number` as a document of `doc_type`; returns the type and the normalised number.
 
     The number is normalised to uppercase with all whitespace removed. Only ASCII letters are

@@ -47,8 +47,10 @@ class Symptom(StrEnum):
     FATIGUE = "fatigue"
 
 
-# The attributes each kind carries besides id and time, with their JSON type. A rule reads a
-# fact as {"id", "kind", "time", ...these}; times are ISO 8601 UTC strings, as CertLogic expects.
+# The attributes each kind carries besides its kind and time, with their JSON type. A rule reads a
+# fact as {"kind", "time", ...these}; times are ISO 8601 UTC strings, as CertLogic expects. A
+# fact's id is not there: no identifier of a fact, a person, a venue or a place is anything a
+# rule could read, so no rule can single anybody out.
 ATTRIBUTES: Mapping[FactKind, Mapping[str, type]] = {
     FactKind.TEST: {"result": str},
     FactKind.CASE: {"window_start": str, "window_end": str, "closed": bool},
@@ -57,7 +59,7 @@ ATTRIBUTES: Mapping[FactKind, Mapping[str, type]] = {
     FactKind.QUARANTINE: {"days": int},
     FactKind.VACCINATION: {"dose": int, "product": str},
 }
-COMMON = ("id", "kind", "time")
+COMMON = ("kind", "time")
 
 # Where rules find all of a person's facts of one kind: {"facts": {"tests": [...], ...}}.
 LISTS: Mapping[str, FactKind] = {
@@ -98,7 +100,7 @@ def iso(epoch: int) -> str:
 
 def as_data(fact: Fact) -> dict[str, object]:
     """The fact as a rule sees it."""
-    data: dict[str, object] = {"id": fact.fact_id, "kind": fact.kind.value, "time": iso(fact.time)}
+    data: dict[str, object] = {"kind": fact.kind.value, "time": iso(fact.time)}
     for name, value in fact.attrs.items():
         data[name] = list(value) if isinstance(value, list | tuple) else value
     return data

@@ -14,6 +14,7 @@ import unicodedata
 
 from healthcode.domain.documents import (
     DocumentType,
+    date_of,
     mod11_2_check_char,
     prc_id_birth_date,
     validate_document,
@@ -24,6 +25,7 @@ from healthcode.domain.errors import InvalidInput
 __all__ = [
     "NAME_MAX_LENGTH",
     "DocumentType",
+    "date_of",
     "mask_name",
     "mod11_2_check_char",
     "prc_id_birth_date",

@@ -17,14 +17,14 @@ Per day:
 
 Suppression. Counts of *people* (colour changes, appeals, current colours) from 1 to 9 are
 published as null, with the cell's name listed as suppressed; 0 stays 0. A group that publishes
-a total could give a suppressed cell away by subtraction: a reader knows each null is at least 1
-and that the nulls add up to the total minus the published cells, so a single null, or nulls that
-add up to their own number (all ones), would be exact. Then the smallest other non-zero cell is
-suppressed too, until neither holds; if there is none left, the total is. A total from 1 to 9 is
-suppressed itself. The cells of a group never overlap and no two
-groups count the same people, so no other sum reveals a cell. Counts of *official acts* (orders,
-trace runs, reads, refusals, alerts) are not suppressed: each is already a public entry of its
-own, they name no resident, and hiding "3 manual orders" is what the report exists to prevent.
+a total would give a single suppressed cell away by subtraction (and several, when they add up
+to their own number), so a total is published only when no cell of its group is suppressed.
+A cell of 10 or more is never hidden, by this or any other rule: hiding the 200 people turned
+red next to 3 who turned green is what an abuser would want. The cells of a group never overlap
+and no two groups count the same people, so no other sum reveals a cell. Counts of *official
+acts* (orders, staff changes, trace runs, reads, refusals of every kind, lab results per lab,
+alerts) are never suppressed: each is already a public entry of its own, they name no resident,
+and hiding "3 manual orders" is what the report exists to prevent.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ ORDER_STEPS = (
     "expired",
 )  # fmt: skip
 CURRENT_CELLS = ("yellow", "red")
+STAFF_STEPS = ("change_requested", "created", "role_changed", "enabled", "disabled",
+               "change_refused")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,30 +72,16 @@ def small(count: int) -> bool:
 
 
 def suppress(counts: Mapping[str, int], *, with_total: bool = False) -> Group:
-    """Primary suppression of counts 1–9; with a total, secondary suppression so that no
-    suppressed cell equals the total minus published cells."""
+    """Counts of people from 1 to 9 become null; with a total, the total is published only if
+    no cell is null (so no null follows by subtraction). Cells of 10 or more always show."""
     cells: dict[str, int | None] = {k: (None if small(v) else v) for k, v in counts.items()}
-    total: int | None = sum(counts.values())
-    if not with_total:
-        hidden = tuple(k for k, v in cells.items() if v is None)
-        return Group(cells, None, False, hidden)
-    if total is not None and small(total):
-        total = None
-    # A reader knows each null is at least 1 and that the nulls add up to the total minus the
-    # published cells: a single null, or nulls that add up to their number (all ones), would be
-    # exact. Hide the next smallest non-zero cell until neither holds, or else the total.
-    while total is not None:
-        nulls = [k for k, v in cells.items() if v is None]
-        rest = total - sum(v for v in cells.values() if v is not None)
-        if not nulls or (len(nulls) > 1 and rest > len(nulls)):
-            break
-        others = sorted((v, k) for k, v in cells.items() if v)  # published and non-zero
-        if others:
-            cells[others[0][1]] = None
-        else:
-            total = None
     hidden = tuple(k for k, v in cells.items() if v is None)
-    return Group(cells, total, True, hidden + (("total",) if total is None else ()))
+    if not with_total:
+        return Group(cells, None, False, hidden)
+    total = sum(counts.values())
+    if hidden or small(total):
+        return Group(cells, None, True, (*hidden, "total"))
+    return Group(cells, total, True, hidden)
 
 
 @dataclass(slots=True)
@@ -110,6 +98,9 @@ class DayCounts:
     personal_data_reads: int = 0
     access_refused: int = 0
     anomaly_alerts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DETECTORS, 0))
+    staff: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAFF_STEPS, 0))
+    staff_created: dict[str, int] = field(default_factory=dict)  # by role
+    refusals: dict[str, int] = field(default_factory=dict)  # every refused attempt, by kind
 
 
 def _change_cell(e: PublicEntry) -> str | None:
@@ -122,9 +113,23 @@ def _change_cell(e: PublicEntry) -> str | None:
     return f"{to}_{basis}"
 
 
+def _count_staff(day: DayCounts, e: PublicEntry) -> None:
+    step = e.action.removeprefix("staff.")
+    if e.ok and step in day.staff:
+        day.staff[step] += 1
+        if step == "created":
+            role = e.text("role")
+            day.staff_created[role] = day.staff_created.get(role, 0) + 1
+
+
 def count_day(day: DayCounts, e: PublicEntry) -> None:
     action = e.action
-    if action == "status.changed" and e.ok:
+    if not e.ok:  # every refusal, of any kind, is counted (and never hidden)
+        family = action.partition(".")[0]
+        day.refusals[family] = day.refusals.get(family, 0) + 1
+    if action.startswith("staff."):
+        _count_staff(day, e)
+    elif action == "status.changed" and e.ok:
         cell = _change_cell(e)
         if cell is not None:
             day.changes[cell] += 1
@@ -174,7 +179,11 @@ class DayReport:
     personal_data_reads: int
     access_refused: int
     anomaly_alerts: dict[str, int]
+    staff: dict[str, int] = field(default_factory=dict)
+    staff_created: dict[str, int] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
     current_colours: Group | None = None  # the latest day only: a snapshot, not from the log
+    current_staff: dict[str, int] | None = None  # the latest day only: active accounts by role
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -187,7 +196,11 @@ class DayReport:
             "personal_data_reads": self.personal_data_reads,
             "access_refused": self.access_refused,
             "anomaly_alerts": dict(self.anomaly_alerts),
+            "staff": dict(self.staff),
+            "staff_created_by_role": dict(self.staff_created),
+            "refusals": dict(self.refusals),
             "current_colours": self.current_colours.as_dict() if self.current_colours else None,
+            "current_staff": dict(self.current_staff) if self.current_staff is not None else None,
         }
 
 
@@ -195,7 +208,11 @@ def iso_day(start: int) -> str:
     return _time.strftime("%Y-%m-%d", _time.gmtime(start))
 
 
-def day_report(counts: DayCounts, current: Mapping[str, int] | None = None) -> DayReport:
+def day_report(
+    counts: DayCounts,
+    current: Mapping[str, int] | None = None,
+    staff: Mapping[str, int] | None = None,
+) -> DayReport:
     return DayReport(
         iso_day(counts.start),
         counts.start,
@@ -206,7 +223,11 @@ def day_report(counts: DayCounts, current: Mapping[str, int] | None = None) -> D
         counts.personal_data_reads,
         counts.access_refused,
         dict(counts.anomaly_alerts),
+        dict(counts.staff),
+        dict(sorted(counts.staff_created.items())),
+        dict(sorted(counts.refusals.items())),
         suppress({c: current.get(c, 0) for c in CURRENT_CELLS}) if current is not None else None,
+        dict(sorted(staff.items())) if staff is not None else None,
     )
 
 
@@ -245,10 +266,14 @@ def build_report(
     first_seq: int,
     log_size: int,
     current: Mapping[str, int] | None = None,
+    staff: Mapping[str, int] | None = None,
 ) -> Report:
-    """The report of `days` UTC days from `first_day`; `current` colour counts go on the last."""
+    """The report of `days` UTC days from `first_day`; the snapshots (`current` colour counts,
+    active `staff` by role) go on the last."""
     counted = count_days(entries, first_day, days)
+    last = len(counted) - 1
     reports = [
-        day_report(c, current if i == len(counted) - 1 else None) for i, c in enumerate(counted)
+        day_report(c, current if i == last else None, staff if i == last else None)
+        for i, c in enumerate(counted)
     ]
     return Report(generated_at, first_seq, log_size, THRESHOLD, reports)

@@ -4,8 +4,14 @@ A rule raises a person's colour to yellow or red because of one fact of theirs, 
 number of days from that fact's time, while its CertLogic condition holds. Green is what remains
 when no rule applies: nobody is coloured without a rule and the evidence it cites.
 
-    {"ruleset": "default", "version": 1,
-     "title": {"zh": "...", "en": "..."}, "description": {"zh": "...", "en": "..."},
+Rules cannot target people or events. They read the health fact vocabulary only (no identifier
+of a fact, person, venue or place, no district, no free text: domain/facts.py); every text they
+compare with is one of the vocabulary's closed values; and time is relative: a condition may move
+a fact's time or "now" by whole days (`plusTime` in days), but names no date, no hour and no
+instant, so no rule can pick out the visitors of one venue in one hour. A rule set's version and
+title are the system's: the version is the next free number of its id, and the title says so.
+
+    {"ruleset": "default", "version": 1, "description": {"zh": "...", "en": "..."},
      "refuse_at_gate": ["yellow", "red"],
      "rules": [{"id": "p1", "colour": "red", "fact": "test", "lasts_days": 14,
                 "logic": {"===": [{"var": "fact.result"}, "positive"]},
@@ -24,7 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from healthcode.domain.errors import InvalidInput
-from healthcode.domain.facts import ATTRIBUTES, COMMON, LISTS, RULE_KINDS, FactKind
+from healthcode.domain.facts import (
+    ATTRIBUTES,
+    COMMON,
+    LISTS,
+    RULE_KINDS,
+    VALUES,
+    FactKind,
+    Symptom,
+)
 
 SET_ID = re.compile(r"^[a-z][a-z0-9_-]{0,9}$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]{0,5}$")
@@ -40,6 +54,8 @@ RULE_REF_LENGTH = 16  # a rule reference must fit on a health code (domain/codes
 NO_RULE = "none"  # the rule part of a green status's reference
 
 # CertLogic's operations (https://github.com/ehn-dcc-development/dgc-business-rules, certlogic).
+# (A string literal in a condition may only be a closed value of the vocabulary, or the time unit
+# "day" of plusTime: see _check_literal.)
 OPERATIONS = frozenset(
     {
         "var", "if", "===", "and", "<", ">", "<=", ">=", "in", "+", "!", "!!", "reduce",
@@ -72,16 +88,24 @@ class Rule:
 class RuleSet:
     set_id: str
     version: int
-    title: Text
     description: Text
     refuse_at_gate: frozenset[str]
     rules: tuple[Rule, ...]
+
+    @property
+    def title(self) -> Text:
+        """Derived, never written by hand: a title cannot claim another version."""
+        return title_of(self.set_id, self.version)
 
     def ref(self, rule_id: str = NO_RULE) -> str:
         return f"{self.set_id}@{self.version}#{rule_id}"
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.rule_id == rule_id), None)
+
+
+def title_of(set_id: str, version: int) -> Text:
+    return Text(f"规则集 {set_id} 第{version}版", f"Rule set {set_id}, version {version}")
 
 
 def split_ref(rule_ref: str) -> tuple[str, int, str] | None:
@@ -124,18 +148,32 @@ def _keys(doc: Mapping[str, Any], allowed: set[str], where: str) -> None:
         raise _fail(f"{where}.{extra[0]}", "is not part of the rule-set format")
 
 
-def parse_ruleset(doc: object) -> RuleSet:
-    """Check a rule-set document's shape, texts, ids and condition syntax (InvalidInput names
-    the JSON path at fault). Running the conditions on sample facts is a second step, done by
-    the service with the CertLogic engine."""
-    if not isinstance(doc, dict):
-        raise _fail("ruleset", "a rule set is a JSON object")
-    top = {"ruleset", "version", "title", "description", "refuse_at_gate", "rules"}
-    _keys(doc, top, "$")
-    set_id = doc.get("ruleset")
+def set_id_of(doc: object) -> str:
+    set_id = doc.get("ruleset") if isinstance(doc, dict) else None
     if not isinstance(set_id, str) or not SET_ID.match(set_id):
         raise _fail("$.ruleset", "a rule-set id is 1 to 10 of a-z, 0-9, _ and -, from a letter")
-    version = _int(doc, "version", "$", 1, MAX_VERSION)
+    return set_id
+
+
+def parse_ruleset(doc: object, *, next_version: int | None = None, stored: bool = False) -> RuleSet:
+    """Check a rule-set document's shape, texts, ids and condition syntax (InvalidInput names
+    the JSON path at fault). A new document (`next_version`: the next free version of its id)
+    may state its version only if it is that one, and has no title: both are the system's.
+    `stored`: a document published before, read back (older ones had a title, ignored now).
+    Running the conditions on sample facts is a second step, done by the service with the
+    CertLogic engine."""
+    if not isinstance(doc, dict):
+        raise _fail("ruleset", "a rule set is a JSON object")
+    top = {"ruleset", "version", "description", "refuse_at_gate", "rules"}
+    _keys(doc, top | {"title"} if stored else top, "$")
+    set_id = set_id_of(doc)
+    if next_version is not None and "version" not in doc:
+        version = next_version
+    else:
+        version = _int(doc, "version", "$", 1, MAX_VERSION)
+    if next_version is not None and version > next_version:
+        raise _fail("$.version", f"versions are numbered by the system: the next version of "
+                    f"{set_id} is {next_version}", "version_number")  # fmt: skip
     refuse = doc.get("refuse_at_gate")
     if not isinstance(refuse, list) or not set(refuse) <= set(RAISES) or "red" not in refuse:
         raise _fail("$.refuse_at_gate", "lists the colours a gate refuses; red is always one")
@@ -148,14 +186,7 @@ def parse_ruleset(doc: object) -> RuleSet:
         if rule.rule_id in seen:
             raise _fail(f"$.rules[{i}].id", f"rule id {rule.rule_id!r} is used twice")
         seen.add(rule.rule_id)
-    ruleset = RuleSet(
-        set_id,
-        version,
-        _text(doc, "title", "$"),
-        _text(doc, "description", "$"),
-        frozenset(refuse),
-        rules,
-    )
+    ruleset = RuleSet(set_id, version, _text(doc, "description", "$"), frozenset(refuse), rules)
     ids = [(f"$.rules[{i}].id", rule.rule_id) for i, rule in enumerate(rules)]
     for where, rule_id in [*ids, ("$.ruleset", NO_RULE)]:
         ref = ruleset.ref(rule_id)
@@ -222,6 +253,36 @@ def _var_ok(path: str, kind: FactKind, scope: FactKind | None) -> bool:
     return False
 
 
+# The only texts a condition may compare with: the vocabulary's closed values, its fact kinds,
+# and the one time unit. A date, an hour or any other text is refused: time is relative to the
+# fact ("days since"), never an absolute window that could pick out one event.
+LITERALS = frozenset(
+    {v for values in VALUES.values() for v in values}
+    | {s.value for s in Symptom}
+    | {k.value for k in RULE_KINDS}
+    | {"day"}
+)
+MAX_NUMBER = 10_000
+
+
+def _check_literal(node: object, where: str) -> None:
+    if node is None or isinstance(node, bool):
+        return
+    if isinstance(node, int | float):
+        if not -MAX_NUMBER <= node <= MAX_NUMBER:
+            raise _fail(where, f"numbers in a condition are from -{MAX_NUMBER} to {MAX_NUMBER}",
+                        "literal")  # fmt: skip
+        return
+    if isinstance(node, str):
+        if node not in LITERALS:
+            raise _fail(where, f"{node[:40]!r} is not a value of the health fact vocabulary: a "
+                        "condition compares with closed values only, and time only in days "
+                        "relative to a fact (plusTime ... 'day'), never a date or an hour",
+                        "literal")  # fmt: skip
+        return
+    raise _fail(where, "is not a JSON value")
+
+
 def check_logic(
     node: object, kind: FactKind, where: str, scope: FactKind | None = None, depth: int = 0
 ) -> None:
@@ -232,9 +293,8 @@ def check_logic(
             check_logic(item, kind, f"{where}[{i}]", scope, depth + 1)
         return
     if not isinstance(node, dict):
-        if node is None or isinstance(node, bool | int | float | str):
-            return
-        raise _fail(where, "is not a JSON value")
+        _check_literal(node, where)
+        return
     if len(node) != 1:
         raise _fail(where, "an operation is an object with exactly one key")
     op, args = next(iter(node.items()))
@@ -242,6 +302,8 @@ def check_logic(
         raise _fail(where, f"{op!r} is not a CertLogic operation", "unknown_operation")
     if op == "var":
         path = args[0] if isinstance(args, list) and args else args
+        for default in args[1:] if isinstance(args, list) else []:
+            _check_literal(default, f"{where}[1]")
         if not isinstance(path, str) or not _var_ok(path, kind, scope):
             raise _fail(where, f"variable {path!r} is not in the health fact vocabulary",
                         "unknown_variable")  # fmt: skip

@@ -46,7 +46,26 @@ def _subject_ref(uow: UnitOfWork, subject_id: str) -> str:
     return commitment(identity.commit_key, subject_id) if identity else "unknown"
 
 
-def log_refusal(ctx: ServiceContext, principal: Principal, refused: Refused) -> None:
+def log_route_refusal(
+    ctx: ServiceContext, principal: Principal, action: str, subject_id: str | None
+) -> None:
+    """A role refused a whole route (403). On a route about a person, the refusal names that
+    person by commitment, so that it is in their record ("who tried to read my record")."""
+    ref = None
+    if subject_id is not None:
+        with ctx.uow(read_only=True) as uow:
+            if uow.subjects.get(subject_id) is not None:
+                ref = _subject_ref(uow, subject_id)
+    refused = Refused.of(action, "subject", ref) if ref else Refused.of(action, "route", action)
+    log_refusal(ctx, principal, refused, outcome="refused:role")
+
+
+def log_refusal(
+    ctx: ServiceContext,
+    principal: Principal,
+    refused: Refused,
+    outcome: str = "refused:not_permitted",
+) -> None:
     """A refused attempt, on the log in its own transaction (the refused one stored nothing).
     Call it after the refused unit of work has ended: the web layer does, for every Refused."""
     with ctx.uow() as uow:
@@ -58,7 +77,7 @@ def log_refusal(ctx: ServiceContext, principal: Principal, refused: Refused) -> 
                 refused.ref,
                 "access_control",
                 ACCESS_BASIS,
-                outcome="refused:not_permitted",
+                outcome=outcome,
                 details={"action": refused.action},
             ),
             ctx.clock.now(),
@@ -162,12 +181,15 @@ def access_venue(principal: Principal, venue_id: str, action: str) -> None:
 
 
 def access_case(uow: UnitOfWork, principal: Principal, case_id: str, action: str) -> None:
-    """A tracer works on the cases assigned to them; a health officer on any case."""
+    """Every officer, health officers included, works only on the cases a second person
+    assigned to them (AUTHZ-9): a made-up positive for someone's ID number would otherwise let
+    any officer trace where that person was."""
     require(principal, action)
     case = uow.cases.get_case(case_id)
-    if case is not None and principal.role is Role.HEALTH_OFFICER:
-        return
     if case is not None and uow.assignments.is_assigned(case_id, principal.ref):
         return
-    ref = case_id if case else "unknown"
-    raise Refused("no such case", field="case_id", action=action, kind="case", ref=ref)
+    if case is None:
+        raise Refused("no such case", field="case_id", action=action, kind="case", ref="unknown")
+    # A refused attempt on someone's case is an attempt on them: it goes in their record.
+    ref = _subject_ref(uow, case.subject_id)
+    raise Refused("no such case", field="case_id", action=action, kind="subject", ref=ref)

@@ -13,6 +13,7 @@ from healthcode.domain.audit import commitment
 from healthcode.domain.errors import InvalidInput
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import Checkpoint
+from healthcode.services.venues import names_within
 
 PAGE_LIMIT = 1000
 
@@ -38,9 +39,34 @@ class AboutEntry:
     basis: str
     outcome: str
     details: dict[str, str | int]
+    object_ref: str = ""  # what it was about: a case, an order, the person themselves
 
 
 ABOUT_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ReadVisit:
+    """A visit of mine a trace read and found: where and when (what my own record may say)."""
+
+    venue_id: str
+    venue_name: str
+    start: int
+
+
+def visits_found_by_case(ctx: ServiceContext, subject_id: str) -> dict[str, list[ReadVisit]]:
+    """Case id -> the visits of this person that its traces found (their exposures), for their
+    own record ("your visit to X on D was read in tracing case K"). The caller has passed the
+    person's own access gate; nothing here is on the public log."""
+    with ctx.uow(read_only=True) as uow:
+        found = uow.exposures.of_subject(subject_id)
+        names = names_within(uow, {e.venue_id for e in found}, True)
+    out: dict[str, list[ReadVisit]] = {}
+    for e in sorted(found, key=lambda x: x.start):
+        out.setdefault(e.case_id, []).append(
+            ReadVisit(e.venue_id, names.get(e.venue_id, e.venue_id), e.start)
+        )
+    return out
 
 
 def about_subject(
@@ -67,6 +93,7 @@ def about_subject(
                 e["basis"],
                 e["outcome"],
                 e["details"],
+                e["object"]["ref"],
             )
         )
     return out

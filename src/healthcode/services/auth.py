@@ -24,7 +24,7 @@ from healthcode.domain.accounts import (
     token_hash,
 )
 from healthcode.domain.audit import Actor, LogEntry, commitment
-from healthcode.domain.errors import InvalidInput, TooMany, Unauthenticated
+from healthcode.domain.errors import Conflict, InvalidInput, TooMany, Unauthenticated
 from healthcode.domain.identity import validate_mobile
 from healthcode.services import enrolment
 from healthcode.services.context import ServiceContext
@@ -105,7 +105,7 @@ def sign_in_staff(
     now = ctx.clock.now()
     with ctx.uow() as uow:
         account = uow.staff.by_username(username.strip().lower())
-        usable = account is not None and account.disabled_at is None
+        usable = account is not None and account.is_active  # not pending, not disabled
         stored_hash = account.password_hash if usable and account else None
         password_ok = ctx.credentials.verify_password(stored_hash, password)
         step = None
@@ -228,7 +228,7 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
         )
         if alive and session.kind == PrincipalKind.STAFF:
             account = uow.staff.get(session.ref)
-            alive = account is not None and account.disabled_at is None
+            alive = account is not None and account.is_active
         if alive and session.kind == PrincipalKind.RESIDENT:
             subject = uow.subjects.get(session.ref)
             alive = subject is not None and subject.erased_at is None
@@ -255,12 +255,19 @@ def sign_out(ctx: ServiceContext, principal: Principal) -> None:
 
 def enrol_applicant(
     ctx: ServiceContext, principal: Principal, cmd: enrolment.EnrolResident
-) -> enrolment.Enrolled:
+) -> enrolment.Enrolled | None:
     """An applicant enrols themselves, with the phone number they proved; their session then
-    continues as the resident's."""
+    continues as the resident's. A document already enrolled is not an error the applicant
+    sees (that would tell anyone with a phone whether a given ID number is enrolled): None,
+    and the attempt goes in the record of the document's holder. Callers answer both alike."""
     if ctx.keys.phone_tag(validate_mobile(cmd.phone)) != principal.ref:
         raise InvalidInput("enrol with the phone number you signed in with", field="phone")
-    done = enrolment.enrol_resident(ctx, cmd)
+    try:
+        done = enrolment.enrol_resident(ctx, cmd)
+    except Conflict as exc:
+        if exc.code != "already_enrolled":
+            raise
+        return None
     if principal.session_id is not None:
         with ctx.uow() as uow:
             uow.sessions.promote(

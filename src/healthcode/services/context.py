@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from healthcode.domain.anomalies import Thresholds
+from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import LegalBasis
 from healthcode.services.ports import (
     Clock,
@@ -33,6 +34,8 @@ class CityPolicy:
     trace_min_overlap_seconds: int = 900
     trace_extension_seconds: int = 1800
     vaccination_facts: bool = False
+    rule_concentration_people: int = 10  # a rule set's new colours on one venue, district or
+    rule_concentration_percent: int = 50  # ... hour (this many, this share) need an auditor
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,10 @@ class OrderPolicy:
     freeze_threshold: int = 50  # more residents than this: frozen until an auditor releases it
     orders_per_officer_day: int = 10  # proposals per officer in any 24 hours ...
     subjects_per_officer_day: int = 100  # ... and residents named in them
+    orders_per_city_day: int = 100  # proposals by all officers in any 24 hours ...
+    subjects_per_city_day: int = 1000  # ... and residents named in them
+    freeze_per_officer_day: int = 50  # residents in one proposer's orders in force in 24 h ...
+    freeze_per_city_day: int = 200  # ... and city-wide, above which approvals freeze
     appeal_decision_seconds: int = 48 * 3600
     legal_bases: tuple[LegalBasis, ...] = ()  # the published list; none: no order is possible
 
@@ -84,3 +91,4 @@ class ServiceContext:
     orders: OrderPolicy = OrderPolicy()
     retention: RetentionPolicy = RetentionPolicy()
     anomalies: AnomalyPolicy = field(default_factory=AnomalyPolicy)
+    duties: DutyPolicy = field(default_factory=DutyPolicy)

@@ -7,6 +7,7 @@ keyed commitment.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +16,7 @@ from healthcode.domain.audit import Actor, LogEntry, commitment
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound, parse_choice
 from healthcode.domain.identity import (
     DocumentType,
+    date_of,
     validate_document,
     validate_mobile,
     validate_name,
@@ -57,7 +59,7 @@ class Enrolled:
 
 
 def _document(
-    doc_type: str | None, doc_number: str | None, now_required: bool
+    doc_type: str | None, doc_number: str | None, now_required: bool, now: int
 ) -> tuple[DocumentType | None, str | None]:
     if not doc_type and not doc_number and not now_required:
         return None, None
@@ -67,7 +69,7 @@ def _document(
         )
     if not doc_number:
         raise InvalidInput("doc_number is required", field="doc_number", code="required")
-    return validate_document(doc_type, doc_number)
+    return validate_document(doc_type, doc_number, date_of(now))
 
 
 def _store(
@@ -97,9 +99,57 @@ def _store(
 
 def enrol_resident(ctx: ServiceContext, cmd: EnrolResident, actor: Actor | None = None) -> Enrolled:
     name = validate_name(cmd.name)
-    doc = _document(cmd.doc_type, cmd.doc_number, True)
-    phone = validate_mobile(cmd.phone)
     now = ctx.clock.now()
+    doc = _document(cmd.doc_type, cmd.doc_number, True, now)
+    phone = validate_mobile(cmd.phone)
+    try:
+        return _enrol(ctx, name, doc, phone, now, actor)
+    except Conflict as exc:
+        if exc.code == "already_enrolled" and doc[0] is not None and doc[1] is not None:
+            _log_known_document(ctx, doc[0], doc[1], actor, now)
+        raise
+
+
+def document_key(doc_type: str, doc_number: str) -> str:
+    """What rate limits count attempts with a document by: never the number itself."""
+    digest = hashlib.sha256(f"{doc_type.strip().lower()}/{''.join(doc_number.split()).upper()}"
+                            .encode()).hexdigest()  # fmt: skip
+    return digest[:32]
+
+
+def _log_known_document(
+    ctx: ServiceContext, doc_type: DocumentType, doc_number: str, actor: Actor | None, now: int
+) -> None:
+    """Someone tried to enrol with a document already enrolled: it goes in its holder's record
+    ("someone tried to enrol with your ID document"), in a transaction of its own."""
+    with ctx.uow() as uow:
+        holder = uow.vault.find_document(doc_type, doc_number)
+        identity = uow.vault.get(holder) if holder else None
+        if identity is None:
+            return
+        uow.log.append(
+            LogEntry(
+                "resident.enrolment_refused",
+                actor or Actor("applicant", "applicant"),
+                "subject",
+                commitment(identity.commit_key, identity.subject_id),
+                "enrolment",
+                ENROLMENT_BASIS,
+                outcome="refused:document_known",
+            ),
+            now,
+        )
+        uow.commit()
+
+
+def _enrol(
+    ctx: ServiceContext,
+    name: str,
+    doc: tuple[DocumentType | None, str | None],
+    phone: str,
+    now: int,
+    actor: Actor | None,
+) -> Enrolled:
     with ctx.uow() as uow:
         enrolled = _store(uow, "resident", name, doc, phone, now)
         who = actor or Actor("resident", enrolled.commitment)
@@ -125,8 +175,8 @@ def add_dependant(ctx: ServiceContext, cmd: AddDependant) -> Enrolled:
     relation = parse_choice(
         Relation, cmd.relation, field="relation", code="unknown_relation", what="relation"
     )
-    doc = _document(cmd.doc_type, cmd.doc_number, False)
     now = ctx.clock.now()
+    doc = _document(cmd.doc_type, cmd.doc_number, False, now)
     with ctx.uow() as uow:
         guardian = uow.subjects.get(cmd.guardian_id)
         guardian_identity = uow.vault.get(cmd.guardian_id)

@@ -1,9 +1,14 @@
-"""Importing lab results (CSV or API) and opening cases.
+"""Labs and their results (AUTHZ-8, domain/labs.py): a lab is registered by two people with its
+own public key, and only a lab submits results (CSV rows, JSON rows or an HL7 FHIR R4 Bundle:
+adapters/fhir.py), each submission signed with its key. Positives open cases.
 
 Every row is checked before anything is written; one bad row refuses the whole import, with
 every bad row reported by line (REL-4). Results and the cases they open are written in one
-transaction with their log entries: the import as counts, each opened case with the subject's
-commitment (never the lab's test id, which the lab could link back to the person).
+transaction with their log entries: the import as counts (per lab: results, positives, and the
+positives that answer no test request or have no epidemiological link), each opened case with
+the subject's commitment (never the lab's test id, which the lab could link back to the person).
+A sample the lab has only *registered* (result `registered`) is a test request, kept until
+retention ends.
 """
 
 from __future__ import annotations
@@ -15,16 +20,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from healthcode.domain.access import Role
+from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import Actor, LogEntry, commitment
-from healthcode.domain.cases import Case, LabResult, TestResult, open_case
-from healthcode.domain.errors import DomainError, InvalidInput, parse_choice
-from healthcode.domain.identity import validate_document
+from healthcode.domain.cases import DAY, Case, LabResult, TestResult, open_case
+from healthcode.domain.errors import DomainError, Forbidden, InvalidInput, parse_choice
+from healthcode.domain.facts import FactKind
+from healthcode.domain.identity import date_of, validate_document
+from healthcode.domain.labs import LINK_DAYS, Lab, LabSample
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
 from healthcode.services.ports import UnitOfWork
 from healthcode.services.status import refresh
 
-COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result", "lab")
+COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result")  # and "lab", optional
+REGISTERED = "registered"  # a sample received, its result still to come: the test request
 TOKEN = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
 LAB_BASIS = "infectious_disease_reporting"
 MAX_ROWS = 200_000
@@ -68,6 +78,10 @@ class ImportReport:
     duplicates: int = 0
     cases_opened: list[str] = field(default_factory=list)
     colour_changes: int = 0
+    registered: int = 0  # samples registered (test requests), no result yet
+    positives: int = 0
+    unrequested: int = 0  # positives with no earlier registration of their sample
+    unlinked: int = 0  # positives with no exposure and no symptoms in the 14 days before
 
 
 def parse_csv(text: str) -> list[LabRow]:
@@ -93,7 +107,8 @@ def _rows(reader: csv.DictReader[str]) -> list[LabRow]:
     for number, raw in enumerate(reader, start=2):  # line 1 is the header
         if len(rows) >= MAX_ROWS:
             raise InvalidInput(f"at most {MAX_ROWS} rows per file", field="rows", code="too_many")
-        rows.append(LabRow(number, *((raw.get(c) or "").strip() for c in COLUMNS)))
+        values = [(raw.get(c) or "").strip() for c in (*COLUMNS, "lab")]
+        rows.append(LabRow(number, *values))
     return rows
 
 
@@ -115,15 +130,21 @@ class _Checked:
     row: LabRow
     subject_id: str
     sample_time: int
-    result: TestResult
+    result: TestResult | None  # None: a registered sample
 
 
-def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, now: int) -> _Checked:
-    for name in ("test_id", "lab"):
-        if not TOKEN.match(getattr(row, name)):
-            raise InvalidInput("1 to 64 letters, digits, '.', '_', '/' or '-'", field=name)
-    result = parse_choice(
-        TestResult, row.result.lower(), field="result", code="result", what="result"
+def _check_row(
+    ctx: ServiceContext, uow: UnitOfWork, row: LabRow, lab: Lab, now: int
+) -> _Checked:
+    if not TOKEN.match(row.test_id):
+        raise InvalidInput("1 to 64 letters, digits, '.', '_', '/' or '-'", field="test_id")
+    if row.lab and row.lab != lab.code:
+        raise InvalidInput(
+            f"a lab submits its own results only: this is {lab.code}", field="lab", code="lab"
+        )
+    text = row.result.lower()
+    result = None if text == REGISTERED else parse_choice(
+        TestResult, text, field="result", code="result", what="result"
     )
     try:
         sample_time = parse_time(row.sample_time)
@@ -131,7 +152,7 @@ def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, now: int) -> _
         raise InvalidInput(str(exc), field="sample_time") from None
     if sample_time > now + ctx.policy.clock_skew_seconds:
         raise InvalidInput("sample time is in the future", field="sample_time")
-    doc_type, doc_number = validate_document(row.doc_type, row.doc_number)
+    doc_type, doc_number = validate_document(row.doc_type, row.doc_number, date_of(now))
     subject_id = uow.vault.find_document(doc_type, doc_number)
     if subject_id is None:
         raise InvalidInput("no enrolled resident holds this document", field="doc_number")
@@ -139,13 +160,13 @@ def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, now: int) -> _
 
 
 def _check_all(
-    ctx: ServiceContext, uow: UnitOfWork, rows: Sequence[LabRow], now: int
+    ctx: ServiceContext, uow: UnitOfWork, rows: Sequence[LabRow], lab: Lab, now: int
 ) -> list[_Checked]:
     errors: list[RowError] = []
     checked: list[_Checked] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, bool], int] = {}
     for row in rows:
-        key = (row.lab, row.test_id)
+        key = (row.test_id, row.result.lower() == REGISTERED)
         if key in seen:
             errors.append(
                 RowError(row.line, "test_id", f"same lab and test id as line {seen[key]}")
@@ -153,7 +174,7 @@ def _check_all(
             continue
         seen[key] = row.line
         try:
-            checked.append(_check_row(ctx, uow, row, now))
+            checked.append(_check_row(ctx, uow, row, lab, now))
         except DomainError as exc:
             errors.append(RowError(row.line, exc.field or "row", exc.message))
     if errors:
@@ -161,41 +182,92 @@ def _check_all(
     return checked
 
 
-def import_results(ctx: ServiceContext, rows: Sequence[LabRow], actor: Actor) -> ImportReport:
+def lab_principal(lab: Lab) -> Principal:
+    """The principal a lab acts as once its signature is checked."""
+    return Principal(PrincipalKind.LAB, lab.lab_id, Role.LAB)
+
+
+def _active_lab(uow: UnitOfWork, lab: Principal) -> Lab:
+    found = uow.labs.get(lab.ref) if lab.kind == PrincipalKind.LAB else None
+    if found is None or found.state != "active":
+        raise Forbidden("results come from registered labs only, signed with their key",
+                        code="not_a_lab")  # fmt: skip
+    return found
+
+
+def _linked(uow: UnitOfWork, results: list[LabResult]) -> set[str]:
+    """The people among positives with an epidemiological link: an exposure found by tracing,
+    or symptoms they reported, in the 14 days before their sample."""
+    people = sorted({r.subject_id for r in results})
+    sample = {r.subject_id: r.sample_time for r in results}
+    window = LINK_DAYS * DAY
+    linked: set[str] = set()
+    for who, found in uow.exposures.of_subjects(people).items():
+        if any(e.withdrawn_at is None and 0 <= sample[who] - e.start <= window for e in found):
+            linked.add(who)
+    for who, facts in uow.health_facts.of_subjects(people).items():
+        if any(f.kind is FactKind.SYMPTOMS and f.withdrawn_at is None
+               and 0 <= sample[who] - f.time <= window for f in facts):  # fmt: skip
+            linked.add(who)
+    return linked
+
+
+def import_results(ctx: ServiceContext, rows: Sequence[LabRow], lab: Principal) -> ImportReport:
+    """A registered lab's results (and sample registrations), signed by it: `lab` is the
+    principal its signature proved (services/auth.authenticate_lab)."""
     if not rows:
         raise InvalidInput("no rows to import", field="rows", code="empty")
     now = ctx.clock.now()
     report = ImportReport()
     with ctx.uow() as uow:
         require_emergency(uow)
-        checked = _check_all(ctx, uow, rows, now)
-        known = uow.cases.known_tests([(c.row.lab, c.row.test_id) for c in checked])
-        fresh = [c for c in checked if (c.row.lab, c.row.test_id) not in known]
-        report.duplicates = len(checked) - len(fresh)
+        source = _active_lab(uow, lab)
+        checked = _check_all(ctx, uow, rows, source, now)
+        samples = [
+            LabSample(source.code, c.row.test_id, c.subject_id, c.sample_time, now)
+            for c in checked
+            if c.result is None
+        ]
+        report.registered = uow.labs.register_samples(samples)
+        finals = [c for c in checked if c.result is not None]
+        known = uow.cases.known_tests([(source.code, c.row.test_id) for c in finals])
+        fresh = [c for c in finals if (source.code, c.row.test_id) not in known]
+        report.duplicates = len(finals) - len(fresh)
         results = [
-            LabResult(c.row.lab, c.row.test_id, c.subject_id, c.sample_time, c.result, now)
+            LabResult(source.code, c.row.test_id, c.subject_id, c.sample_time, c.result, now)
             for c in fresh
+            if c.result is not None
         ]
         uow.cases.add_results(results)
         report.imported = len(results)
-        for result in sorted(results, key=lambda r: r.sample_time):
-            if result.result is TestResult.POSITIVE:
-                case = _open_case_once(ctx, uow, result, now, actor)
-                if case is not None:
-                    report.cases_opened.append(case.case_id)
+        positives = [r for r in results if r.result is TestResult.POSITIVE]
+        report.positives = len(positives)
+        requested = uow.labs.registered([(r.lab, r.test_id) for r in positives])
+        report.unrequested = sum(1 for r in positives if (r.lab, r.test_id) not in requested)
+        linked = _linked(uow, positives)
+        report.unlinked = sum(1 for r in positives if r.subject_id not in linked)
+        actor = Actor("lab", f"lab:{source.lab_id}")
+        for result in sorted(positives, key=lambda r: r.sample_time):
+            case = _open_case_once(ctx, uow, result, now, actor)
+            if case is not None:
+                report.cases_opened.append(case.case_id)
         changes = refresh(ctx, uow, {r.subject_id for r in results}, now, actor, "lab_result")
         report.colour_changes = len(changes)
         uow.log.append(
             LogEntry(
                 "lab_results.imported",
                 actor,
-                "lab_results",
-                "batch",
+                "lab",
+                f"lab:{source.lab_id}",
                 "case_finding",
                 LAB_BASIS,
                 details={
                     "imported": report.imported,
                     "duplicates": report.duplicates,
+                    "registered": report.registered,
+                    "positives": report.positives,
+                    "unrequested": report.unrequested,
+                    "unlinked": report.unlinked,
                     "cases_opened": len(report.cases_opened),
                     "colour_changes": report.colour_changes,
                 },

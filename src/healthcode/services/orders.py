@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry, commitment
+from healthcode.domain.duties import REFUSALS as DUTY_REFUSALS
 from healthcode.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooMany
 from healthcode.domain.orders import (
     APPROVERS,
@@ -36,6 +37,7 @@ from healthcode.domain.orders import (
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import UnitOfWork
+from healthcode.services.staff import check_independent
 from healthcode.services.status import Change, refresh
 
 PURPOSE = "manual_order"
@@ -133,20 +135,36 @@ def _applying(uow: UnitOfWork, order_id: str) -> list[str]:
 # -- proposing ------------------------------------------------------------------------------------
 
 
-def _quota_wait(
-    ctx: ServiceContext, recent: list[tuple[int, int]], count: int, now: int
-) -> tuple[str, int] | None:
-    """(what, seconds to wait) if proposing `count` more people now would exceed a quota."""
-    policy = ctx.orders
-    if len(recent) + 1 > policy.orders_per_officer_day:
-        oldest = recent[len(recent) - policy.orders_per_officer_day][0]
-        return f"{policy.orders_per_officer_day} orders", oldest + DAY - now
+def _wait(recent: list[tuple[int, int]], count: int, orders: int, people: int, now: int
+          ) -> tuple[str, int] | None:  # fmt: skip
+    """(what, seconds to wait) if `count` more people in one more order would exceed `orders`
+    orders or `people` residents among `recent` (proposed_at, residents), oldest first."""
+    if len(recent) + 1 > orders:
+        oldest = recent[len(recent) - orders][0]
+        return f"{orders} orders", oldest + DAY - now
     named = sum(n for _, n in recent)
-    if named + count > policy.subjects_per_officer_day:
+    if named + count > people:
         for proposed_at, n in recent:  # oldest first: wait until enough have left the window
             named -= n
-            if named + count <= policy.subjects_per_officer_day:
-                return f"{policy.subjects_per_officer_day} residents", proposed_at + DAY - now
+            if named + count <= people:
+                return f"{people} residents", proposed_at + DAY - now
+    return None
+
+
+def _quota_wait(
+    ctx: ServiceContext, uow: UnitOfWork, principal: Principal, count: int, now: int
+) -> tuple[str, int] | None:
+    """(what, seconds to wait) if proposing `count` more people now would exceed the officer's
+    quotas, or the city's: splitting one mass order over many accounts meets the second."""
+    policy = ctx.orders
+    mine = uow.orders.proposed_by_since(principal.ref, now - DAY)
+    wait = _wait(mine, count, policy.orders_per_officer_day, policy.subjects_per_officer_day, now)
+    if wait is not None:
+        return f"an officer may propose at most {wait[0]}", wait[1]
+    city = uow.orders.proposed_since(now - DAY)
+    wait = _wait(city, count, policy.orders_per_city_day, policy.subjects_per_city_day, now)
+    if wait is not None:
+        return f"all officers together may propose at most {wait[0]}", wait[1]
     return None
 
 
@@ -173,9 +191,11 @@ def propose_order(
         max_days=policy.max_days,
     )
     if len(draft.subject_ids) > policy.subjects_per_officer_day:
+        _log_refusal(ctx, principal, "order.proposed", "none", legal_basis,
+                     "refused:too_many_subjects")  # fmt: skip
         raise InvalidInput(
             f"an officer may name at most {policy.subjects_per_officer_day} residents a day: "
-            "split the order, or ask another officer",
+            "no order may be larger",
             field="subject_ids",
             code="too_many_subjects",
         )
@@ -185,8 +205,7 @@ def propose_order(
             subject = uow.subjects.get(subject_id)
             if subject is None or subject.erased_at is not None:
                 raise NotFound("no such resident among subject_ids", field="subject_ids")
-        recent = uow.orders.proposed_by_since(principal.ref, now - DAY)
-        wait = _quota_wait(ctx, recent, len(draft.subject_ids), now)
+        wait = _quota_wait(ctx, uow, principal, len(draft.subject_ids), now)
         if wait is None:
             order = ManualOrder(
                 new_order_id(),
@@ -210,8 +229,8 @@ def propose_order(
     what, seconds = wait
     _log_refusal(ctx, principal, "order.proposed", "none", legal_basis, "refused:quota")
     raise TooMany(
-        f"quota reached: an officer may propose at most {what} in 24 hours, so that no one "
-        f"officer can colour many people quickly; try again in {seconds} s",
+        f"quota reached: {what} in 24 hours, so that nobody can colour many people quickly; "
+        f"try again in {seconds} s",
         retry_after=seconds,
         field="subject_ids",
     )
@@ -220,19 +239,37 @@ def propose_order(
 # -- the second officer ---------------------------------------------------------------------------
 
 
+def _independence(
+    ctx: ServiceContext, uow: UnitOfWork, principal: Principal, others: list[str | None], now: int
+) -> str | None:
+    """Why this person is not independent of every one of `others` (domain/duties.py)."""
+    for other in others:
+        if other is not None:
+            why = check_independent(ctx, uow, principal.ref, other, now)
+            if why is not None:
+                return why
+    return None
+
+
 def _second_officer(
     ctx: ServiceContext, principal: Principal, order_id: str, action: str
 ) -> ManualOrder:
-    """The order, if this officer may decide on it; refusals of the two-person rule are logged."""
+    """The order, if this officer may decide on it: another role than the proposer's, and truly
+    independent of the proposer (AUTHZ-7); refusals of the two-person rule are logged."""
     _staff(principal, APPROVERS, "approve or reject")
+    now = ctx.clock.now()
     with ctx.uow(read_only=True) as uow:
         order = _get(uow, order_id)
-    refusal = approval_refusal(order, principal.ref, principal.role)
+        refusal = approval_refusal(order, principal.ref, principal.role)
+        message = REFUSALS.get(refusal or "", "")
+        if refusal is None:
+            refusal = _independence(ctx, uow, principal, [order.proposed_by], now)
+            message = DUTY_REFUSALS.get(refusal or "", "")
     if refusal is not None:
         _log_refusal(
             ctx, principal, action, order.order_id, order.legal_basis, f"refused:{refusal}"
         )
-        raise Forbidden(REFUSALS[refusal], code="two_person_rule")
+        raise Forbidden(message, code="two_person_rule")
     return order
 
 
@@ -258,6 +295,24 @@ def _activate(
     return active
 
 
+def _freeze(
+    ctx: ServiceContext, uow: UnitOfWork, order: ManualOrder, now: int
+) -> tuple[str, int] | None:
+    """(why, the threshold) if this order must wait for an auditor: it names more people than
+    one order may, or it would take the proposer's, or the whole city's, orders in force of the
+    last 24 hours past their limit (so a mass order split into small ones still freezes)."""
+    policy = ctx.orders
+    if order.subject_count > policy.freeze_threshold:
+        return "order_size", policy.freeze_threshold
+    started = uow.orders.started_since(now - DAY)
+    mine = sum(n for who, n in started if who == order.proposed_by)
+    if mine + order.subject_count > policy.freeze_per_officer_day:
+        return "officer_day", policy.freeze_per_officer_day
+    if sum(n for _, n in started) + order.subject_count > policy.freeze_per_city_day:
+        return "city_day", policy.freeze_per_city_day
+    return None
+
+
 def approve_order(ctx: ServiceContext, principal: Principal, order_id: str) -> ManualOrder:
     """Approval by a second officer of a different role. An order naming more people than the
     freeze threshold is frozen instead, with no effect on any colour, until an auditor releases
@@ -270,15 +325,16 @@ def approve_order(ctx: ServiceContext, principal: Principal, order_id: str) -> M
             order, decided_by=principal.ref, decided_role=principal.role.value, decided_at=now
         )
         actor = actor_of(uow, principal)
-        threshold = ctx.orders.freeze_threshold
-        frozen = order.subject_count > threshold
+        frozen = _freeze(ctx, uow, order, now)
         state = OrderState.FROZEN if frozen else OrderState.ACTIVE
         _log(uow, "order.approved", actor, order, now, state=state.value)
-        if frozen:
+        if frozen is not None:
+            why, threshold = frozen
             decided = replace(decided, state=OrderState.FROZEN.value)
             uow.orders.save(decided)
             count = order.subject_count
-            _log(uow, "order.frozen", SYSTEM, order, now, subjects=count, threshold=threshold)
+            _log(uow, "order.frozen", SYSTEM, order, now, subjects=count, threshold=threshold,
+                 why=why)  # fmt: skip
         else:
             decided = _activate(ctx, uow, decided, actor, now, "order_active")
         uow.commit()
@@ -330,9 +386,21 @@ def revoke_order(ctx: ServiceContext, principal: Principal, order_id: str) -> Ma
 # -- the auditor ----------------------------------------------------------------------------------
 
 
+def _auditor(ctx: ServiceContext, principal: Principal, order_id: str, action: str) -> None:
+    """An auditor who decides on a frozen order is independent of both officers behind it."""
+    _staff(principal, RELEASERS, "release or refuse")
+    now = ctx.clock.now()
+    with ctx.uow(read_only=True) as uow:
+        order = _get(uow, order_id)
+        why = _independence(ctx, uow, principal, [order.proposed_by, order.decided_by], now)
+    if why is not None:
+        _log_refusal(ctx, principal, action, order.order_id, order.legal_basis, f"refused:{why}")
+        raise Forbidden(DUTY_REFUSALS.get(why, why), code="two_person_rule")
+
+
 def release_order(ctx: ServiceContext, principal: Principal, order_id: str) -> ManualOrder:
     """An auditor lets a frozen order take effect: it applies from now for its days."""
-    _staff(principal, RELEASERS, "release")
+    _auditor(ctx, principal, order_id, "order.released")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         order = _pending(uow, order_id, OrderState.FROZEN)
@@ -346,7 +414,7 @@ def release_order(ctx: ServiceContext, principal: Principal, order_id: str) -> M
 
 def refuse_release(ctx: ServiceContext, principal: Principal, order_id: str) -> ManualOrder:
     """An auditor refuses a frozen order: it never applies."""
-    _staff(principal, RELEASERS, "refuse")
+    _auditor(ctx, principal, order_id, "order.release_refused")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         order = _pending(uow, order_id, OrderState.FROZEN)

@@ -16,9 +16,11 @@ from healthcode.domain.appeals import Appeal
 from healthcode.domain.audit import LogEntry
 from healthcode.domain.cases import Case, LabResult
 from healthcode.domain.checkins import CheckIn
+from healthcode.domain.duties import Appointment, StaffChange
 from healthcode.domain.facts import RecordedFact
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
+from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
 from healthcode.domain.venues import Poster, VenueDraft
 
@@ -350,6 +352,8 @@ class UnitOfWork(Protocol):
     statuses: StatusRepository
     notices: NoticeRepository
     staff: StaffRepository
+    staff_changes: StaffChangeRepository
+    labs: LabRepository
     sessions: SessionRepository
     otp: OtpRepository
     devices: DeviceRepository
@@ -417,6 +421,17 @@ class StaffAccount:
     totp_last_step: int
     created_at: int
     disabled_at: int | None = None
+    activated_at: int | None = None  # None: its creation still waits for a second person
+
+    @property
+    def is_active(self) -> bool:
+        return self.activated_at is not None and self.disabled_at is None
+
+    @property
+    def state(self) -> str:
+        if self.disabled_at is not None:
+            return "disabled"
+        return "active" if self.activated_at is not None else "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +473,43 @@ class StaffRepository(Protocol):
     def set_totp_step(self, staff_id: str, step: int) -> None: ...
     def set_password(self, staff_id: str, password_hash: str) -> None: ...
     def disable(self, staff_id: str, now: int) -> None: ...
+    def enable(self, staff_id: str) -> None: ...
+    def activate(self, staff_id: str, now: int) -> None: ...
+    def set_role(self, staff_id: str, role: str) -> None: ...
+
+
+class LabRepository(Protocol):
+    """Registered labs (domain/labs.py) and the samples they registered before a result."""
+
+    def add(self, lab: Lab) -> None: ...
+    def get(self, lab_id: str) -> Lab | None: ...
+    def by_code(self, code: str) -> Lab | None: ...
+    def all(self) -> list[Lab]: ...
+    def save(self, lab: Lab) -> None:
+        """Store its approval or revocation."""
+
+    def register_samples(self, samples: list[LabSample]) -> int:
+        """Store the samples not registered before; return how many were new."""
+
+    def registered(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (lab code, test id) were registered as samples."""
+
+    def purge_samples(self, before: int) -> int:
+        """Delete samples taken before `before`."""
+
+
+class StaffChangeRepository(Protocol):
+    """Requests to create, re-role, re-enable (or, for auditors, disable) a staff account, and
+    their decisions: the appointments that separation of duties reads (domain/duties.py)."""
+
+    def add(self, change: StaffChange) -> None: ...
+    def get(self, change_id: str) -> StaffChange | None: ...
+    def decide(self, change: StaffChange) -> None:
+        """Store the decision (state, decided_by, decided_at) of a pending request."""
+
+    def pending(self) -> list[StaffChange]: ...
+    def appointments(self, staff_ids: list[str]) -> dict[str, list[Appointment]]:
+        """Each account's approved creations, role changes and re-enablings, oldest first."""
 
 
 class SessionRepository(Protocol):
@@ -534,6 +586,12 @@ class OrderRepository(Protocol):
 
     def proposed_by_since(self, staff_id: str, since: int) -> list[tuple[int, int]]:
         """(proposed_at, number of people) of each order this officer proposed since then."""
+
+    def proposed_since(self, since: int) -> list[tuple[int, int]]:
+        """(proposed_at, number of people) of each order anybody proposed since then."""
+
+    def started_since(self, since: int) -> list[tuple[str, int]]:
+        """(proposer, number of people) of each order that took effect since then."""
 
     def with_states(self, states: Sequence[str]) -> list[ManualOrder]: ...
     def due_to_expire(self, now: int) -> list[ManualOrder]:

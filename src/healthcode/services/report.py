@@ -31,6 +31,10 @@ def report(ctx: ServiceContext, days: int = 7) -> Report:
         entries = read_since(uow, first_day)
         entries = [e for e in entries if e.seq < size]
         current = uow.statuses.counts()
+        staff: dict[str, int] = {}
+        for account in uow.staff.all():
+            if account.is_active:
+                staff[account.role] = staff.get(account.role, 0) + 1
     return build_report(
         entries,
         first_day=first_day,
@@ -39,4 +43,5 @@ def report(ctx: ServiceContext, days: int = 7) -> Report:
         first_seq=first_seq,
         log_size=size,
         current=current,
+        staff=staff,
     )

@@ -126,6 +126,7 @@ def _purge(ctx: ServiceContext, now: int) -> PurgeReport:
             "exposures": uow.retention.purge_exposures(cutoff),
             "notices": uow.retention.purge_notices(cutoff),
             "health_facts": uow.retention.purge_health_facts(cutoff, SHORT_LIVED_FACTS),
+            "lab_samples": uow.labs.purge_samples(cutoff),
             "sessions": uow.retention.purge_sessions(
                 cutoff,
                 max(access.staff_idle_seconds, access.resident_idle_seconds),

@@ -21,18 +21,22 @@ from dataclasses import dataclass
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import LogEntry
+from healthcode.domain.duties import REFUSALS as DUTY_REFUSALS
 from healthcode.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.domain.published import PublicEntry, parse_entry
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import StoredRuleSet, UnitOfWork
+from healthcode.services.rule_dry_run import Spread, compare
+from healthcode.services.rulebook import active_ruleset, parsed
 from healthcode.services.rules import RULES_BASIS, Activation, activate_in, forget_gate_policy
+from healthcode.services.staff import check_independent
 
 REQUESTED = "ruleset.activation_requested"
 REFUSED = "ruleset.activation_refused"
 REQUEST_SECONDS = 24 * 3600
 REQUESTERS = frozenset({Role.HEALTH_OFFICER, Role.AUTHORITY_ADMIN})
-APPROVERS = frozenset({Role.AUTHORITY_ADMIN})
+APPROVERS = frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR})  # an auditor: concentrated sets
 BATCH = 5000
 _MARK = f'"action":"{REQUESTED}"'
 
@@ -121,29 +125,67 @@ def pending(ctx: ServiceContext) -> list[ActivationRequest]:
 
 
 def approve_activation(ctx: ServiceContext, principal: Principal, request_seq: int) -> Activation:
-    """A second person (an authority admin who did not ask) approves: the version is active."""
+    """A second person (an authority admin who did not ask, and is independent of whoever did:
+    not their appointee, not a fellow appointee, past the cooling-off period) approves: the
+    version is active."""
     _staff(principal, APPROVERS, "approve")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         uow.log.lock()  # the check and the activation are one step: no approval races another
         request = _numbered(uow, request_seq)
-        if request.requested_by != principal.pseudonym:
-            why = _open(uow, request, now)
-            if why is not None:
-                raise Conflict(why, field="request")
+        asker = request.requested_by.removeprefix("staff:")
+        why = check_independent(ctx, uow, principal.ref, asker, now)
+        if why is None:
+            problem = _open(uow, request, now)
+            if problem is not None:
+                raise Conflict(problem, field="request")
             stored = _published(uow, request.set_id, request.version)
+            spread = compare(ctx, uow, parsed(stored), active_ruleset(uow), now)[3]
+            why = _concentration_refusal(principal, spread)
+        if why is None:
             detail: dict[str, str | int] = {"request": request.seq,
-                                            "requested_by": request.requested_by}  # fmt: skip
+                                            "requested_by": request.requested_by,
+                                            **spread_details(spread)}  # fmt: skip
             done = activate_in(ctx, uow, stored, actor_of(uow, principal), now, detail)
             uow.commit()
             forget_gate_policy()
             return done
-    _log_refusal(ctx, principal, request, now)
-    raise Forbidden(
-        "the person who asked for an activation cannot approve it: a second person must",
-        field="request",
-        code="two_person_rule",
-    )
+    _log_refusal(ctx, principal, request, now, why)
+    raise Forbidden(REFUSALS_HERE.get(why) or DUTY_REFUSALS[why], field="request",
+                    code="concentrated" if why in CONCENTRATION else "two_person_rule")  # fmt: skip
+
+
+REFUSALS_HERE = {
+    "same_person": "the person who asked for an activation cannot approve it: a second "
+    "person must",
+    "concentrated": "the colours this rule set would change concentrate on one venue, district "
+    "or hour (see its dry run): an auditor must approve its activation",
+    "not_concentrated": "an authority admin approves this activation; an auditor approves only "
+    "those whose colours concentrate on one venue, district or hour",
+}
+
+
+CONCENTRATION = frozenset({"concentrated", "not_concentrated"})
+
+
+def _concentration_refusal(principal: Principal, spread: Spread) -> str | None:
+    """A rule set that singles out one venue, district or hour needs an auditor; an auditor
+    approves nothing else (the authority's admins run its rules)."""
+    auditor = principal.role is Role.AUDITOR
+    if spread.concentrated is not None and not auditor:
+        return "concentrated"
+    if spread.concentrated is None and auditor:
+        return "not_concentrated"
+    return None
+
+
+def spread_details(spread: Spread) -> dict[str, str | int]:
+    """What the log says of where an activation's new colours fall: counts, never a person."""
+    found: dict[str, str | int] = {"coloured": spread.coloured}
+    if spread.concentrated is not None:
+        dimension, _, people = spread.concentrated
+        found |= {"concentrated": dimension, "concentrated_people": people}
+    return found
 
 
 def _numbered(uow: UnitOfWork, seq: int) -> ActivationRequest:
@@ -155,7 +197,7 @@ def _numbered(uow: UnitOfWork, seq: int) -> ActivationRequest:
 
 
 def _log_refusal(
-    ctx: ServiceContext, principal: Principal, request: ActivationRequest, now: int
+    ctx: ServiceContext, principal: Principal, request: ActivationRequest, now: int, why: str
 ) -> None:
     """The refused attempt, on the log in its own transaction (nothing else was written)."""
     with ctx.uow() as uow:
@@ -166,7 +208,7 @@ def _log_refusal(
             f"{request.set_id}@{request.version}",
             "rule_publication",
             RULES_BASIS,
-            outcome="refused:same_person",
+            outcome=f"refused:{why}",
             details={"request": request.seq},
         )
         uow.log.append(entry, now)

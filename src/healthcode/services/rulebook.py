@@ -28,7 +28,8 @@ SAMPLE_TIME = 1_700_000_000
 def parsed(stored: StoredRuleSet) -> RuleSet:
     ruleset = _PARSED.get(stored.digest)
     if ruleset is None:
-        ruleset = _PARSED[stored.digest] = parse_ruleset(json.loads(stored.document))
+        document = json.loads(stored.document)
+        ruleset = _PARSED[stored.digest] = parse_ruleset(document, stored=True)
     return ruleset
 
 

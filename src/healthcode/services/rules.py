@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound
 from healthcode.domain.facts import FactKind
-from healthcode.domain.rulesets import RuleSet, kinds_used, parse_ruleset
+from healthcode.domain.rulesets import RuleSet, kinds_used, parse_ruleset, set_id_of
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import StoredRuleSet, UnitOfWork
 from healthcode.services.rulebook import active_ruleset, dry_run, parsed
@@ -49,15 +49,24 @@ class Activation:
     changes: list[Change]
 
 
+def next_version(ctx: ServiceContext, set_id: str) -> int:
+    """The version a new document of `set_id` gets: the system numbers them, one after another."""
+    with ctx.uow(read_only=True) as uow:
+        return 1 + max((s.version for s in uow.rulesets.all() if s.set_id == set_id), default=0)
+
+
 def check_document(ctx: ServiceContext, text: str) -> tuple[RuleSet, str, str]:
-    """Parse, check and dry-run a rule-set document: (rule set, canonical JSON, digest)."""
+    """Parse, check and dry-run a rule-set document: (rule set, canonical JSON, digest). Its
+    version is the next free one of its id (a document may state it, or an earlier version it
+    re-publishes unchanged); its title is derived."""
     if len(text) > MAX_DOCUMENT:
         raise InvalidInput("a rule set is at most 200 kB", field="document", code="too_large")
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput(f"not JSON: {exc}", field="document", code="not_json") from None
-    ruleset = parse_ruleset(doc)
+    ruleset = parse_ruleset(doc, next_version=next_version(ctx, set_id_of(doc)))
+    doc["version"] = ruleset.version
     if not ctx.policy.vaccination_facts and FactKind.VACCINATION in kinds_used(ruleset):
         raise InvalidInput(
             "this city does not record vaccinations, so no rule may read them",

@@ -33,7 +33,9 @@ MAX_NOTE_CHARS = 1 << 20
 MAX_SIZE = (1 << 64) - 1  # tree sizes are uint64 in C2SP
 TIMESTAMP_PREFIX = "timestamp "
 
-_DECIMAL = re.compile(r"0|[1-9][0-9]*")  # ASCII only: str.isdigit() accepts other scripts
+# ASCII only (str.isdigit() accepts other scripts), and at most 20 digits: uint64 fits, and a
+# 5,000-digit line would make int() itself refuse (Python caps int-from-text conversions).
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 class CheckpointError(ValueError):

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from healthcode.verifier.audit import verify_log_copy
+from healthcode.verifier.checkpoint import CheckpointError, parse_vkey
 from healthcode.verifier.qr_image import QrImageError, decode_qr_image
 from healthcode.verifier.trustlist import TrustListError, TrustStore, parse_trust_list
 from healthcode.verifier.verify import Decision, Verdict, VerifyPolicy, verify_health_code
@@ -68,6 +69,8 @@ def load_trust(specs: list[str]) -> TrustStore:
             raise fail(f"cannot read {file}: {exc.strerror}") from None
         except TrustListError as exc:
             raise fail(f"{file}: {exc}") from None
+        except UnicodeDecodeError:
+            raise fail(f"{file}: a trust list is UTF-8 JSON text") from None
     return store
 
 
@@ -117,12 +120,16 @@ def audit_verify(
 ) -> None:
     """Check a log copy against signed checkpoints; name the first bad entry."""
     try:
+        parse_vkey(vkey)
+    except CheckpointError as exc:
+        raise fail(f"--vkey: {exc}") from None
+    try:
         notes = json.loads(checkpoints.read_text(encoding="utf-8"))["checkpoints"]
         if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
             raise ValueError
     except OSError as exc:
         raise fail(f"cannot read {checkpoints}: {exc.strerror}") from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise fail(f"{checkpoints}: expected JSON with a 'checkpoints' list of notes") from None
     try:
         with log.open(encoding="utf-8") as lines:

@@ -2,7 +2,10 @@
 
 Checks run in a fixed order, and each failure stops the chain with a typed reason:
 framing → size cap → key lookup (every key with that kid) → signature → payload claims →
-time window (bounded skew) → status. The payload is decoded only after a signature verified, so
+time window → status. Expiry is expiry (SIG-9): a code, and the status inside it, is refused from
+the second its `exp` (`valid_until`) is reached; the clock-skew allowance covers only a device
+clock that runs behind the issuer's (`iat` slightly in the future) and the key's validity
+period, never a code past its end. The payload is decoded only after a signature verified, so
 an attacker's CBOR never reaches the claim parser unsigned. `verify_*` never raises: anything
 unforeseen becomes `invalid/malformed`, never `admit`.
 """
@@ -188,9 +191,11 @@ def _verify_health_code(text: object, store: TrustStore, now: int, policy: Verif
     kid = key.kid.hex()
     problem = _time_problem(claims, key, now, policy)
     if problem is not None:
-        return Verdict(Decision.INVALID, problem, issuer=claims.issuer, kid=kid)
+        # An expired code says when it ended, so a guard can tell the visitor how long ago.
+        ended = claims.expires_at if problem is Reason.EXPIRED else None
+        return Verdict(Decision.INVALID, problem, issuer=claims.issuer, kid=kid, valid_until=ended)
     decision, reason = Decision.ADMIT, Reason.OK
-    if claims.valid_until + policy.max_skew_seconds < now:
+    if claims.valid_until <= now:
         decision, reason = Decision.REFUSE, Reason.STATUS_EXPIRED
     elif claims.colour in policy.refused_colours:
         decision = Decision.REFUSE
@@ -218,7 +223,7 @@ def _time_problem(
         return Reason.OUTSIDE_KEY_VALIDITY
     if claims.issued_at > now + skew:
         return Reason.NOT_YET_VALID
-    if claims.expires_at + skew < now:
+    if claims.expires_at <= now:  # no skew here: a 5-minute code works for 5 minutes
         return Reason.EXPIRED
     return None
 

@@ -14,7 +14,9 @@ from healthcode.adapters.db.tables import (
     otp_challenges,
     sessions,
     staff_accounts,
+    staff_changes,
 )
+from healthcode.domain.duties import Appointment, ChangeState, StaffChange
 from healthcode.services.ports import DeviceToken, OtpChallenge, StaffAccount, StoredSession
 
 
@@ -54,6 +56,62 @@ class SqlStaff:
 
     def disable(self, staff_id: str, now: int) -> None:
         self._set(staff_id, disabled_at=now)
+
+    def enable(self, staff_id: str) -> None:
+        self._set(staff_id, disabled_at=None)
+
+    def activate(self, staff_id: str, now: int) -> None:
+        self._set(staff_id, activated_at=now)
+
+    def set_role(self, staff_id: str, role: str) -> None:
+        self._set(staff_id, role=role)
+
+
+class SqlStaffChanges:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, change: StaffChange) -> None:
+        self.conn.execute(insert(staff_changes).values(**as_row(change)))
+
+    def get(self, change_id: str) -> StaffChange | None:
+        row = self.conn.execute(
+            select(staff_changes).where(staff_changes.c.change_id == change_id)
+        ).first()
+        return from_row(StaffChange, row) if row else None
+
+    def decide(self, change: StaffChange) -> None:
+        self.conn.execute(
+            update(staff_changes)
+            .where(staff_changes.c.change_id == change.change_id)
+            .values(state=change.state, decided_by=change.decided_by, decided_at=change.decided_at)
+        )
+
+    def pending(self) -> list[StaffChange]:
+        rows = self.conn.execute(
+            select(staff_changes)
+            .where(staff_changes.c.state == ChangeState.PENDING.value)
+            .order_by(staff_changes.c.requested_at, staff_changes.c.change_id)
+        )
+        return [from_row(StaffChange, r) for r in rows]
+
+    def appointments(self, staff_ids: list[str]) -> dict[str, list[Appointment]]:
+        found: dict[str, list[Appointment]] = {s: [] for s in staff_ids}
+        rows = self.conn.execute(
+            select(staff_changes)
+            .where(
+                and_(
+                    staff_changes.c.staff_id.in_(staff_ids),
+                    staff_changes.c.state == ChangeState.APPROVED.value,
+                )
+            )
+            .order_by(staff_changes.c.decided_at, staff_changes.c.change_id)
+        )
+        for row in rows:
+            made = from_row(StaffChange, row).appointment()
+            if made is not None:
+                found[made.staff_id].append(made)
+        return found
 
 
 class SqlSessions:

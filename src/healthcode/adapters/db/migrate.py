@@ -20,6 +20,17 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest revision of the schema."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None  # noqa: S101 - the package ships its migrations
+    return head
+
+
 def upgrade(
     engine: Engine, checkin_keys: SubjectCipher | None = None, revision: str = "head"
 ) -> None:

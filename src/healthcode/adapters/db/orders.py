@@ -120,6 +120,22 @@ class SqlOrders:
         )
         return [(r.proposed_at, r.subject_count) for r in rows]
 
+    def proposed_since(self, since: int) -> list[tuple[int, int]]:
+        rows = self.conn.execute(
+            select(manual_orders.c.proposed_at, manual_orders.c.subject_count)
+            .where(manual_orders.c.proposed_at > since)
+            .order_by(manual_orders.c.proposed_at)
+        )
+        return [(r.proposed_at, r.subject_count) for r in rows]
+
+    def started_since(self, since: int) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            select(manual_orders.c.proposed_by, manual_orders.c.subject_count).where(
+                manual_orders.c.starts_at > since
+            )
+        )
+        return [(r.proposed_by, r.subject_count) for r in rows]
+
     def with_states(self, states: Sequence[str]) -> list[ManualOrder]:
         rows = self.conn.execute(
             select(manual_orders)

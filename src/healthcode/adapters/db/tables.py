@@ -264,6 +264,35 @@ notices = Table(
     Index(None, "subject_id", "created_at"),
 )
 
+# Labs: organisations registered by two admins with their own public key (domain/labs.py).
+labs = Table(
+    "labs",
+    metadata,
+    Column("lab_id", String(24), primary_key=True),
+    Column("code", String(40), nullable=False, unique=True),  # on every result it submits
+    Column("name", String(120), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),  # its ES256 key: SPKI DER
+    Column("kid", String(16), nullable=False),
+    Column("requested_by", String(24), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("approved_by", String(24)),
+    Column("approved_at", BigInteger),
+    Column("revoked_by", String(24)),
+    Column("revoked_at", BigInteger),
+)
+
+# Samples a lab registered before their result: the test requests results answer.
+lab_samples = Table(
+    "lab_samples",
+    metadata,
+    Column("lab", String(40), primary_key=True),
+    Column("test_id", String(64), primary_key=True),
+    Column("subject_id", String(32), nullable=False),
+    Column("sample_time", BigInteger, nullable=False),
+    Column("registered_at", BigInteger, nullable=False),
+    Index(None, "sample_time"),
+)
+
 # --- Accounts and access (who may act, and for which case) ------------------------------------
 
 staff_accounts = Table(
@@ -278,6 +307,26 @@ staff_accounts = Table(
     Column("totp_last_step", BigInteger, nullable=False),  # a code is accepted once
     Column("created_at", BigInteger, nullable=False),
     Column("disabled_at", BigInteger),
+    Column("activated_at", BigInteger),  # NULL while its creation waits for a second person
+)
+
+# Requests to create, re-role or re-enable a staff account (and to disable an auditor's), with
+# their decisions: the appointments separation of duties reads (domain/duties.py).
+staff_changes = Table(
+    "staff_changes",
+    metadata,
+    Column("change_id", String(24), primary_key=True),
+    Column("staff_id", String(24), nullable=False),
+    Column("kind", String(8), nullable=False),  # create | role | enable | disable
+    Column("role", String(24), nullable=False),  # the account's role once changed
+    Column("requested_by", String(24), nullable=False),  # a staff id, or "operator"
+    Column("requested_role", String(24), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),  # pending | approved | refused
+    Column("decided_by", String(24)),
+    Column("decided_at", BigInteger),
+    Index(None, "staff_id"),
+    Index(None, "state"),
 )
 
 sessions = Table(

@@ -20,11 +20,13 @@ from healthcode.adapters.db.accounts import (
     SqlOtp,
     SqlSessions,
     SqlStaff,
+    SqlStaffChanges,
 )
 from healthcode.adapters.db.cases import SqlCases
 from healthcode.adapters.db.checkins import SqlCheckIns, SubjectCipher
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
+from healthcode.adapters.db.labs import SqlLabs
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
 from healthcode.adapters.db.maintenance import SqlMaintenance
 from healthcode.adapters.db.orders import SqlAppeals, SqlOrders
@@ -91,6 +93,8 @@ class SqlUnitOfWork:
         self.statuses = SqlStatuses(self._conn)
         self.notices = SqlNotices(self._conn)
         self.staff = SqlStaff(self._conn)
+        self.staff_changes = SqlStaffChanges(self._conn)
+        self.labs = SqlLabs(self._conn)
         self.sessions = SqlSessions(self._conn)
         self.otp = SqlOtp(self._conn)
         self.devices = SqlDevices(self._conn)

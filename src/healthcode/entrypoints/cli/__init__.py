@@ -6,7 +6,6 @@ healthcode demo | init | serve | staff | resident | code | venue | checkin | lab
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -14,8 +13,10 @@ import typer
 from healthcode.bootstrap import initialise
 from healthcode.entrypoints.cli.checkins import checkin_app
 from healthcode.entrypoints.cli.common import (
+    command_group,
     console,
     handles_errors,
+    injected_clock,
     load_settings,
     open_app,
     uvicorn_options,
@@ -34,7 +35,7 @@ from healthcode.services.verify import verify_policy
 from healthcode.verifier import cli as verifier_cli
 from healthcode.verifier.verify import verify_health_code
 
-app = typer.Typer(
+app = command_group(
     help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
 )
 app.command()(demo)
@@ -104,13 +105,14 @@ def verify(
 ) -> None:
     """Admit / refuse / invalid, offline. Exit 0 admit, 1 refuse, 3 invalid, 2 bad input."""
     if trust:
-        verifier_cli.verify(code, trust, now, 300, as_json)
+        clock = injected_clock()
+        verifier_cli.verify(code, trust, now or (clock.now() if clock else None), 300, as_json)
         return
     built = open_app()
     verdict = verify_health_code(
         verifier_cli.read_code(code),
         keys.trust_store(built.ctx),
-        now or int(time.time()),
+        now or built.ctx.clock.now(),
         verify_policy(built.ctx),
     )
     verifier_cli.show_verdict(verdict, as_json)

@@ -22,6 +22,7 @@ from rich.table import Table
 from healthcode.domain.audit import Actor
 from healthcode.entrypoints.cli.common import (
     EXIT_USAGE,
+    command_group,
     console,
     err,
     fail,
@@ -33,7 +34,9 @@ from healthcode.services import checkin_import, checkins
 from healthcode.services.checkins import MAX_BATCH, UploadItem, UploadReport
 from healthcode.services.labs import ImportRefused
 
-checkin_app = typer.Typer(help="Check-ins: who was where, from when to when.", no_args_is_help=True)
+checkin_app = command_group(
+    help="Check-ins: who was where, from when to when.", no_args_is_help=True
+)
 
 
 def _when(epoch: int | None) -> str:

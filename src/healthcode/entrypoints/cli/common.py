@@ -10,6 +10,8 @@ import functools
 import json
 import warnings
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -20,6 +22,7 @@ from healthcode.adapters.crypto.keystore import KeyStoreError
 from healthcode.bootstrap import App, build
 from healthcode.config import Settings
 from healthcode.domain.errors import DomainError
+from healthcode.services.ports import Clock
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,8 +51,37 @@ def load_settings() -> Settings:
         raise fail(f"{where}: {first.get('msg')}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class CliContext:
+    """What a caller of the command line may inject: a clock (tests and drills pass a fixed one;
+    the operator's shell passes nothing and gets the system clock). Given as Click's `obj`:
+    `CliRunner().invoke(app, args, obj=CliContext(clock=...))`."""
+
+    clock: Clock | None = None
+
+
+_injected: ContextVar[CliContext | None] = ContextVar("healthcode_cli_context", default=None)
+
+
+def _remember(ctx: typer.Context) -> None:
+    found = ctx.find_root().obj
+    _injected.set(found if isinstance(found, CliContext) else None)
+
+
+def command_group(**options: Any) -> typer.Typer:
+    """A group of commands that hands the caller's CliContext (if any) to `open_app`."""
+    group = typer.Typer(**options)
+    group.callback()(_remember)
+    return group
+
+
+def injected_clock() -> Clock | None:
+    found = _injected.get()
+    return found.clock if found is not None else None
+
+
 def open_app() -> App:
-    return build(load_settings())
+    return build(load_settings(), clock=injected_clock())
 
 
 def handles_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -26,24 +26,37 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.clock import FixedClock, SystemClock
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
-from healthcode.demo.accounts import DEMO_STAFF_PASSWORD, Cast, add_staff, cast, open_sessions
+from healthcode.demo.accounts import (
+    DEMO_STAFF_PASSWORD,
+    Cast,
+    add_staff,
+    cast,
+    found_staff,
+    open_sessions,
+)
 from healthcode.demo.city import DEFAULT_SEED, City, CityConfig, generate
 from healthcode.demo.outbreak import Rules
 from healthcode.demo.places import CITY_ZH, DISTRICTS
 from healthcode.demo.seed import Seeded, seed
 from healthcode.demo.timeline import HOUR
 from healthcode.domain.access import Role
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, uvicorn_options
+from healthcode.entrypoints.cli.common import (
+    console,
+    fail,
+    handles_errors,
+    injected_clock,
+    uvicorn_options,
+)
 from healthcode.services.auth import SignedIn
 
 MARKER = ".healthcode-demo"  # in a directory this command made, and may wipe
 STORY = "demo.json"  # the summary and the demo accounts, for later reference
 MAX_DAYS = 14  # check-ins are kept 14 days
 ANYONE = (Role.PUBLIC,)
-SIGNED_IN = tuple(r for r in Role if r is not Role.PUBLIC)
+SIGNED_IN = tuple(r for r in Role if r not in (Role.PUBLIC, Role.LAB))  # labs sign, no session
 RESIDENT = (Role.RESIDENT,)
 OFFICERS = (Role.TRACER, Role.HEALTH_OFFICER)
 VENUE = (Role.VENUE_STAFF, Role.VENUE_ADMIN, Role.AUTHORITY_ADMIN)
@@ -286,6 +299,7 @@ def demo(
         settings.infectious_days_before,
     )
     started = time.monotonic()
+    real = injected_clock() or SystemClock()  # the wall clock, unless a test sets one
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<42}"),
@@ -295,13 +309,16 @@ def demo(
         console=console,
     ) as progress:
         task = progress.add_task("generating the city", total=1)
-        city = generate(CityConfig(seed_, residents, days, rules=rules), int(time.time()))
+        city = generate(CityConfig(seed_, residents, days, rules=rules), real.now())
         progress.advance(task)
         clock = FixedClock(city.timeline.start - HOUR)
         app = build(settings, clock=clock)
         try:
-            seeded = seed(app, clock, city, RichPhases(progress))
-            who = add_staff(app, cast(city, seeded))
+            initialise(app)
+            founders = found_staff(app)  # on the city's first day: cooling-off long over by now
+            admins = (founders.admin.principal, founders.second_admin.principal)
+            seeded = seed(app, clock, city, admins, RichPhases(progress))
+            who = add_staff(app, cast(city, seeded), founders)
         finally:
             app.close()
     summary = _summary(city, seeded)
@@ -309,7 +326,7 @@ def demo(
     bind_host, bind_port = host or settings.host, port or settings.port
     base = f"http://{bind_host}:{bind_port}"
     _print_summary(city, summary)
-    built = build(settings)  # the real clock from here on: the sessions printed start now
+    built = build(settings, clock=real)  # the real clock from here on: sessions start now
     try:
         initialise(built)
         _print_accounts(who, open_sessions(built, who), settings, base)

@@ -10,11 +10,18 @@ from rich.table import Table
 
 from healthcode.domain.audit import Actor
 from healthcode.domain.keys import KeyUse
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app, print_json
+from healthcode.entrypoints.cli.common import (
+    command_group,
+    console,
+    fail,
+    handles_errors,
+    open_app,
+    print_json,
+)
 from healthcode.services import keys
 
-keys_app = typer.Typer(help="Signing keys: list, rotate, withdraw.", no_args_is_help=True)
-trust_app = typer.Typer(
+keys_app = command_group(help="Signing keys: list, rotate, withdraw.", no_args_is_help=True)
+trust_app = command_group(
     help="Trust lists: export ours, import other cities'.", no_args_is_help=True
 )
 CLI_ADMIN = Actor("authority_admin", "cli")

@@ -1,18 +1,30 @@
-"""`healthcode lab import` and `healthcode case list`."""
+"""`healthcode lab keygen | list | import` and `healthcode case list`.
+
+A lab's key is made by the lab (`lab keygen`, on its own machine); the authority registers only
+the public key, by two admins (POST /labs, then /labs/{id}/approve). `lab import` sends a file as
+the lab does over HTTP: signed with the lab's key, checked against the registered one.
+"""
 
 from __future__ import annotations
 
+import base64
+import os
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Column, Table
 
-from healthcode.domain.audit import Actor
+from healthcode.adapters.crypto.signer import raw_es256
+from healthcode.adapters.fhir import parse_bundle
+from healthcode.domain.labs import LabSignature, signed_message
 from healthcode.entrypoints.cli.common import (
     EXIT_USAGE,
+    command_group,
     console,
     err,
     fail,
@@ -20,32 +32,93 @@ from healthcode.entrypoints.cli.common import (
     open_app,
     print_json,
 )
-from healthcode.services import labs, trace
+from healthcode.services import lab_registry, labs, trace
+from healthcode.services.staff import OPERATOR
 
-lab_app = typer.Typer(help="Lab results: import them; positives open cases.", no_args_is_help=True)
-case_app = typer.Typer(help="Cases opened by positive results.", no_args_is_help=True)
+lab_app = command_group(
+    help="Labs: their keys, the list of registered labs, and sending results as a lab.",
+    no_args_is_help=True,
+)
+case_app = command_group(help="Cases opened by positive results.", no_args_is_help=True)
+ROUTES = {False: "/lab-results/csv", True: "/lab-results/fhir"}
+
+
+@lab_app.command("keygen")
+@handles_errors
+def keygen(
+    out: Annotated[Path, typer.Option(help="Where the lab keeps its private key (PEM)")],
+) -> None:
+    """Make a lab's ES256 key pair; prints the public key an admin registers. Run by the lab:
+    the private key never leaves it, and nobody at the authority ever holds it."""
+    if out.exists():
+        raise fail(f"{out} exists: a lab's key is never overwritten")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    console.print(f"private key: {out} (keep it at the lab)")
+    console.print("public key, for the authority's admins to register:")
+    console.print(base64.b64encode(public).decode(), soft_wrap=True)
+
+
+@lab_app.command("list")
+@handles_errors
+def list_labs() -> None:
+    """Every lab: code, name, key id, and whether it is pending, active or revoked."""
+    table = Table(Column("lab", overflow="fold"), "code", "name", "key id", "state")
+    for lab in lab_registry.list_labs(open_app().ctx):
+        table.add_row(lab.lab_id, lab.code, lab.name, lab.kid, lab.state)
+    console.print(table)
+
+
+def _key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise fail(f"cannot read the lab's private key {path}: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise fail(f"{path} is not an ES256 (P-256) private key")
+    return key
 
 
 @lab_app.command("import")
 @handles_errors
-def import_csv(
-    file: Annotated[Path, typer.Argument(help="CSV: " + ",".join(labs.COLUMNS))],
-    lab: Annotated[str, typer.Option(help="Who sends the results, for the log")] = "lab",
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV (" + ",".join(labs.COLUMNS) + ") or FHIR")],
+    lab: Annotated[str, typer.Option(help="The lab's id (see `lab list`)")],
+    key: Annotated[Path, typer.Option(help="The lab's private key (from `lab keygen`)")],
+    fhir: Annotated[bool, typer.Option(help="The file is an HL7 FHIR R4 Bundle")] = False,
 ) -> None:
-    """Import results; a bad row refuses the whole file, with every bad line listed."""
+    """Send results as the lab: signed with its key and checked against the registered one;
+    a bad row refuses the whole file, with every bad line listed."""
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        body = file.read_bytes()
+        text = body.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file} as UTF-8 text: {exc}") from None
     app = open_app()
+    created = app.ctx.clock.now()
+    route = ROUTES[fhir]
+    signature = raw_es256(_key(key), signed_message(created, route, body))
+    source = lab_registry.authenticate_lab(app.ctx, LabSignature(lab, created, signature),
+                                           route, body)  # fmt: skip
+    principal = labs.lab_principal(source)
     refused: labs.ImportRefused | None = None
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
     ) as progress:
         progress.add_task(f"checking and importing {file.name}")
-        rows = labs.parse_csv(text)
+        rows = parse_bundle(text) if fhir else labs.parse_csv(text)
         try:
-            report = labs.import_results(app.ctx, rows, Actor("lab", lab.lower()[:40] or "lab"))
+            report = labs.import_results(app.ctx, rows, principal)
         except labs.ImportRefused as exc:
             refused = exc
     # Report only once the progress display is gone, so nothing interleaves with it.
@@ -59,6 +132,8 @@ def import_csv(
             "rows": len(rows),
             "imported": report.imported,
             "duplicates": report.duplicates,
+            "registered": report.registered,
+            "positives": report.positives,
             "cases_opened": report.cases_opened,
         }
     )
@@ -92,7 +167,7 @@ def trace_case(
     ] = 2,
 ) -> None:
     """Close and secondary contacts of a case, with the evidence. Logged with the case."""
-    result = trace.trace_case(open_app().ctx, case_id, Actor("tracer", "cli"), depth)
+    result = trace.trace_case(open_app().ctx, case_id, OPERATOR, depth)
     table = Table(
         Column("contact", overflow="fold", min_width=32),
         "kind",
@@ -132,7 +207,7 @@ def trace_all(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("tracing cases", total=len(wanted))
         report = trace.trace_outbreak(
-            ctx, wanted, Actor("tracer", "cli"), depth, lambda n: progress.advance(task, n)
+            ctx, wanted, OPERATOR, depth, lambda n: progress.advance(task, n)
         )
     print_json(
         {

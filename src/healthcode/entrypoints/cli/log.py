@@ -10,10 +10,16 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from healthcode.entrypoints.cli.common import console, handles_errors, open_app, print_json
+from healthcode.entrypoints.cli.common import (
+    command_group,
+    console,
+    handles_errors,
+    open_app,
+    print_json,
+)
 from healthcode.services import audit
 
-log_app = typer.Typer(help="The public transparency log.", no_args_is_help=True)
+log_app = command_group(help="The public transparency log.", no_args_is_help=True)
 
 
 @log_app.command("checkpoint")

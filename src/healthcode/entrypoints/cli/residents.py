@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 
 from healthcode.adapters.qr import qr_png
-from healthcode.entrypoints.cli.common import console, handles_errors, open_app, print_json
+from healthcode.entrypoints.cli.common import (
+    command_group,
+    console,
+    handles_errors,
+    open_app,
+    print_json,
+)
 from healthcode.services import codes, enrolment
 
-residents = typer.Typer(help="Enrol residents and their dependants.", no_args_is_help=True)
-code_app = typer.Typer(help="Issue health codes.", no_args_is_help=True)
+residents = command_group(help="Enrol residents and their dependants.", no_args_is_help=True)
+code_app = command_group(help="Issue health codes.", no_args_is_help=True)
 
 
 @residents.command("enrol")

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from healthcode.entrypoints.cli.common import (
+    command_group,
     console,
     err,
     fail,
@@ -25,7 +26,7 @@ from healthcode.services import retention
 EXIT_FAILED = 1
 CONFIRM = "--yes-end-the-emergency"
 
-retention_app = typer.Typer(
+retention_app = command_group(
     help="Retention: purge personal data past its time; sunset at the end of the emergency.",
     no_args_is_help=True,
 )

@@ -15,15 +15,24 @@ from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Conflict, InvalidInput
 from healthcode.domain.facts import hypothetical
 from healthcode.domain.rulesets import Rule
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app, print_json
+from healthcode.entrypoints.cli.common import (
+    command_group,
+    console,
+    fail,
+    handles_errors,
+    open_app,
+    print_json,
+)
 from healthcode.services import health_facts, notices, rules, staff, status
 from healthcode.services.labs import parse_time
 
 CLI_ADMIN = Actor("authority_admin", "cli")
 CLI_RESIDENT = Actor("resident", "cli")
 
-rules_app = typer.Typer(help="Colour rules: published, versioned, activated.", no_args_is_help=True)
-status_app = typer.Typer(help="A person's colour, why, and what would change it.",
+rules_app = command_group(
+    help="Colour rules: published, versioned, activated.", no_args_is_help=True
+)
+status_app = command_group(help="A person's colour, why, and what would change it.",
                          no_args_is_help=True)  # fmt: skip
 
 

@@ -1,6 +1,8 @@
-"""`healthcode staff ...`: accounts for the people who run the system. The first authority admin
-is created here, on the server itself; later ones also through the API by an authority admin.
-Every account change is on the transparency log."""
+"""`healthcode staff ...`: accounts for the people who run the system. The city's first two
+authority admins and first two auditors are made here, on the server itself; every later
+account, role change and re-enabling is asked for by one authority admin and approved by a
+second, independent one over HTTP (POST /staff, /staff/requests/{id}/approve). Every account
+change is on the transparency log."""
 
 from __future__ import annotations
 
@@ -12,12 +14,11 @@ import segno
 import typer
 from rich.table import Table
 
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app
+from healthcode.entrypoints.cli.common import command_group, console, fail, handles_errors, open_app
 from healthcode.services import staff
 
-ROLES_HELP = "tracer, health_officer, authority_admin, auditor, venue_staff or venue_admin"
 STAFF_ID = Annotated[str, typer.Argument(help="The staff id (see `staff list`)")]
-staff_app = typer.Typer(help="Staff accounts: roles, passwords, authenticator apps.",
+staff_app = command_group(help="Staff accounts: roles, passwords, authenticator apps.",
                         no_args_is_help=True)  # fmt: skip
 
 
@@ -34,14 +35,12 @@ def _password(from_stdin: bool) -> str:
 @handles_errors
 def add(
     username: Annotated[str, typer.Argument(help="Lowercase sign-in name, e.g. li.tracer")],
-    role: Annotated[str, typer.Option(help=ROLES_HELP)],
-    venue: Annotated[str | None, typer.Option(help="The venue of venue staff and admins")] = None,
+    role: Annotated[str, typer.Option(help="authority_admin or auditor (bootstrap only)")],
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
 ) -> None:
-    """Create an account; prints the authenticator set-up (once: it is not shown again)."""
-    made = staff.create_staff(
-        open_app().ctx, staff.OPERATOR, username, role, _password(password_stdin), venue
-    )
+    """Make one of the city's first two authority admins or auditors; prints the
+    authenticator set-up (once: it is not shown again). Every other account takes two admins."""
+    made = staff.bootstrap_staff(open_app().ctx, username, role, _password(password_stdin))
     a = made.account
     console.print(f"created {a.username} ({a.role}), staff id {a.staff_id}")
     console.print("scan this with the authenticator app, or enter the URI by hand:")
@@ -52,12 +51,13 @@ def add(
 @staff_app.command("list")
 @handles_errors
 def list_accounts() -> None:
-    """Every account, its role, and whether it is disabled."""
-    table = Table("staff id", "username", "role", "venue", "created (UTC)", "disabled (UTC)")
+    """Every account, its role, and whether it is pending, active or disabled."""
+    table = Table("staff id", "username", "role", "venue", "state", "created (UTC)",
+                  "disabled (UTC)")  # fmt: skip
     for a in staff.list_staff(open_app().ctx):
         when = lambda t: time.strftime("%Y-%m-%d %H:%M", time.gmtime(t)) if t else ""  # noqa: E731
-        table.add_row(a.staff_id, a.username, a.role, a.venue_id or "", when(a.created_at),
-                      when(a.disabled_at))  # fmt: skip
+        table.add_row(a.staff_id, a.username, a.role, a.venue_id or "", a.state,
+                      when(a.created_at), when(a.disabled_at))  # fmt: skip
     console.print(table)
 
 
@@ -66,6 +66,7 @@ def list_accounts() -> None:
 def disable(
     staff_id: Annotated[str, typer.Argument(help="The staff id (see `staff list`)")],
 ) -> None:
-    """Stop an account at once: its sessions end and it cannot sign in."""
-    staff.disable_staff(open_app().ctx, staff.OPERATOR, staff_id)
+    """Stop an account at once: its sessions end and it cannot sign in (never the last
+    authority admin; an auditor only by an auditor and an admin together)."""
+    staff.operator_disable(open_app().ctx, staff_id)
     console.print(f"disabled {staff_id}")

@@ -9,11 +9,18 @@ import typer
 
 from healthcode.adapters.poster import POSTER_FORMATS, render_venue_poster
 from healthcode.domain.audit import Actor
-from healthcode.entrypoints.cli.common import console, fail, handles_errors, open_app, print_json
+from healthcode.entrypoints.cli.common import (
+    command_group,
+    console,
+    fail,
+    handles_errors,
+    open_app,
+    print_json,
+)
 from healthcode.services import venues
 from healthcode.services.venues import VenueWithPoster
 
-venue_app = typer.Typer(help="Register venues and print their posters.", no_args_is_help=True)
+venue_app = command_group(help="Register venues and print their posters.", no_args_is_help=True)
 CLI_ADMIN = Actor("authority_admin", "cli")
 
 

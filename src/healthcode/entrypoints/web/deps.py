@@ -19,7 +19,7 @@ from healthcode.config import Settings
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import Actor
 from healthcode.entrypoints.web.security import authorise
-from healthcode.services import auth
+from healthcode.services import auth, enrolment
 from healthcode.services.context import ServiceContext
 
 
@@ -63,8 +63,23 @@ async def limit_venue(request: Request, venue_id: str) -> None:
     _limit(request, "venue", venue_id)
 
 
+def limit_enrolment(request: Request, phone_tag: str, doc_type: str, doc_number: str) -> None:
+    """An applicant's enrolments are limited per phone, per document and per address, so that
+    nobody can try many ID numbers (the answer tells nothing, but the session does later)."""
+    _limit(request, "enrol_phone", phone_tag)
+    _limit(request, "enrol_document", enrolment.document_key(doc_type, doc_number))
+    _limit(request, "enrol_address", request.client.host if request.client else "unknown")
+
+
 def limiters(settings: Settings) -> dict[str, RateLimiter]:
+    per_hour = settings.rate_enrolments_per_hour / 60
     return {
+        "enrol_phone": RateLimiter(per_hour, burst=settings.rate_enrolments_per_hour),
+        "enrol_document": RateLimiter(per_hour, burst=settings.rate_enrolments_per_hour),
+        "enrol_address": RateLimiter(
+            settings.rate_enrolments_per_address_hour / 60,
+            burst=settings.rate_enrolments_per_address_hour,
+        ),
         "resident": RateLimiter(settings.rate_checkins_per_minute),
         "venue": RateLimiter(settings.rate_device_per_minute),
         "login": RateLimiter(settings.rate_logins_per_minute),

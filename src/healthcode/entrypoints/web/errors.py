@@ -103,8 +103,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
+        where = [str(p) for p in first.get("loc", ())]
+        loc = [p for p in where if p not in ("body", "query", "path")]
+        field = ".".join(loc) or (where[0] if where else "request")  # a missing body: "body"
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return answer(request, 422, "invalid_input", field, message)
 

@@ -1,15 +1,21 @@
-"""Lab results (JSON rows or a CSV file: health officers), open cases and their traces (a tracer
-traces the cases assigned to them; a health officer any case, and outbreaks in one batch)."""
+"""Labs and their results (domain/labs.py): a lab is registered by two admins with its own public
+key (anyone may list the labs), and only a lab submits results, signing each request with its
+key (`Healthcode-Lab-Signature`): JSON rows, a CSV file (`text/csv`) or an HL7 FHIR R4 Bundle
+(`application/fhir+json`). Then open cases and their traces: every officer traces only the cases
+assigned to them."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from healthcode.adapters.fhir import parse_bundle
 from healthcode.domain.access import Role
 from healthcode.domain.errors import InvalidInput
+from healthcode.domain.labs import Lab
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.schemas import (
     CaseOut,
@@ -17,53 +23,118 @@ from healthcode.entrypoints.web.schemas import (
     ExposureOut,
     LabImportIn,
     LabImportOut,
+    LabIn,
+    LabOut,
     OutbreakIn,
     OutbreakOut,
     TraceOut,
 )
 from healthcode.entrypoints.web.security import Caller
-from healthcode.services import labs, staff, trace
+from healthcode.services import lab_registry, labs, staff, trace
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
 
-router = APIRouter(tags=["lab results and cases"])
-MAX_CSV_BYTES = 20_000_000
+router = APIRouter(tags=["labs, lab results and cases"])
+MAX_BODY_BYTES = 20_000_000
 
 
 def report_out(report: labs.ImportReport) -> LabImportOut:
     return LabImportOut(
-        imported=report.imported, duplicates=report.duplicates, cases_opened=report.cases_opened
+        imported=report.imported,
+        duplicates=report.duplicates,
+        registered=report.registered,
+        positives=report.positives,
+        cases_opened=report.cases_opened,
     )
+
+
+def lab_out(lab: Lab) -> LabOut:
+    return LabOut(
+        lab_id=lab.lab_id,
+        code=lab.code,
+        name=lab.name,
+        public_key=base64.b64encode(lab.public_key).decode(),
+        kid=lab.kid,
+        state=lab.state,
+        requested_by=lab.requested_by,
+        requested_at=lab.requested_at,
+        approved_by=lab.approved_by,
+        approved_at=lab.approved_at,
+        revoked_at=lab.revoked_at,
+    )
+
+
+@router.get("/labs", response_model=list[LabOut])
+def list_labs(ctx: Ctx) -> list[LabOut]:
+    """Every lab with its code and public key: anyone can check who may send results."""
+    return [lab_out(lab) for lab in lab_registry.list_labs(ctx)]
+
+
+@router.post("/labs", status_code=202, response_model=LabOut)
+def request_lab(body: LabIn, caller: Caller, ctx: Ctx) -> LabOut:
+    """Ask for a lab, with the public key the lab made itself; a second admin approves."""
+    return lab_out(lab_registry.request_lab(ctx, caller, body.code, body.name, body.public_key))
+
+
+@router.post("/labs/{lab_id}/approve", response_model=LabOut)
+def approve_lab(lab_id: str, caller: Caller, ctx: Ctx) -> LabOut:
+    return lab_out(lab_registry.approve_lab(ctx, caller, lab_id))
+
+
+@router.post("/labs/{lab_id}/revoke", response_model=LabOut)
+def revoke_lab(lab_id: str, caller: Caller, ctx: Ctx) -> LabOut:
+    return lab_out(lab_registry.revoke_lab(ctx, caller, lab_id))
 
 
 @router.post("/lab-results", response_model=LabImportOut)
 def import_rows(body: LabImportIn, caller: Caller, ctx: Ctx) -> LabImportOut:
+    """Results as JSON rows, from a lab (signed)."""
     rows = [
         labs.LabRow(n, r.test_id, r.doc_type, r.doc_number, r.sample_time, r.result, r.lab)
         for n, r in enumerate(body.rows)
     ]
-    return report_out(labs.import_results(ctx, rows, actor_for(ctx, caller)))
+    return report_out(labs.import_results(ctx, rows, caller))
 
 
-@router.post("/lab-results/csv", response_model=LabImportOut)
-async def import_csv(file: Annotated[UploadFile, File()], caller: Caller, ctx: Ctx) -> LabImportOut:
-    data = await file.read(MAX_CSV_BYTES + 1)
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput(
-            f"file is larger than {MAX_CSV_BYTES} bytes", field="file", code="too_large"
-        )
+async def _text(request: Request, what: str) -> str:
+    data = await request.body()
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidInput(f"at most {MAX_BODY_BYTES} bytes", field=what, code="too_large")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput("file is not UTF-8 text", field="file", code="encoding") from None
-    rows = labs.parse_csv(text)
-    actor = await run_in_threadpool(actor_for, ctx, caller)
-    return report_out(await run_in_threadpool(labs.import_results, ctx, rows, actor))
+        raise InvalidInput("not UTF-8 text", field=what, code="encoding") from None
+
+
+@router.post(
+    "/lab-results/csv",
+    response_model=LabImportOut,
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {}}}},
+)
+async def import_csv(request: Request, caller: Caller, ctx: Ctx) -> LabImportOut:
+    """Results as a CSV file (header test_id, doc_type, doc_number, sample_time, result[, lab]),
+    from a lab (signed)."""
+    rows = labs.parse_csv(await _text(request, "file"))
+    return report_out(await run_in_threadpool(labs.import_results, ctx, rows, caller))
+
+
+@router.post(
+    "/lab-results/fhir",
+    response_model=LabImportOut,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/fhir+json": {}}}},
+)
+async def import_fhir(request: Request, caller: Caller, ctx: Ctx) -> LabImportOut:
+    """Results as an HL7 FHIR R4 Bundle of DiagnosticReport + Observation + Patient, from a lab
+    (signed); see the README for how a Bundle is read."""
+    text = await _text(request, "bundle")
+    rows = await run_in_threadpool(parse_bundle, text)
+    return report_out(await run_in_threadpool(labs.import_results, ctx, rows, caller))
 
 
 @router.get("/cases", response_model=list[CaseOut])
 def open_cases(caller: Caller, ctx: Ctx) -> list[CaseOut]:
-    """Open cases: all of them for a health officer, the assigned ones for a tracer."""
+    """Open cases: all of them for a health officer (who assigns them), the assigned ones for a
+    tracer. Listing a case reads nobody's data; tracing it needs its assignment."""
     mine = None if caller.role is Role.HEALTH_OFFICER else set(staff.cases_of(ctx, caller.ref))
     return [
         CaseOut(
@@ -99,8 +170,11 @@ def contact_out(contact: trace.Contact) -> ContactOut:
 def trace_outbreak(
     body: OutbreakIn, caller: Caller, ctx: Ctx, depth: Annotated[int, Query(ge=1, le=2)] = 2
 ) -> OutbreakOut:
-    """Trace many cases in one batch (no ids: every open case); each logged with its case."""
-    report = trace.trace_outbreak(ctx, body.case_ids, actor_for(ctx, caller), depth)
+    """Trace many of the cases assigned to the caller in one batch (no ids: every open case
+    assigned to them); each logged with its case, in the record of everyone it read."""
+    report = trace.trace_outbreak(
+        ctx, body.case_ids, actor_for(ctx, caller), depth, assigned_to=caller.ref
+    )
     return OutbreakOut(
         cases=report.cases,
         close=report.close,

@@ -6,12 +6,13 @@ guardian, or (where the policy allows) an officer with an assigned open case inv
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from healthcode.adapters.qr import qr_svg
 from healthcode.domain.access import Role
 from healthcode.domain.errors import Refused
-from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.deps import Ctx, limit_enrolment
 from healthcode.entrypoints.web.schemas import (
     AddDependantIn,
     CodeOut,
@@ -28,15 +29,27 @@ router = APIRouter(prefix="/residents", tags=["residents"])
 SUBJECT = r"^[0-9a-f]{32}$"
 
 
-@router.post("", status_code=201, response_model=EnrolledOut)
-def enrol(body: EnrolResidentIn, caller: Caller, ctx: Ctx) -> EnrolledOut:
+@router.post(
+    "",
+    status_code=201,
+    response_model=EnrolledOut,
+    responses={202: {"description": "an applicant's enrolment: received (either way)"}},
+)
+def enrol(
+    request: Request, body: EnrolResidentIn, caller: Caller, ctx: Ctx
+) -> EnrolledOut | JSONResponse:
     """An applicant enrols themselves with the phone they proved (their session becomes the
-    resident's); a health officer enrols anyone, at a registration desk."""
+    resident's) and is answered 202 `received` whether or not the document was enrolled before
+    (GET /auth/session then tells them whether they are now a resident): the answer is no way to
+    learn who is enrolled, and attempts are limited per phone, per document and per address. A
+    health officer enrols anyone, at a registration desk (201, or 409 for a known document;
+    either way on the log, the second in the document holder's record)."""
     cmd = enrolment.EnrolResident(**body.model_dump())
     if caller.role is Role.APPLICANT:
-        done = auth.enrol_applicant(ctx, caller, cmd)
-    else:
-        done = enrolment.enrol_resident(ctx, cmd, auth.actor_for(ctx, caller))
+        limit_enrolment(request, caller.ref, body.doc_type, body.doc_number)
+        auth.enrol_applicant(ctx, caller, cmd)
+        return JSONResponse({"state": "received"}, status_code=202)
+    done = enrolment.enrol_resident(ctx, cmd, auth.actor_for(ctx, caller))
     return EnrolledOut(subject_id=done.subject_id, commitment=done.commitment)
 
 

@@ -17,16 +17,18 @@ from healthcode.entrypoints.web.deps import Acting, Ctx
 from healthcode.entrypoints.web.schemas_status import (
     ActivationOut,
     ActivationRequestOut,
+    CountOut,
     DryRunOut,
     RuleOut,
     RuleProblemOut,
     RuleSetOut,
     ShiftOut,
+    SpreadOut,
     TextOut,
 )
 from healthcode.entrypoints.web.security import Caller
 from healthcode.services import rule_approval, rules
-from healthcode.services.rule_dry_run import DryRun, dry_run_ruleset
+from healthcode.services.rule_dry_run import DryRun, Spread, dry_run_ruleset
 
 router = APIRouter(prefix="/rulesets", tags=["rules"])
 SET_ID = Annotated[str, Path(max_length=10)]
@@ -109,7 +111,20 @@ def dry_run_out(d: DryRun) -> DryRunOut:
         shifts=[ShiftOut(before=s.before, after=s.after, rule_ref=s.rule_ref, people=s.people)
                 for s in d.shifts],
         problems=[RuleProblemOut(rule_ref=ref, people=n) for ref, n in d.problems],
+        spread=spread_out(d.spread),
     )  # fmt: skip
+
+
+def spread_out(s: Spread) -> SpreadOut:
+    def counts(found: tuple[tuple[object, int], ...]) -> list[CountOut]:
+        return [CountOut(value=str(v), people=n) for v, n in found]
+
+    where = None
+    if s.concentrated is not None:
+        dimension, value, people = s.concentrated
+        where = CountOut(value=f"{dimension}:{value}", people=people)
+    return SpreadOut(coloured=s.coloured, venues=counts(s.venues), districts=counts(s.districts),
+                     days=counts(s.days), hours=counts(s.hours), concentrated=where)  # fmt: skip
 
 
 @router.get("/activation-requests", response_model=list[ActivationRequestOut])

@@ -232,8 +232,11 @@ class LabRowIn(Strict):
     doc_type: str = Field(max_length=40)
     doc_number: str = Field(max_length=40)
     sample_time: str = Field(max_length=40, examples=["2026-11-20T08:30:00+08:00"])
-    result: str = Field(max_length=16, examples=["positive"])
-    lab: str = Field(max_length=64)
+    result: str = Field(
+        max_length=16, examples=["positive"], description="positive, negative, inconclusive, "
+        "or registered (a sample received: the test request a later result answers)"
+    )
+    lab: str = Field("", max_length=64, description="the lab's code, if given: its own only")
 
 
 class LabImportIn(Strict):
@@ -243,7 +246,31 @@ class LabImportIn(Strict):
 class LabImportOut(BaseModel):
     imported: int
     duplicates: int
+    registered: int = Field(description="samples registered, their results still to come")
+    positives: int
     cases_opened: list[str]
+
+
+class LabIn(Strict):
+    code: str = Field(max_length=40, examples=["GZLAB1"], description="on every result it sends")
+    name: str = Field(max_length=120, examples=["广州市第一检测中心"])
+    public_key: str = Field(
+        max_length=1000, description="base64 of the lab's own ES256 public key (SPKI, DER)"
+    )
+
+
+class LabOut(BaseModel):
+    lab_id: str
+    code: str
+    name: str
+    public_key: str = Field(description="base64 SubjectPublicKeyInfo (DER)")
+    kid: str
+    state: str = Field(description="pending (waits for a second admin), active or revoked")
+    requested_by: str
+    requested_at: int
+    approved_by: str | None
+    approved_at: int | None
+    revoked_at: int | None
 
 
 class CaseOut(BaseModel):

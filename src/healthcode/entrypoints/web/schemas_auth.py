@@ -50,9 +50,34 @@ class StaffOut(BaseModel):
     username: str
     role: str
     venue_id: str | None
+    state: str = Field(description="pending (waits for a second admin), active or disabled")
     created_at: int
+    activated_at: int | None
     disabled_at: int | None
-    totp_uri: str | None = Field(None, description="Only when created: set up the app with it.")
+    totp_uri: str | None = Field(None, description="Only when requested: set up the app with it.")
+
+
+class StaffChangeOut(BaseModel):
+    request: str = Field(description="What the second person names to approve or refuse it.")
+    staff_id: str
+    change: str = Field(description="create, role, enable or disable")
+    role: str = Field(description="The account's role once the change is made.")
+    requested_by: str
+    requested_at: int
+    state: str = Field(description="pending, approved or refused")
+    decided_by: str | None
+    decided_at: int | None
+
+
+class StaffRequestOut(BaseModel):
+    """A requested account: it signs in only once a second admin approves the request."""
+
+    account: StaffOut
+    request: StaffChangeOut
+
+
+class RoleIn(Strict):
+    role: str = Field(max_length=24, examples=["health_officer"])
 
 
 class DeviceIn(Strict):

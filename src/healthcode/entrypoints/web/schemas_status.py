@@ -70,6 +70,26 @@ class RuleProblemOut(BaseModel):
     people: int
 
 
+class CountOut(BaseModel):
+    value: str
+    people: int
+
+
+class SpreadOut(BaseModel):
+    """Where the people who would turn yellow or red are: the largest groups by venue,
+    district, UTC day and UTC hour of the evidence their new colour rests on."""
+
+    coloured: int
+    venues: list[CountOut]
+    districts: list[CountOut]
+    days: list[CountOut] = Field(description="UTC day starts (epoch seconds)")
+    hours: list[CountOut] = Field(description="UTC hour starts (epoch seconds)")
+    concentrated: CountOut | None = Field(
+        description="One venue, district or hour (value: 'venue:<id>', 'district:<name>', "
+        "'hour:<epoch>') holding at least the published share: an auditor must approve."
+    )
+
+
 class DryRunOut(BaseModel):
     """How many colours would change if the candidate were activated now (counts only)."""
 
@@ -80,6 +100,7 @@ class DryRunOut(BaseModel):
     changed: int = Field(description="Of whom this many would change colour")
     shifts: list[ShiftOut]
     problems: list[RuleProblemOut]
+    spread: SpreadOut
 
 
 class EvidenceOut(BaseModel):

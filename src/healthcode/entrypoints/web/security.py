@@ -18,9 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIRouter
 
 from healthcode.domain.access import POLICY, Role
-from healthcode.domain.accounts import PUBLIC, Principal
-from healthcode.domain.errors import Forbidden, Refused, Unauthenticated
-from healthcode.services import access, auth
+from healthcode.domain.accounts import PUBLIC, Principal, PrincipalKind
+from healthcode.domain.errors import Forbidden, InvalidInput, Unauthenticated
+from healthcode.domain.labs import SIGNATURE_HEADER, parse_signature
+from healthcode.services import access, auth, lab_registry
 
 COOKIE = "hc_session"
 
@@ -34,9 +35,14 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/auth/code/verify"): "auth.login",
     ("GET", "/auth/session"): "auth.session",
     ("POST", "/auth/logout"): "auth.logout",
-    ("GET", "/staff"): "staff.manage",
-    ("POST", "/staff"): "staff.manage",
-    ("POST", "/staff/{staff_id}/disable"): "staff.manage",
+    ("GET", "/staff"): "staff.read",
+    ("POST", "/staff"): "staff.request",
+    ("POST", "/staff/{staff_id}/role"): "staff.request",
+    ("POST", "/staff/{staff_id}/enable"): "staff.request",
+    ("POST", "/staff/{staff_id}/disable"): "staff.request",
+    ("GET", "/staff/requests"): "staff.read",
+    ("POST", "/staff/requests/{request_id}/approve"): "staff.decide",
+    ("POST", "/staff/requests/{request_id}/refuse"): "staff.decide",
     ("GET", "/venues/{venue_id}/devices"): "venue.device.manage",
     ("POST", "/venues/{venue_id}/devices"): "venue.device.manage",
     ("POST", "/venues/{venue_id}/devices/{device_id}/revoke"): "venue.device.manage",
@@ -79,8 +85,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/verify"): "code.verify",
     ("POST", "/verify/image"): "code.verify",
     # Labs, cases, tracing.
-    ("POST", "/lab-results"): "lab.import",
-    ("POST", "/lab-results/csv"): "lab.import",
+    ("GET", "/labs"): "lab.read",
+    ("POST", "/labs"): "lab.register",
+    ("POST", "/labs/{lab_id}/approve"): "lab.approve",
+    ("POST", "/labs/{lab_id}/revoke"): "lab.register",
+    ("POST", "/lab-results"): "lab.submit",
+    ("POST", "/lab-results/csv"): "lab.submit",
+    ("POST", "/lab-results/fhir"): "lab.submit",
     ("GET", "/cases"): "case.list",
     ("POST", "/cases/trace"): "case.trace_outbreak",
     ("POST", "/cases/{case_id}/trace"): "case.trace",
@@ -178,8 +189,13 @@ async def authorise(request: Request) -> Principal:
     if cross_site(request):
         raise Forbidden("a request from another site may not use this session")
     token = bearer(request)
-    # No token, no database read: the public is answered without a thread hop.
-    principal = await run_in_threadpool(auth.authenticate, built.ctx, token) if token else PUBLIC
+    signed = request.headers.get(SIGNATURE_HEADER)
+    if signed is not None:  # a lab: its key signs the request (domain/labs.py)
+        principal = await _lab(request, built, signed)
+    elif token:
+        principal = await run_in_threadpool(auth.authenticate, built.ctx, token)
+    else:  # No token, no database read: the public is answered without a thread hop.
+        principal = PUBLIC
     request.state.principal = principal
     action = route_action(request)
     if principal.role is Role.PUBLIC and Role.PUBLIC not in POLICY[action]:
@@ -187,11 +203,26 @@ async def authorise(request: Request) -> Principal:
     try:
         access.require(principal, action)
     except Forbidden:
+        subject = request.path_params.get("subject_id")
         await run_in_threadpool(
-            access.log_refusal, built.ctx, principal, Refused.of(action, "route", action)
+            access.log_route_refusal, built.ctx, principal, action, subject
         )
         raise
     return principal
+
+
+async def _lab(request: Request, built: object, header: str) -> Principal:
+    """The lab whose key signed this request's body for this route, now; 401 otherwise."""
+    ctx = built.ctx  # type: ignore[attr-defined]
+    body = await request.body()
+    try:
+        signed = parse_signature(header)
+        lab = await run_in_threadpool(
+            lab_registry.authenticate_lab, ctx, signed, request.url.path, body
+        )
+    except (InvalidInput, Forbidden) as exc:
+        raise Unauthenticated(exc.message, field=SIGNATURE_HEADER) from None
+    return Principal(PrincipalKind.LAB, lab.lab_id, Role.LAB)
 
 
 Caller = Annotated[Principal, Depends(authorise)]

@@ -42,7 +42,7 @@ ACTIONS = {
 
 # What the start page offers, in this order: (action the policy must allow, link, title).
 TASKS = (
-    ("lab.import", "/office/labs", "labs"),
+    ("page.office", "/office/labs", "labs"),
     ("case.list", "/office/cases", "cases"),
     ("order.propose", "/office/orders/new", "propose"),
     ("order.decide", "/office/orders", "orders"),

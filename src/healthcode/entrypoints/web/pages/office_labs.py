@@ -1,79 +1,86 @@
-"""Importing a laboratory's CSV file of results: the same checks and the same service as
-POST /lab-results/csv (routes_labs.py).
+"""The labs that may send results: who they are, their keys, and their registration by two
+admins (services/lab_registry.py; the same service as POST /labs).
 
-The import is one transaction (every row is checked first; one bad row refuses the whole file),
-so there is no per-row progress to poll: the page shows the upload's progress (htmx reports the
-browser's upload progress events; static/js/office_labs.js draws them), then the summary, or
-every bad row with its line and field. Without JavaScript the form posts and the page answers
-with the same summary.
+No member of staff imports results here or anywhere: a lab sends them itself, signed with its own
+key, to POST /lab-results, /lab-results/csv or /lab-results/fhir. An authority admin asks for a
+lab with the public key the lab made; a second, independent admin approves it; any admin revokes
+a lab at once. Health officers see the list. A positive on paper is recorded as a manual order.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
-from healthcode.domain.errors import DomainError, InvalidInput
+from healthcode.domain.access import Role
+from healthcode.domain.errors import DomainError
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.errors import status_of
-from healthcode.entrypoints.web.pages.rendering import PageRoute, render
-from healthcode.entrypoints.web.routes_labs import MAX_CSV_BYTES
+from healthcode.entrypoints.web.pages.rendering import PageRoute, redirect, render
 from healthcode.entrypoints.web.security import Caller
-from healthcode.services import labs
-from healthcode.services.auth import actor_for
+from healthcode.services import lab_registry
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ACTIONS = {
-    ("GET", "/office/labs"): "lab.import",
-    ("POST", "/office/labs"): "lab.import",
+    ("GET", "/office/labs"): "page.office",
+    ("POST", "/office/labs"): "lab.register",
+    ("POST", "/office/labs/{lab_id}/approve"): "lab.approve",
+    ("POST", "/office/labs/{lab_id}/revoke"): "lab.register",
 }
 
+Text = Annotated[str, Form(max_length=1000)]
+LabId = Annotated[str, Path(max_length=40)]
 
-def _page(request: Request, status: int = 200, **context: object) -> HTMLResponse:
-    """The whole page, or for htmx only the result panel it swaps in."""
-    values: dict[str, object] = {"report": None, "error": None, "rows": [], "filename": ""}
+
+def _page(
+    request: Request, ctx: Ctx, caller: Caller, status: int = 200, **context: object
+) -> HTMLResponse:
+    values: dict[str, object] = {"error": None, "form": {}, "done": None}
     values.update(context)
-    partial = request.headers.get("hx-request") == "true"
-    template = "office/_lab_result.html" if partial else "office/labs.html"
-    return render(request, template, status, **values)
+    return render(
+        request, "office/labs.html", status, labs=lab_registry.list_labs(ctx),
+        admin=caller.role is Role.AUTHORITY_ADMIN, me=caller.ref, **values,
+    )  # fmt: skip
 
 
 @router.get("/office/labs", response_class=HTMLResponse)
-def labs_page(request: Request) -> HTMLResponse:
-    return _page(request)
+def labs_page(request: Request, caller: Caller, ctx: Ctx, done: str = "") -> HTMLResponse:
+    return _page(request, ctx, caller, done=done[:20] or None)
 
 
-async def _text_of(file: UploadFile | None) -> str:
-    if file is None or not file.filename:
-        raise InvalidInput("choose a CSV file to upload", field="file", code="required")
-    data = await file.read(MAX_CSV_BYTES + 1)
-    if len(data) > MAX_CSV_BYTES:
-        raise InvalidInput(
-            f"file is larger than {MAX_CSV_BYTES} bytes", field="file", code="too_large"
-        )
+@router.post("/office/labs", response_model=None)
+def request_lab(
+    request: Request, caller: Caller, ctx: Ctx, code: Text = "", name: Text = "",
+    public_key: Text = "",
+) -> HTMLResponse | RedirectResponse:  # fmt: skip
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("file is not UTF-8 text", field="file", code="encoding") from None
-
-
-@router.post("/office/labs", response_class=HTMLResponse)
-async def import_labs(
-    request: Request,
-    caller: Caller,
-    ctx: Ctx,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> HTMLResponse:
-    filename = (file.filename or "") if file else ""
-    try:
-        rows = await run_in_threadpool(labs.parse_csv, await _text_of(file))
-        actor = actor_for(ctx, caller)
-        report = await run_in_threadpool(labs.import_results, ctx, rows, actor)
+        lab_registry.request_lab(ctx, caller, code, name, public_key)
     except DomainError as exc:
-        bad = getattr(exc, "errors", [])
-        return _page(request, status_of(exc), error=exc, rows=bad, filename=filename)
-    return _page(request, report=report, filename=filename)
+        form = {"code": code, "name": name, "public_key": public_key}
+        return _page(request, ctx, caller, status_of(exc), error=exc, form=form)
+    return redirect("/office/labs?done=requested")
+
+
+@router.post("/office/labs/{lab_id}/approve", response_model=None)
+def approve_lab(
+    request: Request, lab_id: LabId, caller: Caller, ctx: Ctx
+) -> HTMLResponse | RedirectResponse:
+    try:
+        lab_registry.approve_lab(ctx, caller, lab_id)
+    except DomainError as exc:
+        return _page(request, ctx, caller, status_of(exc), error=exc)
+    return redirect("/office/labs?done=approved")
+
+
+@router.post("/office/labs/{lab_id}/revoke", response_model=None)
+def revoke_lab(
+    request: Request, lab_id: LabId, caller: Caller, ctx: Ctx
+) -> HTMLResponse | RedirectResponse:
+    try:
+        lab_registry.revoke_lab(ctx, caller, lab_id)
+    except DomainError as exc:
+        return _page(request, ctx, caller, status_of(exc), error=exc)
+    return redirect("/office/labs?done=revoked")

@@ -19,7 +19,13 @@ from markupsafe import Markup
 from healthcode.domain.anomalies import DETECTORS
 from healthcode.domain.errors import DomainError, InvalidInput
 from healthcode.domain.published import DAY, day_of
-from healthcode.domain.report import APPEAL_CELLS, CHANGE_CELLS, ORDER_STEPS, DayReport
+from healthcode.domain.report import (
+    APPEAL_CELLS,
+    CHANGE_CELLS,
+    ORDER_STEPS,
+    STAFF_STEPS,
+    DayReport,
+)
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.errors import status_of
 from healthcode.entrypoints.web.pages import i18n
@@ -61,6 +67,39 @@ def series_labels(_: Gettext) -> dict[str, str]:
         "unlinked_change": _("Colour change without a basis"),
         "order_burst": _("Burst of manual orders"),
         "non_health_cluster": _("Colours clustered on a non-health attribute"),
+        "rule_cluster": _("A rule set's colours concentrated on one place or hour"),
+        "lab_surge": _("A surge of positives from one lab"),
+        "change_requested": _("Staff changes asked for"),
+        "created": _("Accounts created"),
+        "role_changed": _("Roles changed"),
+        "enabled": _("Accounts re-enabled"),
+        "disabled": _("Accounts disabled"),
+        "change_refused": _("Staff changes refused"),
+    }
+
+
+def refusal_labels(_: Gettext) -> dict[str, str]:
+    """Refused attempts by what was attempted (the family of the log action)."""
+    return {
+        "access": _("Reading a record"),
+        "auth": _("Signing in"),
+        "order": _("Manual orders"),
+        "staff": _("Staff changes"),
+        "ruleset": _("Rule changes"),
+        "case": _("Case work"),
+        "lab_results": _("Lab results"),
+        "lab": _("Labs"),
+    }
+
+
+def role_labels(_: Gettext) -> dict[str, str]:
+    return {
+        "authority_admin": _("Authority admins"),
+        "health_officer": _("Health officers"),
+        "tracer": _("Tracers"),
+        "auditor": _("Auditors"),
+        "venue_admin": _("Venue admins"),
+        "venue_staff": _("Venue staff"),
     }
 
 
@@ -92,6 +131,8 @@ def date_range(now: int, days: int | None, start: str | None, end: str | None) -
 
 def charts(days: list[DayReport], _: Gettext) -> list[Chart]:
     words = series_labels(_)
+    refused = refusal_labels(_)
+    families = sorted({k for d in days for k in d.refusals} | {"access", "order", "staff"})
     labels = [d.day for d in days]
     ticks = [d.day[5:] for d in days]
     day_axis, count_axis, hidden = _("Day (UTC)"), _("Count"), _("fewer than 10")
@@ -121,6 +162,16 @@ def charts(days: list[DayReport], _: Gettext) -> list[Chart]:
         chart("chart-anomalies", _("Anomaly alerts"),
               _("Stacked bars per day: alerts of the anomaly watch, by detector."),
               of(DETECTORS, lambda d, k: d.anomaly_alerts.get(k, 0)), True),
+        chart("chart-staff", _("Staff accounts"),
+              _("Bars side by side per day: staff changes asked for, accounts created (each "
+                "by two admins), roles changed, accounts re-enabled and disabled, and changes "
+                "the second person refused."),
+              of(STAFF_STEPS, lambda d, k: d.staff.get(k, 0)), False),
+        chart("chart-refusals", _("Refused attempts"),
+              _("Stacked bars per day: every attempt the system refused, by what was "
+                "attempted."),
+              [Series(k, refused.get(k, k), [d.refusals.get(k, 0) for d in days])
+               for k in families], True),
     ]  # fmt: skip
 
 
@@ -140,14 +191,18 @@ def report_page(
         made = report.report(ctx, (day_of(now) - first) // DAY + 1)
     except DomainError as exc:
         return render(request, "public/report.html", status_of(exc), error=exc, form=form,
-                      made=None, figures=[], current=None)  # fmt: skip
+                      made=None, figures=[], current=None, staff_now=[])  # fmt: skip
     shown = [d for d in made.days if d.start <= last]
     form.update({"from": shown[0].day, "to": shown[-1].day})
     totals = [d.colour_changes.total for d in shown]  # may be withheld too
     figures: list[tuple[Chart, Markup, list[int | None] | None]] = [
         (c, svg(c), totals if c.chart_id == "chart-colours" else None) for c in charts(shown, _)
     ]
+    latest = made.days[-1]
+    roles = role_labels(_)
+    staff_now = [(roles.get(r, r), n) for r, n in (latest.current_staff or {}).items()]
     return render(
         request, "public/report.html", error=None, form=form, made=made, figures=figures,
-        current=made.days[-1].current_colours if last == made.days[-1].start else None,
+        current=latest.current_colours if last == latest.start else None,
+        staff_now=staff_now if last == latest.start else [],
     )  # fmt: skip

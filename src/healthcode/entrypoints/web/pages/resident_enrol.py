@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from healthcode.domain.documents import DocumentType
 from healthcode.domain.errors import DomainError
-from healthcode.entrypoints.web.deps import Ctx
+from healthcode.entrypoints.web.deps import Ctx, limit_enrolment
 from healthcode.entrypoints.web.errors import status_of
 from healthcode.entrypoints.web.pages import i18n
 from healthcode.entrypoints.web.pages.rendering import PageRoute, redirect, render
@@ -24,6 +24,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ACTIONS = {
     ("GET", "/me/enrol"): "page.enrol",
     ("POST", "/me/enrol"): "resident.enrol",
+    ("GET", "/me/enrol/done"): "auth.session",  # an applicant, or the resident they became
 }
 
 Text = Annotated[str, Form(max_length=200)]
@@ -63,10 +64,20 @@ def enrol(
 ) -> HTMLResponse | RedirectResponse:
     cmd = enrolment.EnrolResident(name=name, doc_type=doc_type, doc_number=doc_number, phone=phone)
     try:
-        auth.enrol_applicant(ctx, caller, cmd)
+        limit_enrolment(request, caller.ref, doc_type, doc_number)
+        auth.enrol_applicant(ctx, caller, cmd)  # a known document answers alike: /me tells
     except DomainError as exc:
         return _form(
             request, status_of(exc), exc, name=name, doc_type=doc_type,
             doc_number=doc_number, phone=phone,
         )  # fmt: skip
-    return redirect("/me")
+    return redirect("/me/enrol/done")  # the same answer whether or not the document was known
+
+
+@router.get("/me/enrol/done", response_class=HTMLResponse)
+def enrol_done(request: Request, caller: Caller) -> HTMLResponse:
+    """Enrolled: on to the code. Still an applicant: the document was enrolled before (it is
+    said nowhere else); the person whose document it is can enrol at a desk, and its holder
+    saw the attempt in their record."""
+    enrolled = caller.role.value == "resident"
+    return render(request, "resident/enrol_done.html", enrolled=enrolled)

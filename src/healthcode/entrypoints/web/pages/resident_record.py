@@ -111,4 +111,9 @@ def who_read_my_record(request: Request, caller: Caller, ctx: Ctx) -> HTMLRespon
     """Every log entry about me, newest first, in plain words: reads of my record by officers
     (with the case that was their purpose), refused attempts, colour changes, sign-ins."""
     gate_subject(ctx, caller, caller.ref, "resident.log.read")
-    return render(request, "resident/record.html", entries=audit.about_subject(ctx, caller.ref))
+    return render(
+        request,
+        "resident/record.html",
+        entries=audit.about_subject(ctx, caller.ref),
+        found=audit.visits_found_by_case(ctx, caller.ref),
+    )

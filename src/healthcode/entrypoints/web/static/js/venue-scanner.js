@@ -129,6 +129,16 @@
     document.body.classList.remove("verdict-shown");
   }
 
+  function reasonText(result) {
+    // An expired code says how long ago it ended: "a minute ago" is a slow refresh, "three
+    // hours ago" a screenshot. Expiry has no clock-skew allowance (SIG-9).
+    if (result.reason === "expired" && result.validUntil) {
+      const minutes = Math.max(1, Math.ceil((nowSeconds() - result.validUntil) / 60));
+      return fill(texts["expired-ago"], { minutes: minutes });
+    }
+    return reasons[result.reason] || reasons.malformed;
+  }
+
   function showVerdict(result) {
     const admitted = result.decision === "admit";
     verdictBox.className = "verdict verdict-" + result.decision;
@@ -136,7 +146,7 @@
     verdictBox.dataset.reason = result.reason;
     $("verdict-mark").textContent = admitted ? "✓" : "✗";
     $("verdict-word").textContent = texts[result.decision];
-    $("verdict-reason").textContent = admitted ? "" : reasons[result.reason] || reasons.malformed;
+    $("verdict-reason").textContent = admitted ? "" : reasonText(result);
     $("verdict-name").textContent = result.maskedName || texts.nobody;
     $("verdict-until").textContent = result.validUntil ? when(result.validUntil) : texts.nobody;
     verdictBox.hidden = false;

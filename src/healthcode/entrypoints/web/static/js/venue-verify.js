@@ -4,8 +4,8 @@
    same order and with the same reason codes, so the door and the server agree:
    framing (HCODE1: + base45, RFC 9285 + zlib) -> size caps -> COSE_Sign1 (RFC 9052) -> key lookup
    by kid on the trust list -> signature (WebCrypto: ES256, or PS256) -> claims -> issuer -> time
-   window (bounded clock skew) -> colour. The payload is decoded only after its signature
-   verified, and anything unforeseen is "invalid", never "admit".
+   window (skew only on iat and on key validity; exp is exact) -> colour. The payload is decoded
+   only after its signature verified, and anything unforeseen is "invalid", never "admit".
 
    The trust list is checked as verifier/trustlist.py checks it: its anchor key must have the
    pinned fingerprint (SHA-256 of the SubjectPublicKeyInfo), and the anchor's ES256 signature
@@ -375,7 +375,8 @@
       return "outside_key_validity";
     }
     if (claims.issuedAt > now + skew) return "not_yet_valid";
-    if (claims.expiresAt + skew < now) return "expired";
+    // Expiry is expiry (SIG-9): no skew on exp, only on iat and on the key's validity.
+    if (claims.expiresAt <= now) return "expired";
     return null;
   }
 
@@ -395,9 +396,12 @@
     const key = keys.find((k) => k.city === claims.issuer);
     if (!key) return verdict("invalid", "wrong_issuer", { issuer: claims.issuer });
     const problem = timeProblem(claims, key, now, policy);
-    if (problem) return verdict("invalid", problem, { issuer: claims.issuer });
+    if (problem) {
+      const ended = problem === "expired" ? { validUntil: claims.expiresAt } : {};
+      return verdict("invalid", problem, Object.assign({ issuer: claims.issuer }, ended));
+    }
     let decision = "admit", reason = "ok";
-    if (claims.validUntil + policy.maxSkew < now) {
+    if (claims.validUntil <= now) {
       decision = "refuse";
       reason = "status_expired";
     } else if (policy.refusedColours.indexOf(claims.colour) >= 0) {
