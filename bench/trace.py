@@ -216,7 +216,7 @@ def write_city(app: App, city: City, cases: list[int], console: Console) -> tupl
                     "address": f"{i} City Road",
                     "district": "Bench",
                     "venue_type": k.value,
-                    "operator": "City Ltd",
+                    "operator": app.ctx.uow.seals.seal_text("venue_operator", v, "City Ltd"),  # type: ignore[attr-defined]
                     "created_at": now - 30 * DAY,
                 }
                 for i, (v, k) in enumerate(zip(city.venue_ids, city.venue_types, strict=True))

@@ -16,6 +16,7 @@ from healthcode.adapters.crypto.passwords import StaffCredentials
 from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.log_store import CheckpointPolicy
 from healthcode.adapters.db.migrate import upgrade
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.config import Settings
@@ -148,10 +149,11 @@ def build(
         KeyStore(settings.keys_dir, settings.key_passphrase.get_secret_value()),
         log_origin(settings),
     )
+    seals = Seals(keyring.checkin_keys, keyring.links, keyring.vault_keys)
     if migrate:
-        upgrade(engine, keyring.checkin_keys)  # 0008 re-encrypts stored check-ins by day
+        upgrade(engine, seals)  # 0008 and 0011 seal the personal data already stored
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
-    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy, keyring.checkin_keys)
+    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy, seals)
     ctx = ServiceContext(
         uow,
         clock or SystemClock(),

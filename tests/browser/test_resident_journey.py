@@ -40,6 +40,9 @@ def sign_up(page: Any, live: Live) -> None:
     page.get_by_label("姓名（与证件一致）").fill("李四")
     page.get_by_label("手机号码（即登录所用号码）").fill(PHONE)
     page.get_by_role("button", name="登记").click()
+    page.wait_for_url("**/me/enrol/done")  # the same page whether or not the number was known
+    page.get_by_test_id("enrolled").wait_for()  # ... and then the session says which it was
+    page.get_by_role("link", name="显示我的健康码").click()
     page.wait_for_url("**/me")
 
 

@@ -25,12 +25,13 @@ from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import SYSTEM
 from healthcode.entrypoints.web.app import create_app
-from healthcode.services import anomalies, audit, status
+from healthcode.services import anomalies, audit, enrolment, status
 from healthcode.services.ports import StoredExposure
 from tests.conftest import headers_of, make_settings, officer_on_case, staff_headers
 from tests.e2e.test_rules_api import strict_v2
 from tests.integration.orders_city import doc_number, resident
 from tests.integration.test_anomalies import residents
+from tests.support import fhir
 from tests.support.labs import post_rows
 from tests.support.staff import PASSWORD, founders
 
@@ -226,7 +227,7 @@ def test_rules_cannot_name_people_or_dates_and_a_rule_against_one_event_needs_an
     people = residents(app, 12)
     now = clock.now()
     with app.ctx.uow() as uow:
-        found = [StoredExposure(f"e{i:015d}", who, "k" + "0" * 16, "secondary", "v-event",
+        found = [StoredExposure(f"e{i:016x}", who, "k" + "0" * 16, "secondary", "v-event",
                                 now - 3600 + i, now - 1800, f"c{i:015d}", "c" * 16, None, now)
                  for i, who in enumerate(people)]  # fmt: skip
         uow.exposures.add_new(found)
@@ -326,7 +327,12 @@ def test_enrolment_tells_nobody_whether_an_id_number_is_known(
     record = client.get(f"/residents/{known}/log", headers=headers_of(app, _resident(known)))
     attempts = [e for e in record.json() if e["action"] == "resident.enrolment_refused"]
     assert [e["outcome"] for e in attempts] == ["refused:document_known"]
-    # Trying many numbers from one phone, or one number from many phones, meets a limit.
+    # Trying many known numbers from one phone meets a limit (an unknown one would enrol the
+    # prober, and end their probing: the session is then a resident's).
+    for i in range(6):
+        name = "储户" + "甲乙丙丁戊己"[i]
+        cmd = enrolment.EnrolResident(name, "prc_id", doc_number(20 + i), f"1370000{i:04d}")
+        enrolment.enrol_resident(app.ctx, cmd)
     answers = [
         client.post("/residents", json={**body, "doc_number": doc_number(20 + i),
                                         "phone": "13900000001"}, headers=probe).status_code
@@ -334,3 +340,97 @@ def test_enrolment_tells_nobody_whether_an_id_number_is_known(
     ]  # fmt: skip
     assert answers[-1] == 429
     assert all(code in (202, 429) for code in answers)
+    assert client.get("/auth/session", headers=probe).json()["role"] == "applicant"
+
+
+def test_mass_orders_timed_inside_a_wave_of_rule_based_changes_are_still_flagged(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    """A lab reports 150 positives (150 people red by the published rules); in the same minute
+    five officers' orders turn 100 more red. The orders are 40 % of the hour's yellow and red
+    changes, under the 50 % share: counted in absolute terms, they are still a cluster."""
+    maker_p, colleague_p = founders(app).admins
+    maker, colleague = headers_of(app, maker_p), headers_of(app, colleague_p)
+    officers = [appoint(client, maker, colleague, "tracer", f"wave.{i}") for i in range(5)]
+    approver = appoint(client, colleague, maker, "health_officer", "wave.approver")
+    clock.advance(73 * HOUR)  # past the cooling-off periods
+    sick = [
+        enrolment.enrol_resident(app.ctx, enrolment.EnrolResident(
+            "患者" + "甲乙丙丁戊己庚辛壬癸"[i % 10], "prc_id", doc_number(i),
+            f"1381234{i:04d}")).subject_id
+        for i in range(150)
+    ]  # fmt: skip
+    sample = str(clock.now() - HOUR)
+    rows = [{"test_id": f"W-{i}", "doc_type": "prc_id", "doc_number": doc_number(i),
+             "sample_time": sample, "result": "positive", "lab": "LAB1"}
+            for i in range(len(sick))]  # fmt: skip
+    assert len(post_rows(client, app, rows).json()["cases_opened"]) == 150
+    targets = residents(app, 100)
+    basis = client.get("/legal-bases").json()[0]["basis_id"]
+    second = sign_in(client, app, approver)
+    for i, account in enumerate(officers):
+        body = {"subject_ids": targets[i * 20 : (i + 1) * 20], "colour": "red",
+                "legal_basis": basis, "reason": REASON, "days": 7}  # fmt: skip
+        made = client.post("/orders", json=body, headers=sign_in(client, app, account))
+        assert made.status_code == 201, made.text
+        done = client.post(f"/orders/{made.json()['order_id']}/approve", headers=second)
+        assert done.json()["state"] == "active", done.text
+    clock.advance(60)
+    flagged = [a for a in anomalies.watch(app.ctx) if a.detector == "non_health_cluster"]
+    minute = [a for a in flagged if a.scope == "minute"]
+    assert minute, flagged
+    assert minute[0].counts["people"] == 100
+    assert minute[0].counts["coloured"] == 250  # all yellow and red changes of the hour
+    assert minute[0].counts["share_percent"] == 40  # under 50 %: the share alone would not fire
+    today = client.get("/report?days=1").json()["days"][-1]
+    assert today["anomaly_alerts"]["non_health_cluster"] >= 1
+    # The lab's positives are on the report per lab, never withheld (official acts).
+    assert today["lab_results"]["lab1"]["positives"] == 150
+    assert today["lab_results"]["lab1"]["unrequested"] == 150  # no sample was registered first
+    page = client.get("/public/report?days=1", headers={"Accept-Language": "en"}).text
+    assert 'id="chart-labs"' in page
+
+
+def test_one_officers_fake_positives_are_refused_and_counted_in_public(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    """A health officer posts 200 made-up positives, as JSON rows, as a lab's CSV and as a FHIR
+    Bundle: every door is the lab's alone, so each attempt is refused before its body is read,
+    is on the public log and counted on the report, and nobody's colour changes."""
+    officer = staff_headers(app, "health_officer")
+    people = [
+        enrolment.enrol_resident(app.ctx, enrolment.EnrolResident(
+            "储户" + "甲乙丙丁戊己庚辛壬癸"[i % 10], "prc_id", doc_number(i),
+            f"1391234{i:04d}")).subject_id
+        for i in range(200)
+    ]  # fmt: skip
+    sample = clock.now() - HOUR
+    rows = [{"test_id": f"F-{i}", "doc_type": "prc_id", "doc_number": doc_number(i),
+             "sample_time": str(sample), "result": "positive"} for i in range(200)]  # fmt: skip
+    csv = "test_id,doc_type,doc_number,sample_time,result\n" + "".join(
+        f"F-{i},prc_id,{doc_number(i)},{sample},positive\n" for i in range(200)
+    )
+    bundle = fhir.text(*(fhir.Test(f"F-{i}", "prc_id", doc_number(i), sample, "positive")
+                         for i in range(200)))  # fmt: skip
+    attempts = [
+        client.post("/lab-results", json={"rows": rows}, headers=officer),
+        client.post("/lab-results/csv", content=csv.encode(),
+                    headers=officer | {"content-type": "text/csv"}),
+        client.post("/lab-results/fhir", content=bundle,
+                    headers=officer | {"content-type": "application/fhir+json"}),
+    ]  # fmt: skip
+    assert [a.status_code for a in attempts] == [403, 403, 403]
+    refused = [
+        e for e in log(app, "access.refused")
+        if e["object"] == {"kind": "route", "ref": "lab.submit"}  # type: ignore[comparison-overlap]
+    ]  # fmt: skip
+    assert len(refused) == 3
+    assert {e["actor"]["role"] for e in refused} == {"health_officer"}  # type: ignore[index]
+    today = client.get("/report?days=1").json()["days"][-1]
+    assert today["refusals"]["access"] >= 3
+    assert today["colour_changes"]["red_rule"] == 0
+    with app.ctx.uow(read_only=True) as uow:
+        assert uow.cases.open_cases() == []
+    for person in people[:5]:
+        mine = client.get(f"/residents/{person}/status", headers=headers_of(app, _resident(person)))
+        assert mine.json()["colour"] == "green"

@@ -383,7 +383,7 @@ def test_cli_rules_and_status(
                                    "passport", "--doc-number", "E12345678", "--phone",
                                    "13912345678"])  # fmt: skip
     assert enrolled.exit_code == 0, enrolled.output
-    subject = json.loads(enrolled.output)["subject_id"]
+    subject = json.loads(enrolled.stdout)["subject_id"]
     assert "GREEN" in runner.invoke(["status", "show", subject]).output
     what_if = runner.invoke(["status", "what-if", subject,
                                   '{"kind": "test", "time": "2026-11-18T08:00:00Z", '

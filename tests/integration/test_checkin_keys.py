@@ -17,6 +17,7 @@ from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.crypto.checkin_keys import CheckInKeys, day_of, key_name
 from healthcode.adapters.crypto.keystore import KeyStore, KeyStoreError
 from healthcode.adapters.db.migrate import downgrade, head_revision, upgrade
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import checkins as checkins_table
 from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
@@ -200,7 +201,8 @@ def test_migration_0008_re_encrypts_stored_check_ins(app: App, clock: FixedClock
     who, where = resident(app), venue(app)
     now = clock.now()
     keys = app.keyring.checkin_keys
-    downgrade(app.engine, "0007", keys)  # the schema before per-day keys, its table empty
+    seals = Seals(keys, app.keyring.links, app.keyring.vault_keys)
+    downgrade(app.engine, "0007", seals)  # the schema before per-day keys, its table empty
     plain = [("c-old-0000000001", now - 60), ("c-old-0000000002", now - 2 * DAY)]
     with app.engine.begin() as conn:
         for checkin_id, at in plain:
@@ -219,7 +221,7 @@ def test_migration_0008_re_encrypts_stored_check_ins(app: App, clock: FixedClock
         upgrade(app.engine)  # rows to encrypt and no keys: refused, nothing changed
     assert {s for s, _ in stored(app).values()} == {who}
 
-    upgrade(app.engine, keys)
+    upgrade(app.engine, seals)
     rows = stored(app)
     assert who not in {s for s, _ in rows.values()}
     for checkin_id, at in plain:
@@ -230,9 +232,9 @@ def test_migration_0008_re_encrypts_stored_check_ins(app: App, clock: FixedClock
     ]
 
     keys.destroy_before(day_of(now))  # the older day is shredded ...
-    downgrade(app.engine, "0007", keys)  # ... so going back leaves only the newer row, in clear
+    downgrade(app.engine, "0007", seals)  # ... so going back leaves only the newer row, in clear
     assert stored(app) == {"c-old-0000000001": (who, now - 60)}
-    upgrade(app.engine, keys)
+    upgrade(app.engine, seals)
     with app.engine.connect() as conn:
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert version == head_revision()

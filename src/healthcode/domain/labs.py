@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from healthcode.domain.errors import InvalidInput
 
-CODE = re.compile(r"^[A-Za-z0-9._/-]{1,40}$")  # the lab's own short name, on every result
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")  # the lab's short name, on every result
 SIGNATURE_HEADER = "healthcode-lab-signature"
 CONTEXT = b"healthcode-lab-results/1"
 LINK_DAYS = 14  # an exposure or symptoms this many days before a sample link a positive
@@ -82,7 +82,8 @@ def new_lab_id() -> str:
 def check_code(code: str) -> str:
     text = code.strip() if isinstance(code, str) else ""
     if not CODE.match(text):
-        raise InvalidInput("1 to 40 letters, digits, '.', '_', '/' or '-'", field="code")
+        raise InvalidInput("1 to 40 letters, digits, '.', '_', '/' or '-', starting with a letter "
+                           "or a digit", field="code")  # fmt: skip
     return text
 
 

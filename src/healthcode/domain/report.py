@@ -13,7 +13,9 @@ Per day:
 - appeals filed, granted, upheld and lapsed;
 - trace runs (`case.traced`), reads of personal data (`personal_data.read`) and refused
   attempts (`access.refused`);
-- anomaly alerts (`anomaly.flagged`) by detector.
+- anomaly alerts (`anomaly.flagged`) by detector;
+- lab results by lab (`lab_results.imported`): results, positives, positives with no
+  registered sample, positives for people with no epidemiological link.
 
 Suppression. Counts of *people* (colour changes, appeals, current colours) from 1 to 9 are
 published as null, with the cell's name listed as suppressed; 0 stays 0. A group that publishes
@@ -47,6 +49,8 @@ ORDER_STEPS = (
 CURRENT_CELLS = ("yellow", "red")
 STAFF_STEPS = ("change_requested", "created", "role_changed", "enabled", "disabled",
                "change_refused")  # fmt: skip
+LAB_CELLS = ("imported", "positives", "unrequested", "unlinked")
+LAB_ACTION = "lab_results.imported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,15 @@ class DayCounts:
     staff: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAFF_STEPS, 0))
     staff_created: dict[str, int] = field(default_factory=dict)  # by role
     refusals: dict[str, int] = field(default_factory=dict)  # every refused attempt, by kind
+    labs: dict[str, dict[str, int]] = field(default_factory=dict)  # lab code -> LAB_CELLS
+
+
+def _count_lab(day: DayCounts, e: PublicEntry) -> None:
+    """A lab's results are its own acts, not people's: never suppressed."""
+    lab = e.text("lab") or e.object_ref
+    cells = day.labs.setdefault(lab, dict.fromkeys(LAB_CELLS, 0))
+    for cell in LAB_CELLS:
+        cells[cell] += e.number(cell) or 0
 
 
 def _change_cell(e: PublicEntry) -> str | None:
@@ -153,6 +166,8 @@ def count_day(day: DayCounts, e: PublicEntry) -> None:
         day.personal_data_reads += 1
     elif action == "access.refused":
         day.access_refused += 1
+    elif action == LAB_ACTION and e.ok:
+        _count_lab(day, e)
     elif action == ANOMALY_ACTION:
         detector = e.text("detector")
         day.anomaly_alerts[detector] = day.anomaly_alerts.get(detector, 0) + 1
@@ -182,6 +197,7 @@ class DayReport:
     staff: dict[str, int] = field(default_factory=dict)
     staff_created: dict[str, int] = field(default_factory=dict)
     refusals: dict[str, int] = field(default_factory=dict)
+    labs: dict[str, dict[str, int]] = field(default_factory=dict)
     current_colours: Group | None = None  # the latest day only: a snapshot, not from the log
     current_staff: dict[str, int] | None = None  # the latest day only: active accounts by role
 
@@ -199,6 +215,7 @@ class DayReport:
             "staff": dict(self.staff),
             "staff_created_by_role": dict(self.staff_created),
             "refusals": dict(self.refusals),
+            "lab_results": {lab: dict(cells) for lab, cells in self.labs.items()},
             "current_colours": self.current_colours.as_dict() if self.current_colours else None,
             "current_staff": dict(self.current_staff) if self.current_staff is not None else None,
         }
@@ -226,6 +243,7 @@ def day_report(
         dict(counts.staff),
         dict(sorted(counts.staff_created.items())),
         dict(sorted(counts.refusals.items())),
+        {lab: dict(cells) for lab, cells in sorted(counts.labs.items())},
         suppress({c: current.get(c, 0) for c in CURRENT_CELLS}) if current is not None else None,
         dict(sorted(staff.items())) if staff is not None else None,
     )
@@ -250,8 +268,10 @@ class Report:
             "log_size": self.log_size,
             "suppression": {
                 "threshold": self.threshold,
-                "rule": "counts of people from 1 to threshold-1 are null; with a total, one "
-                "more cell (or the total) is null so no cell follows by subtraction",
+                "rule": "counts of people from 1 to threshold-1 are null; where a group has a "
+                "total, the total is null whenever a cell is, so no cell follows by "
+                "subtraction; a count of threshold or more is never null; counts of official "
+                "acts are never null",
             },
             "days": [d.as_dict() for d in self.days],
         }

@@ -29,6 +29,7 @@ from healthcode.domain.orders import OrderState, SubjectState
 from healthcode.domain.status import derive
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.orders import subject_commitment
 from healthcode.services.ports import UnitOfWork
 from healthcode.services.rulebook import active_ruleset
@@ -98,6 +99,7 @@ def file_appeal(
         raise InvalidInput("name the order or the evidence you contest", field="target_id")
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        require_emergency(uow)
         subject = uow.subjects.get(subject_id)
         own = principal.ref == subject_id
         if (

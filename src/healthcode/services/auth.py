@@ -28,6 +28,7 @@ from healthcode.domain.errors import Conflict, InvalidInput, TooMany, Unauthenti
 from healthcode.domain.identity import validate_mobile
 from healthcode.services import enrolment
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.ports import OtpChallenge, StoredSession, UnitOfWork
 
 AUTH_BASIS = "account_terms"
@@ -136,9 +137,10 @@ def send_code(ctx: ServiceContext, phone: str) -> int:
     number = validate_mobile(phone)
     now = ctx.clock.now()
     a = ctx.access
-    tag = ctx.keys.phone_tag(number)
     code = new_otp()
     with ctx.uow() as uow:
+        require_emergency(uow)  # after the sunset no phone number is taken in, not even as a tag
+        tag = ctx.keys.phone_tag(number)
         previous = uow.otp.get(tag)
         if previous is not None and now - previous.created_at < a.otp_resend_seconds:
             wait = a.otp_resend_seconds - (now - previous.created_at)
@@ -156,8 +158,9 @@ def sign_in_resident(
     or, if there is none yet, as an applicant who may only enrol."""
     number = validate_mobile(phone)
     now = ctx.clock.now()
-    tag = ctx.keys.phone_tag(number)
     with ctx.uow() as uow:
+        require_emergency(uow)
+        tag = ctx.keys.phone_tag(number)
         challenge = uow.otp.get(tag)
         live = (
             challenge is not None

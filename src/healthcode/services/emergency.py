@@ -1,7 +1,8 @@
 """The door that sunset closes: once the emergency has ended, no new personal data comes in.
 
-Every use case that writes personal data for the first time (enrolment, check-ins, lab results)
-calls `require_emergency` inside its unit of work, before writing anything.
+Every use case that takes personal data in (sign-in codes, enrolment, check-ins and their
+uploads, lab results, health facts, manual orders, appeals) calls `require_emergency` inside its
+unit of work, before reading or writing anything personal.
 """
 
 from __future__ import annotations

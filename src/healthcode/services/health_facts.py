@@ -19,6 +19,7 @@ from healthcode.domain.facts import (
     vaccination_detail,
 )
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.status import Change, refresh
 
 FACTS_BASIS = "infectious_disease_control"
@@ -53,6 +54,7 @@ def _record(
     text = detail()  # checked before anything is opened
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        require_emergency(uow)
         subject = uow.subjects.get(subject_id)
         identity = uow.vault.get(subject_id)
         if subject is None or subject.erased_at is not None or identity is None:

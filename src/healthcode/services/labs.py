@@ -262,6 +262,7 @@ def import_results(ctx: ServiceContext, rows: Sequence[LabRow], lab: Principal) 
                 "case_finding",
                 LAB_BASIS,
                 details={
+                    "lab": source.code.lower(),  # a token, as every detail
                     "imported": report.imported,
                     "duplicates": report.duplicates,
                     "registered": report.registered,

@@ -36,6 +36,7 @@ from healthcode.domain.orders import (
 )
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
+from healthcode.services.emergency import require_emergency
 from healthcode.services.ports import UnitOfWork
 from healthcode.services.staff import check_independent
 from healthcode.services.status import Change, refresh
@@ -201,6 +202,7 @@ def propose_order(
         )
     now = ctx.clock.now()
     with ctx.uow() as uow:
+        require_emergency(uow)
         for subject_id in draft.subject_ids:
             subject = uow.subjects.get(subject_id)
             if subject is None or subject.erased_at is not None:

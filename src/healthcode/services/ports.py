@@ -406,6 +406,11 @@ class KeyRing(Protocol):
         (None: of every day), so that no copy of those days' check-ins can be tied to a person
         again; return how many keys were destroyed."""
 
+    def destroy_sunset_keys(self) -> dict[str, int]:
+        """Sunset: destroy every key that seals personal data (the day keys, the subject-links
+        key, the vault key, the phone-tag key and the key of subject references in codes), so
+        that no copy of the database taken before names anyone; return how many of each."""
+
 
 # --- Accounts and access ---------------------------------------------------------------------
 

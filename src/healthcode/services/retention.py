@@ -8,7 +8,9 @@ idempotent, logs one `retention.purged` entry with counts only, and fails loudly
 logs at ERROR and records the failure, which `purge_health` reports (RET-2).
 
 `sunset` ends the emergency: it deletes every piece of personal data, the identity vault and its
-commitment keys with it, and every per-day check-in key; it keeps only counts, refuses new
+commitment keys with it, and destroys every key that sealed personal data (the per-day keys,
+the subject-links key, the vault key, the phone-tag key, the key of subject references in
+codes), so that a backup taken before names nobody after; it keeps only counts, refuses new
 personal data from then on (services/emergency.py), and appends a signed deletion attestation
 to the log (RET-3).
 """
@@ -220,7 +222,9 @@ def sunset(ctx: ServiceContext) -> Attestation:
         colours = uow.statuses.counts()
         deleted = uow.retention.erase_personal(now)
         deleted["vault_identities"] = uow.vault.erase_all()  # and the commitment keys with it
-        deleted["checkin_keys"] = ctx.keys.destroy_checkin_keys(None)  # every day's
+        # Every key that seals personal data: from now on no copy of the database taken before
+        # (a backup, a replica) names anyone, whoever holds the key store.
+        deleted |= ctx.keys.destroy_sunset_keys()
         final = {f"final_{colour}": n for colour, n in sorted(colours.items())}
         index = uow.log.append(
             LogEntry(

@@ -6,8 +6,14 @@ Keys by purpose, never shared between purposes (AUD-3, SIG-5):
   log                         signs transparency-log checkpoints (Ed25519, C2SP signed note)
   ref                         AES-256 key that seals the subject reference inside health codes
   phone-tag                   HMAC-SHA256 key: phone numbers waiting for a sign-in code, as tags
-  checkin-day-YYYYMMDD        AES-256 key of one UTC day: who visited, in that day's check-ins
-                              (adapters/crypto/checkin_keys.py); destroyed by retention
+  checkin-day-YYYYMMDD        AES-256 key of one UTC day: who visited, in that day's check-ins,
+                              exposures and notices (checkin_keys.py); destroyed by retention
+  subject-links               AES-256 key: who a status, an order, an appeal or a session is
+                              about (links.py); destroyed at sunset
+  vault                       AES-256-SIV key: the identity vault and free text about people
+                              (vault_keys.py); destroyed at sunset
+Sunset destroys every key that seals personal data: the day keys, subject-links, vault,
+phone-tag and ref (`destroy_sunset_keys`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from healthcode.adapters.crypto.checkin_keys import CheckInKeys
 from healthcode.adapters.crypto.keystore import KeyStore, KeyStoreError
+from healthcode.adapters.crypto.links import SubjectLinks
 from healthcode.adapters.crypto.note import make_vkey, sign_checkpoint
+from healthcode.adapters.crypto.permutation import Permutations
 from healthcode.adapters.crypto.signer import (
     CoseSigner,
     generate_private_key,
@@ -34,6 +42,7 @@ from healthcode.adapters.crypto.signer import (
     private_key_bytes,
     raw_es256,
 )
+from healthcode.adapters.crypto.vault_keys import VaultKeys
 from healthcode.domain.keys import KeyUse
 from healthcode.verifier.checkpoint import Checkpoint
 from healthcode.verifier.trustlist import canonical_json, key_id, spki_der
@@ -48,7 +57,10 @@ class KeyRing:
         self._signers: dict[str, CoseSigner] = {}
         self._cache: dict[str, Any] = {}
         self._local = threading.local()
-        self.checkin_keys = CheckInKeys(store)
+        permutations = Permutations(store)
+        self.checkin_keys = CheckInKeys(store, permutations)
+        self.links = SubjectLinks(store, permutations)
+        self.vault_keys = VaultKeys(store)
 
     def ensure(self) -> None:
         """Create the key store and the single-purpose keys that do not rotate with codes."""
@@ -63,6 +75,7 @@ class KeyRing:
             self.store.put("ref", secrets.token_bytes(32))
         if not self.store.has("phone-tag"):
             self.store.put("phone-tag", secrets.token_bytes(32))
+        self.vault_keys.ensure()
 
     def phone_tag(self, phone: str) -> str:
         """A keyed hash of a phone number: the same number gives the same tag, but the tag
@@ -74,6 +87,21 @@ class KeyRing:
 
     def destroy_checkin_keys(self, before: int | None) -> int:
         return self.checkin_keys.destroy_before(before)
+
+    def destroy_sunset_keys(self) -> dict[str, int]:
+        destroyed = {
+            "checkin_keys": self.checkin_keys.destroy_before(None),
+            "links_key": self.links.destroy(),
+            "vault_key": self.vault_keys.destroy(),
+        }
+        for name in ("phone-tag", "ref"):
+            self._cache.pop(name, None)
+            had = self.store.has(name)
+            if had:
+                self.store.destroy(name)
+            destroyed[f"{name.replace('-', '_')}_key"] = int(had)
+        self._local = threading.local()  # the ref key's cipher contexts with it
+        return destroyed
 
     def create_signing_key(self, use: KeyUse, alg: str) -> tuple[str, bytes]:
         key = generate_private_key(alg)

@@ -1,13 +1,17 @@
 """Staff accounts, sessions, one-time sign-in codes, venue device tokens and case assignments.
 
-Tokens and codes are stored only as hashes; phone numbers waiting for a code only as a keyed tag.
+Tokens and codes are stored only as hashes; phone numbers waiting for a code only as a keyed tag;
+the resident a session is for only sealed under the subject-links key (adapters/db/sealing.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import (
     case_assignments,
     device_tokens,
@@ -114,16 +118,30 @@ class SqlStaffChanges:
         return found
 
 
+RESIDENT = "resident"  # the kind of session whose ref is a subject id
+
+
 class SqlSessions:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, links: LinkSeal) -> None:
         self.conn = conn
+        self.links = links
+
+    def _ref(self, kind: str, ref: str) -> str:
+        return self.links.seal([ref])[0] if kind == RESIDENT else ref
 
     def add(self, session: StoredSession) -> None:
-        self.conn.execute(insert(sessions).values(**as_row(session)))
+        row = {**as_row(session), "ref": self._ref(session.kind, session.ref)}
+        self.conn.execute(insert(sessions).values(**row))
 
     def get(self, session_id: str) -> StoredSession | None:
         row = self.conn.execute(select(sessions).where(sessions.c.session_id == session_id)).first()
-        return from_row(StoredSession, row) if row else None
+        if row is None:
+            return None
+        session = from_row(StoredSession, row)
+        if session.kind != RESIDENT:
+            return session
+        opened = self.links.open([session.ref])
+        return replace(session, ref=opened[0]) if opened else None  # key gone: nobody's
 
     def touch(self, session_id: str, now: int) -> None:
         self.conn.execute(
@@ -141,10 +159,15 @@ class SqlSessions:
         self.conn.execute(
             update(sessions)
             .where(sessions.c.session_id == session_id)
-            .values(kind=kind, ref=ref, role=role)
+            .values(kind=kind, ref=self._ref(kind, ref), role=role)
         )
 
     def end_all(self, kind: str, ref: str, now: int) -> int:
+        if kind == RESIDENT:
+            sealed = self.links.find([ref]).get(ref)
+            if sealed is None:
+                return 0
+            ref = sealed
         done = self.conn.execute(
             update(sessions)
             .where(

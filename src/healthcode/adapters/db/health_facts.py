@@ -1,20 +1,88 @@
-"""Exposures found by tracing and the health facts people and officers record."""
+"""Exposures found by tracing and the health facts people and officers record.
+
+An exposure is a visit: a venue and a time, with who was there and through which case. It
+stores its subject, its via-subject, its own id, its case's id and the appeal that withdrew it
+only sealed under the key of the day the exposure started (adapters/db/sealing.py), so once the
+purge has destroyed that key nothing else in the database (a status citing the exposure, the
+case, the appeal) joins to it, in this copy or any other.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from collections.abc import Iterable
+from typing import Any
 
-from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from sqlalchemy import Connection, Row, and_, insert, select, update
+
+from healthcode.adapters.db.repositories import as_row, chunks
+from healthcode.adapters.db.sealing import DaySeal
 from healthcode.adapters.db.tables import exposures, health_facts
 from healthcode.domain.facts import FactKind, RecordedFact
 from healthcode.services.ports import StoredExposure
 
+DAY = 86400
+FOREVER = 2**62
 _EVIDENCE = ("case_id", "subject_id", "contact_checkin_id", "source_checkin_id")
 
 
+def _day(instant: int) -> int:
+    return instant - instant % DAY
+
+
+def seal_exposure(days: DaySeal, e: StoredExposure) -> dict[str, Any]:
+    """An exposure as its row: the ids sealed under the key of its day."""
+    day = _day(e.start)
+    people = days.seal(day, [e.subject_id] + ([e.via_subject] if e.via_subject else []))
+    appeal = [e.withdrawn_by_appeal] if e.withdrawn_by_appeal else []
+    ids = days.seal_records(day, [e.exposure_id, e.case_id, *appeal])
+    return {
+        **as_row(e),
+        "exposure_id": ids[0],
+        "case_id": ids[1],
+        "withdrawn_by_appeal": ids[2] if appeal else None,
+        "subject_id": people[0],
+        "via_subject": people[1] if e.via_subject else None,
+    }
+
+
+def open_exposures(days: DaySeal, rows: Iterable[Row[Any]]) -> list[StoredExposure]:
+    """Stored rows read back, a day at a time; rows of a day whose key is gone are nobody's and
+    left out. In (start, exposure id) order."""
+    by_day: dict[int, list[Row[Any]]] = {}
+    for row in rows:
+        by_day.setdefault(_day(row.start), []).append(row)
+    found: list[StoredExposure] = []
+    for day, group in by_day.items():
+        vias = [r.via_subject for r in group if r.via_subject]
+        people = days.open(day, [r.subject_id for r in group] + vias)
+        appeals = [r.withdrawn_by_appeal for r in group if r.withdrawn_by_appeal]
+        ids = days.open_records(
+            day, [r.exposure_id for r in group] + [r.case_id for r in group] + appeals
+        )
+        if people is None or ids is None:
+            continue
+        n = len(group)
+        via_of = iter(people[n:])
+        appeal_of = iter(ids[2 * n :])
+        for i, r in enumerate(group):
+            via = next(via_of) if r.via_subject else None
+            appeal = next(appeal_of) if r.withdrawn_by_appeal else None
+            exposure_id, case_id = ids[i], ids[n + i]
+            if exposure_id is None or case_id is None:
+                continue  # not sealed under this day's key: tied to nothing
+            found.append(
+                StoredExposure(exposure_id, people[i], case_id, r.level, r.venue_id, r.start,
+                               r.end, r.contact_checkin_id, r.source_checkin_id, via, r.found_at,
+                               r.withdrawn_at, appeal)
+            )  # fmt: skip
+    found.sort(key=lambda e: (e.start, e.exposure_id))
+    return found
+
+
 class SqlExposures:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, days: DaySeal) -> None:
         self.conn = conn
+        self.days = days
 
     def add_new(self, found: list[StoredExposure]) -> list[StoredExposure]:
         fresh: dict[tuple[str, ...], StoredExposure] = {}
@@ -25,43 +93,61 @@ class SqlExposures:
                 if e.case_id == case_id and key not in stored:
                     fresh.setdefault(key, e)
         if fresh:
-            self.conn.execute(insert(exposures), [as_row(e) for e in fresh.values()])
+            rows = [seal_exposure(self.days, e) for e in fresh.values()]
+            self.conn.execute(insert(exposures), rows)
         return list(fresh.values())
 
+    def _where(self, column: Any, values: dict[str, int]) -> list[Row[Any]]:
+        """Rows whose `column` holds one of `values` (stored value -> its day), on that day."""
+        found: list[Row[Any]] = []
+        for chunk in chunks(sorted(values)):
+            rows = self.conn.execute(select(exposures).where(column.in_(chunk)))
+            found.extend(r for r in rows if _day(r.start) == values[getattr(r, column.name)])
+        return found
+
     def of_subject(self, subject_id: str) -> list[StoredExposure]:
-        rows = self.conn.execute(
-            select(exposures)
-            .where(exposures.c.subject_id == subject_id)
-            .order_by(exposures.c.start, exposures.c.exposure_id)
-        )
-        return [from_row(StoredExposure, r) for r in rows]
+        return self.of_subjects([subject_id])[subject_id]
 
     def of_subjects(self, subject_ids: list[str]) -> dict[str, list[StoredExposure]]:
         found: dict[str, list[StoredExposure]] = {s: [] for s in subject_ids}
-        for chunk in chunks(subject_ids):
-            rows = self.conn.execute(
-                select(exposures)
-                .where(exposures.c.subject_id.in_(chunk))
-                .order_by(exposures.c.start, exposures.c.exposure_id)
-            )
-            for r in rows:
-                found[r.subject_id].append(from_row(StoredExposure, r))
+        values: dict[str, int] = {}
+        for day in self.days.days():
+            for sealed in self.days.find(day, subject_ids) or []:
+                values[sealed] = day
+        for e in open_exposures(self.days, self._where(exposures.c.subject_id, values)):
+            if e.subject_id in found:
+                found[e.subject_id].append(e)
         return found
 
     def of_case(self, case_id: str) -> list[StoredExposure]:
-        rows = self.conn.execute(
-            select(exposures)
-            .where(exposures.c.case_id == case_id)
-            .order_by(exposures.c.start, exposures.c.exposure_id)
-        )
-        return [from_row(StoredExposure, r) for r in rows]
+        values = {v: day for day, v in self.days.record_pseudonyms(case_id, 0, FOREVER).items()}
+        return open_exposures(self.days, self._where(exposures.c.case_id, values))
+
+    def subjects(self) -> set[str]:
+        """Everyone an exposure is about (whose day key is still there)."""
+        rows = self.conn.execute(select(exposures.c.subject_id, exposures.c.start))
+        by_day: dict[int, list[str]] = {}
+        for r in rows:
+            by_day.setdefault(_day(r.start), []).append(r.subject_id)
+        people: set[str] = set()
+        for day, sealed in by_day.items():
+            people.update(self.days.open(day, sealed) or [])
+        return people
 
     def withdraw(self, exposure_id: str, appeal_id: str, now: int) -> None:
-        self.conn.execute(
-            update(exposures)
-            .where(exposures.c.exposure_id == exposure_id)
-            .values(withdrawn_at=now, withdrawn_by_appeal=appeal_id)
-        )
+        for day, sealed in self.days.record_pseudonyms(exposure_id, 0, FOREVER).items():
+            (appeal,) = self.days.seal_records(day, [appeal_id])
+            self.conn.execute(
+                update(exposures)
+                .where(
+                    and_(
+                        exposures.c.exposure_id == sealed,
+                        exposures.c.start >= day,
+                        exposures.c.start < day + DAY,
+                    )
+                )
+                .values(withdrawn_at=now, withdrawn_by_appeal=appeal)
+            )
 
 
 class SqlHealthFacts:

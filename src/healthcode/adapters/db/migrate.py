@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from healthcode.adapters.db.checkins import SubjectCipher
+from healthcode.adapters.db.sealing import Seals
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -31,21 +31,21 @@ def head_revision() -> str:
     return head
 
 
-def upgrade(
-    engine: Engine, checkin_keys: SubjectCipher | None = None, revision: str = "head"
-) -> None:
-    """Apply the migrations up to `revision`. `checkin_keys` (adapters/crypto/checkin_keys.py)
-    lets revision 0008 re-encrypt check-ins already stored; an empty table needs none."""
+def upgrade(engine: Engine, seals: Seals | None = None, revision: str = "head") -> None:
+    """Apply the migrations up to `revision`. `seals` (adapters/db/sealing.py) lets revisions
+    0008 and 0011 seal the personal data already stored; empty tables need none."""
     config = alembic_config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        config.attributes["checkin_keys"] = checkin_keys
+        config.attributes["checkin_keys"] = seals.days if seals else None
+        config.attributes["seals"] = seals
         command.upgrade(config, revision)
 
 
-def downgrade(engine: Engine, revision: str, checkin_keys: SubjectCipher | None = None) -> None:
+def downgrade(engine: Engine, revision: str, seals: Seals | None = None) -> None:
     config = alembic_config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        config.attributes["checkin_keys"] = checkin_keys
+        config.attributes["checkin_keys"] = seals.days if seals else None
+        config.attributes["seals"] = seals
         command.downgrade(config, revision)

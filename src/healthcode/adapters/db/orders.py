@@ -1,12 +1,20 @@
-"""Manual health orders, the people they name, and appeals."""
+"""Manual health orders, the people they name, and appeals.
+
+The people an order names and the subject of an appeal are stored sealed under the subject-links
+key; an order's reason and an appeal's reason, which speak about people, under the vault key
+(adapters/db/sealing.py). Sunset destroys both keys, so a copy taken before names nobody after.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Row, and_, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import appeals, manual_orders, order_subjects
 from healthcode.domain.appeals import Appeal, AppealState
 from healthcode.domain.orders import ManualOrder, OrderState, OrderSubject, SubjectState
@@ -17,15 +25,32 @@ _MUTABLE = (
 )  # fmt: skip
 
 
+REASON = "order_reason"
+
+
 class SqlOrders:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, seals: Seals) -> None:
         self.conn = conn
+        self.seals = seals
+
+    def _order(self, row: Row[Any]) -> ManualOrder:
+        order = from_row(ManualOrder, row)
+        return replace(order, reason=self.seals.open_text(REASON, order.order_id, order.reason))
+
+    def _sealed(self, subject_id: str) -> str | None:
+        return self.seals.links.find([subject_id]).get(subject_id)
+
+    def _opened(self, rows: list[Row[Any]]) -> list[str | None]:
+        """The subject of each row; None for all once the key is gone (sunset)."""
+        people = self.seals.links.open([r.subject_id for r in rows])
+        return [None] * len(rows) if people is None else list(people)
 
     def add(self, order: ManualOrder, subject_ids: Sequence[str]) -> None:
-        self.conn.execute(insert(manual_orders).values(**as_row(order)))
+        reason = self.seals.seal_text(REASON, order.order_id, order.reason)
+        self.conn.execute(insert(manual_orders).values(**{**as_row(order), "reason": reason}))
         rows = [
             {"order_id": order.order_id, "subject_id": s, "state": SubjectState.APPLIES.value}
-            for s in subject_ids
+            for s in self.seals.links.seal(list(subject_ids))
         ]
         self.conn.execute(insert(order_subjects), rows)
 
@@ -33,7 +58,7 @@ class SqlOrders:
         row = self.conn.execute(
             select(manual_orders).where(manual_orders.c.order_id == order_id)
         ).first()
-        return from_row(ManualOrder, row) if row else None
+        return self._order(row) if row else None
 
     def save(self, order: ManualOrder) -> None:
         self.conn.execute(
@@ -43,57 +68,70 @@ class SqlOrders:
         )
 
     def subjects_of(self, order_id: str) -> list[OrderSubject]:
-        rows = self.conn.execute(
-            select(order_subjects)
-            .where(order_subjects.c.order_id == order_id)
-            .order_by(order_subjects.c.subject_id)
+        rows = list(
+            self.conn.execute(select(order_subjects).where(order_subjects.c.order_id == order_id))
         )
-        return [from_row(OrderSubject, r) for r in rows]
+        found = [
+            replace(from_row(OrderSubject, r), subject_id=who)
+            for r, who in zip(rows, self._opened(rows), strict=True)
+            if who is not None
+        ]
+        return sorted(found, key=lambda s: s.subject_id)
 
     def subject(self, order_id: str, subject_id: str) -> OrderSubject | None:
+        sealed = self._sealed(subject_id)
+        if sealed is None:
+            return None
         row = self.conn.execute(
             select(order_subjects).where(
                 and_(
                     order_subjects.c.order_id == order_id,
-                    order_subjects.c.subject_id == subject_id,
+                    order_subjects.c.subject_id == sealed,
                 )
             )
         ).first()
-        return from_row(OrderSubject, row) if row else None
+        return replace(from_row(OrderSubject, row), subject_id=subject_id) if row else None
 
     def end_for_subject(
         self, order_id: str, subject_id: str, state: str, appeal_id: str, now: int
     ) -> None:
+        sealed = self._sealed(subject_id)
+        if sealed is None:
+            return
         self.conn.execute(
             update(order_subjects)
             .where(
                 and_(
                     order_subjects.c.order_id == order_id,
-                    order_subjects.c.subject_id == subject_id,
+                    order_subjects.c.subject_id == sealed,
                 )
             )
             .values(state=state, ended_at=now, appeal_id=appeal_id)
         )
 
     def of_subject(self, subject_id: str) -> list[tuple[ManualOrder, OrderSubject]]:
+        sealed = self._sealed(subject_id)
+        if sealed is None:
+            return []
         rows = self.conn.execute(
-            select(manual_orders, order_subjects.c.subject_id, order_subjects.c.state.label("ss"),
+            select(manual_orders, order_subjects.c.state.label("ss"),
                    order_subjects.c.ended_at.label("se"), order_subjects.c.appeal_id)
             .join(order_subjects, order_subjects.c.order_id == manual_orders.c.order_id)
-            .where(order_subjects.c.subject_id == subject_id)
+            .where(order_subjects.c.subject_id == sealed)
             .order_by(manual_orders.c.proposed_at, manual_orders.c.order_id)
         )  # fmt: skip
         return [
             (
-                from_row(ManualOrder, r),
-                OrderSubject(r.order_id, r.subject_id, r.ss, r.se, r.appeal_id),
+                self._order(r),
+                OrderSubject(r.order_id, subject_id, r.ss, r.se, r.appeal_id),
             )
             for r in rows
         ]
 
     def in_force_for(self, subject_ids: list[str]) -> dict[str, list[ManualOrder]]:
         found: dict[str, list[ManualOrder]] = {s: [] for s in subject_ids}
-        for chunk in chunks(subject_ids):
+        whose = {v: s for s, v in self.seals.links.find(subject_ids).items()}
+        for chunk in chunks(sorted(whose)):
             rows = self.conn.execute(
                 select(manual_orders, order_subjects.c.subject_id)
                 .join(order_subjects, order_subjects.c.order_id == manual_orders.c.order_id)
@@ -107,7 +145,7 @@ class SqlOrders:
                 .order_by(manual_orders.c.starts_at, manual_orders.c.order_id)
             )
             for r in rows:
-                found[r.subject_id].append(from_row(ManualOrder, r))
+                found[whose[r.subject_id]].append(self._order(r))
         return found
 
     def proposed_by_since(self, staff_id: str, since: int) -> list[tuple[int, int]]:
@@ -142,7 +180,7 @@ class SqlOrders:
             .where(manual_orders.c.state.in_(list(states)))
             .order_by(manual_orders.c.proposed_at, manual_orders.c.order_id)
         )
-        return [from_row(ManualOrder, r) for r in rows]
+        return [self._order(r) for r in rows]
 
     def due_to_expire(self, now: int) -> list[ManualOrder]:
         rows = self.conn.execute(
@@ -155,39 +193,69 @@ class SqlOrders:
             )
             .order_by(manual_orders.c.ends_at, manual_orders.c.order_id)
         )
-        return [from_row(ManualOrder, r) for r in rows]
+        return [self._order(r) for r in rows]
+
+
+APPEAL_REASON = "appeal_reason"
 
 
 class SqlAppeals:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, seals: Seals) -> None:
         self.conn = conn
+        self.seals = seals
+
+    def _appeals(self, rows: Any) -> list[Appeal]:
+        """Stored rows read back; none once the subject-links key is gone (sunset)."""
+        rows = list(rows)
+        people = self.seals.links.open([r.subject_id for r in rows])
+        if people is None:
+            return []
+        found = []
+        for r, who in zip(rows, people, strict=True):
+            appeal = from_row(Appeal, r)
+            reason = self.seals.open_text(APPEAL_REASON, appeal.appeal_id, appeal.reason)
+            found.append(replace(appeal, subject_id=who, reason=reason))
+        return found
+
+    def _sealed(self, subject_id: str) -> str | None:
+        return self.seals.links.find([subject_id]).get(subject_id)
 
     def add(self, appeal: Appeal) -> None:
-        self.conn.execute(insert(appeals).values(**as_row(appeal)))
+        (subject,) = self.seals.links.seal([appeal.subject_id])
+        reason = self.seals.seal_text(APPEAL_REASON, appeal.appeal_id, appeal.reason)
+        row = {**as_row(appeal), "subject_id": subject, "reason": reason}
+        self.conn.execute(insert(appeals).values(**row))
 
     def get(self, appeal_id: str) -> Appeal | None:
-        row = self.conn.execute(select(appeals).where(appeals.c.appeal_id == appeal_id)).first()
-        return from_row(Appeal, row) if row else None
+        rows = self.conn.execute(select(appeals).where(appeals.c.appeal_id == appeal_id))
+        return next(iter(self._appeals(rows)), None)
 
     def of_subject(self, subject_id: str) -> list[Appeal]:
-        rows = self.conn.execute(
-            select(appeals)
-            .where(appeals.c.subject_id == subject_id)
-            .order_by(appeals.c.filed_at, appeals.c.appeal_id)
+        sealed = self._sealed(subject_id)
+        if sealed is None:
+            return []
+        return self._appeals(
+            self.conn.execute(
+                select(appeals)
+                .where(appeals.c.subject_id == sealed)
+                .order_by(appeals.c.filed_at, appeals.c.appeal_id)
+            )
         )
-        return [from_row(Appeal, r) for r in rows]
 
     def pending_about(self, subject_id: str, target_id: str) -> Appeal | None:
-        row = self.conn.execute(
+        sealed = self._sealed(subject_id)
+        if sealed is None:
+            return None
+        rows = self.conn.execute(
             select(appeals).where(
                 and_(
-                    appeals.c.subject_id == subject_id,
+                    appeals.c.subject_id == sealed,
                     appeals.c.target_id == target_id,
                     appeals.c.state == AppealState.PENDING.value,
                 )
             )
-        ).first()
-        return from_row(Appeal, row) if row else None
+        )
+        return next(iter(self._appeals(rows)), None)
 
     def pending(self, limit: int) -> list[Appeal]:
         rows = self.conn.execute(
@@ -196,7 +264,7 @@ class SqlAppeals:
             .order_by(appeals.c.deadline, appeals.c.appeal_id)
             .limit(limit)
         )
-        return [from_row(Appeal, r) for r in rows]
+        return self._appeals(rows)
 
     def overdue(self, target_kind: str, now: int, limit: int) -> list[Appeal]:
         rows = self.conn.execute(
@@ -211,7 +279,7 @@ class SqlAppeals:
             .order_by(appeals.c.deadline, appeals.c.appeal_id)
             .limit(limit)
         )
-        return [from_row(Appeal, r) for r in rows]
+        return self._appeals(rows)
 
     def close(self, appeal_id: str, state: str, decided_by: str | None, now: int) -> None:
         self.conn.execute(

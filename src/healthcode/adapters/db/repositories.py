@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import (
     guardianships,
     posters,
@@ -97,9 +98,16 @@ class SqlSubjects:
         )
 
 
+OPERATOR = "venue_operator"
+
+
 class SqlVenues:
-    def __init__(self, conn: Connection) -> None:
+    """Venues and their posters. A venue's operator may be a person: their name is sealed
+    under the vault key (adapters/db/sealing.py), which sunset destroys."""
+
+    def __init__(self, conn: Connection, seals: Seals) -> None:
         self.conn = conn
+        self.seals = seals
 
     def add(self, venue: Venue) -> None:
         d = venue.draft
@@ -111,7 +119,7 @@ class SqlVenues:
                 address=d.address,
                 district=d.district,
                 venue_type=d.venue_type.value,
-                operator=d.operator,
+                operator=self.seals.seal_text(OPERATOR, venue.venue_id, d.operator),
                 created_at=venue.created_at,
             )
         )
@@ -126,7 +134,7 @@ class SqlVenues:
             row.address,
             row.district,
             VenueType(row.venue_type),
-            row.operator,
+            self.seals.open_text(OPERATOR, row.venue_id, row.operator),
         )
         return Venue(row.venue_id, draft, row.created_at)
 

@@ -1,14 +1,21 @@
-"""Rule sets, the last derived status of each person, and their notices."""
+"""Rule sets, the last derived status of each person, and their notices.
+
+A status stores its subject sealed under the subject-links key, a notice its subject and its
+exposure under the key of the day of the visit (adapters/db/sealing.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, func, insert, select, union, update
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from healthcode.adapters.db.health_facts import SqlExposures
 from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from healthcode.adapters.db.sealing import DaySeal, LinkSeal
 from healthcode.adapters.db.tables import (
     cases,
-    exposures,
     health_facts,
     lab_results,
     notices,
@@ -56,32 +63,42 @@ class SqlRuleSets:
 
 
 class SqlStatuses:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, links: LinkSeal, days: DaySeal) -> None:
         self.conn = conn
+        self.links = links
+        self.days = days
+
+    def _opened(self, rows: list[Row[Any]]) -> list[StoredStatus]:
+        people = self.links.open([r.subject_id for r in rows])
+        if people is None:  # the key is gone (sunset): nobody's
+            return []
+        return [
+            replace(from_row(StoredStatus, r), subject_id=who)
+            for r, who in zip(rows, people, strict=True)
+        ]
 
     def get(self, subject_id: str) -> StoredStatus | None:
-        row = self.conn.execute(select(statuses).where(statuses.c.subject_id == subject_id)).first()
-        return from_row(StoredStatus, row) if row else None
+        return self.get_many([subject_id]).get(subject_id)
 
     def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]:
+        sealed = list(self.links.find(subject_ids).values())
         found: dict[str, StoredStatus] = {}
-        for chunk in chunks(subject_ids):
-            rows = self.conn.execute(select(statuses).where(statuses.c.subject_id.in_(chunk)))
-            found.update((r.subject_id, from_row(StoredStatus, r)) for r in rows)
+        for chunk in chunks(sealed):
+            rows = list(self.conn.execute(select(statuses).where(statuses.c.subject_id.in_(chunk))))
+            found.update((s.subject_id, s) for s in self._opened(rows))
         return found
 
+    def _row(self, status: StoredStatus, sealed: str) -> dict[str, Any]:
+        return {**as_row(status), "subject_id": sealed}
+
     def put(self, status: StoredStatus) -> None:
-        values = as_row(status)
-        done = self.conn.execute(
-            update(statuses).where(statuses.c.subject_id == status.subject_id).values(**values)
-        )
-        if done.rowcount == 0:
-            self.conn.execute(insert(statuses).values(**values))
+        self.put_many([status])
 
     def put_many(self, found: list[StoredStatus]) -> None:
         """Insert or replace these statuses: one upsert statement for all of them."""
         if not found:
             return
+        sealed = self.links.seal([s.subject_id for s in found])
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(statuses)
         columns = [c.name for c in statuses.c if c.name != "subject_id"]
@@ -89,25 +106,28 @@ class SqlStatuses:
             index_elements=[statuses.c.subject_id],
             set_={name: stmt.excluded[name] for name in columns},
         )
-        self.conn.execute(stmt, [as_row(s) for s in found])
+        self.conn.execute(stmt, [self._row(s, v) for s, v in zip(found, sealed, strict=True)])
+
+    def _subjects(self, query: Any) -> list[str]:
+        rows = list(self.conn.execute(query))
+        return self.links.open([r.subject_id for r in rows]) or []
 
     def expiring(self, now: int, limit: int) -> list[str]:
-        rows = self.conn.execute(
+        return self._subjects(
             select(statuses.c.subject_id)
             .where(and_(statuses.c.until.is_not(None), statuses.c.until <= now))
             .order_by(statuses.c.until)
             .limit(limit)
         )
-        return [r.subject_id for r in rows]
 
     def not_green(self) -> list[str]:
-        rows = self.conn.execute(select(statuses.c.subject_id).where(statuses.c.colour != "green"))
-        return [r.subject_id for r in rows]
+        return self._subjects(select(statuses.c.subject_id).where(statuses.c.colour != "green"))
 
     def with_facts(self) -> list[str]:
-        sources = [select(t.c.subject_id) for t in (lab_results, cases, exposures, health_facts)]
-        rows = self.conn.execute(union(*sources))
-        return [r[0] for r in rows]
+        sources = [select(t.c.subject_id) for t in (lab_results, cases, health_facts)]
+        found = {r[0] for r in self.conn.execute(union(*sources))}
+        found |= SqlExposures(self.conn, self.days).subjects()
+        return sorted(found)
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute(
@@ -117,17 +137,36 @@ class SqlStatuses:
 
 
 class SqlNotices:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, days: DaySeal) -> None:
         self.conn = conn
+        self.days = days
 
     def add(self, found: list[Notice]) -> None:
-        if found:
-            self.conn.execute(insert(notices), [as_row(n) for n in found])
+        rows = []
+        for n in found:
+            (subject,) = self.days.seal(n.day, [n.subject_id])
+            (exposure,) = self.days.seal_records(n.day, [n.exposure_id])
+            rows.append({**as_row(n), "subject_id": subject, "exposure_id": exposure})
+        if rows:
+            self.conn.execute(insert(notices), rows)
 
     def of_subject(self, subject_id: str) -> list[Notice]:
+        values = {v: day for day, v in self.days.pseudonyms(subject_id, 0, 2**62).items()}
+        if not values:
+            return []
         rows = self.conn.execute(
             select(notices)
-            .where(notices.c.subject_id == subject_id)
+            .where(notices.c.subject_id.in_(sorted(values)))
             .order_by(notices.c.created_at.desc(), notices.c.notice_id)
         )
-        return [from_row(Notice, r) for r in rows]
+        found = []
+        for r in rows:
+            day = values[r.subject_id]
+            if r.day - r.day % 86400 != day:
+                continue
+            opened = self.days.open_records(day, [r.exposure_id])
+            if not opened or opened[0] is None:
+                continue
+            found.append(replace(from_row(Notice, r), subject_id=subject_id,
+                                 exposure_id=opened[0]))  # fmt: skip
+        return found

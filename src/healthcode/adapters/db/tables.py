@@ -59,7 +59,7 @@ venues = Table(
     Column("address", String(200), nullable=False),
     Column("district", String(40), nullable=False),
     Column("venue_type", String(24), nullable=False),
-    Column("operator", String(120), nullable=False),
+    Column("operator", Text, nullable=False),  # sealed under the vault key (sealing.py)
     Column("created_at", BigInteger, nullable=False),
 )
 
@@ -184,12 +184,14 @@ cases = Table(
 
 # -- health facts, rules and derived status ------------------------------------------------------
 
+# An exposure is a visit: its ids (own, subject, case, via, appeal) are stored sealed under the
+# key of the day it started, like that day's check-ins (adapters/db/health_facts.py).
 exposures = Table(
     "exposures",
     metadata,
-    Column("exposure_id", String(24), primary_key=True),
+    Column("exposure_id", String(32), primary_key=True),
     Column("subject_id", String(32), nullable=False),
-    Column("case_id", String(24), nullable=False),
+    Column("case_id", String(32), nullable=False),
     Column("level", String(16), nullable=False),
     Column("venue_id", String(24), nullable=False),
     Column("start", BigInteger, nullable=False),
@@ -199,7 +201,7 @@ exposures = Table(
     Column("via_subject", String(32)),
     Column("found_at", BigInteger, nullable=False),
     Column("withdrawn_at", BigInteger),  # an appeal against it was granted
-    Column("withdrawn_by_appeal", String(24)),
+    Column("withdrawn_by_appeal", String(32)),
     Index(None, "subject_id", "start"),
     Index(
         "ix_exposures_evidence",
@@ -240,7 +242,7 @@ rulesets = Table(
 statuses = Table(
     "statuses",
     metadata,
-    Column("subject_id", String(32), primary_key=True),
+    Column("subject_id", String(32), primary_key=True),  # sealed: the subject-links key
     Column("colour", String(8), nullable=False),
     Column("rule_ref", String(16), nullable=False),
     Column("evidence", Text, nullable=False),
@@ -254,12 +256,12 @@ notices = Table(
     "notices",
     metadata,
     Column("notice_id", String(24), primary_key=True),
-    Column("subject_id", String(32), nullable=False),
+    Column("subject_id", String(32), nullable=False),  # sealed under the day's key
     Column("kind", String(16), nullable=False),
     Column("venue_id", String(24), nullable=False),
     Column("day", BigInteger, nullable=False),
     Column("rule_ref", String(16), nullable=False),
-    Column("exposure_id", String(24), nullable=False),
+    Column("exposure_id", String(32), nullable=False),  # sealed under the day's key
     Column("created_at", BigInteger, nullable=False),
     Index(None, "subject_id", "created_at"),
 )
@@ -334,7 +336,7 @@ sessions = Table(
     metadata,
     Column("session_id", String(64), primary_key=True),  # SHA-256 of the token, never the token
     Column("kind", String(16), nullable=False),  # staff | resident | applicant
-    Column("ref", String(64), nullable=False),  # staff id, subject id, or phone tag
+    Column("ref", String(64), nullable=False),  # staff id, sealed subject id, or phone tag
     Column("role", String(24), nullable=False),
     Column("venue_id", String(24)),
     Column("created_at", BigInteger, nullable=False),
@@ -383,7 +385,7 @@ manual_orders = Table(
     Column("order_id", String(10), primary_key=True),  # "order:<id>" is the colour's rule_ref
     Column("colour", String(8), nullable=False),
     Column("legal_basis", String(32), nullable=False),  # an id of the published list
-    Column("reason", String(500), nullable=False),  # shown to the people named; never logged
+    Column("reason", Text, nullable=False),  # shown to the people named; never logged; sealed
     Column("days", SmallInteger, nullable=False),
     Column("subject_count", Integer, nullable=False),
     Column("state", String(12), nullable=False),
@@ -407,7 +409,7 @@ order_subjects = Table(
     "order_subjects",
     metadata,
     Column("order_id", String(10), primary_key=True),
-    Column("subject_id", String(32), primary_key=True),
+    Column("subject_id", String(32), primary_key=True),  # sealed: the subject-links key
     Column("state", String(12), nullable=False),  # applies | lifted | lapsed
     Column("ended_at", BigInteger),
     Column("appeal_id", String(24)),
@@ -418,10 +420,10 @@ appeals = Table(
     "appeals",
     metadata,
     Column("appeal_id", String(24), primary_key=True),
-    Column("subject_id", String(32), nullable=False),
+    Column("subject_id", String(32), nullable=False),  # sealed: the subject-links key
     Column("target_kind", String(16), nullable=False),  # order | exposure | health_fact
     Column("target_id", String(24), nullable=False),
-    Column("reason", String(1000), nullable=False),  # personal data; never logged
+    Column("reason", Text, nullable=False),  # personal data; never logged; sealed
     Column("filed_by", String(16), nullable=False),  # resident | guardian
     Column("filed_at", BigInteger, nullable=False),
     Column("deadline", BigInteger, nullable=False),

@@ -23,7 +23,7 @@ from healthcode.adapters.db.accounts import (
     SqlStaffChanges,
 )
 from healthcode.adapters.db.cases import SqlCases
-from healthcode.adapters.db.checkins import SqlCheckIns, SubjectCipher
+from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.engine import READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.labs import SqlLabs
@@ -32,6 +32,7 @@ from healthcode.adapters.db.maintenance import SqlMaintenance
 from healthcode.adapters.db.orders import SqlAppeals, SqlOrders
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
 from healthcode.adapters.db.retention import SqlRetention
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.domain.errors import Unavailable
@@ -45,7 +46,7 @@ class SqlUnitOfWork:
         engine: Engine,
         signer: CheckpointSigner,
         policy: CheckpointPolicy,
-        cipher: SubjectCipher,
+        seals: Seals,
         *,
         read_only: bool = False,
         write_lock: threading.RLock | None = None,
@@ -53,7 +54,7 @@ class SqlUnitOfWork:
         self.engine = engine
         self._signer = signer
         self._policy = policy
-        self._cipher = cipher
+        self._seals = seals
         self._read_only = read_only
         # Only writers queue, and only where the factory gave a lock (SQLite).
         self._write_lock = None if read_only else write_lock
@@ -80,27 +81,27 @@ class SqlUnitOfWork:
             self._release()
             raise
         self.subjects = SqlSubjects(self._conn)
-        self.vault = SqlVault(self._conn)
-        self.venues = SqlVenues(self._conn)
+        self.vault = SqlVault(self._conn, self._seals.vault)
+        self.venues = SqlVenues(self._conn, self._seals)
         self.keys = SqlKeys(self._conn)
         self.trust_lists = SqlTrustLists(self._conn)
         self.log = SqlAuditLog(self._conn, self._signer, self._policy)
-        self.checkins = SqlCheckIns(self._conn, self._cipher)
+        self.checkins = SqlCheckIns(self._conn, self._seals.days)
         self.cases = SqlCases(self._conn)
-        self.exposures = SqlExposures(self._conn)
+        self.exposures = SqlExposures(self._conn, self._seals.days)
         self.health_facts = SqlHealthFacts(self._conn)
         self.rulesets = SqlRuleSets(self._conn)
-        self.statuses = SqlStatuses(self._conn)
-        self.notices = SqlNotices(self._conn)
+        self.statuses = SqlStatuses(self._conn, self._seals.links, self._seals.days)
+        self.notices = SqlNotices(self._conn, self._seals.days)
         self.staff = SqlStaff(self._conn)
         self.staff_changes = SqlStaffChanges(self._conn)
         self.labs = SqlLabs(self._conn)
-        self.sessions = SqlSessions(self._conn)
+        self.sessions = SqlSessions(self._conn, self._seals.links)
         self.otp = SqlOtp(self._conn)
         self.devices = SqlDevices(self._conn)
         self.assignments = SqlAssignments(self._conn)
-        self.orders = SqlOrders(self._conn)
-        self.appeals = SqlAppeals(self._conn)
+        self.orders = SqlOrders(self._conn, self._seals)
+        self.appeals = SqlAppeals(self._conn, self._seals)
         self.retention = SqlRetention(self._conn)
         self.maintenance = SqlMaintenance(self._conn)
         return self
@@ -140,12 +141,12 @@ class SqlUnitOfWorkFactory:
         engine: Engine,
         signer: CheckpointSigner,
         policy: CheckpointPolicy,
-        cipher: SubjectCipher,
+        seals: Seals,
     ):
         self.engine = engine
         self.signer = signer
         self.policy = policy
-        self.cipher = cipher  # who visited, in check-ins: per-day keys (RET-1)
+        self.seals = seals  # who a row is about: day keys, the links key, the vault key
         # Reentrant: a thread already inside a write transaction that opens another gets
         # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
         self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
@@ -155,7 +156,7 @@ class SqlUnitOfWorkFactory:
             self.engine,
             self.signer,
             self.policy,
-            self.cipher,
+            self.seals,
             read_only=read_only,
             write_lock=self.write_lock,
         )

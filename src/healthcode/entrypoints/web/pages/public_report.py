@@ -133,6 +133,7 @@ def charts(days: list[DayReport], _: Gettext) -> list[Chart]:
     words = series_labels(_)
     refused = refusal_labels(_)
     families = sorted({k for d in days for k in d.refusals} | {"access", "order", "staff"})
+    labs = sorted({lab for d in days for lab in d.labs})
     labels = [d.day for d in days]
     ticks = [d.day[5:] for d in days]
     day_axis, count_axis, hidden = _("Day (UTC)"), _("Count"), _("fewer than 10")
@@ -172,7 +173,12 @@ def charts(days: list[DayReport], _: Gettext) -> list[Chart]:
                 "attempted."),
               [Series(k, refused.get(k, k), [d.refusals.get(k, 0) for d in days])
                for k in families], True),
-    ]  # fmt: skip
+    ] + ([
+        chart("chart-labs", _("Positive results by lab"),
+              _("Stacked bars per day: the positive results each registered lab reported."),
+              [Series(lab, lab, [d.labs.get(lab, {}).get("positives", 0) for d in days])
+               for lab in labs], True),
+    ] if labs else [])  # fmt: skip
 
 
 @router.get("/public/report", response_class=HTMLResponse)
