@@ -57,6 +57,13 @@ def sign_in_guard(page: Any, app: App, venue_id: str) -> None:
     page.wait_for_url("**/venue")
 
 
+def diner(app: Any) -> str:
+    """The venue whose gate the guard keeps."""
+    names = ("老街餐厅", "Old Street Diner")
+    cmd = RegisterVenue(*names, "1 Old Street", "Tianhe", "restaurant", "Co")
+    return venues.register_venue(app.ctx, cmd, staff.OPERATOR).venue.venue_id
+
+
 def open_scanner(page: Any) -> Any:
     page.goto("/venue/scan")
     page.wait_for_selector("#scanner[data-trust=ready]")
@@ -67,11 +74,7 @@ def test_the_guard_refuses_red_and_admits_green_offline(
     launch: Launch, live: Live, tmp_path: Path
 ) -> None:
     app = live.app
-    venue_id = venues.register_venue(
-        app.ctx,
-        RegisterVenue("老街餐厅", "Old Street Diner", "1 Old Street", "Tianhe", "restaurant", "Co"),
-        staff.OPERATOR,
-    ).venue.venue_id
+    venue_id = diner(app)
     green = resident(app, "张三", "E12345678", "13912345678")
     red = resident(app, "李四", "E87654321", "13912345679")
     make_red(app, "E87654321")
@@ -139,11 +142,7 @@ def test_an_expired_code_is_refused_and_says_how_long_ago(
     """Expiry is expiry (SIG-9): a 5-minute code scanned 2 minutes after its end, well inside
     the 300 s clock-skew allowance, is not valid, and the guard reads how long ago it ended."""
     app = live.app
-    venue_id = venues.register_venue(
-        app.ctx,
-        RegisterVenue("老街餐厅", "Old Street Diner", "1 Old Street", "Tianhe", "restaurant", "Co"),
-        staff.OPERATOR,
-    ).venue.venue_id
+    venue_id = diner(app)
     code = codes.issue_health_code(app.ctx, resident(app, "张三", "E12345678", "13912345678"))
     assert code.expires_at - code.issued_at == 300
     page: Any = launch(video=qr_video(code.text, tmp_path / "code.y4m"), locale=locale)

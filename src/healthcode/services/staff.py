@@ -202,11 +202,18 @@ def _pending_for(uow: UnitOfWork, staff_id: str) -> None:
         )
 
 
-def _request(uow: UnitOfWork, principal: Principal, change: StaffChange, now: int) -> None:
+def _request(
+    uow: UnitOfWork, principal: Principal, staff_id: str, kind: ChangeKind, role: str, now: int
+) -> StaffChange:
+    """Store and log `principal`'s request to change `staff_id` (to `role`)."""
+    change = StaffChange(
+        new_change_id(), staff_id, kind.value, role, principal.ref, principal.role.value, now
+    )
     uow.staff_changes.add(change)
     said = {"change": change.kind, "role": change.role, "request": change.change_id}
     actor = actor_of(uow, principal)
     _log(uow, "staff.change_requested", actor, f"staff:{change.staff_id}", now, said)
+    return change
 
 
 def request_staff(
@@ -225,11 +232,7 @@ def request_staff(
     hashed = ctx.credentials.hash_password(password)  # slow on purpose: outside the transaction
     with ctx.uow() as uow:
         account = _new_account(ctx, uow, name, kind, hashed, secret, venue_id, now, active=False)
-        change = StaffChange(
-            new_change_id(), account.staff_id, ChangeKind.CREATE.value, kind.value,
-            principal.ref, principal.role.value, now,
-        )  # fmt: skip
-        _request(uow, principal, change, now)
+        change = _request(uow, principal, account.staff_id, ChangeKind.CREATE, kind.value, now)
         uow.commit()
     return NewStaff(account, ctx.credentials.totp_uri(secret, name), change)
 
@@ -251,11 +254,7 @@ def request_role(
         if account.staff_id == principal.ref:
             raise Conflict("you cannot change your own role", field="staff_id", code="self")
         _pending_for(uow, staff_id)
-        change = StaffChange(
-            new_change_id(), staff_id, ChangeKind.ROLE.value, kind.value, principal.ref,
-            principal.role.value, now,
-        )  # fmt: skip
-        _request(uow, principal, change, now)
+        change = _request(uow, principal, staff_id, ChangeKind.ROLE, kind.value, now)
         uow.commit()
         return change
 
@@ -268,11 +267,7 @@ def request_enable(ctx: ServiceContext, principal: Principal, staff_id: str) -> 
         if account.disabled_at is None:
             raise Conflict("the account is not disabled", field="staff_id", code="unchanged")
         _pending_for(uow, staff_id)
-        change = StaffChange(
-            new_change_id(), staff_id, ChangeKind.ENABLE.value, account.role, principal.ref,
-            principal.role.value, now,
-        )  # fmt: skip
-        _request(uow, principal, change, now)
+        change = _request(uow, principal, staff_id, ChangeKind.ENABLE, account.role, now)
         uow.commit()
         return change
 
@@ -291,11 +286,7 @@ def disable_staff(ctx: ServiceContext, principal: Principal, staff_id: str) -> S
         if account.role == Role.AUDITOR.value:
             _requester(principal, account.role, account.role)
             _pending_for(uow, staff_id)
-            change = StaffChange(
-                new_change_id(), staff_id, ChangeKind.DISABLE.value, account.role,
-                principal.ref, principal.role.value, now,
-            )  # fmt: skip
-            _request(uow, principal, change, now)
+            change = _request(uow, principal, staff_id, ChangeKind.DISABLE, account.role, now)
             uow.commit()
             return change
         if principal.role is not Role.AUTHORITY_ADMIN:

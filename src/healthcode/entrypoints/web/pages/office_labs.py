@@ -9,6 +9,7 @@ a lab at once. Health officers see the list. A positive on paper is recorded as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
@@ -64,23 +65,28 @@ def request_lab(
     return redirect("/office/labs?done=requested")
 
 
+def _decide(
+    request: Request, ctx: Ctx, caller: Caller, step: Callable[[], object], done: str
+) -> HTMLResponse | RedirectResponse:
+    """Approve or revoke: the list again with the error, or back to it saying what was done."""
+    try:
+        step()
+    except DomainError as exc:
+        return _page(request, ctx, caller, status_of(exc), error=exc)
+    return redirect(f"/office/labs?done={done}")
+
+
 @router.post("/office/labs/{lab_id}/approve", response_model=None)
 def approve_lab(
     request: Request, lab_id: LabId, caller: Caller, ctx: Ctx
 ) -> HTMLResponse | RedirectResponse:
-    try:
-        lab_registry.approve_lab(ctx, caller, lab_id)
-    except DomainError as exc:
-        return _page(request, ctx, caller, status_of(exc), error=exc)
-    return redirect("/office/labs?done=approved")
+    step = lambda: lab_registry.approve_lab(ctx, caller, lab_id)  # noqa: E731
+    return _decide(request, ctx, caller, step, "approved")
 
 
 @router.post("/office/labs/{lab_id}/revoke", response_model=None)
 def revoke_lab(
     request: Request, lab_id: LabId, caller: Caller, ctx: Ctx
 ) -> HTMLResponse | RedirectResponse:
-    try:
-        lab_registry.revoke_lab(ctx, caller, lab_id)
-    except DomainError as exc:
-        return _page(request, ctx, caller, status_of(exc), error=exc)
-    return redirect("/office/labs?done=revoked")
+    step = lambda: lab_registry.revoke_lab(ctx, caller, lab_id)  # noqa: E731
+    return _decide(request, ctx, caller, step, "revoked")
