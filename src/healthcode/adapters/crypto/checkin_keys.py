@@ -58,6 +58,41 @@ def _day_of_name(name: str) -> int | None:
     return calendar.timegm((int(digits[:4]), int(digits[4:6]), int(digits[6:]), 0, 0, 0))
 
 
+class DayKey:
+    """One day's key as a repository uses it for one call: looked at once, then used for every
+    value of the call."""
+
+    def __init__(self, cipher: KeyCipher) -> None:
+        self.cipher = cipher
+
+    def find(self, subject_ids: Sequence[str]) -> list[str]:
+        """The stored form of those of `subject_ids` that are subject ids."""
+        blocks = b"".join(pack_subject(s) for s in subject_ids if SUBJECT.match(s))
+        return self.cipher.seal(blocks) if blocks else []
+
+    def find_records(self, record_ids: Sequence[str]) -> list[str]:
+        """The stored form of those of `record_ids` that are record ids."""
+        blocks = []
+        for record_id in record_ids:
+            try:
+                blocks.append(pack_record(record_id))
+            except ValueError:
+                continue
+        return self.cipher.seal(b"".join(blocks)) if blocks else []
+
+    def seal_records(self, record_ids: Sequence[str]) -> list[str]:
+        blocks = b"".join(pack_record(r) for r in record_ids)
+        return self.cipher.seal(blocks) if blocks else []
+
+    def open(self, sealed: Sequence[str]) -> list[str]:
+        return [block.hex() for block in self.cipher.open_blocks(sealed)] if sealed else []
+
+    def open_records(self, sealed: Sequence[str]) -> list[str | None]:
+        if not sealed:
+            return []
+        return [unpack_record(block) for block in self.cipher.open_blocks(sealed)]
+
+
 class CheckInKeys:
     def __init__(self, store: KeyStore, permutations: Permutations | None = None) -> None:
         self.store = store
@@ -114,6 +149,17 @@ class CheckInKeys:
         """The UTC days (day starts) that have a key, oldest first: one scan of the key store."""
         found = (_day_of_name(name) for name in self.store.names(PREFIX))
         return sorted(day for day in found if day is not None)
+
+    def keys(self, first: int = 0, last: int = 2**62) -> dict[int, DayKey]:
+        """The key of each day from the day of `first` to the day of `last` that has one, each
+        looked at once: for a repository call that reads rows of many days."""
+        first_day, found = day_of(first), {}
+        for day in self.days():
+            if first_day <= day <= last:
+                cipher = self._day(day, create=False)
+                if cipher is not None:
+                    found[day] = DayKey(cipher)
+        return found
 
     def _pseudonyms(self, block: bytes, first: int, last: int) -> dict[int, str]:
         first_day = day_of(first)

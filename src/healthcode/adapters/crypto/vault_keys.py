@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -94,6 +95,21 @@ class VaultKeys:
             return siv.decrypt(sealed, self._data(field, row))
         except InvalidTag:
             raise KeyStoreError(f"a sealed {field} does not open: moved or damaged") from None
+
+    def opener(self) -> Callable[[str, bytes, str | None], bytes] | None:
+        """`open` bound to the key as it is now (one look at its file for several values),
+        or None once it is destroyed."""
+        siv = self._siv(create=False)
+        if siv is None:
+            return None
+
+        def opened(field: str, sealed: bytes, row: str | None = None) -> bytes:
+            try:
+                return siv.decrypt(sealed, self._data(field, row))
+            except InvalidTag:
+                raise KeyStoreError(f"a sealed {field} does not open: moved or damaged") from None
+
+        return opened
 
     def destroy(self) -> int:
         """Destroy the key (sunset): 1 if there was one, else 0."""

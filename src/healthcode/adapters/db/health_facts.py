@@ -9,19 +9,18 @@ case, the appeal) joins to it, in this copy or any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, chunks
-from healthcode.adapters.db.sealing import DaySeal
+from healthcode.adapters.db.sealing import DayKey, DaySeal
 from healthcode.adapters.db.tables import exposures, health_facts
 from healthcode.domain.facts import FactKind, RecordedFact
 from healthcode.services.ports import StoredExposure
 
 DAY = 86400
-FOREVER = 2**62
 _EVIDENCE = ("case_id", "subject_id", "contact_checkin_id", "source_checkin_id")
 
 
@@ -45,22 +44,23 @@ def seal_exposure(days: DaySeal, e: StoredExposure) -> dict[str, Any]:
     }
 
 
-def open_exposures(days: DaySeal, rows: Iterable[Row[Any]]) -> list[StoredExposure]:
-    """Stored rows read back, a day at a time; rows of a day whose key is gone are nobody's and
-    left out. In (start, exposure id) order."""
+def open_exposures(keys: Mapping[int, DayKey], rows: Iterable[Row[Any]]) -> list[StoredExposure]:
+    """Stored rows read back with the keys of their days; rows of a day whose key is gone are
+    nobody's and left out. In (start, exposure id) order."""
     by_day: dict[int, list[Row[Any]]] = {}
     for row in rows:
         by_day.setdefault(_day(row.start), []).append(row)
     found: list[StoredExposure] = []
     for day, group in by_day.items():
-        vias = [r.via_subject for r in group if r.via_subject]
-        people = days.open(day, [r.subject_id for r in group] + vias)
-        appeals = [r.withdrawn_by_appeal for r in group if r.withdrawn_by_appeal]
-        ids = days.open_records(
-            day, [r.exposure_id for r in group] + [r.case_id for r in group] + appeals
-        )
-        if people is None or ids is None:
+        key = keys.get(day)
+        if key is None:
             continue
+        vias = [r.via_subject for r in group if r.via_subject]
+        people = key.open([r.subject_id for r in group] + vias)
+        appeals = [r.withdrawn_by_appeal for r in group if r.withdrawn_by_appeal]
+        ids = key.open_records(
+            [r.exposure_id for r in group] + [r.case_id for r in group] + appeals
+        )
         n = len(group)
         via_of = iter(people[n:])
         appeal_of = iter(ids[2 * n :])
@@ -110,18 +110,17 @@ class SqlExposures:
 
     def of_subjects(self, subject_ids: list[str]) -> dict[str, list[StoredExposure]]:
         found: dict[str, list[StoredExposure]] = {s: [] for s in subject_ids}
-        values: dict[str, int] = {}
-        for day in self.days.days():
-            for sealed in self.days.find(day, subject_ids) or []:
-                values[sealed] = day
-        for e in open_exposures(self.days, self._where(exposures.c.subject_id, values)):
+        keys = self.days.keys()
+        values = {v: day for day, key in keys.items() for v in key.find(subject_ids)}
+        for e in open_exposures(keys, self._where(exposures.c.subject_id, values)):
             if e.subject_id in found:
                 found[e.subject_id].append(e)
         return found
 
     def of_case(self, case_id: str) -> list[StoredExposure]:
-        values = {v: day for day, v in self.days.record_pseudonyms(case_id, 0, FOREVER).items()}
-        return open_exposures(self.days, self._where(exposures.c.case_id, values))
+        keys = self.days.keys()
+        values = {v: day for day, key in keys.items() for v in key.find_records([case_id])}
+        return open_exposures(keys, self._where(exposures.c.case_id, values))
 
     def subjects(self) -> set[str]:
         """Everyone an exposure is about (whose day key is still there)."""
@@ -129,25 +128,29 @@ class SqlExposures:
         by_day: dict[int, list[str]] = {}
         for r in rows:
             by_day.setdefault(_day(r.start), []).append(r.subject_id)
+        keys = self.days.keys()
         people: set[str] = set()
         for day, sealed in by_day.items():
-            people.update(self.days.open(day, sealed) or [])
+            key = keys.get(day)
+            if key is not None:
+                people.update(key.open(sealed))
         return people
 
     def withdraw(self, exposure_id: str, appeal_id: str, now: int) -> None:
-        for day, sealed in self.days.record_pseudonyms(exposure_id, 0, FOREVER).items():
-            (appeal,) = self.days.seal_records(day, [appeal_id])
-            self.conn.execute(
-                update(exposures)
-                .where(
-                    and_(
-                        exposures.c.exposure_id == sealed,
-                        exposures.c.start >= day,
-                        exposures.c.start < day + DAY,
+        for day, key in self.days.keys().items():
+            for sealed in key.find_records([exposure_id]):
+                (appeal,) = key.seal_records([appeal_id])
+                self.conn.execute(
+                    update(exposures)
+                    .where(
+                        and_(
+                            exposures.c.exposure_id == sealed,
+                            exposures.c.start >= day,
+                            exposures.c.start < day + DAY,
+                        )
                     )
+                    .values(withdrawn_at=now, withdrawn_by_appeal=appeal)
                 )
-                .values(withdrawn_at=now, withdrawn_by_appeal=appeal)
-            )
 
 
 class SqlHealthFacts:

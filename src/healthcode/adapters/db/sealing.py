@@ -15,9 +15,23 @@ reads as nobody's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+
+class DayKey(Protocol):
+    """One day's key, looked at once for one repository call (adapters/crypto/checkin_keys.py)."""
+
+    def find(self, subject_ids: Sequence[str]) -> list[str]: ...
+
+    def find_records(self, record_ids: Sequence[str]) -> list[str]: ...
+
+    def seal_records(self, record_ids: Sequence[str]) -> list[str]: ...
+
+    def open(self, sealed: Sequence[str]) -> list[str]: ...
+
+    def open_records(self, sealed: Sequence[str]) -> list[str | None]: ...
 
 
 class DaySeal(Protocol):
@@ -49,6 +63,9 @@ class DaySeal(Protocol):
     def days(self) -> list[int]:
         """The days that have a key, oldest first."""
 
+    def keys(self, first: int = 0, last: int = 2**62) -> Mapping[int, DayKey]:
+        """The key of each day in [first, last] that has one, each looked at once."""
+
 
 class LinkSeal(Protocol):
     """The subject-links key (adapters/crypto/links.py)."""
@@ -62,6 +79,9 @@ class LinkSeal(Protocol):
 
 class VaultSeal(Protocol):
     """The vault key (adapters/crypto/vault_keys.py)."""
+
+    def opener(self) -> Callable[[str, bytes, str | None], bytes] | None:
+        """`open` with the key looked at once, for several values; None once it is gone."""
 
     def seal(self, field: str, value: bytes, row: str | None = None) -> bytes: ...
 

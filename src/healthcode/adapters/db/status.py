@@ -78,7 +78,11 @@ class SqlStatuses:
         ]
 
     def get(self, subject_id: str) -> StoredStatus | None:
-        return self.get_many([subject_id]).get(subject_id)
+        sealed = self.links.find([subject_id]).get(subject_id)
+        if sealed is None:
+            return None
+        row = self.conn.execute(select(statuses).where(statuses.c.subject_id == sealed)).first()
+        return replace(from_row(StoredStatus, row), subject_id=subject_id) if row else None
 
     def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]:
         sealed = list(self.links.find(subject_ids).values())
@@ -151,7 +155,8 @@ class SqlNotices:
             self.conn.execute(insert(notices), rows)
 
     def of_subject(self, subject_id: str) -> list[Notice]:
-        values = {v: day for day, v in self.days.pseudonyms(subject_id, 0, 2**62).items()}
+        keys = self.days.keys()
+        values = {v: day for day, key in keys.items() for v in key.find([subject_id])}
         if not values:
             return []
         rows = self.conn.execute(
@@ -164,9 +169,9 @@ class SqlNotices:
             day = values[r.subject_id]
             if r.day - r.day % 86400 != day:
                 continue
-            opened = self.days.open_records(day, [r.exposure_id])
-            if not opened or opened[0] is None:
+            (exposure_id,) = keys[day].open_records([r.exposure_id])
+            if exposure_id is None:
                 continue
             found.append(replace(from_row(Notice, r), subject_id=subject_id,
-                                 exposure_id=opened[0]))  # fmt: skip
+                                 exposure_id=exposure_id))  # fmt: skip
         return found

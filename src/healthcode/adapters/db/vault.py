@@ -49,17 +49,17 @@ class SqlVault:
         )
 
     def _identity(self, row: Row[Any]) -> Identity | None:
-        subject, opened = row.subject_id, self.seal.open
+        subject, opened = row.subject_id, self.seal.opener()
+        if opened is None:  # the key is gone (sunset): nobody
+            return None
         name = opened(NAME, bytes(row.name), subject)
         key = opened(COMMIT_KEY, bytes(row.commit_key), subject)
-        if name is None or key is None:  # the key is gone (sunset): nobody
-            return None
         doc_type = DocumentType(row.doc_type) if row.doc_type else None
         number = phone = None
         if doc_type is not None and row.doc_number is not None:
-            number = opened(_doc(doc_type), bytes(row.doc_number))
+            number = opened(_doc(doc_type), bytes(row.doc_number), None)
         if row.phone is not None:
-            phone = opened(PHONE, bytes(row.phone))
+            phone = opened(PHONE, bytes(row.phone), None)
         return Identity(
             subject,
             name.decode(),
@@ -83,10 +83,11 @@ class SqlVault:
             rows = self.conn.execute(
                 select(table.c.subject_id, table.c.commit_key).where(table.c.subject_id.in_(chunk))
             )
+            opened = self.seal.opener()
+            if opened is None:
+                return {}
             for r in rows:
-                key = self.seal.open(COMMIT_KEY, bytes(r.commit_key), r.subject_id)
-                if key is not None:
-                    keys[r.subject_id] = key
+                keys[r.subject_id] = opened(COMMIT_KEY, bytes(r.commit_key), r.subject_id)
         return keys
 
     def find_phone(self, phone: str) -> list[str]:
