@@ -9,6 +9,7 @@ report. The city runs with its real cooling-off period (72 hours).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -48,6 +49,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def client(app: App) -> Iterator[TestClient]:
     with TestClient(create_app(built=app)) as test_client:
         yield test_client
+
+
+def iso(instant: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(instant))
 
 
 def log(app: App, action: str) -> list[dict[str, object]]:
@@ -212,9 +217,10 @@ def test_rules_cannot_name_people_or_dates_and_a_rule_against_one_event_needs_an
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "unknown_variable"
     one_hour = strict_v2()
+    hour = clock.now() - clock.now() % HOUR  # one hour of the test clock, as absolute times
     one_hour["rules"][1]["logic"] = {"and": [
-        {"not-before": [{"var": "fact.time"}, "2026-11-18T08:00:00Z"]},
-        {"before": [{"var": "fact.time"}, "2026-11-18T09:00:00Z"]},
+        {"not-before": [{"var": "fact.time"}, iso(hour)]},
+        {"before": [{"var": "fact.time"}, iso(hour + HOUR)]},
     ]}  # fmt: skip
     refused = client.post("/rulesets", json=one_hour, headers=asker)
     assert refused.status_code == 422

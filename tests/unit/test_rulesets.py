@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from importlib import resources
 from typing import Any
 
 import pytest
+import time_machine
 
 from healthcode.adapters.certlogic import CertLogicEngine
 from healthcode.domain.errors import InvalidInput
@@ -19,6 +21,7 @@ from healthcode.services.rulebook import dry_run
 
 DAY = 86400
 T0 = 1_795_000_000
+AT_T0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0))  # an absolute time, as a literal
 ENGINE = CertLogicEngine()
 DEFAULT: dict[str, Any] = json.loads(
     resources.files("healthcode.rulesets").joinpath("default.json").read_text("utf-8")
@@ -84,7 +87,7 @@ def test_the_default_rule_set_is_valid_and_passes_its_dry_run() -> None:
          "unknown_variable"),
         ({"rule_logic": {"in": [{"var": "fact.result"}, ["positive", "t2"]]}},
          "$.rules[0].logic[1][1]", "literal"),
-        ({"rule_logic": {"after": [{"var": "fact.time"}, "2026-11-20T08:00:00Z"]}},
+        ({"rule_logic": {"after": [{"var": "fact.time"}, AT_T0]}},
          "$.rules[0].logic[1]", "literal"),
         ({"rule_logic": {"before": [{"var": "now"}, {"plusTime": [{"var": "fact.time"}, 1,
           "hour"]}]}}, "$.rules[0].logic[1][2]", "literal"),
@@ -93,6 +96,7 @@ def test_the_default_rule_set_is_valid_and_passes_its_dry_run() -> None:
         ({"title": {"zh": "第1版", "en": "version 1"}}, "$.title", "invalid_ruleset"),
     ],
 )  # fmt: skip
+@time_machine.travel(T0, tick=False)  # a date in a rule is refused whatever the day is
 def test_the_checker_names_what_is_wrong(changes: dict[str, Any], field: str, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_ruleset(doc_with(**changes))
