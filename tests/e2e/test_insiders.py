@@ -131,12 +131,7 @@ def test_an_admins_puppet_cannot_be_the_second_person(
 
     # An order one puppet proposes and the other approves: refused (same admin behind both).
     people = residents(app, 5)
-    basis = client.get("/legal-bases").json()[0]["basis_id"]
-    body = {"subject_ids": people, "colour": "red", "legal_basis": basis, "reason": REASON,
-            "days": 7}  # fmt: skip
-    made = client.post("/orders", json=body, headers=sign_in(client, app, tracer))
-    assert made.status_code == 201, made.text
-    order_id = made.json()["order_id"]
+    order_id = propose_red(client, sign_in(client, app, tracer), people)
     approve = client.post(f"/orders/{order_id}/approve", headers=sign_in(client, app, officer))
     assert approve.status_code == 403
     assert approve.json()["error"]["code"] == "two_person_rule"
@@ -165,6 +160,16 @@ def test_an_admins_puppet_cannot_be_the_second_person(
     assert days[-1]["current_staff"]["authority_admin"] == 3
 
 
+def propose_red(client: TestClient, officer: dict[str, str], people: list[str]) -> str:
+    """`officer` proposes a 7-day red order naming `people` under the first published basis."""
+    basis = client.get("/legal-bases").json()[0]["basis_id"]
+    body = {"subject_ids": people, "colour": "red", "legal_basis": basis, "reason": REASON,
+            "days": 7}  # fmt: skip
+    made = client.post("/orders", json=body, headers=officer)
+    assert made.status_code == 201, made.text
+    return str(made.json()["order_id"])
+
+
 def _resident(subject_id: str) -> Principal:
     return Principal(PrincipalKind.RESIDENT, subject_id, Role.RESIDENT)
 
@@ -182,15 +187,11 @@ def test_a_mass_order_split_over_puppet_accounts_freezes_and_is_flagged(
     approver = appoint(client, colleague, maker, "health_officer", "split.approver")
     clock.advance(73 * HOUR)  # past the cooling-off periods
     people = residents(app, 220)
-    basis = client.get("/legal-bases").json()[0]["basis_id"]
     states = []
     second = sign_in(client, app, approver)
     for i, account in enumerate(officers):
-        body = {"subject_ids": people[i * 20 : (i + 1) * 20], "colour": "red",
-                "legal_basis": basis, "reason": REASON, "days": 7}  # fmt: skip
-        made = client.post("/orders", json=body, headers=sign_in(client, app, account))
-        assert made.status_code == 201, made.text
-        done = client.post(f"/orders/{made.json()['order_id']}/approve", headers=second)
+        order_id = propose_red(client, sign_in(client, app, account), people[i * 20 : i * 20 + 20])
+        done = client.post(f"/orders/{order_id}/approve", headers=second)
         states.append(done.json()["state"])
     assert states == ["active"] * 10 + ["frozen"]
     auditor = headers_of(app, founders(app).auditor)
@@ -372,14 +373,10 @@ def test_mass_orders_timed_inside_a_wave_of_rule_based_changes_are_still_flagged
             for i in range(len(sick))]  # fmt: skip
     assert len(post_rows(client, app, rows).json()["cases_opened"]) == 150
     targets = residents(app, 100)
-    basis = client.get("/legal-bases").json()[0]["basis_id"]
     second = sign_in(client, app, approver)
     for i, account in enumerate(officers):
-        body = {"subject_ids": targets[i * 20 : (i + 1) * 20], "colour": "red",
-                "legal_basis": basis, "reason": REASON, "days": 7}  # fmt: skip
-        made = client.post("/orders", json=body, headers=sign_in(client, app, account))
-        assert made.status_code == 201, made.text
-        done = client.post(f"/orders/{made.json()['order_id']}/approve", headers=second)
+        order_id = propose_red(client, sign_in(client, app, account), targets[i * 20 : i * 20 + 20])
+        done = client.post(f"/orders/{order_id}/approve", headers=second)
         assert done.json()["state"] == "active", done.text
     clock.advance(60)
     flagged = [a for a in anomalies.watch(app.ctx) if a.detector == "non_health_cluster"]

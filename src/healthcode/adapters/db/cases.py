@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, select, tuple_
+from sqlalchemy import Connection, Row, and_, insert, select
 
-from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from healthcode.adapters.db.repositories import as_row, chunks, from_row, tests_present
 from healthcode.adapters.db.tables import cases, lab_results
 from healthcode.domain.cases import Case, LabResult, TestResult
 
@@ -22,15 +22,7 @@ class SqlCases:
             )
 
     def known_tests(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), 200):
-            rows = self.conn.execute(
-                select(lab_results.c.lab, lab_results.c.test_id).where(
-                    tuple_(lab_results.c.lab, lab_results.c.test_id).in_(keys[start : start + 200])
-                )
-            )
-            found.update((r.lab, r.test_id) for r in rows)
-        return found
+        return tests_present(self.conn, lab_results, keys)
 
     def add_case(self, case: Case) -> None:
         self.conn.execute(insert(cases).values(**as_row(case)))

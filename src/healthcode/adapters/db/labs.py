@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, insert, select, update
 
-from healthcode.adapters.db.repositories import as_row, from_row
+from healthcode.adapters.db.repositories import as_row, from_row, tests_present
 from healthcode.adapters.db.tables import lab_samples, labs
 from healthcode.domain.labs import Lab, LabSample
 
@@ -53,15 +53,7 @@ class SqlLabs:
         return len(fresh)
 
     def registered(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        for start in range(0, len(keys), 200):
-            rows = self.conn.execute(
-                select(lab_samples.c.lab, lab_samples.c.test_id).where(
-                    tuple_(lab_samples.c.lab, lab_samples.c.test_id).in_(keys[start : start + 200])
-                )
-            )
-            found.update((r.lab, r.test_id) for r in rows)
-        return found
+        return tests_present(self.conn, lab_samples, keys)
 
     def purge_samples(self, before: int) -> int:
         done = self.conn.execute(delete(lab_samples).where(lab_samples.c.sample_time < before))

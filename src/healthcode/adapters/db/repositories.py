@@ -8,7 +8,18 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import (
@@ -34,6 +45,21 @@ def as_row(obj: Any) -> dict[str, Any]:
 def chunks(items: list[str], size: int = 500) -> list[list[str]]:
     """Slices short enough for an IN (...) list on every database."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def tests_present(
+    conn: Connection, table: Table, keys: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these (lab, test id) pairs `table` holds, asked 200 pairs at a time."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 200):
+        rows = conn.execute(
+            select(table.c.lab, table.c.test_id).where(
+                tuple_(table.c.lab, table.c.test_id).in_(keys[start : start + 200])
+            )
+        )
+        found.update((r.lab, r.test_id) for r in rows)
+    return found
 
 
 def from_row(cls: type[T], row: Row[Any]) -> T:
