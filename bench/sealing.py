@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -40,7 +41,7 @@ from rich.progress import Progress
 from sqlalchemy import insert, select
 
 from healthcode.adapters.clock import FixedClock
-from healthcode.adapters.db.health_facts import seal_exposure
+from healthcode.adapters.db.health_facts import seal_exposures
 from healthcode.adapters.db.repositories import from_row
 from healthcode.adapters.db.tables import exposures, sessions, statuses
 from healthcode.adapters.db.vault_table import vault_identities
@@ -86,7 +87,7 @@ def fixture(directory: Path, people: int, progress: Progress) -> tuple[object, l
         ]  # fmt: skip
         days = app.ctx.uow.seals.days  # stored as the repository stores them
         for start in range(0, len(found), 10_000):
-            rows = [seal_exposure(days, e) for e in found[start : start + 10_000]]
+            rows = seal_exposures(days, found[start : start + 10_000])
             uow.exposures.conn.execute(insert(exposures), rows)
             progress.update(task, completed=min(people, (start + 10_000) // DAYS))
         uow.commit()
@@ -105,17 +106,16 @@ def rate(fn: Callable[[int], object], seconds: float) -> float:
             return n / (time.perf_counter() - start)
 
 
-def rows(app: object, ids: list[str]) -> list[tuple[str, str, Callable[[int], object]]]:
+def rows(
+    app: object, uow: Any, conn: Any, ids: list[str]
+) -> list[tuple[str, str, Callable[[int], object]]]:
     """(row, its baseline's row, the operation of one person i)."""
     ctx = app.ctx  # type: ignore[attr-defined]
-    engine = app.engine  # type: ignore[attr-defined]
     pick = lambda i: ids[i % len(ids)]  # noqa: E731
     siv = AESSIV(secrets.token_bytes(64))
     data = [b"healthcode/vault/1", b"name"]
     sealed = siv.encrypt(b"0123456789abcdef", data)
     block = Cipher(algorithms.AES(secrets.token_bytes(32)), modes.ECB()).encryptor()  # noqa: S305
-    conn = engine.connect()
-    uow = ctx.uow(read_only=True).__enter__()
     sealed_of = dict(zip(ids, ctx.uow.seals.links.seal(ids), strict=True))
     values_of: dict[str, list[str]] = {s: [] for s in ids}  # each person's value per day
     for key in ctx.uow.seals.days.keys().values():
@@ -220,10 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp, Progress(console=console) as progress:
         app, ids = fixture(Path(tmp), args.people, progress)
-        table = rows(app, ids)
-        task = progress.add_task("measuring", total=None)
-        rates = measure(table, args.seconds, args.repeats)
-        progress.update(task, completed=1, total=1)
+        ctx = app.ctx  # type: ignore[attr-defined]
+        with ctx.uow(read_only=True) as uow, app.engine.connect() as conn:  # type: ignore[attr-defined]
+            table = rows(app, uow, conn, ids)
+            task = progress.add_task("measuring", total=None)
+            rates = measure(table, args.seconds, args.repeats)
+            progress.update(task, completed=1, total=1)
     machine = machine_description(("cryptography", "sqlalchemy"), when=utc_now())
     text_out = section(table, rates, args, machine)
     console.print(text_out)

@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.crypto.checkin_keys import CheckInKeys, day_of
 from healthcode.adapters.crypto.keystore import KeyStore
 from healthcode.adapters.crypto.links import SubjectLinks
 from healthcode.adapters.crypto.vault_keys import VaultKeys
+from healthcode.adapters.db.migrate import downgrade, upgrade
+from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import metadata
 from healthcode.adapters.db.vault_table import vault_identities
 from healthcode.bootstrap import App
@@ -309,7 +311,7 @@ def test_reasons_and_operators_are_sealed_and_read_back(app: App, visit: Visit) 
     (appeal,) = appeals.appeals_of(app.ctx, visit.canary)
     assert appeal.reason == WHY
     with app.ctx.uow(read_only=True) as uow:
-        found = uow.venues.get(visit.venue)
+        found = uow.venues.get(visit.venue, with_operator=True)
     assert found is not None
     assert found.draft.operator == "王五"
 
@@ -325,3 +327,46 @@ def test_the_vault_finds_people_by_their_sealed_numbers(app: App, visit: Visit) 
         row = conn.execute(select(vault_identities)).first()
     assert row is not None
     assert NAME.encode() not in bytes(row.name)
+
+
+def test_migration_0011_opens_and_seals_what_is_stored(app: App, visit: Visit) -> None:
+    """Going back before revision 0011 opens every sealed value in place; coming forward seals
+    them again, and the product reads them as before."""
+    seals = Seals(app.keyring.checkin_keys, app.keyring.links, app.keyring.vault_keys)
+    downgrade(app.engine, "0010", seals)
+    with app.engine.connect() as conn:
+        plain = {
+            q: [_text(v) for v in conn.execute(text(q)).scalars()]
+            for q in (
+                "SELECT name FROM vault_identities",
+                "SELECT subject_id FROM statuses",
+                "SELECT subject_id FROM order_subjects",
+                "SELECT reason FROM appeals",
+                "SELECT reason FROM manual_orders",
+                "SELECT ref FROM sessions WHERE kind = 'resident'",
+                "SELECT subject_id FROM exposures",
+                "SELECT subject_id FROM notices",
+            )
+        }
+    assert NAME in plain["SELECT name FROM vault_identities"]
+    with app.engine.connect() as conn:  # text again, as the schema before says
+        names = conn.execute(text("SELECT name, phone FROM vault_identities")).all()
+    assert all(isinstance(v, str) for row in names for v in row if v is not None)
+    for q in ("SELECT subject_id FROM statuses", "SELECT subject_id FROM order_subjects",
+              "SELECT ref FROM sessions WHERE kind = 'resident'",
+              "SELECT subject_id FROM exposures", "SELECT subject_id FROM notices"):  # fmt: skip
+        assert visit.canary in plain[q], q
+    assert plain["SELECT reason FROM appeals"] == [WHY]
+    assert plain["SELECT reason FROM manual_orders"] == [REASON]
+
+    upgrade(app.engine, seals)
+    assert NAME not in backup(app, Path(app.settings.keys_dir).parent / "again.db").text()
+    assert status.status_of(app.ctx, visit.canary).status.colour == "red"
+    (mine,) = orders.orders_of(app.ctx, visit.canary)
+    assert mine.reason == REASON
+    assert [a.reason for a in appeals.appeals_of(app.ctx, visit.canary)] == [WHY]
+    with app.ctx.uow(read_only=True) as uow:
+        identity = uow.vault.get(visit.canary)
+        assert [e.exposure_id for e in uow.exposures.of_subject(visit.canary)] == [visit.exposure]
+    assert identity is not None
+    assert identity.name == NAME

@@ -151,6 +151,4 @@ def pair_refusal(change: StaffChange, current_role: str | None, approver_role: s
     if involves_auditor(change, current_role):
         wanted = {Role.AUDITOR.value, Role.AUTHORITY_ADMIN.value}
         return None if roles == wanted else "auditor_pair"
-    if approver_role != Role.AUTHORITY_ADMIN.value:
-        return "auditor_pair" if approver_role == Role.AUDITOR.value else "role"
-    return None
+    return None if approver_role == Role.AUTHORITY_ADMIN.value else "auditor_pair"

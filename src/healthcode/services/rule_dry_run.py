@@ -146,7 +146,7 @@ def compare(
     for start in range(0, len(concerned), BATCH):
         batch = concerned[start : start + BATCH]
         facts = facts_by_subject(uow, batch)
-        exposures = uow.exposures.of_subjects(batch)
+        coloured: list[tuple[str, tuple[str, ...]]] = []  # (person, new evidence)
         for subject_id in batch:
             before = derive(active, facts[subject_id], now, ctx.rules.apply)
             after = derive(candidate, facts[subject_id], now, ctx.rules.apply)
@@ -156,8 +156,12 @@ def compare(
             why = after.rule_ref if after.colour != "green" else before.rule_ref
             shifts[(before.colour, after.colour, why)] += 1
             if after.colour != "green":
-                tally.add(*_where(uow, after.evidence, exposures.get(subject_id, []),
-                                  facts[subject_id], districts))  # fmt: skip
+                coloured.append((subject_id, after.evidence))
+        # Where the new colours fall: the exposures of those people only.
+        exposures = uow.exposures.of_subjects([s for s, _ in coloured]) if coloured else {}
+        for subject_id, evidence in coloured:
+            tally.add(*_where(uow, evidence, exposures.get(subject_id, []), facts[subject_id],
+                              districts))  # fmt: skip
     policy = ctx.policy
     spread = tally.spread(policy.rule_concentration_people, policy.rule_concentration_percent)
     return len(concerned), shifts, problems, spread

@@ -96,9 +96,7 @@ def _account(uow: UnitOfWork, staff_id: str) -> StaffAccount:
     return account
 
 
-def _checked_new(
-    ctx: ServiceContext, username: str, role: str, password: str, venue_id: str | None
-) -> tuple[str, Role]:
+def _checked_new(username: str, role: str, password: str, venue_id: str | None) -> tuple[str, Role]:
     name = check_username(username.strip().lower())
     kind = staff_role(role)
     check_password(password)
@@ -112,7 +110,6 @@ def _checked_new(
 
 
 def _new_account(
-    ctx: ServiceContext,
     uow: UnitOfWork,
     name: str,
     kind: Role,
@@ -147,7 +144,7 @@ def _new_account(
 def bootstrap_staff(ctx: ServiceContext, username: str, role: str, password: str) -> NewStaff:
     """The server's operator makes the city's first authority admins and auditors (two of
     each at most while fewer are active); everything else takes two people over HTTP."""
-    name, kind = _checked_new(ctx, username, role, password, None)
+    name, kind = _checked_new(username, role, password, None)
     if kind not in (Role.AUTHORITY_ADMIN, Role.AUDITOR):
         raise Conflict(
             "the operator makes only the first authority admins and auditors; other accounts are "
@@ -167,7 +164,7 @@ def bootstrap_staff(ctx: ServiceContext, username: str, role: str, password: str
                 field="role",
                 code="two_person_rule",
             )
-        account = _new_account(ctx, uow, name, kind, hashed, secret, None, now, active=True)
+        account = _new_account(uow, name, kind, hashed, secret, None, now, active=True)
         change = StaffChange(
             new_change_id(), account.staff_id, ChangeKind.CREATE.value, kind.value, OPERATOR_ID,
             "operator", now, ChangeState.APPROVED.value, OPERATOR_ID, now,
@@ -184,8 +181,7 @@ def bootstrap_staff(ctx: ServiceContext, username: str, role: str, password: str
 
 def _requester(principal: Principal, role_after: str, current_role: str | None) -> None:
     _staff_principal(principal, REQUESTERS, "ask for a staff change")
-    auditors = Role.AUDITOR.value in (role_after, current_role)
-    if principal.role is Role.AUDITOR and not auditors:
+    if principal.role is Role.AUDITOR and Role.AUDITOR.value not in (role_after, current_role):
         raise InvalidInput(
             "an auditor asks only for changes to auditors' accounts",
             field="role" if current_role is None else "staff_id",
@@ -225,13 +221,13 @@ def request_staff(
     venue_id: str | None = None,
 ) -> NewStaff:
     """An account that cannot sign in until a second person approves its creation."""
-    name, kind = _checked_new(ctx, username, role, password, venue_id)
+    name, kind = _checked_new(username, role, password, venue_id)
     _requester(principal, kind.value, None)
     now = ctx.clock.now()
     secret = ctx.credentials.new_totp_secret()
     hashed = ctx.credentials.hash_password(password)  # slow on purpose: outside the transaction
     with ctx.uow() as uow:
-        account = _new_account(ctx, uow, name, kind, hashed, secret, venue_id, now, active=False)
+        account = _new_account(uow, name, kind, hashed, secret, venue_id, now, active=False)
         change = _request(uow, principal, account.staff_id, ChangeKind.CREATE, kind.value, now)
         uow.commit()
     return NewStaff(account, ctx.credentials.totp_uri(secret, name), change)
@@ -365,23 +361,34 @@ def log_independence_refusal(
     return Forbidden(REFUSALS.get(why, why), code="two_person_rule")
 
 
-def _open_change(ctx: ServiceContext, uow: UnitOfWork, change_id: str, now: int) -> StaffChange:
+def _pending(uow: UnitOfWork, change_id: str) -> StaffChange:
     change = uow.staff_changes.get(change_id) if isinstance(change_id, str) else None
     if change is None:
         raise NotFound("no such staff change request", field="request")
     if change.state != ChangeState.PENDING.value:
         raise Conflict(f"the request was {change.state} already", field="request")
+    return change
+
+
+def _open_change(ctx: ServiceContext, uow: UnitOfWork, change_id: str, now: int) -> StaffChange:
+    """A pending request still inside its time to be approved."""
+    change = _pending(uow, change_id)
     if now - change.requested_at >= ctx.duties.request_seconds:
         raise Conflict("the request has expired: ask again", field="request", code="expired")
     return change
 
 
+def _pair_refusal(uow: UnitOfWork, principal: Principal, change: StaffChange) -> str | None:
+    """Why `principal` may not decide on this change, whatever their independence."""
+    target = uow.staff.get(change.staff_id)
+    current = target.role if target is not None and change.kind != ChangeKind.CREATE else None
+    return pair_refusal(change, current, principal.role.value)
+
+
 def _decider_refusal(
     ctx: ServiceContext, uow: UnitOfWork, principal: Principal, change: StaffChange, now: int
 ) -> str | None:
-    target = uow.staff.get(change.staff_id)
-    current = target.role if target is not None and change.kind != ChangeKind.CREATE else None
-    pair = pair_refusal(change, current, principal.role.value)
+    pair = _pair_refusal(uow, principal, change)
     if pair is not None:
         return pair
     return check_independent(ctx, uow, principal.ref, change.requested_by, now)
@@ -436,15 +443,9 @@ def refuse_change(ctx: ServiceContext, principal: Principal, change_id: str) -> 
     _staff_principal(principal, REQUESTERS, "refuse a staff change")
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        change = uow.staff_changes.get(change_id) if isinstance(change_id, str) else None
-        if change is None:
-            raise NotFound("no such staff change request", field="request")
-        if change.state != ChangeState.PENDING.value:
-            raise Conflict(f"the request was {change.state} already", field="request")
-        target = uow.staff.get(change.staff_id)
-        current = target.role if target is not None and change.kind != ChangeKind.CREATE else None
+        change = _pending(uow, change_id)  # an expired one may still be refused
         mine = change.requested_by == principal.ref
-        if not mine and pair_refusal(change, current, principal.role.value) is not None:
+        if not mine and _pair_refusal(uow, principal, change) is not None:
             raise Forbidden(REFUSALS["auditor_pair"], code="two_person_rule")
         refused = replace(
             change, state=ChangeState.REFUSED.value, decided_by=principal.ref, decided_at=now

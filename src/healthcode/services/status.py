@@ -234,7 +234,9 @@ def view(
     if status.colour != "green":
         rule = ruleset.rule(status.rule_ref.rpartition("#")[2])
     evidence = _evidence(facts, status.evidence)
-    venues = {e.exposure_id: e.venue_id for e in uow.exposures.of_subject(subject_id)}
+    venues: dict[str, str] = {}
+    if any(item.kind == FactKind.EXPOSURE.value for item in evidence):  # their venues, by name
+        venues = {e.exposure_id: e.venue_id for e in uow.exposures.of_subject(subject_id)}
     for item in evidence:
         venue_id = venues.get(item.fact_id)
         if venue_id is not None:

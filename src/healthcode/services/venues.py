@@ -155,8 +155,9 @@ def venue_names(
 
 
 def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:
+    """The venue as its own page shows it: with its operator."""
     with ctx.uow(read_only=True) as uow:
-        venue = uow.venues.get(venue_id)
+        venue = uow.venues.get(venue_id, with_operator=True)
         poster = uow.venues.current_poster(venue_id) if venue else None
     if venue is None or poster is None:
         raise NotFound("no such venue", field="venue_id")

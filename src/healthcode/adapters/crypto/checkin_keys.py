@@ -30,6 +30,7 @@ from healthcode.adapters.crypto.permutation import (
     SUBJECT,
     KeyCipher,
     Permutations,
+    is_record,
     pack_record,
     pack_subject,
     unpack_record,
@@ -65,29 +66,29 @@ class DayKey:
     def __init__(self, cipher: KeyCipher) -> None:
         self.cipher = cipher
 
+    def seal(self, subject_ids: Sequence[str]) -> list[str]:
+        """The stored form of each subject id. Raises ValueError for anything else."""
+        blocks = b"".join(pack_subject(s) for s in subject_ids)
+        return self.cipher.seal(blocks) if blocks else []
+
     def find(self, subject_ids: Sequence[str]) -> list[str]:
-        """The stored form of those of `subject_ids` that are subject ids."""
-        blocks = b"".join(pack_subject(s) for s in subject_ids if SUBJECT.match(s))
+        """The stored form of those of `subject_ids` that are subject ids, to look rows up by."""
+        return self.seal([s for s in subject_ids if SUBJECT.match(s)])
+
+    def seal_records(self, record_ids: Sequence[str]) -> list[str]:
+        """The stored form of each record id. Raises ValueError for anything else."""
+        blocks = b"".join(pack_record(r) for r in record_ids)
         return self.cipher.seal(blocks) if blocks else []
 
     def find_records(self, record_ids: Sequence[str]) -> list[str]:
-        """The stored form of those of `record_ids` that are record ids."""
-        blocks = []
-        for record_id in record_ids:
-            try:
-                blocks.append(pack_record(record_id))
-            except ValueError:
-                continue
-        return self.cipher.seal(b"".join(blocks)) if blocks else []
-
-    def seal_records(self, record_ids: Sequence[str]) -> list[str]:
-        blocks = b"".join(pack_record(r) for r in record_ids)
-        return self.cipher.seal(blocks) if blocks else []
+        """The stored form of those of `record_ids` that are record ids, to look rows up by."""
+        return self.seal_records([r for r in record_ids if is_record(r)])
 
     def open(self, sealed: Sequence[str]) -> list[str]:
         return [block.hex() for block in self.cipher.open_blocks(sealed)] if sealed else []
 
     def open_records(self, sealed: Sequence[str]) -> list[str | None]:
+        """The record id behind each value; None for a value that holds none."""
         if not sealed:
             return []
         return [unpack_record(block) for block in self.cipher.open_blocks(sealed)]
@@ -102,73 +103,53 @@ class CheckInKeys:
         """The day's cipher; its key made if `create` and there is none; None if there is none."""
         return self.permutations.get(key_name(day), create=create)
 
-    def _made(self, day: int) -> KeyCipher:
-        cipher = self._day(day_of(day), create=True)
-        if cipher is None:  # pragma: no cover - get(create=True) raises instead
+    def key(self, day: int, *, create: bool = False) -> DayKey | None:
+        """The key of the UTC day of `day`: made if `create` and there is none, else None if
+        there is none (then nobody can tell whose that day's rows were)."""
+        cipher = self._day(day_of(day), create=create)
+        return DayKey(cipher) if cipher is not None else None
+
+    def _made(self, day: int) -> DayKey:
+        made = self.key(day, create=True)
+        if made is None:  # pragma: no cover - get(create=True) raises instead
             raise KeyStoreError(f"key {key_name(day)!r} could not be made")
-        return cipher
+        return made
 
     def seal(self, day: int, subject_ids: Sequence[str]) -> list[str]:
         """The stored form of each subject id for rows of this UTC day (the day's key is made
         on first use). Raises ValueError for anything but a subject id (32 hex digits)."""
-        blocks = b"".join(pack_subject(s) for s in subject_ids)
-        return self._made(day).seal(blocks) if blocks else []
+        return self._made(day).seal(subject_ids)
 
     def open(self, day: int, sealed: Sequence[str]) -> list[str] | None:
         """The subject ids behind stored values of this UTC day, or None if the day's key is
         gone: then nobody can tell whose they were."""
-        cipher = self._day(day_of(day), create=False)
-        if cipher is None:
-            return None
-        return [block.hex() for block in cipher.open_blocks(sealed)] if sealed else []
-
-    def find(self, day: int, subject_ids: Sequence[str]) -> list[str]:
-        """The stored form on this day of each of `subject_ids` that is a subject id, to look
-        rows up by; [] if the day has no key. Never makes the key."""
-        cipher = self._day(day_of(day), create=False)
-        valid = [s for s in subject_ids if SUBJECT.match(s)]
-        if cipher is None or not valid:
-            return []
-        return cipher.seal(b"".join(pack_subject(s) for s in valid))
+        key = self.key(day)
+        return key.open(sealed) if key is not None else None
 
     def seal_records(self, day: int, record_ids: Sequence[str]) -> list[str]:
         """The stored form of each record id ("e" + 16 hex digits, ...) for rows of this UTC
         day. Raises ValueError for anything but a record id."""
-        blocks = b"".join(pack_record(r) for r in record_ids)
-        return self._made(day).seal(blocks) if blocks else []
+        return self._made(day).seal_records(record_ids)
 
     def open_records(self, day: int, sealed: Sequence[str]) -> list[str | None] | None:
         """The record ids behind stored values of this UTC day (None for a value that holds
         none), or None if the day's key is gone."""
-        cipher = self._day(day_of(day), create=False)
-        if cipher is None:
-            return None
-        return [unpack_record(block) for block in cipher.open_blocks(sealed)] if sealed else []
+        key = self.key(day)
+        return key.open_records(sealed) if key is not None else None
 
     def days(self) -> list[int]:
         """The UTC days (day starts) that have a key, oldest first: one scan of the key store."""
         found = (_day_of_name(name) for name in self.store.names(PREFIX))
         return sorted(day for day in found if day is not None)
 
-    def keys(self, first: int = 0, last: int = 2**62) -> dict[int, DayKey]:
-        """The key of each day from the day of `first` to the day of `last` that has one, each
-        looked at once: for a repository call that reads rows of many days."""
-        first_day, found = day_of(first), {}
+    def keys(self) -> dict[int, DayKey]:
+        """The key of each day that has one, each looked at once: for a repository call that
+        reads rows of many days."""
+        found = {}
         for day in self.days():
-            if first_day <= day <= last:
-                cipher = self._day(day, create=False)
-                if cipher is not None:
-                    found[day] = DayKey(cipher)
-        return found
-
-    def _pseudonyms(self, block: bytes, first: int, last: int) -> dict[int, str]:
-        first_day = day_of(first)
-        found: dict[int, str] = {}
-        for day in self.days():
-            if first_day <= day <= last:
-                cipher = self._day(day, create=False)
-                if cipher is not None:
-                    found[day] = cipher.encrypt.update(block).hex()
+            key = self.key(day)
+            if key is not None:
+                found[day] = key
         return found
 
     def pseudonyms(self, subject_id: str, first: int, last: int) -> dict[int, str]:
@@ -176,15 +157,12 @@ class CheckInKeys:
         `first` to the day of `last` that has a key (days without one hold no linkable rows)."""
         if not SUBJECT.match(subject_id):
             return {}
-        return self._pseudonyms(pack_subject(subject_id), first, last)
-
-    def record_pseudonyms(self, record_id: str, first: int, last: int) -> dict[int, str]:
-        """Day -> the stored form of `record_id` on that day, for each day with a key."""
-        try:
-            block = pack_record(record_id)
-        except ValueError:
-            return {}
-        return self._pseudonyms(block, first, last)
+        first_day, found = day_of(first), {}
+        for day in self.days():
+            key = self.key(day) if first_day <= day <= last else None
+            if key is not None:
+                found[day] = key.seal([subject_id])[0]
+        return found
 
     def destroy_before(self, before: int | None) -> int:
         """Destroy the key of every day that ends at or before `before` (None: every day's);

@@ -44,6 +44,10 @@ class SubjectLinks:
             return {}
         return dict(zip(valid, cipher.seal(b"".join(map(pack_subject, valid))), strict=True))
 
+    def find_one(self, subject_id: str) -> str | None:
+        """The stored form of one subject id, or None (no key, or not a subject id)."""
+        return self.find([subject_id]).get(subject_id)
+
     def open(self, sealed: Sequence[str]) -> list[str] | None:
         """The subject ids behind stored values, or None once the key is destroyed."""
         cipher = self.permutations.get(NAME, create=False)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -38,6 +38,7 @@ SUBJECT = re.compile(r"^[0-9a-f]{32}$")  # a subject id: 128 random bits (enrolm
 RECORD = re.compile(r"^[a-z][0-9a-f]{16}$")  # a record id: a kind letter and 64 random bits
 SHORT = re.compile(r"^[!-~]{1,15}$")  # any other id: 1 to 15 printable ASCII characters
 _PAD = bytes(BLOCK - 9)
+T = TypeVar("T")
 
 
 def pack_record(record_id: str) -> bytes:
@@ -48,6 +49,10 @@ def pack_record(record_id: str) -> bytes:
         raw = record_id.encode()
         return bytes([len(raw)]) + raw + bytes(BLOCK - 1 - len(raw))
     raise ValueError("a record id is a lowercase letter and 16 lowercase hex digits")
+
+
+def is_record(record_id: str) -> bool:
+    return bool(RECORD.match(record_id) or SHORT.match(record_id))
 
 
 def unpack_record(block: bytes) -> str | None:
@@ -77,11 +82,15 @@ def _ecb(key: bytes) -> Cipher[modes.ECB]:
 
 @dataclass(frozen=True, slots=True)
 class KeyCipher:
-    """A key as one thread uses it: both directions, and the file it was read from."""
+    """An AES-256 key as one thread uses it: both directions of the permutation."""
 
-    stamp: tuple[int, int]
     encrypt: Any
     decrypt: Any
+
+    @classmethod
+    def of(cls, key: bytes) -> KeyCipher:
+        cipher = _ecb(key)
+        return cls(cipher.encryptor(), cipher.decryptor())
 
     def seal(self, blocks: bytes) -> list[str]:
         """Each 16-byte block of `blocks`, encrypted, as 32 hex digits."""
@@ -94,48 +103,53 @@ class KeyCipher:
         return [opened[i : i + BLOCK] for i in range(0, len(opened), BLOCK)]
 
 
-class Permutations:
-    """The cipher contexts of named AES-256 keys of one key store."""
+class KeyCache(Generic[T]):
+    """Named keys of one key store, each turned into what uses it (`build`) once per thread and
+    key file: every use first looks at the file's stamp, so a key another process destroyed is
+    never used again here, and a key made anew is read anew. Keys are made on demand
+    (`size` random bytes), once across processes (`KeyStore.put_new`)."""
 
-    def __init__(self, store: KeyStore) -> None:
+    def __init__(self, store: KeyStore, build: Callable[[bytes], T], size: int = KEY_BYTES):
         self.store = store
+        self.build = build
+        self.size = size
         self._lock = threading.Lock()
-        self._ciphers: dict[tuple[str, int], KeyCipher] = {}
+        self._built: dict[tuple[str, int], tuple[tuple[int, int], T]] = {}
 
-    def _cipher(self, name: str, stamp: tuple[int, int]) -> KeyCipher | None:
-        """The key's cipher for this thread, if the key file with this stamp can be read."""
+    def _read(self, name: str, stamp: tuple[int, int]) -> T | None:
+        """The key built for this thread, if the key file with this stamp can be read."""
         slot = (name, threading.get_ident())
-        found = self._ciphers.get(slot)
-        if found is not None and found.stamp == stamp:
-            return found
+        found = self._built.get(slot)
+        if found is not None and found[0] == stamp:
+            return found[1]
         try:
-            cipher = _ecb(self.store.get(name))
+            built = self.build(self.store.get(name))
         except KeyStoreError:
             if self.store.has(name):
                 raise
             return None  # destroyed between the look and the read
-        found = self._ciphers[slot] = KeyCipher(stamp, cipher.encryptor(), cipher.decryptor())
-        return found
+        self._built[slot] = (stamp, built)
+        return built
 
-    def get(self, name: str, *, create: bool) -> KeyCipher | None:
-        """The key's cipher; the key made if `create` and there is none; None if there is none."""
+    def get(self, name: str, *, create: bool) -> T | None:
+        """The key, built; made if `create` and there is none; None if there is none."""
         stamp = self.store.stamp(name)
         if stamp is None:  # destroyed (maybe by another process), or never made
             self.forget(name)
             if not create:
                 return None
             with self._lock:  # one maker per process; put_new settles it between processes
-                self.store.put_new(name, secrets.token_bytes(KEY_BYTES))
+                self.store.put_new(name, secrets.token_bytes(self.size))
             stamp = self.store.stamp(name)
-        found = self._cipher(name, stamp) if stamp is not None else None
+        found = self._read(name, stamp) if stamp is not None else None
         if found is None and create:
             raise KeyStoreError(f"key {name!r} was destroyed while being made")
         return found
 
     def forget(self, name: str) -> None:
-        for slot in list(self._ciphers):  # a copy: other threads may add meanwhile
+        for slot in list(self._built):  # a copy: other threads may add meanwhile
             if slot[0] == name:
-                self._ciphers.pop(slot, None)
+                self._built.pop(slot, None)
 
     def destroy(self, name: str) -> bool:
         """Destroy the key (its file overwritten and unlinked); False if there was none."""
@@ -144,3 +158,10 @@ class Permutations:
             return False
         self.store.destroy(name)
         return True
+
+
+class Permutations(KeyCache[KeyCipher]):
+    """The cipher contexts of named AES-256 keys of one key store."""
+
+    def __init__(self, store: KeyStore) -> None:
+        super().__init__(store, KeyCipher.of)

@@ -19,14 +19,13 @@ emergency two people with one phone share a sealed value, as they shared the cle
 
 from __future__ import annotations
 
-import secrets
-import threading
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from healthcode.adapters.crypto.keystore import KeyStore, KeyStoreError
+from healthcode.adapters.crypto.permutation import KeyCache
 
 NAME = "vault"
 KEY_BYTES = 64  # AES-256-SIV: two 256-bit keys
@@ -35,36 +34,11 @@ _DOMAIN = b"healthcode/vault/1"
 
 class VaultKeys:
     def __init__(self, store: KeyStore) -> None:
-        self.store = store
-        self._lock = threading.Lock()
-        self._cached: tuple[tuple[int, int], AESSIV] | None = None
-
-    def _siv(self, *, create: bool) -> AESSIV | None:
-        stamp = self.store.stamp(NAME)
-        if stamp is None:
-            self._cached = None
-            if not create:
-                return None
-            with self._lock:
-                self.store.put_new(NAME, secrets.token_bytes(KEY_BYTES))
-            stamp = self.store.stamp(NAME)
-            if stamp is None:
-                raise KeyStoreError(f"key {NAME!r} was destroyed while being made")
-        cached = self._cached
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-        try:
-            siv = AESSIV(self.store.get(NAME))
-        except KeyStoreError:
-            if self.store.has(NAME):
-                raise
-            return None
-        self._cached = (stamp, siv)  # AESSIV keeps no state between calls: threads share it
-        return siv
+        self.keys = KeyCache(store, AESSIV, KEY_BYTES)  # AESSIV keeps no state between calls
 
     def ensure(self) -> None:
         """Make the key if there is none (at `healthcode init` and start-up)."""
-        self._siv(create=True)
+        self.keys.get(NAME, create=True)
 
     @staticmethod
     def _data(field: str, row: str | None) -> list[bytes]:
@@ -75,31 +49,21 @@ class VaultKeys:
 
     def seal(self, field: str, value: bytes, row: str | None = None) -> bytes:
         """`value` sealed for `field` (and `row`, when given); the key made on first use."""
-        siv = self._siv(create=True)
+        siv = self.keys.get(NAME, create=True)
         assert siv is not None  # noqa: S101 - made above
         return siv.encrypt(value, self._data(field, row))
 
     def find(self, field: str, value: bytes) -> bytes | None:
         """The sealed form of `value` for a field bound to no row, to look it up by; None
         while there is no key (then nothing is stored under it)."""
-        siv = self._siv(create=False)
+        siv = self.keys.get(NAME, create=False)
         return None if siv is None else siv.encrypt(value, self._data(field, None))
-
-    def open(self, field: str, sealed: bytes, row: str | None = None) -> bytes | None:
-        """The value sealed for `field` (and `row`), or None once the key is destroyed.
-        Raises KeyStoreError if the value was not sealed there (a row copied elsewhere)."""
-        siv = self._siv(create=False)
-        if siv is None:
-            return None
-        try:
-            return siv.decrypt(sealed, self._data(field, row))
-        except InvalidTag:
-            raise KeyStoreError(f"a sealed {field} does not open: moved or damaged") from None
 
     def opener(self) -> Callable[[str, bytes, str | None], bytes] | None:
         """`open` bound to the key as it is now (one look at its file for several values),
-        or None once it is destroyed."""
-        siv = self._siv(create=False)
+        or None once it is destroyed. The opener raises KeyStoreError for a value that was not
+        sealed there (a row copied elsewhere)."""
+        siv = self.keys.get(NAME, create=False)
         if siv is None:
             return None
 
@@ -111,10 +75,11 @@ class VaultKeys:
 
         return opened
 
+    def open(self, field: str, sealed: bytes, row: str | None = None) -> bytes | None:
+        """The value sealed for `field` (and `row`), or None once the key is destroyed."""
+        opened = self.opener()
+        return None if opened is None else opened(field, sealed, row)
+
     def destroy(self) -> int:
         """Destroy the key (sunset): 1 if there was one, else 0."""
-        self._cached = None
-        if not self.store.has(NAME):
-            return 0
-        self.store.destroy(NAME)
-        return 1
+        return int(self.keys.destroy(NAME))

@@ -164,7 +164,7 @@ class SqlSessions:
 
     def end_all(self, kind: str, ref: str, now: int) -> int:
         if kind == RESIDENT:
-            sealed = self.links.find([ref]).get(ref)
+            sealed = self.links.find_one(ref)
             if sealed is None:
                 return 0
             ref = sealed

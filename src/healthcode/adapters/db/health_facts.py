@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, chunks
 from healthcode.adapters.db.sealing import DayKey, DaySeal
@@ -28,20 +28,33 @@ def _day(instant: int) -> int:
     return instant - instant % DAY
 
 
-def seal_exposure(days: DaySeal, e: StoredExposure) -> dict[str, Any]:
-    """An exposure as its row: the ids sealed under the key of its day."""
-    day = _day(e.start)
-    people = days.seal(day, [e.subject_id] + ([e.via_subject] if e.via_subject else []))
-    appeal = [e.withdrawn_by_appeal] if e.withdrawn_by_appeal else []
-    ids = days.seal_records(day, [e.exposure_id, e.case_id, *appeal])
-    return {
-        **as_row(e),
-        "exposure_id": ids[0],
-        "case_id": ids[1],
-        "withdrawn_by_appeal": ids[2] if appeal else None,
-        "subject_id": people[0],
-        "via_subject": people[1] if e.via_subject else None,
-    }
+def seal_exposures(days: DaySeal, found: Iterable[StoredExposure]) -> list[dict[str, Any]]:
+    """Exposures as their rows: the ids sealed under the key of each one's day (each day's key
+    looked at, or made, once)."""
+    keys: dict[int, DayKey] = {}
+    rows = []
+    for e in found:
+        day = _day(e.start)
+        key = keys.get(day) or keys.setdefault(day, made_key(days, day))
+        people = key.seal([e.subject_id] + ([e.via_subject] if e.via_subject else []))
+        appeal = [e.withdrawn_by_appeal] if e.withdrawn_by_appeal else []
+        ids = key.seal_records([e.exposure_id, e.case_id, *appeal])
+        rows.append({
+            **as_row(e),
+            "exposure_id": ids[0],
+            "case_id": ids[1],
+            "withdrawn_by_appeal": ids[2] if appeal else None,
+            "subject_id": people[0],
+            "via_subject": people[1] if e.via_subject else None,
+        })  # fmt: skip
+    return rows
+
+
+def made_key(days: DaySeal, day: int) -> DayKey:
+    key = days.key(day, create=True)
+    if key is None:  # pragma: no cover - a key asked to be made is made, or raises
+        raise RuntimeError("a day key was not made")
+    return key
 
 
 def open_exposures(keys: Mapping[int, DayKey], rows: Iterable[Row[Any]]) -> list[StoredExposure]:
@@ -85,16 +98,17 @@ class SqlExposures:
         self.days = days
 
     def add_new(self, found: list[StoredExposure]) -> list[StoredExposure]:
+        keys = self.days.keys()
         fresh: dict[tuple[str, ...], StoredExposure] = {}
         for case_id in sorted({e.case_id for e in found}):
-            stored = {tuple(getattr(e, k) for k in _EVIDENCE) for e in self.of_case(case_id)}
+            known = self._of_case(case_id, keys)
+            stored = {tuple(getattr(e, k) for k in _EVIDENCE) for e in known}
             for e in found:
                 key = tuple(getattr(e, k) for k in _EVIDENCE)
                 if e.case_id == case_id and key not in stored:
                     fresh.setdefault(key, e)
         if fresh:
-            rows = [seal_exposure(self.days, e) for e in fresh.values()]
-            self.conn.execute(insert(exposures), rows)
+            self.conn.execute(insert(exposures), seal_exposures(self.days, fresh.values()))
         return list(fresh.values())
 
     def _where(self, column: Any, values: dict[str, int]) -> list[Row[Any]]:
@@ -118,7 +132,9 @@ class SqlExposures:
         return found
 
     def of_case(self, case_id: str) -> list[StoredExposure]:
-        keys = self.days.keys()
+        return self._of_case(case_id, self.days.keys())
+
+    def _of_case(self, case_id: str, keys: Mapping[int, DayKey]) -> list[StoredExposure]:
         values = {v: day for day, key in keys.items() for v in key.find_records([case_id])}
         return open_exposures(keys, self._where(exposures.c.case_id, values))
 
@@ -137,20 +153,15 @@ class SqlExposures:
         return people
 
     def withdraw(self, exposure_id: str, appeal_id: str, now: int) -> None:
-        for day, key in self.days.keys().items():
-            for sealed in key.find_records([exposure_id]):
-                (appeal,) = key.seal_records([appeal_id])
-                self.conn.execute(
-                    update(exposures)
-                    .where(
-                        and_(
-                            exposures.c.exposure_id == sealed,
-                            exposures.c.start >= day,
-                            exposures.c.start < day + DAY,
-                        )
-                    )
-                    .values(withdrawn_at=now, withdrawn_by_appeal=appeal)
-                )
+        keys = self.days.keys()
+        values = {v: day for day, key in keys.items() for v in key.find_records([exposure_id])}
+        for row in self._where(exposures.c.exposure_id, values):  # the one row, on its day
+            (appeal,) = keys[_day(row.start)].seal_records([appeal_id])
+            self.conn.execute(
+                update(exposures)
+                .where(exposures.c.exposure_id == row.exposure_id)
+                .values(withdrawn_at=now, withdrawn_by_appeal=appeal)
+            )
 
 
 class SqlHealthFacts:

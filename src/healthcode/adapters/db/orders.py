@@ -7,7 +7,7 @@ key; an order's reason and an appeal's reason, which speak about people, under t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -33,12 +33,14 @@ class SqlOrders:
         self.conn = conn
         self.seals = seals
 
-    def _order(self, row: Row[Any]) -> ManualOrder:
-        order = from_row(ManualOrder, row)
-        return replace(order, reason=self.seals.open_text(REASON, order.order_id, order.reason))
+    def _orders(self, rows: Iterable[Row[Any]]) -> list[ManualOrder]:
+        """Stored orders read back, their reasons opened with one look at the vault key."""
+        text = self.seals.text_opener()
+        found = [from_row(ManualOrder, r) for r in rows]
+        return [replace(o, reason=text(REASON, o.order_id, o.reason)) for o in found]
 
     def _sealed(self, subject_id: str) -> str | None:
-        return self.seals.links.find([subject_id]).get(subject_id)
+        return self.seals.links.find_one(subject_id)
 
     def _opened(self, rows: list[Row[Any]]) -> list[str | None]:
         """The subject of each row; None for all once the key is gone (sunset)."""
@@ -58,7 +60,7 @@ class SqlOrders:
         row = self.conn.execute(
             select(manual_orders).where(manual_orders.c.order_id == order_id)
         ).first()
-        return self._order(row) if row else None
+        return self._orders([row])[0] if row else None
 
     def save(self, order: ManualOrder) -> None:
         self.conn.execute(
@@ -120,12 +122,10 @@ class SqlOrders:
             .where(order_subjects.c.subject_id == sealed)
             .order_by(manual_orders.c.proposed_at, manual_orders.c.order_id)
         )  # fmt: skip
+        rows = list(rows)
         return [
-            (
-                self._order(r),
-                OrderSubject(r.order_id, subject_id, r.ss, r.se, r.appeal_id),
-            )
-            for r in rows
+            (order, OrderSubject(r.order_id, subject_id, r.ss, r.se, r.appeal_id))
+            for order, r in zip(self._orders(rows), rows, strict=True)
         ]
 
     def in_force_for(self, subject_ids: list[str]) -> dict[str, list[ManualOrder]]:
@@ -144,8 +144,9 @@ class SqlOrders:
                 )
                 .order_by(manual_orders.c.starts_at, manual_orders.c.order_id)
             )
-            for r in rows:
-                found[whose[r.subject_id]].append(self._order(r))
+            rows = list(rows)
+            for order, r in zip(self._orders(rows), rows, strict=True):
+                found[whose[r.subject_id]].append(order)
         return found
 
     def proposed_by_since(self, staff_id: str, since: int) -> list[tuple[int, int]]:
@@ -180,7 +181,7 @@ class SqlOrders:
             .where(manual_orders.c.state.in_(list(states)))
             .order_by(manual_orders.c.proposed_at, manual_orders.c.order_id)
         )
-        return [self._order(r) for r in rows]
+        return self._orders(rows)
 
     def due_to_expire(self, now: int) -> list[ManualOrder]:
         rows = self.conn.execute(
@@ -193,7 +194,7 @@ class SqlOrders:
             )
             .order_by(manual_orders.c.ends_at, manual_orders.c.order_id)
         )
-        return [self._order(r) for r in rows]
+        return self._orders(rows)
 
 
 APPEAL_REASON = "appeal_reason"
@@ -210,15 +211,16 @@ class SqlAppeals:
         people = self.seals.links.open([r.subject_id for r in rows])
         if people is None:
             return []
+        text = self.seals.text_opener()  # one look at the vault key for all the reasons
         found = []
         for r, who in zip(rows, people, strict=True):
             appeal = from_row(Appeal, r)
-            reason = self.seals.open_text(APPEAL_REASON, appeal.appeal_id, appeal.reason)
+            reason = text(APPEAL_REASON, appeal.appeal_id, appeal.reason)
             found.append(replace(appeal, subject_id=who, reason=reason))
         return found
 
     def _sealed(self, subject_id: str) -> str | None:
-        return self.seals.links.find([subject_id]).get(subject_id)
+        return self.seals.links.find_one(subject_id)
 
     def add(self, appeal: Appeal) -> None:
         (subject,) = self.seals.links.seal([appeal.subject_id])

@@ -150,7 +150,7 @@ class SqlVenues:
             )
         )
 
-    def get(self, venue_id: str) -> Venue | None:
+    def get(self, venue_id: str, *, with_operator: bool = False) -> Venue | None:
         row = self.conn.execute(_VENUE, {"venue_id": venue_id}).first()
         if row is None:
             return None
@@ -160,7 +160,7 @@ class SqlVenues:
             row.address,
             row.district,
             VenueType(row.venue_type),
-            self.seals.open_text(OPERATOR, row.venue_id, row.operator),
+            self.seals.open_text(OPERATOR, row.venue_id, row.operator) if with_operator else "",
         )
         return Venue(row.venue_id, draft, row.created_at)
 

@@ -23,11 +23,13 @@ from typing import Protocol
 class DayKey(Protocol):
     """One day's key, looked at once for one repository call (adapters/crypto/checkin_keys.py)."""
 
+    def seal(self, subject_ids: Sequence[str]) -> list[str]: ...
+
     def find(self, subject_ids: Sequence[str]) -> list[str]: ...
 
-    def find_records(self, record_ids: Sequence[str]) -> list[str]: ...
-
     def seal_records(self, record_ids: Sequence[str]) -> list[str]: ...
+
+    def find_records(self, record_ids: Sequence[str]) -> list[str]: ...
 
     def open(self, sealed: Sequence[str]) -> list[str]: ...
 
@@ -36,6 +38,12 @@ class DayKey(Protocol):
 
 class DaySeal(Protocol):
     """Per-UTC-day keys (adapters/crypto/checkin_keys.py)."""
+
+    def key(self, day: int, *, create: bool = False) -> DayKey | None:
+        """The key of the day of `day` (made if `create`); None if there is none."""
+
+    def keys(self) -> Mapping[int, DayKey]:
+        """The key of each day that has one, each looked at once."""
 
     def seal(self, day: int, subject_ids: Sequence[str]) -> list[str]:
         """The stored form of each subject id on this day (the day's key made on first use)."""
@@ -46,25 +54,12 @@ class DaySeal(Protocol):
     def pseudonyms(self, subject_id: str, first: int, last: int) -> dict[int, str]:
         """Day -> stored form of the subject, for each day in [first, last] that has a key."""
 
-    def find(self, day: int, subject_ids: Sequence[str]) -> list[str]:
-        """The stored form on this day of those of `subject_ids` that are subject ids; [] if
-        the day has no key (never made here)."""
-
     def seal_records(self, day: int, record_ids: Sequence[str]) -> list[str]:
         """The stored form of each record id on this day (the day's key made on first use)."""
 
     def open_records(self, day: int, sealed: Sequence[str]) -> list[str | None] | None:
-        """The record ids behind stored values of this day (None for a value that holds none);
-        None if the day's key is gone."""
-
-    def record_pseudonyms(self, record_id: str, first: int, last: int) -> dict[int, str]:
-        """Day -> stored form of the record id, for each day in [first, last] with a key."""
-
-    def days(self) -> list[int]:
-        """The days that have a key, oldest first."""
-
-    def keys(self, first: int = 0, last: int = 2**62) -> Mapping[int, DayKey]:
-        """The key of each day in [first, last] that has one, each looked at once."""
+        """The record ids behind stored values of this day (None for a value that holds
+        none); None if the day's key is gone."""
 
 
 class LinkSeal(Protocol):
@@ -73,6 +68,8 @@ class LinkSeal(Protocol):
     def seal(self, subject_ids: Sequence[str]) -> list[str]: ...
 
     def find(self, subject_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def find_one(self, subject_id: str) -> str | None: ...
 
     def open(self, sealed: Sequence[str]) -> list[str] | None: ...
 
@@ -100,9 +97,17 @@ class Seals:
         """Free text about people, sealed under the vault key, as hex ("" stays "")."""
         return self.vault.seal(field, text.encode(), row).hex() if text else ""
 
+    def text_opener(self) -> Callable[[str, str, str], str]:
+        """`open_text` with the vault key looked at once, for the rows of one call."""
+        opened = self.vault.opener()
+
+        def text(field: str, row: str, stored: str) -> str:
+            if not stored or opened is None:  # "" stays ""; once the key is gone, nothing
+                return ""
+            return opened(field, bytes.fromhex(stored), row).decode()
+
+        return text
+
     def open_text(self, field: str, row: str, stored: str) -> str:
         """Sealed free text read back; "" once the vault key is gone."""
-        if not stored:
-            return ""
-        opened = self.vault.open(field, bytes.fromhex(stored), row)
-        return "" if opened is None else opened.decode()
+        return self.text_opener()(field, row, stored) if stored else ""

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from healthcode.adapters.db.health_facts import SqlExposures
+from healthcode.adapters.db.health_facts import SqlExposures, made_key
 from healthcode.adapters.db.repositories import as_row, chunks, from_row
-from healthcode.adapters.db.sealing import DaySeal, LinkSeal
+from healthcode.adapters.db.sealing import DayKey, DaySeal, LinkSeal
 from healthcode.adapters.db.tables import (
     cases,
     health_facts,
@@ -78,7 +78,7 @@ class SqlStatuses:
         ]
 
     def get(self, subject_id: str) -> StoredStatus | None:
-        sealed = self.links.find([subject_id]).get(subject_id)
+        sealed = self.links.find_one(subject_id)
         if sealed is None:
             return None
         row = self.conn.execute(select(statuses).where(statuses.c.subject_id == sealed)).first()
@@ -146,10 +146,12 @@ class SqlNotices:
         self.days = days
 
     def add(self, found: list[Notice]) -> None:
+        keys: dict[int, DayKey] = {}
         rows = []
         for n in found:
-            (subject,) = self.days.seal(n.day, [n.subject_id])
-            (exposure,) = self.days.seal_records(n.day, [n.exposure_id])
+            key = keys.get(n.day) or keys.setdefault(n.day, made_key(self.days, n.day))
+            (subject,) = key.seal([n.subject_id])
+            (exposure,) = key.seal_records([n.exposure_id])
             rows.append({**as_row(n), "subject_id": subject, "exposure_id": exposure})
         if rows:
             self.conn.execute(insert(notices), rows)

@@ -18,10 +18,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, APIRouter
 
 from healthcode.domain.access import POLICY, Role
-from healthcode.domain.accounts import PUBLIC, Principal, PrincipalKind
+from healthcode.domain.accounts import PUBLIC, Principal
 from healthcode.domain.errors import Forbidden, InvalidInput, Unauthenticated
 from healthcode.domain.labs import SIGNATURE_HEADER, parse_signature
-from healthcode.services import access, auth, lab_registry
+from healthcode.services import access, auth, lab_registry, labs
 
 COOKIE = "hc_session"
 
@@ -222,7 +222,7 @@ async def _lab(request: Request, built: object, header: str) -> Principal:
         )
     except (InvalidInput, Forbidden) as exc:
         raise Unauthenticated(exc.message, field=SIGNATURE_HEADER) from None
-    return Principal(PrincipalKind.LAB, lab.lab_id, Role.LAB)
+    return labs.lab_principal(lab)
 
 
 Caller = Annotated[Principal, Depends(authorise)]

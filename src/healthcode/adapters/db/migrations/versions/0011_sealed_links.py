@@ -38,13 +38,11 @@ WIDENED = {
     "exposures": ("exposure_id", "case_id", "withdrawn_by_appeal"),
     "notices": ("exposure_id",),
 }
-TEXTS = {"manual_orders": ("reason", 500), "appeals": ("reason", 1000), "venues": ("operator", 120)}
-TEXT_KEYS = {"manual_orders": "order_id", "appeals": "appeal_id", "venues": "venue_id"}
-TEXT_FIELDS = {
-    "manual_orders": "order_reason",
-    "appeals": "appeal_reason",
-    "venues": "venue_operator",
-}
+TEXTS = (  # table, its sealed text column, its width before, its key, the sealed field
+    ("manual_orders", "reason", 500, "order_id", "order_reason"),
+    ("appeals", "reason", 1000, "appeal_id", "appeal_reason"),
+    ("venues", "operator", 120, "venue_id", "venue_operator"),
+)
 PERSONAL = (
     "SELECT count(*) FROM vault_identities",
     "SELECT count(*) FROM exposures",
@@ -93,7 +91,7 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             for column in columns:
                 batch.alter_column(column, type_=sa.String(32), existing_type=sa.String(24))
-    for table, (column, width) in TEXTS.items():
+    for table, column, width, _, _ in TEXTS:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=sa.Text(), existing_type=sa.String(width))
     if seals is not None:
@@ -111,7 +109,7 @@ def downgrade() -> None:
         _day_rows(conn, seals, seal=False)
         _links(conn, seals, seal=False)
         _texts(conn, seals, seal=False)
-    for table, (column, width) in TEXTS.items():
+    for table, column, width, _, _ in TEXTS:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(column, type_=sa.String(width), existing_type=sa.Text())
     for table, columns in WIDENED.items():
@@ -157,7 +155,7 @@ def _vault(conn: Connection, seals: Any, *, seal: bool) -> None:
             number = None if r.doc_number is None else vault.open(doc_field, bytes(r.doc_number))
             phone = None if r.phone is None else vault.open("phone", bytes(r.phone))
             values = {
-                "name": name,
+                "name": name,  # bytes: the type change after makes them text again
                 "doc_number": number,
                 "phone": phone,
                 "commit_key": vault.open("commit_key", bytes(r.commit_key), r.subject_id),
@@ -231,30 +229,31 @@ def _day_rows(conn: Connection, seals: Any, *, seal: bool) -> None:
 def _links(conn: Connection, seals: Any, *, seal: bool) -> None:
     """Statuses, order subjects, appeals, residents' sessions: the subject-links key."""
     change: Callable[[list[str]], list[str] | None] = seals.links.seal if seal else seals.links.open
-    places = (
-        ("statuses", "subject_id", "subject_id", ""),
-        ("order_subjects", "subject_id", "order_id || '/' || subject_id", ""),
-        ("appeals", "subject_id", "appeal_id", ""),
-        ("sessions", "ref", "session_id", " WHERE kind = 'resident'"),
+    places = (  # table, the sealed column, the row's key (the key's columns, by index)
+        ("statuses", "subject_id", ("subject_id",), ""),
+        ("order_subjects", "subject_id", ("order_id", "subject_id"), ""),
+        ("appeals", "subject_id", ("appeal_id",), ""),
+        ("sessions", "ref", ("session_id",), " WHERE kind = 'resident'"),
     )
     for table, column, key, where in places:
-        rows = conn.execute(text(f"SELECT {key} AS k, {column} AS v FROM {table}{where}")).all()  # noqa: S608 - names above
+        names = ", ".join(f"{k} AS k{i}" for i, k in enumerate(key))
+        rows = conn.execute(text(f"SELECT {names}, {column} AS v FROM {table}{where}")).all()  # noqa: S608 - names above
         if not rows:
             continue
         changed = change([r.v for r in rows])
-        match = f"{key} = :k"
         if changed is None:  # the key is gone: these rows are nobody's
             conn.execute(text(f"DELETE FROM {table}{where}"))  # noqa: S608
             continue
+        match = " AND ".join(f"{k} = :k{i}" for i, k in enumerate(key))
         conn.execute(
             text(f"UPDATE {table} SET {column} = :v WHERE {match}"),  # noqa: S608
-            [{"k": r.k, "v": v} for r, v in zip(rows, changed, strict=True)],
-        )
+            [{**{f"k{i}": r[i] for i in range(len(key))}, "v": v}
+             for r, v in zip(rows, changed, strict=True)],
+        )  # fmt: skip
 
 
 def _texts(conn: Connection, seals: Any, *, seal: bool) -> None:
-    for table, (column, _) in TEXTS.items():
-        key, field = TEXT_KEYS[table], TEXT_FIELDS[table]
+    for table, column, _, key, field in TEXTS:
         rows = conn.execute(text(f"SELECT {key} AS k, {column} AS v FROM {table}")).all()  # noqa: S608
         params = [
             {
