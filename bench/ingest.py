@@ -189,6 +189,8 @@ def sign_in(app: App, people: list[str], device_venues: list[str], now: int) -> 
         ]  # fmt: skip
         for start in range(0, len(rows), 50_000):
             conn.execute(insert(sessions), rows[start : start + 50_000])
+        if not devices:
+            return tokens
         conn.execute(
             insert(device_tokens),
             [
