@@ -30,7 +30,6 @@ import argparse
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
+from healthcode.domain.audit import Actor
+from healthcode.services import codes, health_facts
+from healthcode.services import venues as venue_service
 from ingest import (
     ADMIN,
     CITY,
@@ -57,12 +62,6 @@ from ingest import (
     versions,
 )
 from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
-from rich.console import Console
-from rich.table import Table
-
-from healthcode.domain.audit import Actor
-from healthcode.services import codes, health_facts
-from healthcode.services import venues as venue_service
 
 HEADING = "HTTP: hot paths against a hello-world"
 BENCH = Path(__file__).resolve().parent
@@ -352,7 +351,8 @@ def rows(results: list[Result]) -> list[list[str]]:
             cpu = f"{1000 * run.server_cpu / max(1, run.requests):.2f} ms" if run.server_cpu else ""
             out.append([
                 LABELS[path], r.kind if path != "hello" else "—", str(r.workers),
-                f"{run.rate:,.0f}", f"{min(x.rate for x in runs):,.0f}–{max(x.rate for x in runs):,.0f}",
+                f"{run.rate:,.0f}",
+                f"{min(x.rate for x in runs):,.0f}–{max(x.rate for x in runs):,.0f}",
                 f"{run.rate / hello:.0%}" if path != "hello" else "100%",
                 f"{run.p50_ms:.1f}", f"{run.p99_ms:.1f}", str(run.errors), cpu, target, result,
             ])  # fmt: skip
@@ -403,7 +403,7 @@ def main() -> None:
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     if shutil.which("wrk") is None:
-        raise SystemExit("bench/http_load.py needs wrk (apt-get install --no-install-recommends wrk)")
+        raise SystemExit("bench/http_load.py needs wrk (apt-get install wrk)")
     console = Console(width=220)
     paths = [p for p in args.paths.split(",") if p]
     unknown = set(paths) - set(PATHS)

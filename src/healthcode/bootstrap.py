@@ -22,7 +22,7 @@ from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.config import Settings
 from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import parse_legal_bases
-from healthcode.services import retention
+from healthcode.services import retention, status
 from healthcode.services.context import (
     AccessPolicy,
     AnomalyPolicy,
@@ -181,11 +181,13 @@ def build(
 def initialise(app: App) -> list[str]:
     """Create the key store and the keys, publish the first trust list, load and activate the
     shipped default rule set if no rule set is active yet, and make the coming days' check-in
-    partitions (PostgreSQL). Idempotent."""
+    partitions (PostgreSQL); derive every stored status again once, in a database from before
+    statuses carried their review instant. Idempotent."""
     app.keyring.ensure()
     created = ensure_keys(app.ctx)
     ensure_default_ruleset(app.ctx, default_ruleset_text())
     retention.prepare(app.ctx)
+    status.rebuild(app.ctx)
     return created
 
 

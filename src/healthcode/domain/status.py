@@ -19,7 +19,8 @@ activated, so this should not happen). A malformed order is reported the same wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from healthcode.domain.facts import Fact, FactKind, as_data, facts_data, iso
@@ -164,3 +165,66 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
         reported,
         orders,
     )
+
+
+# --- When to look again --------------------------------------------------------------------------
+
+
+def reads_now(logic: object) -> bool:
+    """Does this CertLogic expression read the variable `now`?"""
+    if isinstance(logic, dict):
+        for op, args in logic.items():
+            if op == "var" and (args == "now" or (isinstance(args, list) and args[:1] == ["now"])):
+                return True
+            if reads_now(args):
+                return True
+        return False
+    if isinstance(logic, list):
+        return any(reads_now(item) for item in logic)
+    return False
+
+
+def _instants(fact: Fact) -> Iterator[int]:
+    """The instants a rule can compare `now` with: the fact's time and its times in text."""
+    yield fact.time
+    for value in fact.attrs.values():
+        if isinstance(value, str) and len(value) == 20 and value.endswith("Z"):
+            try:
+                parsed = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+            except ValueError:
+                continue
+            yield int(parsed.replace(tzinfo=dt.UTC).timestamp())
+
+
+def next_review(ruleset: RuleSet, facts: Sequence[Fact], now: int) -> int | None:
+    """The first instant after `now` at which `derive` over the same facts may answer otherwise,
+    or None if it never will. A derived status is stored with this instant and re-derived then
+    (the sweep), or earlier when a fact changes (the use case that changes it), so the stored
+    status always equals the derivation: code display reads it instead of deriving.
+
+    The answer can change only where a rule's window over a fact opens or closes, where an
+    order starts or ends, and, for a rule that reads `now`, where `now` crosses a whole number
+    of days from an instant it can be compared with (rules shift times by whole days only)."""
+    found: list[int] = []
+    for fact in facts:
+        if fact.kind is FactKind.ORDER:
+            until = fact.attrs.get("until")
+            found += [t for t in (fact.time, until) if type(t) is int and t > now]
+    plain = [f for f in facts if f.kind is not FactKind.ORDER]
+    lattice: list[int] | None = None
+    for rule in ruleset.rules:
+        open_now = False
+        for fact in plain:
+            if fact.kind is not rule.fact:
+                continue
+            start, end = fact.time, fact.time + rule.lasts_days * DAY
+            if start > now:
+                found.append(start)
+            elif now < end:
+                found.append(end)
+                open_now = True
+        if open_now and reads_now(rule.logic):
+            if lattice is None:
+                lattice = [t for f in plain for t in _instants(f)]
+            found += [now + DAY - (now - t) % DAY for t in lattice]
+    return min(found, default=None)

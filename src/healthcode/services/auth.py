@@ -226,9 +226,8 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
                 PrincipalKind.DEVICE, device.device_id, Role.VENUE_DEVICE, device.venue_id
             )
         policy = session_policy(ctx, session.kind)
-        alive = session.ended_at is None and policy.alive(
-            session.created_at, session.last_seen, now
-        )
+        last_seen = ctx.touches.last_seen(digest, session.last_seen)
+        alive = session.ended_at is None and policy.alive(session.created_at, last_seen, now)
         if alive and session.kind == PrincipalKind.STAFF:
             account = uow.staff.get(session.ref)
             alive = account is not None and account.is_active
@@ -237,11 +236,26 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
             alive = subject is not None and subject.erased_at is None
     if not alive:
         raise Unauthenticated("this session has ended: sign in again")
-    if now - session.last_seen >= TOUCH_EVERY:
-        with ctx.uow() as uow:
-            uow.sessions.touch(digest, now)
-            uow.commit()
+    seen(ctx, digest, last_seen, now)
     return Principal(session.kind, session.ref, Role(session.role), session.venue_id, digest)
+
+
+def seen(ctx: ServiceContext, digest: str, last_seen: int, now: int) -> None:
+    """A session was used now: its `last_seen` moves at most once a minute, and the moves of
+    all sessions are written together at most once a second (context.Touches)."""
+    if now - last_seen >= TOUCH_EVERY:
+        ctx.touches.hold(digest, now)
+    flush_touches(ctx)
+
+
+def flush_touches(ctx: ServiceContext) -> None:
+    due = ctx.touches.take_due()
+    if not due:
+        return
+    with ctx.uow() as uow:
+        for digest, at in sorted(due.items()):
+            uow.sessions.touch(digest, at)
+        uow.commit()
 
 
 def sign_out(ctx: ServiceContext, principal: Principal) -> None:

@@ -8,23 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from healthcode.domain.access import POLICY, Role
+from healthcode.domain.accounts import PrincipalKind, token_hash
 from healthcode.domain.audit import SYSTEM
 from healthcode.domain.codes import (
     code_window,
     masked_name_for_code,
     rule_ref_for_code,
 )
-from healthcode.domain.errors import NotFound
+from healthcode.domain.errors import NotFound, Unavailable
 from healthcode.domain.identity import mask_name
 from healthcode.domain.keys import KeyUse, SigningKey
-from healthcode.domain.status import derive
+from healthcode.domain.rulesets import NO_RULE
+from healthcode.domain.status import Status
+from healthcode.services.auth import seen, session_policy
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
-from healthcode.services.ports import KeyRing
+from healthcode.services.ports import KeyRing, StoredStatus, UnitOfWork
 from healthcode.services.rulebook import active_ruleset
-from healthcode.services.status import differs, facts_of, refresh
+from healthcode.services.status import refresh
 from healthcode.verifier.claims import Colour, HealthClaims
 from healthcode.verifier.envelope import HEALTH_CODE_PREFIX, wrap
+
+SHOW_CODE = "resident.code.issue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +83,69 @@ class CodeIssuer:
         )
 
 
+def _colour(status: StoredStatus | None, ruleset_ref: str) -> tuple[Colour, str]:
+    """The stored colour and its rule; no stored status is green under the active rule set."""
+    if status is None:
+        return Colour.GREEN, ruleset_ref
+    return Colour[status.colour.upper()], status.rule_ref
+
+
+def _due(status: StoredStatus | None, now: int) -> bool:
+    return status is not None and status.until is not None and status.until <= now
+
+
+def health_key(ctx: ServiceContext, uow: UnitOfWork, generation: int, now: int) -> SigningKey:
+    """The newest usable health key, from memory while the key generation stays the same."""
+    keys = ctx.memory.get("signing-keys", generation, uow.keys.all)
+    usable = [k for k in keys if k.use is KeyUse.HEALTH and k.can_sign(now)]
+    key = max(usable, key=lambda k: k.created_at, default=None)
+    if key is None:
+        raise Unavailable("no active health signing key: rotate keys", code="no_key")
+    return key
+
+
+def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCode | None:
+    """The hot path of "show my code": a signed-in resident's own code, from one read of the
+    session, the person, their stored status, their name, the active rule set and the key
+    generation (one statement, one read transaction, no write; adapters/db/code_sight.py),
+    with the signing key from memory. None whenever the request is anything else (a guardian,
+    an officer, an ended session, a status due to be derived again, ...): the caller then
+    takes the general path (authenticate, the access gate, issue_health_code), which answers
+    those cases as it always has."""
+    now = ctx.clock.now()
+    digest = token_hash(token)
+    with ctx.uow(read_only=True, one_statement=True) as uow:
+        sight = uow.code_sight.read(digest, subject_id, ctx.policy.city)
+        session = sight.session
+        if (
+            session is None
+            or session.kind != PrincipalKind.RESIDENT
+            or session.role != Role.RESIDENT.value
+            or session.ref != subject_id
+            or session.ended_at is not None
+            or not session_policy(ctx, session.kind).alive(
+                session.created_at, ctx.touches.last_seen(digest, session.last_seen), now
+            )
+            or not sight.subject_alive
+            or sight.name is None
+            or sight.ruleset is None
+            or _due(sight.status, now)
+            or Role.RESIDENT not in POLICY[SHOW_CODE]
+        ):
+            return None
+        key = health_key(ctx, uow, sight.keys_version, now)
+    seen(ctx, digest, ctx.touches.last_seen(digest, session.last_seen), now)
+    set_id, version = sight.ruleset
+    colour, rule_ref = _colour(sight.status, f"{set_id}@{version}#{NO_RULE}")
+    issuer = CodeIssuer(ctx.keys, ctx.policy)
+    return issuer.issue(key, subject_id, colour, rule_ref, mask_name(sight.name), now)
+
+
 def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
-    """A fresh code for a resident or dependant, carrying the colour derived now from their
-    facts under the active rule set, and that colour's rule reference. If the colour differs
-    from the one last remembered, the change is logged first."""
+    """A fresh code for a resident or dependant, carrying their stored colour (the derivation
+    kept current by every change of their facts and by the sweep) and that colour's rule
+    reference. A stored status whose review instant has passed (the sweep has not come by
+    yet) is derived again first, and a change is logged."""
     now = ctx.clock.now()
     with ctx.uow(read_only=True) as uow:
         subject = uow.subjects.get(subject_id)
@@ -88,17 +153,16 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
         if subject is None or subject.erased_at is not None or identity is None:
             raise NotFound("no such resident", field="subject_id")
         key = signing_key(uow, KeyUse.HEALTH, now)
-        status = derive(active_ruleset(uow), facts_of(uow, subject_id), now, ctx.rules.apply)
-        changed = differs(uow.statuses.get(subject_id), status)
-    if changed:
+        stored = uow.statuses.get(subject_id)
+        green_ref = active_ruleset(uow).ref() if stored is None else ""
+    colour, rule_ref = _colour(stored, green_ref)
+    if _due(stored, now):
+        derived: dict[str, Status] = {}
         with ctx.uow() as uow:
-            refresh(ctx, uow, [subject_id], now, SYSTEM, "code_issued")
+            refresh(ctx, uow, [subject_id], now, SYSTEM, "code_issued", derived)
             uow.commit()
+        status = derived[subject_id]
+        colour, rule_ref = Colour[status.colour.upper()], status.rule_ref
     return CodeIssuer(ctx.keys, ctx.policy).issue(
-        key,
-        subject_id,
-        Colour[status.colour.upper()],
-        status.rule_ref,
-        mask_name(identity.name),
-        now,
+        key, subject_id, colour, rule_ref, mask_name(identity.name), now
     )

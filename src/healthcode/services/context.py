@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from healthcode.domain.anomalies import Thresholds
 from healthcode.domain.duties import DutyPolicy
@@ -78,6 +82,61 @@ class RetentionPolicy:
 AnomalyPolicy = Thresholds
 
 
+T = TypeVar("T")
+
+
+class Remembered:
+    """What one process keeps in memory between requests, each thing with the generation it
+    was read at: a number that the request reads anyway, in its own transaction, and that
+    changes whenever the thing does (for the signing keys: the version of the city's trust
+    list, which every key change publishes). A changed generation reloads the thing, so
+    memory is never older than the database the request sees, in any process."""
+
+    def __init__(self) -> None:
+        self._things: dict[str, tuple[object, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, generation: object, load: Callable[[], T]) -> T:
+        held = self._things.get(name)
+        if held is not None and held[0] == generation:
+            value: T = held[1]
+            return value
+        fresh = load()
+        with self._lock:
+            self._things[name] = (generation, fresh)
+        return fresh
+
+
+class Touches:
+    """Sessions seen since their `last_seen` was last written, written together at most once
+    a second (services/auth.py: flush_touches) instead of one write per request. Until then a
+    session's `last_seen` is the later of the stored one and the one held here: idle timeouts
+    of minutes or days do not notice the second."""
+
+    EVERY = 1.0  # seconds between two writes of the held touches
+
+    def __init__(self) -> None:
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._written = time.monotonic()
+
+    def last_seen(self, session_id: str, stored: int) -> int:
+        return max(stored, self._held.get(session_id, stored))
+
+    def hold(self, session_id: str, now: int) -> None:
+        with self._lock:
+            self._held[session_id] = max(now, self._held.get(session_id, now))
+
+    def take_due(self) -> dict[str, int]:
+        """The held touches, if it is time to write them (and they are then no longer held)."""
+        if not self._held or time.monotonic() - self._written < self.EVERY:
+            return {}
+        with self._lock:
+            taken, self._held = self._held, {}
+            self._written = time.monotonic()
+        return taken
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceContext:
     uow: UnitOfWorkFactory
@@ -92,3 +151,5 @@ class ServiceContext:
     retention: RetentionPolicy = RetentionPolicy()
     anomalies: AnomalyPolicy = field(default_factory=AnomalyPolicy)
     duties: DutyPolicy = field(default_factory=DutyPolicy)
+    memory: Remembered = field(default_factory=Remembered)
+    touches: Touches = field(default_factory=Touches)

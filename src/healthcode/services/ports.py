@@ -237,8 +237,9 @@ class RuleSetRepository(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredStatus:
-    """The last colour derived for a person, kept to notice changes and expiries. It is never
-    the source of a colour: every code and every answer derives the colour afresh."""
+    """The colour last derived for a person, with `until`: the instant at which the derivation
+    may next answer otherwise (the sweep re-derives it then; a changed fact re-derives it at
+    once). Code display reads it; it is written only by re-deriving (services/status.py)."""
 
     subject_id: str
     colour: str
@@ -249,13 +250,36 @@ class StoredStatus:
     changed_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class CodeSight:
+    """Everything showing a code needs, read in one statement: the session behind the token,
+    whether the person exists and is not erased, their stored status, their name (for the
+    masked name), the active rule set and the generation of the city's keys (the version of
+    its own trust list, which every key change publishes)."""
+
+    session: StoredSession | None
+    subject_alive: bool
+    status: StoredStatus | None
+    name: str | None
+    ruleset: tuple[str, int] | None  # (set id, version) of the active rule set
+    keys_version: int
+
+
+class CodeSightReader(Protocol):
+    def read(self, session_id: str, subject_id: str, city: str) -> CodeSight: ...
+
+
 class StatusRepository(Protocol):
+    def hold(self, subject_ids: list[str]) -> None:
+        """Make concurrent re-derivations of these people take turns until this transaction
+        ends (a row lock on PostgreSQL; SQLite has one writer at a time anyway)."""
+
     def get(self, subject_id: str) -> StoredStatus | None: ...
     def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]: ...
     def put(self, status: StoredStatus) -> None: ...
     def put_many(self, found: list[StoredStatus]) -> None: ...
     def expiring(self, now: int, limit: int) -> list[str]:
-        """People whose stored colour ends at or before `now`."""
+        """People whose stored status is due to be derived again at or before `now`."""
 
     def not_green(self) -> list[str]: ...
     def with_facts(self) -> list[str]:
@@ -353,6 +377,7 @@ class UnitOfWork(Protocol):
     health_facts: HealthFactRepository
     rulesets: RuleSetRepository
     statuses: StatusRepository
+    code_sight: CodeSightReader
     notices: NoticeRepository
     staff: StaffRepository
     staff_changes: StaffChangeRepository
@@ -377,9 +402,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
         """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it
-        does not take the write lock."""
+        does not take the write lock. `one_statement=True` (with read_only) for a use case
+        that reads with a single statement, which is consistent by itself: SQLite then skips
+        BEGIN and ROLLBACK around it."""
 
 
 class RuleEngine(Protocol):

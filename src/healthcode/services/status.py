@@ -1,11 +1,15 @@
-"""A person's colour: derived afresh from their health facts and the active rule set, with its
-provenance; the derived colour is remembered only to notice (and log) when it changes.
+"""A person's colour: derived from their health facts and the active rule set, with its
+provenance, and stored as the read model that code display reads.
 
-Nothing here writes a colour as a decision. `refresh` re-derives and, when the colour or its rule
-changed, stores the new status and logs the change with the person's commitment, the rule (or the
-manual order) and the number of facts behind it, in the caller's transaction. `sweep` does the
-same for colours whose time has run out, so that a colour returning to green is logged too; it
-first settles manual orders (expired ones, and contested ones whose appeal deadline passed).
+Nothing here writes a colour as a decision. `refresh` re-derives and stores the result with the
+instant at which the derivation may next answer otherwise (domain/status.py: next_review), and
+logs a change of colour or rule with the person's commitment, the rule (or the manual order) and
+the number of facts behind it, in the caller's transaction. Every use case that changes a fact
+calls it in its own transaction, so the stored status is the derivation: the change and the new
+colour commit together, and a red is stored before the change is acknowledged. `sweep` re-derives
+the statuses whose review instant has come (a colour returning to green is logged too); it first
+settles manual orders (expired ones, and contested ones whose appeal deadline passed). A person
+with no stored status is green under the active rule set: nothing has ever applied to them.
 
 Evidence withdrawn by a granted appeal is no fact any more; a manual order in force for a person
 is one (of its own kind, which no rule reads).
@@ -14,6 +18,8 @@ is one (of its own kind, which no rule reads).
 from __future__ import annotations
 
 import hashlib
+import json
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,9 +29,9 @@ from healthcode.domain.errors import NotFound
 from healthcode.domain.facts import Fact, FactKind, iso
 from healthcode.domain.orders import order_fact
 from healthcode.domain.rulesets import Rule, RuleSet
-from healthcode.domain.status import Status, derive
+from healthcode.domain.status import Status, derive, next_review
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import StoredExposure, StoredStatus, UnitOfWork
+from healthcode.services.ports import MaintenanceRun, StoredExposure, StoredStatus, UnitOfWork
 from healthcode.services.rulebook import active_ruleset
 
 STATUS_BASIS = "published_rules"
@@ -109,26 +115,28 @@ def facts_by_subject(uow: UnitOfWork, subject_ids: list[str]) -> dict[str, list[
     return facts
 
 
-def _stored(subject_id: str, status: Status, now: int) -> StoredStatus:
+def _stored(subject_id: str, status: Status, review: int | None, now: int) -> StoredStatus:
     return StoredStatus(
         subject_id,
         status.colour,
         status.rule_ref,
         ",".join(status.evidence),
         status.since,
-        status.until,
+        review,
         now,
     )
 
 
-def differs(before: StoredStatus | None, status: Status) -> bool:
-    """Does the derived status differ from the one remembered? (Green with no history is not
-    remembered: there is nothing to say about it.)"""
+def differs(before: StoredStatus | None, after: StoredStatus) -> bool:
+    """Does the newly derived status differ from the one stored? (Green with nothing to look
+    at again is not stored: it is what no stored status means.)"""
     if before is None:
-        return status.colour != "green"
-    return not (
-        status.same_as(before.colour, before.rule_ref, before.evidence)
-        and before.until == status.until
+        return after.colour != "green" or after.until is not None
+    return (before.colour, before.rule_ref, before.evidence, before.until) != (
+        after.colour,
+        after.rule_ref,
+        after.evidence,
+        after.until,
     )
 
 
@@ -147,16 +155,19 @@ def refresh(
     changes: list[Change] = []
     to_store: list[StoredStatus] = []
     everyone = sorted(set(subject_ids))
+    uow.statuses.hold(everyone)  # concurrent refreshes of a person take turns (PostgreSQL)
     all_facts = facts_by_subject(uow, everyone)
     remembered = uow.statuses.get_many(everyone)
     for subject_id in everyone:
-        status = derive(ruleset, all_facts[subject_id], now, ctx.rules.apply)
+        facts = all_facts[subject_id]
+        status = derive(ruleset, facts, now, ctx.rules.apply)
         if derived is not None:
             derived[subject_id] = status
         before = remembered.get(subject_id)
-        if not differs(before, status):
+        after = _stored(subject_id, status, next_review(ruleset, facts, now), now)
+        if not differs(before, after):
             continue
-        to_store.append(_stored(subject_id, status, now))
+        to_store.append(after)
         old = before.colour if before else "green"
         old_ref = before.rule_ref if before else ruleset.ref()
         if (old, old_ref) != (status.colour, status.rule_ref):
@@ -291,3 +302,32 @@ def sweep(ctx: ServiceContext) -> list[Change]:
             seen.update(due)
             changes += refresh(ctx, uow, due, now, SYSTEM, "expired")
             uow.commit()
+
+
+REVIEW_MODEL = "status_review"  # the maintenance run that made every stored status current
+
+
+def rebuild(ctx: ServiceContext) -> int:
+    """Once per database (at start-up): derive again everyone with a fact or a stored colour,
+    so that every stored status carries its review instant (databases from before statuses
+    were the read model stored only the end of the colour). Recorded as a maintenance run;
+    changes are logged as any other. Returns how many people were derived again."""
+    with ctx.uow(read_only=True) as uow:
+        if uow.maintenance.last(REVIEW_MODEL, "ok") is not None:
+            return 0
+        everyone = sorted(set(uow.statuses.with_facts()) | set(uow.statuses.not_green()))
+    started = ctx.clock.now()
+    for start in range(0, len(everyone), SWEEP_BATCH):
+        with ctx.uow() as uow:
+            refresh(ctx, uow, everyone[start : start + SWEEP_BATCH], started, SYSTEM, "rebuilt")
+            uow.commit()
+    with ctx.uow() as uow:
+        if uow.maintenance.last(REVIEW_MODEL, "ok") is None:
+            uow.maintenance.record(
+                MaintenanceRun(
+                    "m" + secrets.token_hex(8), REVIEW_MODEL, started, ctx.clock.now(), "ok",
+                    json.dumps({"statuses": len(everyone)}),
+                )
+            )  # fmt: skip
+            uow.commit()
+    return len(everyone)

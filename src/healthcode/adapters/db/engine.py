@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READ_ONLY = "healthcode_read_only"  # execution option of read-only units of work
+ONE_STATEMENT = "healthcode_one_statement"  # ... that read with a single statement
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -43,7 +44,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     def _begin(conn: Any) -> None:
         # Reads begin deferred: they never take the write lock, so they never queue behind
         # writers (WAL lets them read the last committed state meanwhile).
-        readonly = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get(ONE_STATEMENT, False):
+            return  # one SELECT is its own snapshot: no BEGIN, nothing to roll back
+        conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
     return engine

@@ -21,6 +21,7 @@ from healthcode.adapters.db.tables import (
     notices,
     rulesets,
     statuses,
+    subjects,
 )
 from healthcode.services.ports import Notice, StoredRuleSet, StoredStatus
 
@@ -76,6 +77,20 @@ class SqlStatuses:
             replace(from_row(StoredStatus, r), subject_id=who)
             for r, who in zip(rows, people, strict=True)
         ]
+
+    def hold(self, subject_ids: list[str]) -> None:
+        """PostgreSQL: lock the people's subject rows, in order (no deadlock between two
+        holders), so that a second re-derivation waits and then reads the first one's facts.
+        SQLite: every writer already holds the database's write lock."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        for chunk in chunks(sorted(subject_ids)):
+            self.conn.execute(
+                select(subjects.c.subject_id)
+                .where(subjects.c.subject_id.in_(chunk))
+                .order_by(subjects.c.subject_id)
+                .with_for_update()
+            ).all()
 
     def get(self, subject_id: str) -> StoredStatus | None:
         sealed = self.links.find_one(subject_id)

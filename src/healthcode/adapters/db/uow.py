@@ -10,7 +10,9 @@ still guards against writers in other processes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
@@ -24,7 +26,8 @@ from healthcode.adapters.db.accounts import (
 )
 from healthcode.adapters.db.cases import SqlCases
 from healthcode.adapters.db.checkins import SqlCheckIns
-from healthcode.adapters.db.engine import READ_ONLY
+from healthcode.adapters.db.code_sight import SqlCodeSight
+from healthcode.adapters.db.engine import ONE_STATEMENT, READ_ONLY
 from healthcode.adapters.db.health_facts import SqlExposures, SqlHealthFacts
 from healthcode.adapters.db.labs import SqlLabs
 from healthcode.adapters.db.log_store import CheckpointPolicy, CheckpointSigner, SqlAuditLog
@@ -40,6 +43,37 @@ from healthcode.domain.errors import Unavailable
 WRITE_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy timeout (engine.py)
 
 
+# The repositories of a unit of work, each made the first time the use case touches it: a hot
+# request uses one or two of them, and making all of them costs more than its query.
+_REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
+    "subjects": lambda u: SqlSubjects(u._conn),
+    "vault": lambda u: SqlVault(u._conn, u._seals.vault),
+    "venues": lambda u: SqlVenues(u._conn, u._seals),
+    "keys": lambda u: SqlKeys(u._conn),
+    "trust_lists": lambda u: SqlTrustLists(u._conn),
+    "log": lambda u: SqlAuditLog(u._conn, u._signer, u._policy),
+    "checkins": lambda u: SqlCheckIns(u._conn, u._seals.days),
+    "cases": lambda u: SqlCases(u._conn),
+    "exposures": lambda u: SqlExposures(u._conn, u._seals.days),
+    "health_facts": lambda u: SqlHealthFacts(u._conn),
+    "rulesets": lambda u: SqlRuleSets(u._conn),
+    "statuses": lambda u: SqlStatuses(u._conn, u._seals.links, u._seals.days),
+    "notices": lambda u: SqlNotices(u._conn, u._seals.days),
+    "code_sight": lambda u: SqlCodeSight(u._conn, u._seals.links, u.vault),
+    "staff": lambda u: SqlStaff(u._conn),
+    "staff_changes": lambda u: SqlStaffChanges(u._conn),
+    "labs": lambda u: SqlLabs(u._conn),
+    "sessions": lambda u: SqlSessions(u._conn, u._seals.links),
+    "otp": lambda u: SqlOtp(u._conn),
+    "devices": lambda u: SqlDevices(u._conn),
+    "assignments": lambda u: SqlAssignments(u._conn),
+    "orders": lambda u: SqlOrders(u._conn, u._seals),
+    "appeals": lambda u: SqlAppeals(u._conn, u._seals),
+    "retention": lambda u: SqlRetention(u._conn),
+    "maintenance": lambda u: SqlMaintenance(u._conn),
+}
+
+
 class SqlUnitOfWork:
     def __init__(
         self,
@@ -49,6 +83,7 @@ class SqlUnitOfWork:
         seals: Seals,
         *,
         read_only: bool = False,
+        one_statement: bool = False,
         write_lock: threading.RLock | None = None,
     ):
         self.engine = engine
@@ -56,6 +91,7 @@ class SqlUnitOfWork:
         self._policy = policy
         self._seals = seals
         self._read_only = read_only
+        self._one_statement = read_only and one_statement
         # Only writers queue, and only where the factory gave a lock (SQLite).
         self._write_lock = None if read_only else write_lock
         self._locked = False
@@ -73,6 +109,8 @@ class SqlUnitOfWork:
                 self._conn.execution_options(**{READ_ONLY: True})
                 if self.engine.dialect.name == "postgresql":
                     self._conn.execution_options(postgresql_readonly=True)
+            if self._one_statement:
+                self._conn.execution_options(**{ONE_STATEMENT: True})
             self._tx = self._conn.begin()
         except BaseException:
             if self._conn is not None:
@@ -80,31 +118,15 @@ class SqlUnitOfWork:
                 self._conn = None
             self._release()
             raise
-        self.subjects = SqlSubjects(self._conn)
-        self.vault = SqlVault(self._conn, self._seals.vault)
-        self.venues = SqlVenues(self._conn, self._seals)
-        self.keys = SqlKeys(self._conn)
-        self.trust_lists = SqlTrustLists(self._conn)
-        self.log = SqlAuditLog(self._conn, self._signer, self._policy)
-        self.checkins = SqlCheckIns(self._conn, self._seals.days)
-        self.cases = SqlCases(self._conn)
-        self.exposures = SqlExposures(self._conn, self._seals.days)
-        self.health_facts = SqlHealthFacts(self._conn)
-        self.rulesets = SqlRuleSets(self._conn)
-        self.statuses = SqlStatuses(self._conn, self._seals.links, self._seals.days)
-        self.notices = SqlNotices(self._conn, self._seals.days)
-        self.staff = SqlStaff(self._conn)
-        self.staff_changes = SqlStaffChanges(self._conn)
-        self.labs = SqlLabs(self._conn)
-        self.sessions = SqlSessions(self._conn, self._seals.links)
-        self.otp = SqlOtp(self._conn)
-        self.devices = SqlDevices(self._conn)
-        self.assignments = SqlAssignments(self._conn)
-        self.orders = SqlOrders(self._conn, self._seals)
-        self.appeals = SqlAppeals(self._conn, self._seals)
-        self.retention = SqlRetention(self._conn)
-        self.maintenance = SqlMaintenance(self._conn)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        make = _REPOSITORIES.get(name)
+        if make is None or self._conn is None:
+            raise AttributeError(name)
+        repository = make(self)
+        setattr(self, name, repository)
+        return repository
 
     def commit(self) -> None:
         assert self._tx is not None  # noqa: S101 - only inside `with`
@@ -151,12 +173,13 @@ class SqlUnitOfWorkFactory:
         # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
         self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
 
-    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
             self.engine,
             self.signer,
             self.policy,
             self.seals,
             read_only=read_only,
+            one_statement=one_statement,
             write_lock=self.write_lock,
         )

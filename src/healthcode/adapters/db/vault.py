@@ -70,6 +70,23 @@ class SqlVault:
             row.created_at,
         )
 
+    @staticmethod
+    def name_query(subject_id: Any) -> Any:
+        """The sealed name of a person (an id or a bound parameter) as a scalar subquery, for
+        a read that gathers several things in one statement (adapters/db/code_sight.py);
+        `open_name` opens it."""
+        return (
+            select(vault_identities.c.name)
+            .where(vault_identities.c.subject_id == subject_id)
+            .scalar_subquery()
+        )
+
+    def open_name(self, subject_id: str, sealed: bytes | None) -> str | None:
+        opened = self.seal.opener() if sealed is not None else None
+        if opened is None:  # no identity, or the key is gone (sunset)
+            return None
+        return opened(NAME, bytes(sealed), subject_id).decode()
+
     def get(self, subject_id: str) -> Identity | None:
         row = self.conn.execute(
             select(vault_identities).where(vault_identities.c.subject_id == subject_id)

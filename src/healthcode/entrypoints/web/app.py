@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 
-from fastapi import Depends, FastAPI, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from healthcode import __version__
@@ -16,6 +16,7 @@ from healthcode.config import Settings
 from healthcode.entrypoints.web import (
     deps,
     errors,
+    public_reads,
     routes_auth,
     routes_checkins,
     routes_labs,
@@ -32,7 +33,7 @@ from healthcode.entrypoints.web import (
     security,
 )
 from healthcode.entrypoints.web.pages import site as pages
-from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES
+from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES, HealthOut
 from healthcode.services import anomalies, audit, retention, status
 
 log = logging.getLogger("healthcode.web")
@@ -97,47 +98,56 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
     app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
-    routers = (
-        routes_auth,
-        routes_staff,
-        routes_residents,
-        routes_status,
-        routes_rules,
-        routes_checkins,
-        routes_labs,
-        routes_venues,
-        routes_verify,
-        routes_trust,
-        routes_orders,
-        routes_report,
-        routes_log,
-    )
-    for module in routers:
-        app.include_router(module.router, responses=ERROR_RESPONSES | AUTH_RESPONSES)
+
+    def health_now() -> public_reads.Encoded:
+        purge = retention.purge_health(built.ctx)
+        return public_reads.encoded(
+            503 if purge.degraded else 200,
+            {
+                "status": "degraded" if purge.degraded else "ok",
+                "city": built.settings.city,
+                "log_size": audit.log_size(built.ctx),
+                "purge": {
+                    "status": purge.status,
+                    "last_run_at": purge.last_run_at,
+                    "last_ok_at": purge.last_ok_at,
+                    "error": purge.error,
+                },
+            },
+        )
+
+    app.state.health = public_reads.PublicRead(health_now)
 
     @app.get(
         "/health",
         tags=["operations"],
+        response_model=HealthOut,
         responses={503: {"description": "Degraded: the retention purge failed or is overdue"}},
     )
-    def health(response: Response) -> dict[str, object]:
+    async def health(request: Request) -> Response:
         """Up, and whether personal data is being purged on time (RET-2: a failed or overdue
-        purge makes the server report itself degraded, 503)."""
-        purge = retention.purge_health(built.ctx)
-        if purge.degraded:
-            response.status_code = 503
-        return {
-            "status": "degraded" if purge.degraded else "ok",
-            "city": built.settings.city,
-            "log_size": audit.log_size(built.ctx),
-            "purge": {
-                "status": purge.status,
-                "last_run_at": purge.last_run_at,
-                "last_ok_at": purge.last_ok_at,
-                "error": purge.error,
-            },
-        }
+        purge makes the server report itself degraded, 503). At most a second old."""
+        return await app.state.health.answer(request)
 
+    # Routes are matched in order: the hot ones (show my code, check-ins, gate checks, public
+    # reads) come first, so that they are found before the rest is tried.
+    routers = (
+        routes_residents,
+        routes_checkins,
+        routes_verify,
+        routes_log,
+        routes_trust,
+        routes_auth,
+        routes_staff,
+        routes_status,
+        routes_rules,
+        routes_labs,
+        routes_venues,
+        routes_orders,
+        routes_report,
+    )
+    for module in routers:
+        app.include_router(module.router, responses=ERROR_RESPONSES | AUTH_RESPONSES)
     for router in pages.ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("healthcode.entrypoints.web", "static")]), "static")

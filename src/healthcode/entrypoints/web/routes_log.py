@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from healthcode.domain.errors import NotFound
+from healthcode.entrypoints.web import public_reads
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.schemas import CheckpointOut, CheckpointsOut, EntryOut, ProofOut
 from healthcode.services import audit
@@ -21,12 +22,26 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-@router.get("/checkpoint", response_model=CheckpointOut)
-def latest(ctx: Ctx) -> CheckpointOut:
+def _latest(ctx: Ctx) -> public_reads.Encoded:
     cp = audit.latest_checkpoint(ctx)
     if cp is None:
+        return public_reads.encoded(404, None)
+    out = CheckpointOut(size=cp.size, time=cp.time, root=b64(cp.root), note=cp.note)
+    return public_reads.encoded(200, out.model_dump())
+
+
+@router.get("/checkpoint", response_model=CheckpointOut)
+async def latest(request: Request) -> Response:
+    """The newest signed checkpoint, at most a second old (served from memory, with an ETag
+    and `Cache-Control: public, max-age=1`)."""
+    held: public_reads.PublicRead | None = getattr(request.app.state, "checkpoint", None)
+    if held is None:
+        ctx = request.app.state.healthcode.ctx
+        held = request.app.state.checkpoint = public_reads.PublicRead(lambda: _latest(ctx))
+    found = await held.current()
+    if found.status == 404:
         raise NotFound("no checkpoint yet", field=None)
-    return CheckpointOut(size=cp.size, time=cp.time, root=b64(cp.root), note=cp.note)
+    return public_reads.respond(request, found)
 
 
 @router.get("/checkpoints", response_model=CheckpointsOut)

@@ -82,13 +82,29 @@ class DependantOut(BaseModel):
     relation: str
 
 
+class PurgeOut(BaseModel):
+    status: str
+    last_run_at: int | None
+    last_ok_at: int | None
+    error: str | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    city: str
+    log_size: int
+    purge: PurgeOut
+
+
 class CodeOut(BaseModel):
+    """A fresh health code. The app draws it as a QR code (error correction M, alphanumeric
+    mode; ES256 codes fit version 10): drawing is the client's work, not the server's."""
+
     code: str
     colour: str
     issued_at: int
     expires_at: int
     rule_ref: str
-    qr_svg: str
 
 
 class RegisterVenueIn(Strict):

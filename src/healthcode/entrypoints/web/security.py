@@ -182,12 +182,42 @@ def cross_site(request: Request) -> bool:
     return origin is not None and urlparse(origin).netloc != request.headers.get("host")
 
 
+# Routes whose use case reads the session itself, in its one transaction (the hot path of
+# "show my code", services/codes.py: show_own_code); it falls back to `signed_in` below for
+# anything but the plain case, so the same checks run as on every other route.
+DEFERRED: frozenset[tuple[str, str]] = frozenset({("POST", "/residents/{subject_id}/code")})
+
+
+def deferred_token(request: Request) -> str | None:
+    """The bearer token of a deferred route, still to be checked by its use case; None when
+    the caller was resolved here as on every other route."""
+    token: str | None = getattr(request.state, "deferred_token", None)
+    return token
+
+
 async def authorise(request: Request) -> Principal:
     """Run on every route (and cached for the request): who is calling, and may their role
-    attempt this route's action? A signed-in caller's refusal goes on the log."""
-    built = request.app.state.healthcode
+    attempt this route's action? A signed-in caller's refusal goes on the log. On a deferred
+    route a session token is left to the use case (which reads it in its own transaction) and
+    the public is returned here: nothing on such a route may act on it (`signed_in`)."""
     if cross_site(request):
         raise Forbidden("a request from another site may not use this session")
+    token = bearer(request)
+    if (
+        token
+        and SIGNATURE_HEADER not in request.headers
+        and (request.method, getattr(request.scope.get("route"), "path", "")) in DEFERRED
+    ):
+        request.state.deferred_token = token
+        return PUBLIC
+    return await signed_in(request)
+
+
+async def signed_in(request: Request) -> Principal:
+    """Who is calling, and may their role attempt this route's action (the second half of
+    `authorise`, also what a deferred route falls back to)."""
+    request.state.deferred_token = None
+    built = request.app.state.healthcode
     token = bearer(request)
     signed = request.headers.get(SIGNATURE_HEADER)
     if signed is not None:  # a lab: its key signs the request (domain/labs.py)
