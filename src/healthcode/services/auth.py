@@ -13,7 +13,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from healthcode.domain.access import Role
+from healthcode.domain.access import POLICY, Role
 from healthcode.domain.accounts import (
     PUBLIC,
     Principal,
@@ -238,6 +238,36 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
         raise Unauthenticated("this session has ended: sign in again")
     seen(ctx, digest, last_seen, now)
     return Principal(session.kind, session.ref, Role(session.role), session.venue_id, digest)
+
+
+def resident_session(
+    ctx: ServiceContext, uow: UnitOfWork, token: str, now: int, action: str
+) -> Principal | None:
+    """The resident signed in with `token`, read in the caller's transaction, if the session is
+    a live resident's (and their record is not erased) and residents may attempt `action`;
+    None for anything else, which the caller then hands to `authenticate` (the general path,
+    with its answers)."""
+    digest = token_hash(token)
+    session = uow.sessions.get(digest)
+    if (
+        session is None
+        or session.kind != PrincipalKind.RESIDENT
+        or session.role != Role.RESIDENT.value
+        or session.ended_at is not None
+    ):
+        return None
+    last_seen = ctx.touches.last_seen(digest, session.last_seen)
+    if not session_policy(ctx, session.kind).alive(session.created_at, last_seen, now):
+        return None
+    subject = uow.subjects.get(session.ref)
+    if subject is None or subject.erased_at is not None:
+        return None
+    if Role.RESIDENT not in POLICY[action]:
+        return None
+    principal = Principal(session.kind, session.ref, Role.RESIDENT, session.venue_id, digest)
+    if now - last_seen >= TOUCH_EVERY:
+        ctx.touches.hold(digest, now)
+    return principal
 
 
 def seen(ctx: ServiceContext, digest: str, last_seen: int, now: int) -> None:

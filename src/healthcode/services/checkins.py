@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from healthcode.domain.audit import Actor, LogEntry
@@ -20,8 +21,10 @@ from healthcode.domain.checkins import (
     new_checkin,
 )
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound
+from healthcode.services.auth import resident_session
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
+from healthcode.services.group_commit import group_commit
 from healthcode.services.keys import trust_store
 from healthcode.services.ports import UnitOfWork, Venue
 from healthcode.services.venues import require_place_code
@@ -82,33 +85,70 @@ def _venue(uow: UnitOfWork, venue_id: str) -> Venue:
 def check_in_at_place(
     ctx: ServiceContext, subject_id: str, place_code: str, dependants: Sequence[str] = ()
 ) -> list[CheckIn]:
-    """The resident scanned a poster; dependants they hold check in with them."""
-    venue = require_place_code(ctx, place_code).venue
+    """The resident scanned a poster; dependants they hold check in with them. Committed
+    together with the other check-ins of the moment (services/group_commit.py); answered once
+    durable."""
+    return group_commit(ctx.uow).run(
+        lambda uow: _check_in(ctx, uow, subject_id, place_code, dependants)
+    )
+
+
+def check_in_own(
+    ctx: ServiceContext,
+    token: str,
+    subject_id: str,
+    place_code: str,
+    dependants: Sequence[str] = (),
+) -> Future[list[CheckIn] | None]:
+    """The hot path of a check-in: the session, the access gate (the resident themselves),
+    the poster and the write in one transaction, committed with the other check-ins of the
+    moment. Resolves to None when the caller is anyone but a signed-in resident checking in
+    themselves: the caller then takes the general path (sign-in, the gate, check_in_at_place),
+    which answers those cases as it always has."""
+
+    def work(uow: UnitOfWork) -> list[CheckIn] | None:
+        now = ctx.clock.now()
+        principal = resident_session(ctx, uow, token, now, "resident.checkin")
+        if principal is None or principal.ref != subject_id:
+            return None
+        return _check_in(ctx, uow, subject_id, place_code, dependants, now, known=True)
+
+    return group_commit(ctx.uow).submit(work)
+
+
+def _check_in(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    subject_id: str,
+    place_code: str,
+    dependants: Sequence[str],
+    now: int | None = None,
+    *,
+    known: bool = False,  # the resident was read in this transaction already (signed in)
+) -> list[CheckIn]:
+    now = ctx.clock.now() if now is None else now
+    venue = require_place_code(ctx, place_code, uow, now).venue
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
-    now = ctx.clock.now()
-    with ctx.uow() as uow:
-        require_emergency(uow)
+    require_emergency(uow)
+    if not known:
         _resident(uow, subject_id)
-        for dependant in dependants:
-            if not uow.subjects.is_guardian_of(subject_id, dependant):
-                raise NotFound("no such dependant of this resident", field="dependants")
-        people = [subject_id, *dict.fromkeys(dependants)]
-        for person in people:
-            if not _under_cap(uow, person, now):
-                raise Conflict(
-                    f"more than {DAILY_CAP} check-ins in 24 hours",
-                    field="subject_id",
-                    code="daily_cap",
-                )
-        made = [
-            new_checkin(
-                venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN
+    for dependant in dependants:
+        if not uow.subjects.is_guardian_of(subject_id, dependant):
+            raise NotFound("no such dependant of this resident", field="dependants")
+    people = [subject_id, *dict.fromkeys(dependants)]
+    for person in people:
+        if not _under_cap(uow, person, now):
+            raise Conflict(
+                f"more than {DAILY_CAP} check-ins in 24 hours",
+                field="subject_id",
+                code="daily_cap",
             )
-            for person in people
-        ]
-        for checkin in made:
-            uow.checkins.add(checkin)
-        uow.commit()
+    made = [
+        new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
+        for person in people
+    ]
+    for checkin in made:
+        uow.checkins.add(checkin)
     return made
 
 

@@ -22,7 +22,7 @@ from healthcode.services.keys import signing_key, trust_store_in
 from healthcode.services.ports import UnitOfWork, Venue
 from healthcode.verifier.claims import PlaceClaims
 from healthcode.verifier.envelope import PLACE_CODE_PREFIX, wrap
-from healthcode.verifier.verify import Decision, verify_place_code
+from healthcode.verifier.verify import Decision, Verdict, verify_place_code
 
 VENUE_BASIS = "public_health_emergency_act"
 
@@ -166,18 +166,49 @@ def venue_with_poster(ctx: ServiceContext, venue_id: str) -> VenueWithPoster:
 
 def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
     """Is this scanned poster genuine and current? Signature first, then our poster records."""
-    now = ctx.clock.now()
-    # One read transaction for the trust list and our poster records (a check-in is hot).
+    # One read transaction for the trust list and our poster records.
     with ctx.uow(read_only=True) as uow:
-        store = trust_store_in(uow)
-        verdict = verify_place_code(text, store, now, ctx.policy.clock_skew_seconds)
-        if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
-            return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
-        claims = verdict.claims
-        if claims.issuer != ctx.policy.city:
-            return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
-        venue = uow.venues.get(claims.venue_id)
-        poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
+        return check_place_code_in(ctx, uow, text, ctx.clock.now())
+
+
+# Verified place codes, by (text, trust-list versions): a venue's poster is scanned all day,
+# and its signature is the same each time. An entry holds only while `now` is inside the window
+# in which that verification admits it (the code's issue time and its key's validity, with the
+# allowed skew); a new trust-list version (a key withdrawn or rotated) is a new key.
+_VERIFIED: dict[tuple[str, tuple[tuple[str, int, str], ...]], tuple[Verdict, int, int]] = {}
+_VERIFIED_MAX = 65_536
+
+
+def _place_verdict(uow: UnitOfWork, text: str, now: int, skew: int) -> Verdict:
+    versions = tuple(uow.trust_lists.latest_versions())
+    held = _VERIFIED.get((text, versions))
+    if held is not None and held[1] <= now <= held[2]:
+        return held[0]
+    store = trust_store_in(uow)
+    verdict = verify_place_code(text, store, now, skew)
+    if verdict.decision is Decision.ADMIT and isinstance(verdict.claims, PlaceClaims):
+        assert verdict.kid is not None  # noqa: S101 - an admitted code names its key
+        keys = store.keys_for(bytes.fromhex(verdict.kid), "place")
+        if len(keys) == 1 and keys[0].withdrawn_at is None:
+            lo = verdict.claims.issued_at - skew
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                _VERIFIED.clear()
+            _VERIFIED[(text, versions)] = (verdict, lo, keys[0].not_after + skew)
+    return verdict
+
+
+def check_place_code_in(
+    ctx: ServiceContext, uow: UnitOfWork, text: str, now: int
+) -> PlaceCodeCheck:
+    """`check_place_code` in the caller's transaction (a check-in's own)."""
+    verdict = _place_verdict(uow, text, now, ctx.policy.clock_skew_seconds)
+    if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
+        return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
+    claims = verdict.claims
+    if claims.issuer != ctx.policy.city:
+        return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
+    venue = uow.venues.get(claims.venue_id)
+    poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
     if venue is None or poster is None:
         return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "no such poster")
     if not poster.accepts_at(now):
@@ -191,9 +222,15 @@ def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
     return PlaceCodeCheck(True, None, None, venue, poster)
 
 
-def require_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
-    """`check_place_code` for callers that must refuse: a bad code is the caller's input error."""
-    result = check_place_code(ctx, text)
+def require_place_code(
+    ctx: ServiceContext, text: str, uow: UnitOfWork | None = None, now: int | None = None
+) -> PlaceCodeCheck:
+    """`check_place_code` for callers that must refuse: a bad code is the caller's input error.
+    In the caller's transaction if one is given."""
+    if uow is None:
+        result = check_place_code(ctx, text)
+    else:
+        result = check_place_code_in(ctx, uow, text, ctx.clock.now() if now is None else now)
     if not result.ok:
         raise InvalidInput(
             f"place code refused: {result.problem}: {result.detail}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, from_row
 from healthcode.adapters.db.sealing import LinkSeal
@@ -121,6 +121,9 @@ class SqlStaffChanges:
 RESIDENT = "resident"  # the kind of session whose ref is a subject id
 
 
+_SESSION = select(sessions).where(sessions.c.session_id == bindparam("session_id"))
+
+
 class SqlSessions:
     def __init__(self, conn: Connection, links: LinkSeal) -> None:
         self.conn = conn
@@ -134,7 +137,7 @@ class SqlSessions:
         self.conn.execute(insert(sessions).values(**row))
 
     def get(self, session_id: str) -> StoredSession | None:
-        row = self.conn.execute(select(sessions).where(sessions.c.session_id == session_id)).first()
+        row = self.conn.execute(_SESSION, {"session_id": session_id}).first()
         if row is None:
             return None
         session = from_row(StoredSession, row)

@@ -14,11 +14,18 @@ from healthcode.services.ports import MaintenanceRun
 _SUNSET_LOCK = 0x6863_7375_6E73  # "hcsuns"
 
 
+_SUNSET = select(func.min(maintenance_runs.c.finished_at)).where(
+    and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
+)
+
+
 class SqlMaintenance:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._sunset: tuple[int | None] | None = None  # read once per transaction
 
     def record(self, run: MaintenanceRun) -> None:
+        self._sunset = None
         self.conn.execute(insert(maintenance_runs).values(**as_row(run)))
 
     def last(self, kind: str, outcome: str | None = None) -> MaintenanceRun | None:
@@ -31,14 +38,16 @@ class SqlMaintenance:
         return from_row(MaintenanceRun, row) if row else None
 
     def sunset_at(self) -> int | None:
+        """When the emergency ended. Asked once per transaction (the shared lock is held until
+        it ends, and the pieces of work committed together each ask): the answer cannot change
+        before, as sunset waits for the exclusive lock."""
+        if self._sunset is not None:
+            return self._sunset[0]
         if self.conn.dialect.name == "postgresql":
             self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_SUNSET_LOCK})")
-        found = self.conn.execute(
-            select(func.min(maintenance_runs.c.finished_at)).where(
-                and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
-            )
-        ).scalar_one()
-        return int(found) if found is not None else None
+        found = self.conn.execute(_SUNSET).scalar_one()
+        self._sunset = (int(found) if found is not None else None,)
+        return self._sunset[0]
 
     def hold_for_sunset(self) -> None:
         if self.conn.dialect.name == "postgresql":

@@ -243,10 +243,15 @@ _LATEST_ALL = select(trust_lists).join(_NEWEST, _NEWEST_JOIN).order_by(trust_lis
 
 
 class SqlTrustLists:
+    """Trust lists. The latest versions are read once per transaction (the check-ins committed
+    together each verify a poster against them), again after this transaction adds a list."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._versions: list[tuple[str, int, str]] | None = None
 
     def add(self, stored: StoredTrustList) -> None:
+        self._versions = None
         self.conn.execute(insert(trust_lists).values(**as_row(stored)))
 
     def latest(self, city: str) -> StoredTrustList | None:
@@ -259,8 +264,10 @@ class SqlTrustLists:
         return from_row(StoredTrustList, row) if row else None
 
     def latest_versions(self) -> list[tuple[str, int, str]]:
-        rows = self.conn.execute(_LATEST_VERSIONS)
-        return [(r.city, r.version, r.anchor_fingerprint) for r in rows]
+        if self._versions is None:
+            rows = self.conn.execute(_LATEST_VERSIONS)
+            self._versions = [(r.city, r.version, r.anchor_fingerprint) for r in rows]
+        return list(self._versions)
 
     def latest_all(self) -> list[StoredTrustList]:
         rows = self.conn.execute(_LATEST_ALL)

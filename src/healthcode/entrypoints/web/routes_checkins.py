@@ -8,7 +8,11 @@ the event loop.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from healthcode.domain.accounts import Principal
@@ -24,7 +28,7 @@ from healthcode.entrypoints.web.schemas import (
     UploadOut,
     VerifyIn,
 )
-from healthcode.entrypoints.web.security import Caller
+from healthcode.entrypoints.web.security import Caller, deferred_token, signed_in
 from healthcode.services import checkins
 from healthcode.services.access import access_venue, gate_subject
 from healthcode.services.context import ServiceContext
@@ -50,10 +54,37 @@ def checkin_out(c: CheckIn) -> CheckInOut:
     response_model=list[CheckInOut],
     dependencies=[ResidentLimit],
     responses=LIMITED_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CheckInIn.model_json_schema()}},
+        }
+    },
 )
-async def check_in(subject_id: str, body: CheckInIn, caller: Caller, ctx: Ctx) -> list[CheckInOut]:
-    """The resident scans a poster (for themselves, and the dependants with them)."""
-    made = await run_in_threadpool(_check_in, ctx, caller, subject_id, body)
+async def check_in(subject_id: str, request: Request, ctx: Ctx) -> list[CheckInOut]:
+    """The resident scans a poster (for themselves, and the dependants with them). The
+    resident's own check-in is one piece of work in a transaction shared with the other
+    check-ins of the moment (session, gate, poster, write), answered once committed; anyone
+    else's is signed in and passes the access gate first. The body (CheckInIn) is read here,
+    after the caller is known to be a resident, so that a caller who may not check in is
+    told so before anything about their input."""
+    token = deferred_token(request)
+    try:
+        body = CheckInIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        if token is not None:
+            await signed_in(request)  # 401 or 403 first, as on every route
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    made = None
+    if token is not None:
+        made = await asyncio.wrap_future(
+            checkins.check_in_own(ctx, token, subject_id, body.place_code, body.dependants)
+        )
+    if made is None:
+        caller = await signed_in(request) if token is not None else request.state.principal
+        made = await run_in_threadpool(_check_in, ctx, caller, subject_id, body)
     return [checkin_out(c) for c in made]
 
 

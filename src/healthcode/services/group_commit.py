@@ -1,0 +1,116 @@
+"""Group commit: small concurrent write use cases share one transaction and one commit.
+
+A check-in writes one row; committing it alone costs a durable flush (SQLite `synchronous=FULL`,
+PostgreSQL's WAL flush) and a round of BEGIN and COMMIT, far more than the row. Here each such
+use case is handed in as a piece of work on a unit of work; one writer thread per process takes
+every piece waiting (up to MAX_BATCH), runs them one after the other in one transaction and
+commits them together. Each caller is answered
+only after that commit returned: nothing is acknowledged before it is durable, as before, but
+N concurrent requests pay for one flush instead of N.
+
+A piece of work reads first and writes last, and raises a domain error (bad input, a refusal,
+a cap) only before it writes: such an error is answered to that piece alone and the others go
+on, with nothing of it to undo. Any other failure (of a write, of the commit) fails the whole
+transaction, and every piece of it is answered with that error: nothing of it was stored.
+
+The writer thread starts on first use and ends after IDLE_SECONDS without work.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
+
+from healthcode.domain.errors import DomainError
+from healthcode.services.ports import UnitOfWork, UnitOfWorkFactory
+
+T = TypeVar("T")
+MAX_BATCH = 256
+IDLE_SECONDS = 5.0
+
+Work = Callable[[UnitOfWork], Any]
+
+
+class GroupCommit:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+        self._waiting: queue.SimpleQueue[tuple[Work, Future[Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def submit(self, work: Callable[[UnitOfWork], T]) -> Future[T]:
+        """Queue `work`; the future is resolved once the transaction it ran in has committed
+        (or with the error the work raised, or the commit's)."""
+        done: Future[T] = Future()
+        self._waiting.put((work, done))
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._write, name="healthcode-group-commit", daemon=True
+                )
+                self._writer.start()
+        return done
+
+    def run(self, work: Callable[[UnitOfWork], T]) -> T:
+        """`submit` and wait: for callers on a thread of their own."""
+        return self.submit(work).result()
+
+    def _write(self) -> None:
+        while True:
+            try:
+                first = self._waiting.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    if self._waiting.empty():
+                        self._writer = None
+                        return
+                continue
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+        answers: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._uow() as uow:
+                for work, done in batch:
+                    if not done.set_running_or_notify_cancel():
+                        continue
+                    try:
+                        answers.append((done, work(uow), None))
+                    except DomainError as exc:  # that piece's own answer, before it wrote
+                        answers.append((done, None, exc))
+                uow.commit()
+        except Exception as exc:  # the transaction failed: nobody's work is durable
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for done, result, error in answers:
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)
+
+
+_COMMITTERS: WeakKeyDictionary[object, GroupCommit] = WeakKeyDictionary()
+_MADE = threading.Lock()
+
+
+def group_commit(uow: UnitOfWorkFactory) -> GroupCommit:
+    """The group committer of this unit-of-work factory (one per process and database)."""
+    found = _COMMITTERS.get(uow)
+    if found is None:
+        with _MADE:
+            found = _COMMITTERS.get(uow)
+            if found is None:
+                found = _COMMITTERS[uow] = GroupCommit(uow)
+    return found
