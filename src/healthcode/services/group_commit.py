@@ -36,23 +36,31 @@ Work = Callable[[UnitOfWork], Any]
 
 
 class GroupCommit:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    """`writers` threads take batches from one queue: one where the database has a single
+    writer (SQLite), several where transactions run side by side (PostgreSQL), so that one
+    batch's round trips to the server overlap another's."""
+
+    def __init__(self, uow: UnitOfWorkFactory, writers: int = 1) -> None:
         self._uow = uow
         self._waiting: queue.SimpleQueue[tuple[Work, Future[Any]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._writer: threading.Thread | None = None
+        self._writers: list[threading.Thread] = []
+        self._most = writers
 
     def submit(self, work: Callable[[UnitOfWork], T]) -> Future[T]:
         """Queue `work`; the future is resolved once the transaction it ran in has committed
         (or with the error the work raised, or the commit's)."""
         done: Future[T] = Future()
         self._waiting.put((work, done))
-        with self._lock:
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(
-                    target=self._write, name="healthcode-group-commit", daemon=True
-                )
-                self._writer.start()
+        if len(self._writers) < self._most:
+            with self._lock:
+                self._writers = [w for w in self._writers if w.is_alive()]
+                if len(self._writers) < self._most:
+                    writer = threading.Thread(
+                        target=self._write, name="healthcode-group-commit", daemon=True
+                    )
+                    self._writers.append(writer)
+                    writer.start()
         return done
 
     def run(self, work: Callable[[UnitOfWork], T]) -> T:
@@ -66,7 +74,8 @@ class GroupCommit:
             except queue.Empty:
                 with self._lock:
                     if self._waiting.empty():
-                        self._writer = None
+                        me = threading.current_thread()
+                        self._writers = [w for w in self._writers if w is not me]
                         return
                 continue
             batch = [first]
@@ -112,5 +121,5 @@ def group_commit(uow: UnitOfWorkFactory) -> GroupCommit:
         with _MADE:
             found = _COMMITTERS.get(uow)
             if found is None:
-                found = _COMMITTERS[uow] = GroupCommit(uow)
+                found = _COMMITTERS[uow] = GroupCommit(uow, uow.writers)
     return found

@@ -402,6 +402,8 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
+    writers: int  # write transactions that can usefully run side by side (SQLite: 1)
+
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
         """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it
         does not take the write lock. `one_statement=True` (with read_only) for a use case

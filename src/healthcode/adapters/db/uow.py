@@ -172,6 +172,9 @@ class SqlUnitOfWorkFactory:
         # Reentrant: a thread already inside a write transaction that opens another gets
         # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
         self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        # Group commit (services/group_commit.py): SQLite has one writer at a time; PostgreSQL
+        # runs a few batches side by side, within the connection pool (5 by default).
+        self.writers = 1 if engine.dialect.name == "sqlite" else 3
 
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
