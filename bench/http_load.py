@@ -168,9 +168,11 @@ def wrk(port: int, requests: Path | None, seconds: float, pid: int, url_path: st
 
 
 @contextmanager
-def uvicorn(app: str, workers: int, env: dict[str, str], cwd: Path) -> Iterator[tuple[int, int]]:
-    """uvicorn serving `app` (a factory) on 127.0.0.1 with uvloop and httptools; yields the
-    port and the process id once it answers."""
+def uvicorn(
+    app: str, workers: int, env: dict[str, str], cwd: Path, logs: Path
+) -> Iterator[tuple[int, int]]:
+    """uvicorn serving `app` (a factory) on 127.0.0.1 with uvloop and httptools, its output in
+    `logs`; yields the port and the process id once it answers."""
     import http.client
 
     port = free_port()
@@ -179,7 +181,7 @@ def uvicorn(app: str, workers: int, env: dict[str, str], cwd: Path) -> Iterator[
         "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http",
         "httptools", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
-    log = (cwd / f"server-{port}.log").open("wb")
+    log = (logs / f"server-{port}.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own command line
         command, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
@@ -196,7 +198,7 @@ def uvicorn(app: str, workers: int, env: dict[str, str], cwd: Path) -> Iterator[
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
-                tail = (cwd / f"server-{port}.log").read_text(errors="replace")[-3000:]
+                tail = (logs / f"server-{port}.log").read_text(errors="replace")[-3000:]
                 raise SystemExit(f"{app} did not start:\n{tail}")
             time.sleep(0.2)
         time.sleep(0.5 * workers)  # every worker up, not only the first
@@ -290,8 +292,11 @@ def measure(
 ) -> Result:  # fmt: skip
     result = Result(kind, workers, {p: [] for p in ["hello", *paths]})
     env = server_env(setup.directory, setup.db.url)
-    with uvicorn("hello_app:create_app", workers, {"PYTHONPATH": str(BENCH)}, BENCH) as hello, \
-         uvicorn("healthcode.entrypoints.web.app:create_app", workers, env, setup.directory) as ours:  # fmt: skip  # noqa: E501
+    hello_env = {"PYTHONPATH": str(BENCH)}
+    where = setup.directory
+    factory = "healthcode.entrypoints.web.app:create_app"
+    with uvicorn("hello_app:create_app", workers, hello_env, BENCH, where) as hello, \
+         uvicorn(factory, workers, env, where, where) as ours:  # fmt: skip
         for round_no in range(1, repeats + 1):
             con.print(f"[dim]{kind}, {workers} worker(s): round {round_no}/{repeats}[/dim]")
             for path in ["hello", *paths]:
@@ -431,7 +436,8 @@ def main() -> None:
     console_table(console, body)
     if args.no_write:
         return
-    machine = machine_description(started) + "\n" + versions(admin_url)
+    machine = machine_description(("fastapi", "uvicorn", "sqlalchemy"), when=started)
+    machine += "\n" + versions(admin_url)
     notes = textwrap.fill(
         "Targets (on 2 cores, client included): show my code ≥ 50 % of hello-world and "
         "≥ 4,000/s with 2 workers; single check-in ≥ 2,000/s with 2 workers on both databases; "

@@ -26,6 +26,11 @@ bare `cryptography` signature), so the ratio says how much our own code costs on
 that cannot be avoided. Absolute rates vary between machines; the ratios are what the targets
 are set on.
 
+- **HTTP: hot paths against a hello-world** (`bench/http_load.py`): show my code, a single
+  check-in, verify, health and checkpoint through the real server under wrk, 1 and 2 workers,
+  SQLite and PostgreSQL, each next to a hello-world on the same server stack in the same run.
+- **Log: the sequencer** (`bench/log.py`): queued log entries sequenced per second (numbers,
+  Merkle hashes, checkpoints) against the bare driver writing the same rows.
 - **Codes: issuance and verification** (`bench/codes.py`): health codes issued and verified per
   second on one core (claims, sealed subject reference, COSE_Sign1, zlib, base45), against raw
   ES256 / PS256 signing and verification with `cryptography`; where the time goes, step by step.

@@ -153,10 +153,12 @@ def build(
     if migrate:
         upgrade(engine, seals)  # 0008 and 0011 seal the personal data already stored
     policy = CheckpointPolicy(settings.checkpoint_every_entries, settings.checkpoint_every_seconds)
-    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy, seals)
+    clock = clock or SystemClock()
+    uow = SqlUnitOfWorkFactory(engine, keyring.sign_checkpoint, policy, seals, clock)
+    uow.sequence_after_commit = settings.log_sequence_after_commit
     ctx = ServiceContext(
         uow,
-        clock or SystemClock(),
+        clock,
         keyring,
         city_policy(settings),
         CertLogicEngine(),

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     checkpoint_every_seconds: int = Field(
         60, ge=1, description="... or every T seconds while entries are waiting."
     )
+    log_sequence_after_commit: bool = Field(
+        True,
+        description="PostgreSQL: a state change's log entries are sequenced right after it "
+        "commits (else only by the sequencer job, every second; for the crash drill).",
+    )
 
     staff_idle_minutes: int = Field(
         15, ge=1, le=24 * 60, description="A staff session ends after this long without use ..."

@@ -2,7 +2,9 @@
 concurrently, 20 times over, on SQLite and on PostgreSQL. After each kill:
 
 - every enrolment the server acknowledged (201) is in the database, and its log entry is on the
-  log (an acknowledged entry survives `kill -9`);
+  log once the next sequencer has run (an acknowledged entry survives `kill -9`, sequenced or
+  still in the log's queue: on PostgreSQL every other round the server sequences only every
+  second, so that kills fall between commits and their sequencing);
 - the log verifies end to end (`audit verify`: every leaf, every signed checkpoint);
 - the next checkpoint, signed after the restart, is consistent with the last one signed before
   the kill (a consistency proof, checked by the standalone verifier).
@@ -53,7 +55,9 @@ def open_app(data_dir: Path, url: str) -> App:
 
 
 @contextmanager
-def serving(data_dir: Path, url: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def serving(
+    data_dir: Path, url: str, *, sequence_after_commit: bool = True
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """`healthcode serve` on 127.0.0.1, with the test's settings; yields once it answers."""
     port = free_port()
     env = {
@@ -64,6 +68,7 @@ def serving(data_dir: Path, url: str) -> Iterator[tuple[subprocess.Popen[bytes],
         "HEALTHCODE_KEY_PASSPHRASE": TEST_PASSPHRASE,
         "HEALTHCODE_CITY": "CN-TEST",
         "HEALTHCODE_CHECKPOINT_EVERY_ENTRIES": "4",
+        "HEALTHCODE_LOG_SEQUENCE_AFTER_COMMIT": str(sequence_after_commit).lower(),
     }
     command = clock_ahead.command(
         [str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port)]
@@ -124,12 +129,17 @@ def test_kill_9_during_concurrent_writes_loses_nothing_acknowledged(
     app = open_app(data_dir, database_url)
     vkey = app.keyring.log_vkey()
     rng = random.Random(20261123)
+    queued_at_kills = 0
     for round_no in range(ROUNDS):
         headers = staff_headers(app, "health_officer")  # a fresh sign-in each round
         before = audit.latest_checkpoint(app.ctx)
         assert before is not None
         acked: list[str] = []
-        with serving(data_dir, database_url) as (process, port):
+        after_commit = round_no % 2 == 0
+        with serving(data_dir, database_url, sequence_after_commit=after_commit) as (
+            process,
+            port,
+        ):
             stop = threading.Event()
             writers = [
                 threading.Thread(
@@ -147,6 +157,11 @@ def test_kill_9_during_concurrent_writes_loses_nothing_acknowledged(
             for writer in writers:
                 writer.join(timeout=10)
         app.engine.dispose()  # connections from before the crash are not to be trusted
+        # The next sequencer (here the test's process, as a restarted server's job would)
+        # sequences what the killed one left in the queue: committed, not yet in the log.
+        queued_at_kills += audit.log_queue(app.ctx).pending
+        audit.sequence(app.ctx)
+        assert audit.log_queue(app.ctx).pending == 0
         lines, notes = log_copy(app)
         on_log = {json.loads(json.loads(line)["entry"])["object"]["ref"] for line in lines}
         assert acked, f"round {round_no}: no write was acknowledged before the kill"
@@ -161,6 +176,8 @@ def test_kill_9_during_concurrent_writes_loses_nothing_acknowledged(
         if new.size > old.size:
             proof = audit.consistency_proof(app.ctx, old.size, new.size)
             assert verify_consistency(old.size, new.size, old.root, new.root, proof), round_no
+    if app.engine.dialect.name == "postgresql":
+        assert queued_at_kills > 0, "no kill fell between a commit and its sequencing"
     app.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.domain.audit import SYSTEM, LogEntry, checkpoint_due
@@ -67,22 +69,29 @@ def test_successive_checkpoints_are_signed_and_consistent(app: App, clock: Fixed
     assert audit.root(app.ctx, latest.size) == latest.root
 
 
+@pytest.mark.parametrize("how", ["sequenced", "queued"])
 def test_a_batch_append_matches_single_appends_and_keeps_the_n_entry_rule(
-    app: App, clock: FixedClock
+    app: App, clock: FixedClock, how: str
 ) -> None:
-    """`append_many` writes a stretch at once, yet the tree is the one single appends build and a
-    checkpoint still falls at least every N entries inside the batch."""
+    """A batch of entries is written as a stretch at once (numbered in the writer's
+    transaction, or queued and then sequenced), yet the tree is the one single appends build
+    and a checkpoint still falls at least every N entries inside the batch."""
     every = app.settings.checkpoint_every_entries  # 4 in tests
     entries = [
         LogEntry("test.batch", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
         for n in range(3 * every + 1)
     ]
+    app.ctx.uow.queue_entries = how == "queued"  # type: ignore[attr-defined]
     with app.ctx.uow() as uow:
         start = uow.log.size()
         before = uow.log.latest_checkpoint()
-        seqs = uow.log.append_many(entries, clock.now())
-        uow.commit()
-    assert seqs == list(range(start, start + len(entries)))
+        if how == "sequenced":
+            seqs = uow.log.append_many_sequenced(entries, clock.now())
+            assert seqs == list(range(start, start + len(entries)))
+        else:
+            uow.log.append_many(entries, clock.now())
+        uow.commit()  # queued: sequenced once committed
+    assert audit.log_size(app.ctx) == start + len(entries)
     sizes = [c.size for c in audit.checkpoints(app.ctx, before.size if before else 0)]
     marks = [before.size if before else 0, *sizes]
     assert max(b - a for a, b in itertools.pairwise(marks)) <= every

@@ -66,6 +66,17 @@ def canonical_entry(entry: LogEntry, seq: int, time: int) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+PENDING_SEQ = -1  # the sequence number a queued entry carries until it is sequenced
+
+
+def sequenced(queued: str, seq: int, time: int) -> str:
+    """A queued entry's canonical text (canonical_entry with PENDING_SEQ) with its sequence
+    number and time: exactly what canonical_entry gives for them."""
+    body = json.loads(queued)
+    body["seq"], body["time"] = seq, time
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def commitment(subject_key: bytes, subject_id: str) -> str:
     """Keyed commitment to a subject: linkable only while its key exists (AUD-7)."""
     mac = hmac.new(subject_key, b"healthcode/subject/" + subject_id.encode(), hashlib.sha256)

@@ -129,7 +129,7 @@ def watch(ctx: ServiceContext, since: int | None = None) -> list[Alert]:
             LogEntry(ACTION, SYSTEM, OBJECT_KIND, a.detector, PURPOSE, BASIS, details=a.details())
             for a in alerts
         ]
-        seqs = uow.log.append_many(flagged, now)
+        seqs = uow.log.append_many_sequenced(flagged, now)
         uow.commit()
     return [
         Alert(a.detector, a.scope, a.value, a.window_start, a.window_end, a.counts, seq, now)

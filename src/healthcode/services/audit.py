@@ -30,7 +30,7 @@ class AboutEntry:
     """One log entry about a person, as they see it: who (role and pseudonym), did what, why,
     when and with what outcome — for "who read my record, in which role, why, when" (PRIV-4)."""
 
-    seq: int
+    seq: int | None  # None: pending, in the log's queue, not yet sequenced (within a second)
     time: int
     action: str
     actor_role: str
@@ -40,6 +40,10 @@ class AboutEntry:
     outcome: str
     details: dict[str, str | int]
     object_ref: str = ""  # what it was about: a case, an order, the person themselves
+
+    @property
+    def pending(self) -> bool:
+        return self.seq is None
 
 
 ABOUT_LIMIT = 500
@@ -78,7 +82,11 @@ def about_subject(
         identity = uow.vault.get(subject_id)
         if identity is None:
             return []
-        found = uow.log.about(commitment(identity.commit_key, subject_id), min(limit, ABOUT_LIMIT))
+        ref = commitment(identity.commit_key, subject_id)
+        wanted = min(limit, ABOUT_LIMIT)
+        queued = uow.log.pending_about(ref, wanted)
+        found: list[tuple[int | None, str]] = [(None, text) for _, text in queued]
+        found += list(uow.log.about(ref, wanted - len(found)))
     out = []
     for seq, text in found:
         e = json.loads(text)
@@ -97,6 +105,25 @@ def about_subject(
             )
         )
     return out
+
+
+def sequence(ctx: ServiceContext) -> int:
+    """Sequence whatever waits in the log's queue (the server does it every second, for the
+    entries of a process that died between its commit and its sequencing)."""
+    return ctx.uow.sequence()
+
+
+@dataclass(frozen=True, slots=True)
+class LogQueue:
+    pending: int
+    oldest_seconds: int  # how long the oldest queued entry has waited (0: none waits)
+
+
+def log_queue(ctx: ServiceContext) -> LogQueue:
+    with ctx.uow(read_only=True) as uow:
+        count, oldest = uow.log.pending()
+    waited = 0 if oldest is None else max(0, ctx.clock.now() - oldest)
+    return LogQueue(count, waited)
 
 
 def log_size(ctx: ServiceContext) -> int:
@@ -138,6 +165,7 @@ def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
 def checkpoint_now(ctx: ServiceContext, *, force: bool = False) -> Checkpoint | None:
     """The T-seconds half of the checkpoint rule; appends handle the N-entries half."""
     with ctx.uow() as uow:
+        uow.log.integrate(ctx.clock.now())  # what waits in the queue is covered too
         made = uow.log.checkpoint(ctx.clock.now(), force=force)
         uow.commit()
         return made

@@ -128,11 +128,26 @@ class TrustListRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, entry: LogEntry, now: int) -> int:
-        """Append in the current transaction; return the entry's sequence number."""
+    def append(self, entry: LogEntry, now: int) -> None:
+        """Queue in the current transaction (no lock); the sequencer numbers it after commit."""
 
-    def append_many(self, entries: Sequence[LogEntry], now: int) -> list[int]:
-        """Append in order in the current transaction; return the sequence numbers."""
+    def append_many(self, entries: Sequence[LogEntry], now: int) -> None:
+        """Queue in order in the current transaction (no lock)."""
+
+    def append_sequenced(self, entry: LogEntry, now: int) -> int:
+        """Append with its sequence number now: the queue is sequenced first, and the log's
+        lock is held until the transaction ends. For the entries whose number is an answer."""
+
+    def append_many_sequenced(self, entries: Sequence[LogEntry], now: int) -> list[int]: ...
+    def integrate(self, now: int, limit: int | None = None) -> int:
+        """The sequencer's step: number and write up to `limit` queued entries (all if None)
+        under the log's lock; how many."""
+
+    def pending(self) -> tuple[int, int | None]:
+        """How many entries wait in the queue, and when the oldest was appended."""
+
+    def pending_about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
+        """Queued entries about one person, newest first: (time appended, entry text)."""
 
     def size(self) -> int: ...
     def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]: ...
@@ -403,6 +418,9 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     writers: int  # write transactions that can usefully run side by side (SQLite: 1)
+
+    def sequence(self) -> int:
+        """Sequence every entry waiting in the log's queue, now; how many."""
 
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
         """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it

@@ -226,7 +226,7 @@ def sunset(ctx: ServiceContext) -> Attestation:
         # (a backup, a replica) names anyone, whoever holds the key store.
         deleted |= ctx.keys.destroy_sunset_keys()
         final = {f"final_{colour}": n for colour, n in sorted(colours.items())}
-        index = uow.log.append(
+        index = uow.log.append_sequenced(
             LogEntry(
                 "sunset.attested",
                 SYSTEM,

@@ -93,7 +93,7 @@ def request_activation(
         actor = actor_of(uow, principal)
         entry = LogEntry(REQUESTED, actor, "ruleset", f"{set_id}@{version}", "rule_publication",
                          RULES_BASIS, details={"digest": stored.digest})  # fmt: skip
-        seq = uow.log.append(entry, now)
+        seq = uow.log.append_sequenced(entry, now)
         uow.commit()
     return ActivationRequest(seq, set_id, version, actor.ref, actor.role, now,
                              now + REQUEST_SECONDS)  # fmt: skip

@@ -1,8 +1,15 @@
-"""The transparency log in SQL: entries, stored subtree hashes and signed checkpoints.
+"""The transparency log in SQL: a queue, entries, stored subtree hashes and signed checkpoints.
 
-Appends run inside the caller's transaction, so a state change and its entry commit together or
-not at all (AUD-4). Appends are serialised: SQLite's BEGIN IMMEDIATE holds the write lock; on
-PostgreSQL a transaction-scoped advisory lock does, so sequence numbers never race.
+A state change appends its entries to the queue (`log_pending`) in its own transaction, so the
+change and its entries commit together or not at all (AUD-4), and it takes no lock to do so:
+writers run side by side. The sequencer (`integrate`) takes the log's lock (SQLite's write lock;
+on PostgreSQL a transaction-scoped advisory lock, so that two sequencers in any processes can
+never run at once), gives the queued entries their sequence numbers in queue order, writes them
+with their Merkle hashes, signs checkpoints as they fall due and deletes them from the queue, all
+in its one transaction: an entry is sequenced exactly once, and a sequencer killed half way
+leaves the queue as it was. The few use cases that need their entry's number at once (a rule
+activation request is approved by it) append with `append_sequenced`, which sequences the queue
+first and then theirs, under the lock.
 """
 
 from __future__ import annotations
@@ -10,15 +17,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, insert, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
 from healthcode.adapters.db.repositories import from_row
-from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes
+from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes, log_pending
 from healthcode.domain import merkle
-from healthcode.domain.audit import LogEntry, canonical_entry, checkpoint_due
+from healthcode.domain.audit import (
+    PENDING_SEQ,
+    LogEntry,
+    canonical_entry,
+    checkpoint_due,
+    sequenced,
+)
 from healthcode.services.ports import Checkpoint
 
 LOG_LOCK_ID = 0x6C6F67  # "log": the advisory lock that serialises appends on PostgreSQL
+
+Queued = tuple[str, int, str | None]  # entry text (seq PENDING_SEQ), time appended, about whom
 
 # (size, root, time) -> signed checkpoint note
 CheckpointSigner = Callable[[int, bytes, int], str]
@@ -40,10 +55,24 @@ def _about(entry: LogEntry) -> str | None:
 
 
 class SqlAuditLog:
-    def __init__(self, conn: Connection, signer: CheckpointSigner, policy: CheckpointPolicy):
+    """`queued`: appends go to the queue (PostgreSQL: writers run side by side and the
+    sequencer numbers their entries after they commit). Not queued (SQLite, where a writer
+    holds the database's one write lock anyway): appends are sequenced in the writer's own
+    transaction, as the queue would only add a second transaction to every change."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        signer: CheckpointSigner,
+        policy: CheckpointPolicy,
+        *,
+        queued: bool = True,
+    ):
         self.conn = conn
         self.signer = signer
         self.policy = policy
+        self.uses_queue = queued
+        self.queued = 0  # entries this transaction put in the queue
 
     def _lock(self) -> None:
         if self.conn.dialect.name == "postgresql":
@@ -71,32 +100,96 @@ class SqlAuditLog:
         last = self.conn.execute(select(func.max(log_entries.c.seq))).scalar_one()
         return 0 if last is None else int(last) + 1
 
-    def append(self, entry: LogEntry, now: int) -> int:
-        return self.append_many([entry], now)[0]
+    def append(self, entry: LogEntry, now: int) -> None:
+        self.append_many([entry], now)
 
-    def append_many(self, entries: Sequence[LogEntry], now: int) -> list[int]:
-        """Append entries in order, in the caller's transaction, with the rows and hashes of
-        each stretch written at once; a checkpoint still falls every N entries inside a batch."""
+    def append_many(self, entries: Sequence[LogEntry], now: int) -> None:
+        """Queue entries in order, in the caller's transaction, without the log's lock (or,
+        not queued, sequence them in it)."""
         if not entries:
-            return []
+            return
+        if not self.uses_queue:
+            self.append_many_sequenced(entries, now)
+            return
+        self.conn.execute(
+            insert(log_pending),
+            [
+                {
+                    "appended_at": now,
+                    "entry": canonical_entry(e, PENDING_SEQ, now),
+                    "subject_ref": _about(e),
+                }
+                for e in entries
+            ],
+        )
+        self.queued += len(entries)
+
+    def append_sequenced(self, entry: LogEntry, now: int) -> int:
+        return self.append_many_sequenced([entry], now)[0]
+
+    def append_many_sequenced(self, entries: Sequence[LogEntry], now: int) -> list[int]:
+        """Sequence the queue, then append these entries after it with their numbers, in the
+        caller's transaction, which holds the log's lock from here until it ends."""
+        self.integrate(now)
+        size = self.size()
+        self._append_texts(
+            [(canonical_entry(e, PENDING_SEQ, now), now, _about(e)) for e in entries], now
+        )
+        return list(range(size, size + len(entries)))
+
+    def integrate(self, now: int, limit: int | None = None) -> int:
+        """The sequencer's step: take the log's lock, sequence up to `limit` queued entries
+        (all of them if None) in queue order, and delete them from the queue. An entry's time
+        is when it was appended, or the previous entry's if later (commits can finish in
+        another order than their appends began), so times never go back along the log."""
+        self._lock()
+        query = select(log_pending).order_by(log_pending.c.pending_id)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self.conn.execute(query).all()
+        if not rows:
+            return 0
+        self._append_texts([(r.entry, r.appended_at, r.subject_ref) for r in rows], now)
+        ids = [r.pending_id for r in rows]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            self.conn.execute(delete(log_pending).where(log_pending.c.pending_id.in_(chunk)))
+        return len(rows)
+
+    def _append_texts(self, queued: Sequence[Queued], now: int) -> None:
+        """Write queued entries (text with PENDING_SEQ, time appended, about whom) to the log in
+        order, with
+        the rows and hashes of each stretch written at once; a checkpoint still falls every N
+        entries inside a batch."""
+        if not queued:
+            return
         self._lock()
         size = self.size()
         last = self.latest_checkpoint()
         last_size = last.size if last else 0
-        seqs: list[int] = []
-        todo = list(entries)
+        latest = self._last_time()
+        todo = list(queued)
         while todo:
             # Stop each stretch where a checkpoint by entry count falls due.
             room = max(1, self.policy.every_entries - (size - last_size))
             part, todo = todo[:room], todo[room:]
-            seqs += self._write(part, size, now)
+            timed = []
+            for text, at, about in part:
+                latest = max(latest, at)
+                timed.append((text, latest, about))
+            self._write(timed, size)
             size += len(part)
-            made = self.checkpoint(now)
+            made = self.checkpoint(max(now, latest))
             if made is not None:
                 last_size = made.size
-        return seqs
 
-    def _write(self, part: Sequence[LogEntry], start: int, now: int) -> list[int]:
+    def _last_time(self) -> int:
+        found = self.conn.execute(
+            select(log_entries.c.time).order_by(log_entries.c.seq.desc()).limit(1)
+        ).scalar()
+        return int(found) if found is not None else 0
+
+    def _write(self, part: Sequence[Queued], start: int) -> None:
         fresh: dict[tuple[int, int], bytes] = {}
 
         def read(level: int, idx: int) -> bytes:
@@ -104,21 +197,36 @@ class SqlAuditLog:
             return found if found is not None else self._read(level, idx)
 
         rows: list[dict[str, object]] = []
-        for seq, entry in enumerate(part, start):
-            text = canonical_entry(entry, seq, now)
+        for seq, (queued, time, about) in enumerate(part, start):
+            text = sequenced(queued, seq, time)
             leaf = merkle.leaf_hash(text.encode())
             for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
                 fresh[(level, idx)] = h
-            about = _about(entry)
             rows.append(
-                {"seq": seq, "time": now, "entry": text, "leaf_hash": leaf, "subject_ref": about}
+                {"seq": seq, "time": time, "entry": text, "leaf_hash": leaf, "subject_ref": about}
             )
         self.conn.execute(insert(log_entries), rows)
         self.conn.execute(
             insert(log_hashes),
             [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in fresh.items()],
         )
-        return [row["seq"] for row in rows]  # type: ignore[misc]
+
+    def pending(self) -> tuple[int, int | None]:
+        """How many entries wait in the queue, and since when the oldest has waited."""
+        row = self.conn.execute(
+            select(func.count(), func.min(log_pending.c.appended_at)).select_from(log_pending)
+        ).one()
+        return int(row[0]), (int(row[1]) if row[1] is not None else None)
+
+    def pending_about(self, subject_ref: str, limit: int) -> list[tuple[int, str]]:
+        """Queued entries about one person (by commitment), newest first: (appended at, text)."""
+        rows = self.conn.execute(
+            select(log_pending.c.appended_at, log_pending.c.entry)
+            .where(log_pending.c.subject_ref == subject_ref)
+            .order_by(log_pending.c.pending_id.desc())
+            .limit(limit)
+        )
+        return [(r.appended_at, r.entry) for r in rows]
 
     def entries(self, start: int, end: int) -> list[tuple[int, str, bytes]]:
         rows = self.conn.execute(

@@ -114,6 +114,21 @@ log_entries = Table(
     Index(None, "subject_ref"),
 )
 
+# The log's queue: entries of committed state changes not yet sequenced (adapters/db/
+# log_store.py). A state change writes its entry here in its own transaction, without the log's
+# lock; the sequencer moves entries from here into log_entries in queue order, in a transaction
+# of its own, and deletes them here. Not append-only: rows leave when they are sequenced.
+log_pending = Table(
+    "log_pending",
+    metadata,
+    Column("pending_id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True,
+           autoincrement=True),
+    Column("appended_at", BigInteger, nullable=False),
+    Column("entry", Text, nullable=False),  # the canonical entry, its seq not yet known (-1)
+    Column("subject_ref", String(40)),
+    Index(None, "subject_ref"),
+)
+
 log_hashes = Table(
     "log_hashes",
     metadata,

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from healthcode.adapters.clock import SystemClock
 from healthcode.adapters.db.accounts import (
     SqlAssignments,
     SqlDevices,
@@ -39,6 +40,7 @@ from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.domain.errors import Unavailable
+from healthcode.services.ports import Clock
 
 WRITE_LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy timeout (engine.py)
 
@@ -51,7 +53,7 @@ _REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
     "venues": lambda u: SqlVenues(u._conn, u._seals),
     "keys": lambda u: SqlKeys(u._conn),
     "trust_lists": lambda u: SqlTrustLists(u._conn),
-    "log": lambda u: SqlAuditLog(u._conn, u._signer, u._policy),
+    "log": lambda u: SqlAuditLog(u._conn, u._signer, u._policy, queued=u._queue_entries),
     "checkins": lambda u: SqlCheckIns(u._conn, u._seals.days),
     "cases": lambda u: SqlCases(u._conn),
     "exposures": lambda u: SqlExposures(u._conn, u._seals.days),
@@ -85,6 +87,9 @@ class SqlUnitOfWork:
         read_only: bool = False,
         one_statement: bool = False,
         write_lock: threading.RLock | None = None,
+        after_entries: Callable[[], None] | None = None,
+        opened: Callable[[int], None] | None = None,
+        queue_entries: bool = True,
     ):
         self.engine = engine
         self._signer = signer
@@ -95,6 +100,10 @@ class SqlUnitOfWork:
         # Only writers queue, and only where the factory gave a lock (SQLite).
         self._write_lock = None if read_only else write_lock
         self._locked = False
+        self._committed_entries = False
+        self._after_entries = after_entries
+        self._opened = None if read_only else opened
+        self._queue_entries = queue_entries
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
@@ -118,6 +127,8 @@ class SqlUnitOfWork:
                 self._conn = None
             self._release()
             raise
+        if self._opened is not None:
+            self._opened(1)
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -133,6 +144,10 @@ class SqlUnitOfWork:
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         self._tx.commit()
+        log = self.__dict__.get("log")
+        if log is not None and log.queued:
+            log.queued = 0
+            self._committed_entries = True
 
     def __exit__(
         self,
@@ -149,12 +164,20 @@ class SqlUnitOfWork:
         finally:
             self._conn = self._tx = None
             self._release()
+            if self._opened is not None:
+                self._opened(-1)
+        if self._committed_entries and self._after_entries is not None:
+            self._committed_entries = False
+            self._after_entries()  # sequence them now (the write lock is released)
 
     def _release(self) -> None:
         if self._locked:
             self._locked = False
             assert self._write_lock is not None  # noqa: S101
             self._write_lock.release()
+
+
+SEQUENCE_BATCH = 5000  # queued entries sequenced per transaction
 
 
 class SqlUnitOfWorkFactory:
@@ -164,17 +187,36 @@ class SqlUnitOfWorkFactory:
         signer: CheckpointSigner,
         policy: CheckpointPolicy,
         seals: Seals,
+        clock: Clock | None = None,
+        *,
+        queue_entries: bool | None = None,
     ):
         self.engine = engine
         self.signer = signer
         self.policy = policy
         self.seals = seals  # who a row is about: day keys, the links key, the vault key
+        self.clock = clock or SystemClock()
         # Reentrant: a thread already inside a write transaction that opens another gets
         # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
         self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         # Group commit (services/group_commit.py): SQLite has one writer at a time; PostgreSQL
         # runs a few batches side by side, within the connection pool (5 by default).
         self.writers = 1 if engine.dialect.name == "sqlite" else 3
+        # The log's queue (adapters/db/log_store.py): on PostgreSQL writers queue their
+        # entries and the sequencer numbers them after commit; SQLite sequences them in the
+        # writer's transaction, which holds the only write lock anyway.
+        self.queue_entries = (
+            engine.dialect.name == "postgresql" if queue_entries is None else queue_entries
+        )
+        # Sequencing right after a commit that queued entries, before the use case returns: by
+        # the committing thread, or by a round another thread began after the commit. Off:
+        # only `sequence()` and the server's periodic job do it (tests of the queue).
+        self.sequence_after_commit = True
+        self._sequencing = threading.Lock()
+        self._counting = threading.Lock()
+        self._wanted = 0  # commits with entries, counted
+        self._covered = 0  # ... of which a finished round of the sequencer saw all
+        self._open = threading.local()  # write transactions this thread has open
 
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -185,4 +227,57 @@ class SqlUnitOfWorkFactory:
             read_only=read_only,
             one_statement=one_statement,
             write_lock=self.write_lock,
+            after_entries=self._after_entries,
+            opened=self.opened,
+            queue_entries=self.queue_entries,
         )
+
+    def _after_entries(self) -> None:
+        if not self.sequence_after_commit:
+            return
+        if getattr(self._open, "depth", 0):
+            self._open.owed = True  # an outer transaction is open: when it ends
+            return
+        self._catch_up()
+
+    def opened(self, change: int) -> None:
+        depth = self._open.depth = getattr(self._open, "depth", 0) + change
+        if depth == 0 and getattr(self._open, "owed", False):
+            self._open.owed = False
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Return once this commit's entries are sequenced: by this thread, or by a round of
+        the sequencer that another thread of this process began after this commit (group
+        sequencing: under load one round covers the entries of many commits)."""
+        with self._counting:
+            self._wanted += 1
+            ticket = self._wanted
+        with self._sequencing:
+            if self._covered >= ticket:
+                return
+            with self._counting:
+                start = self._wanted
+            self._sequence()
+            self._covered = max(self._covered, start)
+
+    def sequence(self) -> int:
+        """The sequencer: number and write every queued entry, a batch per transaction, under
+        the log's lock (one sequencer at a time across processes), one thread of this process
+        at a time. Returns how many it sequenced."""
+        with self._sequencing:
+            with self._counting:
+                start = self._wanted
+            done = self._sequence()
+            self._covered = max(self._covered, start)
+            return done
+
+    def _sequence(self) -> int:
+        total = 0
+        while True:
+            with self() as uow:
+                done = uow.log.integrate(self.clock.now(), SEQUENCE_BATCH)
+                uow.commit()
+            total += done
+            if done < SEQUENCE_BATCH:
+                return total

@@ -39,6 +39,10 @@ from healthcode.services import anomalies, audit, retention, status
 log = logging.getLogger("healthcode.web")
 STATUS_SWEEP_SECONDS = 60
 ANOMALY_WATCH_SECONDS = 300
+# The published bound on the delay between a state change's commit and its entry's place in the
+# log: each commit sequences its own entries at once; this job sequences, every second, what a
+# process left in the queue by dying between its commit and its sequencing.
+LOG_SEQUENCE_SECONDS = 1
 PURGE_SECONDS = 3600
 
 
@@ -61,6 +65,8 @@ async def every(
 def background_jobs(built: App) -> list[Coroutine[None, None, None]]:
     ctx = built.ctx
     return [
+        # The log's queue: nothing waits longer than LOG_SEQUENCE_SECONDS to be sequenced.
+        every(LOG_SEQUENCE_SECONDS, lambda: audit.sequence(ctx), "log sequencer"),
         # The T-seconds half of the checkpoint rule (AUD-3): sign waiting entries.
         every(built.settings.checkpoint_every_seconds, lambda: audit.checkpoint_now(ctx),
               "periodic checkpoint"),
@@ -101,12 +107,18 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
 
     def health_now() -> public_reads.Encoded:
         purge = retention.purge_health(built.ctx)
+        queue = audit.log_queue(built.ctx)
         return public_reads.encoded(
             503 if purge.degraded else 200,
             {
                 "status": "degraded" if purge.degraded else "ok",
                 "city": built.settings.city,
                 "log_size": audit.log_size(built.ctx),
+                "log_queue": {
+                    "pending": queue.pending,
+                    "oldest_seconds": queue.oldest_seconds,
+                    "bound_seconds": LOG_SEQUENCE_SECONDS,
+                },
                 "purge": {
                     "status": purge.status,
                     "last_run_at": purge.last_run_at,

@@ -124,6 +124,7 @@ def about_me(subject_id: str, caller: Caller, ctx: Ctx) -> list[LogAboutOut]:
     return [
         LogAboutOut(
             seq=e.seq,
+            pending=e.pending,
             time=e.time,
             action=e.action,
             actor_role=e.actor_role,

@@ -41,9 +41,12 @@ AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
 
 
 class LogAboutOut(BaseModel):
-    """One log entry about the resident: who (role and pseudonym), what, why, when, outcome."""
+    """One log entry about the resident: who (role and pseudonym), what, why, when, outcome.
+    `seq` is null and `pending` true for an entry still in the log's queue (it is sequenced
+    within a second)."""
 
-    seq: int
+    seq: int | None
+    pending: bool = False
     time: int
     action: str
     actor_role: str
@@ -89,10 +92,20 @@ class PurgeOut(BaseModel):
     error: str | None
 
 
+class LogQueueOut(BaseModel):
+    """Entries committed but not yet sequenced into the log (published bound: `bound_seconds`
+    between a commit and its entry's place in the log)."""
+
+    pending: int
+    oldest_seconds: int
+    bound_seconds: int
+
+
 class HealthOut(BaseModel):
     status: str
     city: str
     log_size: int
+    log_queue: LogQueueOut
     purge: PurgeOut
 
 
