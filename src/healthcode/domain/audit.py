@@ -69,12 +69,21 @@ def canonical_entry(entry: LogEntry, seq: int, time: int) -> str:
 PENDING_SEQ = -1  # the sequence number a queued entry carries until it is sequenced
 
 
+_PENDING_TAIL = f',"seq":{PENDING_SEQ},"time":'
+
+
 def sequenced(queued: str, seq: int, time: int) -> str:
     """A queued entry's canonical text (canonical_entry with PENDING_SEQ) with its sequence
-    number and time: exactly what canonical_entry gives for them."""
-    body = json.loads(queued)
-    body["seq"], body["time"] = seq, time
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    number and time: exactly what canonical_entry gives for them. With sorted keys the body
+    ends `,"seq":-1,"time":T,"v":V}`, and JSON escapes every quote inside a text, so the last
+    occurrence of `,"seq":-1,"time":` is that tail: only it is rewritten."""
+    head, found, tail = queued.rpartition(_PENDING_TAIL)
+    _, comma, rest = tail.partition(",")
+    if not found or not comma or not rest.startswith('"v":'):
+        body = json.loads(queued)
+        body["seq"], body["time"] = seq, time
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f'{head},"seq":{seq},"time":{time},{rest}'
 
 
 def commitment(subject_key: bytes, subject_id: str) -> str:

@@ -33,6 +33,7 @@ from healthcode.services.ports import Checkpoint
 
 LOG_LOCK_ID = 0x6C6F67  # "log": the advisory lock that serialises appends on PostgreSQL
 
+ENTRY_COLUMNS = ("seq", "time", "entry", "leaf_hash", "subject_ref")
 Queued = tuple[str, int, str | None]  # entry text (seq PENDING_SEQ), time appended, about whom
 
 # (size, root, time) -> signed checkpoint note
@@ -73,23 +74,33 @@ class SqlAuditLog:
         self.policy = policy
         self.uses_queue = queued
         self.queued = 0  # entries this transaction put in the queue
+        self._known: dict[tuple[int, int], bytes] = {}  # subtree hashes read or written here
 
     def _lock(self) -> None:
         if self.conn.dialect.name == "postgresql":
             self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_ID})")
 
     def _read(self, level: int, idx: int) -> bytes:
-        value = self.conn.execute(
-            select(log_hashes.c.hash).where(
-                and_(log_hashes.c.level == level, log_hashes.c.idx == idx)
-            )
-        ).scalar_one()
-        return bytes(value)
+        known = self._known.get((level, idx))
+        if known is not None:
+            return known
+        value = bytes(
+            self.conn.execute(
+                select(log_hashes.c.hash).where(
+                    and_(log_hashes.c.level == level, log_hashes.c.idx == idx)
+                )
+            ).scalar_one()
+        )
+        self._known[(level, idx)] = value
+        return value
 
     def _read_many(self, positions: Sequence[tuple[int, int]]) -> list[bytes]:
-        found: dict[tuple[int, int], bytes] = {}
-        for start in range(0, len(positions), 200):
-            batch = positions[start : start + 200]
+        """Stored subtree hashes, each read from the database at most once per transaction
+        (they never change; the sequencer's checkpoints mostly need the ones it just wrote)."""
+        found = self._known
+        missing = [pos for pos in positions if pos not in found]
+        for start in range(0, len(missing), 200):
+            batch = missing[start : start + 200]
             rows = self.conn.execute(
                 select(log_hashes).where(tuple_(log_hashes.c.level, log_hashes.c.idx).in_(batch))
             )
@@ -158,9 +169,9 @@ class SqlAuditLog:
 
     def _append_texts(self, queued: Sequence[Queued], now: int) -> None:
         """Write queued entries (text with PENDING_SEQ, time appended, about whom) to the log in
-        order, with
-        the rows and hashes of each stretch written at once; a checkpoint still falls every N
-        entries inside a batch."""
+        order. A checkpoint still falls every N entries inside a batch: its root comes from the
+        subtree hashes held in memory; the rows and hashes of the whole batch are written at
+        once, before the checkpoints that cover them."""
         if not queued:
             return
         self._lock()
@@ -168,48 +179,57 @@ class SqlAuditLog:
         last = self.latest_checkpoint()
         last_size = last.size if last else 0
         latest = self._last_time()
-        todo = list(queued)
-        while todo:
-            # Stop each stretch where a checkpoint by entry count falls due.
-            room = max(1, self.policy.every_entries - (size - last_size))
-            part, todo = todo[:room], todo[room:]
-            timed = []
-            for text, at, about in part:
-                latest = max(latest, at)
-                timed.append((text, latest, about))
-            self._write(timed, size)
-            size += len(part)
-            made = self.checkpoint(max(now, latest))
-            if made is not None:
-                last_size = made.size
+        rows: list[tuple[object, ...]] = []
+        fresh: dict[tuple[int, int], bytes] = {}
+        marks: list[tuple[int, int]] = []  # (size, time) of the checkpoints that fall due
+        for text, at, about in queued:
+            latest = max(latest, at)
+            rows.append(self._row(text, size, latest, about, fresh))
+            size += 1
+            if size - last_size >= self.policy.every_entries:
+                marks.append((size, max(now, latest)))
+                last_size = size
+        self._insert_many("log_entries", ENTRY_COLUMNS, rows)
+        self._insert_many("log_hashes", ("level", "idx", "hash"),
+                          [(lv, ix, h) for (lv, ix), h in fresh.items()])  # fmt: skip
+        self._known.update(fresh)
+        for at_size, at_time in marks:
+            self._sign(at_size, at_time)
+        self.checkpoint(max(now, latest))  # the T-seconds half, if it is due
+
+    def _row(
+        self, queued: str, seq: int, time: int, about: str | None,
+        fresh: dict[tuple[int, int], bytes],
+    ) -> tuple[object, ...]:  # fmt: skip
+        text = sequenced(queued, seq, time)
+        leaf = merkle.leaf_hash(text.encode())
+
+        def read(level: int, idx: int) -> bytes:
+            found = fresh.get((level, idx))
+            return found if found is not None else self._read(level, idx)
+
+        for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
+            fresh[(level, idx)] = h
+        return (seq, time, text, leaf, about)  # ENTRY_COLUMNS
+
+    def _insert_many(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+    ) -> None:
+        """Many rows handed to the driver as they are: the sequencer writes thousands at a
+        time, and building SQLAlchemy's parameters for each row cost more than the insert."""
+        if not rows:
+            return
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        names = ", ".join(columns)
+        marks = ", ".join([mark] * len(columns))
+        statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - our names
+        self.conn.exec_driver_sql(statement, list(rows))
 
     def _last_time(self) -> int:
         found = self.conn.execute(
             select(log_entries.c.time).order_by(log_entries.c.seq.desc()).limit(1)
         ).scalar()
         return int(found) if found is not None else 0
-
-    def _write(self, part: Sequence[Queued], start: int) -> None:
-        fresh: dict[tuple[int, int], bytes] = {}
-
-        def read(level: int, idx: int) -> bytes:
-            found = fresh.get((level, idx))
-            return found if found is not None else self._read(level, idx)
-
-        rows: list[dict[str, object]] = []
-        for seq, (queued, time, about) in enumerate(part, start):
-            text = sequenced(queued, seq, time)
-            leaf = merkle.leaf_hash(text.encode())
-            for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
-                fresh[(level, idx)] = h
-            rows.append(
-                {"seq": seq, "time": time, "entry": text, "leaf_hash": leaf, "subject_ref": about}
-            )
-        self.conn.execute(insert(log_entries), rows)
-        self.conn.execute(
-            insert(log_hashes),
-            [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in fresh.items()],
-        )
 
     def pending(self) -> tuple[int, int | None]:
         """How many entries wait in the queue, and since when the oldest has waited."""
@@ -300,6 +320,9 @@ class SqlAuditLog:
         )
         if not due and not (force and size > last_size):
             return None
+        return self._sign(size, now)
+
+    def _sign(self, size: int, now: int) -> Checkpoint:
         root = self.root(size)
         note = self.signer(size, root, now)
         self.conn.execute(insert(log_checkpoints).values(size=size, time=now, root=root, note=note))
