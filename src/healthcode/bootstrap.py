@@ -46,6 +46,7 @@ class App:
     ctx: ServiceContext
 
     def close(self) -> None:
+        self.ctx.uow.close()  # type: ignore[attr-defined]
         self.engine.dispose()
 
 

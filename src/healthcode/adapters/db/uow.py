@@ -9,6 +9,7 @@ still guards against writers in other processes.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -90,6 +91,7 @@ class SqlUnitOfWork:
         after_entries: Callable[[], None] | None = None,
         opened: Callable[[int], None] | None = None,
         queue_entries: bool = True,
+        held: Connection | None = None,
     ):
         self.engine = engine
         self._signer = signer
@@ -104,6 +106,7 @@ class SqlUnitOfWork:
         self._after_entries = after_entries
         self._opened = None if read_only else opened
         self._queue_entries = queue_entries
+        self._held = held  # a connection kept open for this thread's one-statement reads
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
@@ -112,6 +115,10 @@ class SqlUnitOfWork:
             if not self._write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
                 raise Unavailable("the database is busy: try again")
             self._locked = True
+        if self._held is not None:
+            self._conn = self._held
+            self._tx = None
+            return self
         try:
             self._conn = self.engine.connect()
             if self._read_only:
@@ -156,6 +163,14 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._conn is not None  # noqa: S101
+        if self._held is not None:
+            try:
+                self._conn.rollback()  # ends SQLAlchemy's autobegun state; nothing was begun
+            except BaseException:
+                self._conn = None
+                raise
+            self._conn = None
+            return
         assert self._tx is not None  # noqa: S101
         try:
             if self._tx.is_active:
@@ -217,8 +232,44 @@ class SqlUnitOfWorkFactory:
         self._wanted = 0  # commits with entries, counted
         self._covered = 0  # ... of which a finished round of the sequencer saw all
         self._open = threading.local()  # write transactions this thread has open
+        self._readers = threading.local()  # each thread's connection for one-statement reads
+        self._held: list[Connection] = []
+
+    def _held_connection(self) -> Connection:
+        """This thread's connection for one-statement reads, kept open between requests: no
+        pool checkout, no BEGIN, no ROLLBACK round trip (PostgreSQL: autocommit, each SELECT
+        its own snapshot; SQLite: no transaction is begun, each SELECT reads the last commit)."""
+        conn: Connection | None = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            options: dict[str, object] = {READ_ONLY: True, ONE_STATEMENT: True}
+            if self.engine.dialect.name == "postgresql":
+                options["isolation_level"] = "AUTOCOMMIT"
+            conn = conn.execution_options(**options)
+            self._readers.conn = conn
+            with self._counting:
+                self._held.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close the connections held for one-statement reads (before the engine is disposed)."""
+        with self._counting:
+            held, self._held = self._held, []
+        for conn in held:
+            with contextlib.suppress(Exception):  # a connection already gone is closed enough
+                conn.close()
 
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
+        if read_only and one_statement:
+            try:
+                held = self._held_connection()
+            except Exception:
+                self._readers.conn = None
+                raise
+            return SqlUnitOfWork(
+                self.engine, self.signer, self.policy, self.seals, read_only=True,
+                one_statement=True, held=held,
+            )  # fmt: skip
         return SqlUnitOfWork(
             self.engine,
             self.signer,

@@ -16,6 +16,7 @@ from healthcode.config import Settings
 from healthcode.entrypoints.web import (
     deps,
     errors,
+    fast_path,
     public_reads,
     routes_auth,
     routes_checkins,
@@ -104,6 +105,9 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
     app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
+    # "Show my code" by a resident's app, answered before routing when the use case can answer
+    # it (entrypoints/web/fast_path.py); everything else goes on to the routes.
+    app.add_middleware(fast_path.ShowCodeFastPath, ctx=built.ctx)
 
     def health_now() -> public_reads.Encoded:
         purge = retention.purge_health(built.ctx)

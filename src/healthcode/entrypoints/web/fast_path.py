@@ -1,0 +1,73 @@
+"""The hottest request, answered before the framework: "show my code" by a resident's app.
+
+`POST /residents/{id}/code` with `Authorization: Bearer <token>` and no body is what every
+resident's phone sends at every gate. Here, in front of FastAPI, it is handed straight to the
+use case (services/codes.py: show_own_code: one statement, no write, the key from memory); when
+that answers, the code is sent back as the route would send it. When it does not (anyone but the
+resident themselves, an ended session, a status due to be derived again, any error), the request
+goes on to FastAPI untouched, where the route, the deny-by-default check and the access gate
+answer it as every other request is answered: this path can only ever say yes to the one caller
+the general path would also say yes to, with the same code.
+
+The route itself (routes_residents.py) stays the documented one and takes the same fast way
+for requests that reach it with a session token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from healthcode.services import codes
+from healthcode.services.context import ServiceContext
+
+PATH = re.compile(r"^/residents/([0-9a-f]{32})/code$")
+
+
+class ShowCodeFastPath:
+    def __init__(self, app: ASGIApp, ctx: ServiceContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            found = PATH.match(scope["path"])
+            token = _bearer(scope["headers"]) if found else None
+            if found and token:
+                try:
+                    issued = codes.show_own_code(self.ctx, token, found.group(1))
+                except Exception:  # any failure is the general path's to answer
+                    issued = None
+                if issued is not None:
+                    await _send_json(send, {
+                        "code": issued.text,
+                        "colour": issued.colour,
+                        "issued_at": issued.issued_at,
+                        "expires_at": issued.expires_at,
+                        "rule_ref": issued.rule_ref,
+                    })  # fmt: skip
+                    return
+        await self.app(scope, receive, send)
+
+
+def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            token = value[7:].strip().decode("latin-1")
+            return token or None
+    return None
+
+
+async def _send_json(send: Send, body: dict[str, Any]) -> None:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    await send({
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                    (b"cache-control", b"no-store")],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": data})
