@@ -29,6 +29,7 @@ from healthcode.domain.identity import validate_mobile
 from healthcode.services import enrolment
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
+from healthcode.services.group_commit import group_commit
 from healthcode.services.ports import OtpChallenge, StoredSession, UnitOfWork
 
 AUTH_BASIS = "account_terms"
@@ -279,13 +280,12 @@ def seen(ctx: ServiceContext, digest: str, last_seen: int, now: int) -> None:
 
 
 def flush_touches(ctx: ServiceContext) -> None:
+    """Write the held touches, if it is time, in one statement committed with the other small
+    writes of the moment (services/group_commit.py), without waiting for it: a request that
+    happens to find them due (on the event loop, for "show my code") is not held up."""
     due = ctx.touches.take_due()
-    if not due:
-        return
-    with ctx.uow() as uow:
-        for digest, at in sorted(due.items()):
-            uow.sessions.touch(digest, at)
-        uow.commit()
+    if due:
+        group_commit(ctx.uow).submit(lambda uow: uow.sessions.touch_many(due))
 
 
 def sign_out(ctx: ServiceContext, principal: Principal) -> None:

@@ -122,6 +122,13 @@ RESIDENT = "resident"  # the kind of session whose ref is a subject id
 
 
 _SESSION = select(sessions).where(sessions.c.session_id == bindparam("session_id"))
+_TOUCH = (
+    update(sessions)
+    .where(
+        and_(sessions.c.session_id == bindparam("sid"), sessions.c.last_seen < bindparam("seen"))
+    )
+    .values(last_seen=bindparam("seen"))
+)
 
 
 class SqlSessions:
@@ -147,8 +154,14 @@ class SqlSessions:
         return replace(session, ref=opened[0]) if opened else None  # key gone: nobody's
 
     def touch(self, session_id: str, now: int) -> None:
+        self.touch_many({session_id: now})
+
+    def touch_many(self, seen: dict[str, int]) -> None:
+        """Move `last_seen` of many sessions in one statement (never back)."""
+        if not seen:
+            return
         self.conn.execute(
-            update(sessions).where(sessions.c.session_id == session_id).values(last_seen=now)
+            _TOUCH, [{"sid": sid, "seen": at} for sid, at in sorted(seen.items())]
         )
 
     def end(self, session_id: str, now: int) -> None:

@@ -105,9 +105,6 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
     app.state.limiters = deps.limiters(built.settings)
     errors.install(app)
-    # "Show my code" by a resident's app, answered before routing when the use case can answer
-    # it (entrypoints/web/fast_path.py); everything else goes on to the routes.
-    app.add_middleware(fast_path.ShowCodeFastPath, ctx=built.ctx)
 
     def health_now() -> public_reads.Encoded:
         purge = retention.purge_health(built.ctx)
@@ -133,6 +130,14 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         )
 
     app.state.health = public_reads.PublicRead(health_now)
+    app.state.checkpoint = public_reads.PublicRead(lambda: routes_log.latest_now(built.ctx))
+    # "Show my code" by a resident's app and the public reads from memory, answered before
+    # routing (entrypoints/web/fast_path.py); everything else goes on to the routes.
+    app.add_middleware(
+        fast_path.FastPath,
+        ctx=built.ctx,
+        public={"/health": app.state.health, "/log/checkpoint": app.state.checkpoint},
+    )
 
     @app.get(
         "/health",

@@ -1,4 +1,5 @@
-"""The hottest request, answered before the framework: "show my code" by a resident's app.
+"""The hottest requests, answered before the framework: "show my code" by a resident's app,
+and the public reads (health, the latest checkpoint) from memory.
 
 `POST /residents/{id}/code` with `Authorization: Bearer <token>` and no body is what every
 resident's phone sends at every gate. Here, in front of FastAPI, it is handed straight to the
@@ -11,6 +12,10 @@ the general path would also say yes to, with the same code.
 
 The route itself (routes_residents.py) stays the documented one and takes the same fast way
 for requests that reach it with a session token.
+
+`GET /health` and `GET /log/checkpoint` (public, the same for everyone) are answered from the
+same copy in memory their routes answer from (public_reads.py), with its ETag; a 404 (no
+checkpoint yet) or any other method goes on to the routes.
 """
 
 from __future__ import annotations
@@ -21,18 +26,29 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from healthcode.entrypoints.web.public_reads import CACHE_CONTROL, Encoded, PublicRead
 from healthcode.services import codes
 from healthcode.services.context import ServiceContext
 
 PATH = re.compile(r"^/residents/([0-9a-f]{32})/code$")
 
 
-class ShowCodeFastPath:
-    def __init__(self, app: ASGIApp, ctx: ServiceContext) -> None:
+class FastPath:
+    def __init__(
+        self, app: ASGIApp, ctx: ServiceContext, public: dict[str, PublicRead]
+    ) -> None:
         self.app = app
         self.ctx = ctx
+        self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            held = self.public.get(scope["path"])
+            if held is not None and not scope.get("query_string"):
+                found = await held.current()
+                if found.status != 404:
+                    await _send_public(send, found, _header(scope["headers"], b"if-none-match"))
+                    return
         if scope["type"] == "http" and scope["method"] == "POST":
             found = PATH.match(scope["path"])
             token = _bearer(scope["headers"]) if found else None
@@ -51,6 +67,23 @@ class ShowCodeFastPath:
                     })  # fmt: skip
                     return
         await self.app(scope, receive, send)
+
+
+def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    return next((value for name, value in headers if name == wanted), None)
+
+
+async def _send_public(send: Send, held: Encoded, etag_seen: bytes | None) -> None:
+    etag = held.etag.encode()
+    headers = [(b"cache-control", CACHE_CONTROL.encode()), (b"etag", etag)]
+    if held.status == 200 and etag_seen == etag:
+        await send({"type": "http.response.start", "status": 304, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    headers += [(b"content-type", b"application/json"),
+                (b"content-length", str(len(held.body)).encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": held.status, "headers": headers})
+    await send({"type": "http.response.body", "body": held.body})
 
 
 def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:

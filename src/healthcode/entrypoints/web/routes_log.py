@@ -22,7 +22,8 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _latest(ctx: Ctx) -> public_reads.Encoded:
+def latest_now(ctx: Ctx) -> public_reads.Encoded:
+    """The newest checkpoint, encoded as the route answers it (404 when there is none)."""
     cp = audit.latest_checkpoint(ctx)
     if cp is None:
         return public_reads.encoded(404, None)
@@ -34,10 +35,7 @@ def _latest(ctx: Ctx) -> public_reads.Encoded:
 async def latest(request: Request) -> Response:
     """The newest signed checkpoint, at most a second old (served from memory, with an ETag
     and `Cache-Control: public, max-age=1`)."""
-    held: public_reads.PublicRead | None = getattr(request.app.state, "checkpoint", None)
-    if held is None:
-        ctx = request.app.state.healthcode.ctx
-        held = request.app.state.checkpoint = public_reads.PublicRead(lambda: _latest(ctx))
+    held: public_reads.PublicRead = request.app.state.checkpoint
     found = await held.current()
     if found.status == 404:
         raise NotFound("no checkpoint yet", field=None)
