@@ -249,3 +249,16 @@ def test_openapi_is_published(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/residents" in paths
     assert "/log/proof/consistency" in paths
+
+
+@pytest.mark.parametrize("raw", [b"\xff", b"[" * 5000], ids=["not_utf8", "too_deep"])
+def test_a_body_that_is_not_json_is_refused_by_field(
+    client: TestClient, app: App, desk: dict[str, str], raw: bytes
+) -> None:
+    before = counts(app)
+    answer = client.post(
+        "/residents", content=raw, headers={**desk, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "body"
+    assert counts(app) == before

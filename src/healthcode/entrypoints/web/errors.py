@@ -117,6 +117,9 @@ def install(app: FastAPI) -> None:
             405: "method_not_allowed",
             429: "rate_limited",
         }
+        if exc.status_code == 400:  # FastAPI could not read the body: bad UTF-8, nested too deep
+            unreadable = "body: not readable as JSON (UTF-8, nested a few hundred deep at most)"
+            return answer(request, 422, "invalid_input", "body", unreadable)
         code = codes.get(exc.status_code, f"http_{exc.status_code}")
         return answer(
             request, exc.status_code, code, None, str(exc.detail), getattr(exc, "headers", None)
