@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.ratelimit import RateLimiter
 from healthcode.bootstrap import App
+from healthcode.domain.checkins import DAILY_CAP, DAY
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import enrolment
 from tests.conftest import device_headers, resident_headers, staff_headers
@@ -117,3 +120,29 @@ def test_offline_upload_is_idempotent(client: TestClient, app: App) -> None:
     )
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "items.0.client_id"
+
+
+def test_the_daily_cap_holds_over_http_across_midnight(
+    client: TestClient, app: App, clock: FixedClock
+) -> None:
+    """The resident's own check-in counts their last 24 hours in its one statement, over each
+    day's stored form of them: 60 check-ins astride a UTC midnight fill the cap, the 61st is
+    refused, and once the first ones are 24 hours old there is room again."""
+    client.app.state.limiters["resident"] = RateLimiter(100_000)  # type: ignore[attr-defined]
+    subject, me = enrol(app)
+    venue, _ = place(client, app)
+    midnight = clock.now() - clock.now() % DAY + DAY
+    clock.set(midnight - 1800)
+    body = {"place_code": venue["place_code"]}
+    for number in range(DAILY_CAP):
+        if number == DAILY_CAP // 2:
+            clock.set(midnight + 60)
+        made = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
+        assert made.status_code == 201, made.text
+        clock.advance(10)
+    refused = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "daily_cap"
+    clock.set(midnight - 1800 + DAY + DAILY_CAP // 2 * 10)  # the first half is 24 hours old
+    again = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
+    assert again.status_code == 201, again.text

@@ -250,25 +250,33 @@ def resident_session(
     with its answers)."""
     digest = token_hash(token)
     session = uow.sessions.get(digest)
+    if session is None or session.kind != PrincipalKind.RESIDENT:
+        return None
+    subject = uow.subjects.get(session.ref)
+    alive = subject is not None and subject.erased_at is None
+    return live_resident(ctx, session, alive, now, action)
+
+
+def live_resident(
+    ctx: ServiceContext, session: StoredSession | None, alive: bool, now: int, action: str
+) -> Principal | None:
+    """`resident_session` over a session (and whether its person is alive) already read."""
     if (
         session is None
+        or not alive
         or session.kind != PrincipalKind.RESIDENT
         or session.role != Role.RESIDENT.value
         or session.ended_at is not None
+        or Role.RESIDENT not in POLICY[action]
     ):
         return None
+    digest = session.session_id
     last_seen = ctx.touches.last_seen(digest, session.last_seen)
     if not session_policy(ctx, session.kind).alive(session.created_at, last_seen, now):
         return None
-    subject = uow.subjects.get(session.ref)
-    if subject is None or subject.erased_at is not None:
-        return None
-    if Role.RESIDENT not in POLICY[action]:
-        return None
-    principal = Principal(session.kind, session.ref, Role.RESIDENT, session.venue_id, digest)
     if now - last_seen >= TOUCH_EVERY:
         ctx.touches.hold(digest, now)
-    return principal
+    return Principal(session.kind, session.ref, Role.RESIDENT, session.venue_id, digest)
 
 
 def seen(ctx: ServiceContext, digest: str, last_seen: int, now: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from healthcode.domain.accounts import token_hash
 from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.checkins import (
     DAILY_CAP,
@@ -21,19 +22,26 @@ from healthcode.domain.checkins import (
     new_checkin,
 )
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound
-from healthcode.services.auth import resident_session
+from healthcode.services.auth import live_resident, resident_session
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
 from healthcode.services.group_commit import group_commit
 from healthcode.services.keys import trust_store
 from healthcode.services.ports import UnitOfWork, Venue
-from healthcode.services.venues import require_place_code
+from healthcode.services.venues import (
+    PlaceCodeCheck,
+    place_claims,
+    poster_check,
+    refuse_unless_ok,
+    require_place_code,
+)
 from healthcode.services.verify import verify_policy
 from healthcode.verifier.claims import HealthClaims
 from healthcode.verifier.trustlist import TrustStore
 from healthcode.verifier.verify import Decision, Verdict, VerifyPolicy, verify_health_code
 
 MAX_BATCH = 1000
+CHECK_IN = "resident.checkin"
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 UPLOAD_BASIS = "public_health_emergency_act"
 
@@ -108,10 +116,26 @@ def check_in_own(
 
     def work(uow: UnitOfWork) -> list[CheckIn] | None:
         now = ctx.clock.now()
-        principal = resident_session(ctx, uow, token, now, "resident.checkin")
+        claims = place_claims(ctx, uow, place_code, now)
+        venue_id, poster_id = ("", "") if isinstance(claims, PlaceCodeCheck) else (
+            claims.venue_id, claims.poster_id)  # fmt: skip
+        sight = uow.checkin_sight.read(token_hash(token), subject_id, venue_id, poster_id,
+                                       now - DAY)  # fmt: skip
+        if sight is None:  # more keyed days than one statement counts: the usual reads
+            principal = resident_session(ctx, uow, token, now, CHECK_IN)
+            if principal is None or principal.ref != subject_id:
+                return None
+            return _check_in(ctx, uow, subject_id, place_code, dependants, now, known=True)
+        principal = live_resident(ctx, sight.session, sight.subject_alive, now, CHECK_IN)
         if principal is None or principal.ref != subject_id:
-            return None
-        return _check_in(ctx, uow, subject_id, place_code, dependants, now, known=True)
+            return None  # the general path answers (who may not check in hears it first)
+        if isinstance(claims, PlaceCodeCheck):
+            refuse_unless_ok(claims)
+        venue = refuse_unless_ok(poster_check(sight.venue, sight.poster, now)).venue
+        assert venue is not None  # noqa: S101 - an accepted poster has its venue
+        if sight.recent >= DAILY_CAP:
+            raise _over_cap()
+        return _record(uow, subject_id, venue, dependants, now, counted=True)
 
     return group_commit(ctx.uow).submit(work)
 
@@ -129,20 +153,37 @@ def _check_in(
     now = ctx.clock.now() if now is None else now
     venue = require_place_code(ctx, place_code, uow, now).venue
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
-    require_emergency(uow)
+    require_emergency(uow)  # after the sunset: 409, before "no such resident" (all are erased)
     if not known:
         _resident(uow, subject_id)
+    return _record(uow, subject_id, venue, dependants, now, counted=False)
+
+
+def _over_cap() -> Conflict:
+    return Conflict(
+        f"more than {DAILY_CAP} check-ins in 24 hours", field="subject_id", code="daily_cap"
+    )
+
+
+def _record(
+    uow: UnitOfWork,
+    subject_id: str,
+    venue: Venue,
+    dependants: Sequence[str],
+    now: int,
+    *,
+    counted: bool,  # the resident's own cap was checked already
+) -> list[CheckIn]:
+    """The emergency still on, the dependants theirs and under the cap: the check-ins, written
+    (everything that may refuse comes before the first write)."""
+    require_emergency(uow)
     for dependant in dependants:
         if not uow.subjects.is_guardian_of(subject_id, dependant):
             raise NotFound("no such dependant of this resident", field="dependants")
     people = [subject_id, *dict.fromkeys(dependants)]
-    for person in people:
+    for person in people[1:] if counted else people:
         if not _under_cap(uow, person, now):
-            raise Conflict(
-                f"more than {DAILY_CAP} check-ins in 24 hours",
-                field="subject_id",
-                code="daily_cap",
-            )
+            raise _over_cap()
     made = [
         new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
         for person in people

@@ -280,6 +280,25 @@ class CodeSight:
     keys_version: int
 
 
+@dataclass(frozen=True, slots=True)
+class CheckInSight:
+    """Everything a resident's check-in reads, in one statement: the session behind the
+    token, whether the person exists and is not erased, the poster's venue and the poster, and
+    how many check-ins the person has made in the last 24 hours."""
+
+    session: StoredSession | None
+    subject_alive: bool
+    venue: Venue | None
+    poster: Poster | None
+    recent: int
+
+
+class CheckInSightReader(Protocol):
+    def read(
+        self, session_id: str, subject_id: str, venue_id: str, poster_id: str, since: int
+    ) -> CheckInSight | None: ...
+
+
 class CodeSightReader(Protocol):
     def read(self, session_id: str, subject_id: str, city: str) -> CodeSight: ...
 
@@ -393,6 +412,7 @@ class UnitOfWork(Protocol):
     rulesets: RuleSetRepository
     statuses: StatusRepository
     code_sight: CodeSightReader
+    checkin_sight: CheckInSightReader
     notices: NoticeRepository
     staff: StaffRepository
     staff_changes: StaffChangeRepository

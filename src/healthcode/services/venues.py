@@ -201,14 +201,28 @@ def check_place_code_in(
     ctx: ServiceContext, uow: UnitOfWork, text: str, now: int
 ) -> PlaceCodeCheck:
     """`check_place_code` in the caller's transaction (a check-in's own)."""
+    claims = place_claims(ctx, uow, text, now)
+    if isinstance(claims, PlaceCodeCheck):
+        return claims
+    venue = uow.venues.get(claims.venue_id)
+    poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
+    return poster_check(venue, poster, now)
+
+
+def place_claims(
+    ctx: ServiceContext, uow: UnitOfWork, text: str, now: int
+) -> PlaceClaims | PlaceCodeCheck:
+    """The claims of a genuine place code of this city, or the refusal (a failed check)."""
     verdict = _place_verdict(uow, text, now, ctx.policy.clock_skew_seconds)
     if verdict.decision is not Decision.ADMIT or not isinstance(verdict.claims, PlaceClaims):
         return PlaceCodeCheck(False, PlaceCodeProblem.INVALID, verdict.reason.value)
-    claims = verdict.claims
-    if claims.issuer != ctx.policy.city:
+    if verdict.claims.issuer != ctx.policy.city:
         return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "another city's poster")
-    venue = uow.venues.get(claims.venue_id)
-    poster = uow.venues.get_poster(claims.venue_id, claims.poster_id)
+    return verdict.claims
+
+
+def poster_check(venue: Venue | None, poster: Poster | None, now: int) -> PlaceCodeCheck:
+    """Is the poster a place code names ours and still current?"""
     if venue is None or poster is None:
         return PlaceCodeCheck(False, PlaceCodeProblem.UNKNOWN_POSTER, "no such poster")
     if not poster.accepts_at(now):
@@ -231,6 +245,11 @@ def require_place_code(
         result = check_place_code(ctx, text)
     else:
         result = check_place_code_in(ctx, uow, text, ctx.clock.now() if now is None else now)
+    return refuse_unless_ok(result)
+
+
+def refuse_unless_ok(result: PlaceCodeCheck) -> PlaceCodeCheck:
+    """A failed check as the caller's input error."""
     if not result.ok:
         raise InvalidInput(
             f"place code refused: {result.problem}: {result.detail}",

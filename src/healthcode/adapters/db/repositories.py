@@ -127,6 +127,15 @@ class SqlSubjects:
 OPERATOR = "venue_operator"
 
 
+def venue_of(row: Any, operator: str = "") -> Venue:
+    """A venue from a row with the venues table's columns (its operator left out unless given:
+    it is sealed, and only the venue's own page opens it)."""
+    draft = VenueDraft(
+        row.name_zh, row.name_en, row.address, row.district, VenueType(row.venue_type), operator
+    )
+    return Venue(row.venue_id, draft, row.created_at)
+
+
 class SqlVenues:
     """Venues and their posters. A venue's operator may be a person: their name is sealed
     under the vault key (adapters/db/sealing.py), which sunset destroys."""
@@ -154,15 +163,9 @@ class SqlVenues:
         row = self.conn.execute(_VENUE, {"venue_id": venue_id}).first()
         if row is None:
             return None
-        draft = VenueDraft(
-            row.name_zh,
-            row.name_en,
-            row.address,
-            row.district,
-            VenueType(row.venue_type),
-            self.seals.open_text(OPERATOR, row.venue_id, row.operator) if with_operator else "",
-        )
-        return Venue(row.venue_id, draft, row.created_at)
+        if not with_operator:
+            return venue_of(row)
+        return venue_of(row, self.seals.open_text(OPERATOR, row.venue_id, row.operator))
 
     def add_poster(self, poster: Poster) -> None:
         values = as_row(poster)

@@ -27,6 +27,7 @@ from healthcode.adapters.db.accounts import (
     SqlStaffChanges,
 )
 from healthcode.adapters.db.cases import SqlCases
+from healthcode.adapters.db.checkin_sight import SqlCheckInSight
 from healthcode.adapters.db.checkins import SqlCheckIns
 from healthcode.adapters.db.code_sight import SqlCodeSight
 from healthcode.adapters.db.engine import ONE_STATEMENT, READ_ONLY
@@ -63,6 +64,7 @@ _REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
     "statuses": lambda u: SqlStatuses(u._conn, u._seals.links, u._seals.days),
     "notices": lambda u: SqlNotices(u._conn, u._seals.days),
     "code_sight": lambda u: SqlCodeSight(u._conn, u._seals.links, u.vault),
+    "checkin_sight": lambda u: SqlCheckInSight(u._conn, u._seals.links, u._seals.days),
     "staff": lambda u: SqlStaff(u._conn),
     "staff_changes": lambda u: SqlStaffChanges(u._conn),
     "labs": lambda u: SqlLabs(u._conn),
