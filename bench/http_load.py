@@ -142,7 +142,7 @@ def _ms(value: str) -> float:
 
 def wrk(port: int, requests: Path | None, seconds: float, pid: int, url_path: str) -> Run:
     """One wrk run of `seconds` against 127.0.0.1:`port`."""
-    script = BENCH / ".wrk-requests.lua"
+    script = Path(tempfile.gettempdir()) / f"healthcode-wrk-{os.getpid()}.lua"
     script.write_text(LUA)
     command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency"]
     env = {**os.environ, "BENCH_THREADS": str(THREADS)}
