@@ -58,6 +58,7 @@ from ingest import (
     make_app,
     new_database,
     sign_in,
+    stop,
     tree_cpu,
     versions,
 )
@@ -204,13 +205,7 @@ def uvicorn(
         time.sleep(0.5 * workers)  # every worker up, not only the first
         yield port, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop(process, log)
 
 
 def server_env(directory: Path, url: str) -> dict[str, str]:

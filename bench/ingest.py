@@ -497,13 +497,18 @@ def server(directory: Path, url: str, workers: int) -> Iterator[tuple[int, int]]
             time.sleep(0.2)
         yield port, process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop(process, log)
+
+
+def stop(process: subprocess.Popen[bytes], log: Any, timeout: float = 30) -> None:
+    """End a server this benchmark started (SIGTERM, then SIGKILL), and close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
 
 
 def tree_cpu(pid: int) -> float:

@@ -241,26 +241,13 @@ def authenticate(ctx: ServiceContext, token: str | None) -> Principal:
     return Principal(session.kind, session.ref, Role(session.role), session.venue_id, digest)
 
 
-def resident_session(
-    ctx: ServiceContext, uow: UnitOfWork, token: str, now: int, action: str
-) -> Principal | None:
-    """The resident signed in with `token`, read in the caller's transaction, if the session is
-    a live resident's (and their record is not erased) and residents may attempt `action`;
-    None for anything else, which the caller then hands to `authenticate` (the general path,
-    with its answers)."""
-    digest = token_hash(token)
-    session = uow.sessions.get(digest)
-    if session is None or session.kind != PrincipalKind.RESIDENT:
-        return None
-    subject = uow.subjects.get(session.ref)
-    alive = subject is not None and subject.erased_at is None
-    return live_resident(ctx, session, alive, now, action)
-
-
 def live_resident(
     ctx: ServiceContext, session: StoredSession | None, alive: bool, now: int, action: str
 ) -> Principal | None:
-    """`resident_session` over a session (and whether its person is alive) already read."""
+    """The resident signed in with `session` (read by the caller, with whether its person
+    exists and is not erased), if the session is a live resident's and residents may attempt
+    `action`; None for anything else, which the caller then hands to `authenticate` (the
+    general path, with its answers)."""
     if (
         session is None
         or not alive
@@ -274,8 +261,7 @@ def live_resident(
     last_seen = ctx.touches.last_seen(digest, session.last_seen)
     if not session_policy(ctx, session.kind).alive(session.created_at, last_seen, now):
         return None
-    if now - last_seen >= TOUCH_EVERY:
-        ctx.touches.hold(digest, now)
+    seen(ctx, digest, last_seen, now)
     return Principal(session.kind, session.ref, Role.RESIDENT, session.venue_id, digest)
 
 

@@ -22,7 +22,7 @@ from healthcode.domain.checkins import (
     new_checkin,
 )
 from healthcode.domain.errors import Conflict, InvalidInput, NotFound
-from healthcode.services.auth import live_resident, resident_session
+from healthcode.services.auth import live_resident
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
 from healthcode.services.group_commit import group_commit
@@ -121,11 +121,8 @@ def check_in_own(
             claims.venue_id, claims.poster_id)  # fmt: skip
         sight = uow.checkin_sight.read(token_hash(token), subject_id, venue_id, poster_id,
                                        now - DAY)  # fmt: skip
-        if sight is None:  # more keyed days than one statement counts: the usual reads
-            principal = resident_session(ctx, uow, token, now, CHECK_IN)
-            if principal is None or principal.ref != subject_id:
-                return None
-            return _check_in(ctx, uow, subject_id, place_code, dependants, now, known=True)
+        if sight is None:  # more keyed days than one statement counts: the general path
+            return None
         principal = live_resident(ctx, sight.session, sight.subject_alive, now, CHECK_IN)
         if principal is None or principal.ref != subject_id:
             return None  # the general path answers (who may not check in hears it first)
@@ -147,15 +144,12 @@ def _check_in(
     place_code: str,
     dependants: Sequence[str],
     now: int | None = None,
-    *,
-    known: bool = False,  # the resident was read in this transaction already (signed in)
 ) -> list[CheckIn]:
     now = ctx.clock.now() if now is None else now
     venue = require_place_code(ctx, place_code, uow, now).venue
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
     require_emergency(uow)  # after the sunset: 409, before "no such resident" (all are erased)
-    if not known:
-        _resident(uow, subject_id)
+    _resident(uow, subject_id)
     return _record(uow, subject_id, venue, dependants, now, counted=False)
 
 

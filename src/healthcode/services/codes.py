@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.domain.access import POLICY, Role
-from healthcode.domain.accounts import PrincipalKind, token_hash
+from healthcode.domain.accounts import token_hash
 from healthcode.domain.audit import SYSTEM
 from healthcode.domain.codes import (
     code_window,
     masked_name_for_code,
     rule_ref_for_code,
 )
-from healthcode.domain.errors import NotFound, Unavailable
+from healthcode.domain.errors import NotFound
 from healthcode.domain.identity import mask_name
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.rulesets import NO_RULE
 from healthcode.domain.status import Status
-from healthcode.services.auth import seen, session_policy
+from healthcode.services.auth import live_resident
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
-from healthcode.services.ports import KeyRing, StoredStatus, UnitOfWork
+from healthcode.services.ports import KeyRing, StoredSession, StoredStatus, UnitOfWork
 from healthcode.services.rulebook import active_ruleset
 from healthcode.services.status import refresh
 from healthcode.verifier.claims import Colour, HealthClaims
@@ -95,13 +94,10 @@ def _due(status: StoredStatus | None, now: int) -> bool:
 
 
 def health_key(ctx: ServiceContext, uow: UnitOfWork, generation: int, now: int) -> SigningKey:
-    """The newest usable health key, from memory while the key generation stays the same."""
+    """The newest usable health key, among the keys held in memory while the key generation
+    stays the same."""
     keys = ctx.memory.get("signing-keys", generation, uow.keys.all)
-    usable = [k for k in keys if k.use is KeyUse.HEALTH and k.can_sign(now)]
-    key = max(usable, key=lambda k: k.created_at, default=None)
-    if key is None:
-        raise Unavailable("no active health signing key: rotate keys", code="no_key")
-    return key
+    return signing_key(uow, KeyUse.HEALTH, now, keys)
 
 
 def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCode | None:
@@ -113,32 +109,27 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     takes the general path (authenticate, the access gate, issue_health_code), which answers
     those cases as it always has."""
     now = ctx.clock.now()
-    digest = token_hash(token)
     with ctx.uow(read_only=True, one_statement=True) as uow:
-        sight = uow.code_sight.read(digest, subject_id, ctx.policy.city)
-        session = sight.session
+        sight = uow.code_sight.read(token_hash(token), subject_id, ctx.policy.city)
         if (
-            session is None
-            or session.kind != PrincipalKind.RESIDENT
-            or session.role != Role.RESIDENT.value
-            or session.ref != subject_id
-            or session.ended_at is not None
-            or not session_policy(ctx, session.kind).alive(
-                session.created_at, ctx.touches.last_seen(digest, session.last_seen), now
-            )
-            or not sight.subject_alive
-            or sight.name is None
+            sight.name is None
             or sight.ruleset is None
             or _due(sight.status, now)
-            or Role.RESIDENT not in POLICY[SHOW_CODE]
+            or not _caller_is(ctx, sight.session, sight.subject_alive, subject_id, now)
         ):
             return None
         key = health_key(ctx, uow, sight.keys_version, now)
-    seen(ctx, digest, ctx.touches.last_seen(digest, session.last_seen), now)
     set_id, version = sight.ruleset
     colour, rule_ref = _colour(sight.status, f"{set_id}@{version}#{NO_RULE}")
     issuer = CodeIssuer(ctx.keys, ctx.policy)
     return issuer.issue(key, subject_id, colour, rule_ref, mask_name(sight.name), now)
+
+
+def _caller_is(
+    ctx: ServiceContext, session: StoredSession | None, alive: bool, subject_id: str, now: int
+) -> bool:
+    principal = live_resident(ctx, session, alive, now, SHOW_CODE)
+    return principal is not None and principal.ref == subject_id
 
 
 def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:

@@ -7,7 +7,7 @@ on the transparency log, so no key can sign codes without the public being able 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
@@ -55,14 +55,20 @@ def _new_key(
     return key
 
 
-def active_key(uow: UnitOfWork, use: KeyUse, now: int) -> SigningKey | None:
-    usable = [k for k in uow.keys.all() if k.use is use and k.can_sign(now)]
+def newest_usable(keys: Sequence[SigningKey], use: KeyUse, now: int) -> SigningKey | None:
+    usable = [k for k in keys if k.use is use and k.can_sign(now)]
     return max(usable, key=lambda k: k.created_at, default=None)
 
 
-def signing_key(uow: UnitOfWork, use: KeyUse, now: int) -> SigningKey:
-    """Fail closed: no usable key, no code (SIG-7)."""
-    key = active_key(uow, use, now)
+def active_key(uow: UnitOfWork, use: KeyUse, now: int) -> SigningKey | None:
+    return newest_usable(uow.keys.all(), use, now)
+
+
+def signing_key(
+    uow: UnitOfWork, use: KeyUse, now: int, keys: Sequence[SigningKey] | None = None
+) -> SigningKey:
+    """Fail closed: no usable key, no code (SIG-7). Among `keys` if the caller holds them."""
+    key = newest_usable(uow.keys.all() if keys is None else keys, use, now)
     if key is None:
         raise Unavailable(f"no active {use.value} signing key: rotate keys", code="no_key")
     return key

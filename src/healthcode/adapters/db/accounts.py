@@ -6,9 +6,10 @@ the resident a session is for only sealed under the subject-links key (adapters/
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, from_row
 from healthcode.adapters.db.sealing import LinkSeal
@@ -131,6 +132,28 @@ _TOUCH = (
 )
 
 
+# A session's columns, labelled, for a statement that reads it beside other tables (the hot
+# paths' one-statement reads, code_sight.py and checkin_sight.py); `session_in` reads them back.
+SESSION_COLUMNS = [c.label(f"session_{c.name}") for c in sessions.c]
+
+
+def opened_session(session: StoredSession, links: LinkSeal) -> StoredSession | None:
+    """The session with a resident's sealed ref opened (None once the key is gone: nobody's)."""
+    if session.kind != RESIDENT:
+        return session
+    opened = links.open([session.ref])
+    return replace(session, ref=opened[0]) if opened else None
+
+
+def session_in(row: Row[Any], links: LinkSeal) -> StoredSession | None:
+    """The session read through SESSION_COLUMNS, if the row has one."""
+    mapping = row._mapping
+    if mapping["session_session_id"] is None:
+        return None
+    found = StoredSession(**{f.name: mapping[f"session_{f.name}"] for f in fields(StoredSession)})
+    return opened_session(found, links)
+
+
 class SqlSessions:
     def __init__(self, conn: Connection, links: LinkSeal) -> None:
         self.conn = conn
@@ -147,11 +170,7 @@ class SqlSessions:
         row = self.conn.execute(_SESSION, {"session_id": session_id}).first()
         if row is None:
             return None
-        session = from_row(StoredSession, row)
-        if session.kind != RESIDENT:
-            return session
-        opened = self.links.open([session.ref])
-        return replace(session, ref=opened[0]) if opened else None  # key gone: nobody's
+        return opened_session(from_row(StoredSession, row), self.links)
 
     def touch(self, session_id: str, now: int) -> None:
         self.touch_many({session_id: now})

@@ -8,20 +8,19 @@ SqlCheckIns.count_since reads them). One round trip, in the check-in's own trans
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select
 
+from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
 from healthcode.adapters.db.checkins import SubjectCipher
 from healthcode.adapters.db.repositories import venue_of
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import checkins, posters, sessions, subjects, venues
 from healthcode.domain.checkins import DAY
 from healthcode.domain.venues import Poster
-from healthcode.services.ports import CheckInSight, StoredSession
+from healthcode.services.ports import CheckInSight
 
-RESIDENT = "resident"
 MOST_DAYS = 3  # the days a 24-hour window can touch that have keys (today, yesterday, tomorrow)
 FOREVER = 2**62
 
@@ -50,9 +49,7 @@ def _count(days: int) -> Any:
 def _read(days: int) -> Any:
     one = select(literal(1).label("one")).subquery()
     return select(
-        sessions.c.session_id, sessions.c.kind, sessions.c.ref, sessions.c.role,
-        sessions.c.venue_id.label("session_venue"), sessions.c.created_at.label("session_at"),
-        sessions.c.last_seen, sessions.c.ended_at,
+        *SESSION_COLUMNS,
         subjects.c.subject_id.label("subject"), subjects.c.erased_at,
         venues.c.venue_id, venues.c.name_zh, venues.c.name_en, venues.c.address,
         venues.c.district, venues.c.venue_type, venues.c.operator, venues.c.created_at,
@@ -97,15 +94,7 @@ class SqlCheckInSight:
         for i, (day, form) in enumerate(sorted(forms.items())):
             params |= {f"p{i}": form, f"lo{i}": max(since, day), f"hi{i}": day + DAY}
         row = self.conn.execute(_READS[len(forms)], params).one()
-        session = None
-        if row.session_id is not None:
-            session = StoredSession(
-                row.session_id, row.kind, row.ref, row.role, row.session_venue, row.session_at,
-                row.last_seen, row.ended_at,
-            )  # fmt: skip
-            if session.kind == RESIDENT:
-                opened = self.links.open([session.ref])
-                session = replace(session, ref=opened[0]) if opened else None
+        session = session_in(row, self.links)
         venue = venue_of(row) if row.venue_id is not None else None
         poster = None
         if row.poster_id is not None:

@@ -8,17 +8,15 @@ transaction, instead of one per table.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal, select
 
+from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import rulesets, sessions, statuses, subjects, trust_lists
 from healthcode.adapters.db.vault import SqlVault
-from healthcode.services.ports import CodeSight, StoredSession, StoredStatus
-
-RESIDENT = "resident"
+from healthcode.services.ports import CodeSight, StoredStatus
 
 
 def _active(column: Any) -> Any:
@@ -33,8 +31,7 @@ def _active(column: Any) -> Any:
 
 _ONE = select(literal(1).label("one")).subquery()
 _READ = select(
-    sessions.c.session_id, sessions.c.kind, sessions.c.ref, sessions.c.role,
-    sessions.c.venue_id, sessions.c.created_at, sessions.c.last_seen, sessions.c.ended_at,
+    *SESSION_COLUMNS,
     subjects.c.subject_id.label("subject"), subjects.c.erased_at,
     statuses.c.subject_id.label("status_of"), statuses.c.colour, statuses.c.rule_ref,
     statuses.c.evidence, statuses.c.since, statuses.c.until, statuses.c.changed_at,
@@ -64,15 +61,7 @@ class SqlCodeSight:
             _READ,
             {"session_id": session_id, "subject_id": subject_id, "sealed": sealed, "city": city},
         ).one()
-        session = None
-        if row.session_id is not None:
-            session = StoredSession(
-                row.session_id, row.kind, row.ref, row.role, row.venue_id, row.created_at,
-                row.last_seen, row.ended_at,
-            )  # fmt: skip
-            if session.kind == RESIDENT:
-                opened = self.links.open([session.ref])
-                session = replace(session, ref=opened[0]) if opened else None
+        session = session_in(row, self.links)
         status = None
         if row.status_of is not None:
             status = StoredStatus(

@@ -174,8 +174,7 @@ class SqlAuditLog:
         once, before the checkpoints that cover them."""
         if not queued:
             return
-        self._lock()
-        size = self.size()
+        size = self.size()  # the callers hold the log's lock (integrate takes it)
         last = self.latest_checkpoint()
         last_size = last.size if last else 0
         latest = self._last_time()

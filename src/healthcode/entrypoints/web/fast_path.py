@@ -10,8 +10,8 @@ goes on to FastAPI untouched, where the route, the deny-by-default check and the
 answer it as every other request is answered: this path can only ever say yes to the one caller
 the general path would also say yes to, with the same code.
 
-The route itself (routes_residents.py) stays the documented one and takes the same fast way
-for requests that reach it with a session token.
+The route itself (routes_residents.py) stays the documented one: it answers what reaches it,
+by the general path.
 
 `GET /health` and `GET /log/checkpoint` (public, the same for everyone) are answered from the
 same copy in memory their routes answer from (public_reads.py), with its ETag; a 404 (no

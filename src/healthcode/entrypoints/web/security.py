@@ -182,13 +182,11 @@ def cross_site(request: Request) -> bool:
     return origin is not None and urlparse(origin).netloc != request.headers.get("host")
 
 
-# Routes whose use case reads the session itself, in its one transaction (the hot paths of
-# "show my code" and of a check-in, services/codes.py: show_own_code, services/checkins.py:
-# check_in_own); each falls back to `signed_in` below for
+# Routes whose use case reads the session itself, in its one transaction (the hot path of a
+# check-in, services/checkins.py: check_in_own; "show my code" has its own, in front of the
+# routes: fast_path.py); each falls back to `signed_in` below for
 # anything but the plain case, so the same checks run as on every other route.
-DEFERRED: frozenset[tuple[str, str]] = frozenset(
-    {("POST", "/residents/{subject_id}/code"), ("POST", "/residents/{subject_id}/checkins")}
-)
+DEFERRED: frozenset[tuple[str, str]] = frozenset({("POST", "/residents/{subject_id}/checkins")})
 
 
 def deferred_token(request: Request) -> str | None:
