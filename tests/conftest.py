@@ -9,7 +9,9 @@ auth). Set HEALTHCODE_TEST_PG=off to skip it on a machine without PostgreSQL; CI
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +86,68 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+class FreshDatabases:
+    """PostgreSQL databases cloned from the template one step ahead of the tests that take
+    them: CREATE DATABASE waits on the disk for most of its 0.4 s, which a thread spends
+    while the previous test runs. Each database is used by one test; the same thread drops
+    it afterwards."""
+
+    AHEAD = 2
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=self.AHEAD)
+        self.used: queue.Queue[str] = queue.Queue()  # dropped by the thread, between creations
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._fill, name="fresh-databases", daemon=True)
+        self.thread.start()
+
+    def _drop_used(self) -> None:
+        while True:
+            try:
+                name = self.used.get_nowait()
+            except queue.Empty:
+                return
+            _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def _fill(self) -> None:
+        while not self.stopping.is_set():
+            self._drop_used()
+            name = f"hc_test_{uuid.uuid4().hex[:12]}"
+            try:
+                _pg_admin(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+            except BaseException as exc:  # handed to the test that waits for it
+                self.ready.put(exc)
+                return
+            while True:
+                try:
+                    self.ready.put(name, timeout=0.5)
+                    break
+                except queue.Full:
+                    self._drop_used()
+                    if self.stopping.is_set():
+                        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                        return
+
+    def take(self) -> str:
+        got = self.ready.get(timeout=120)
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+    def give_back(self, name: str) -> None:
+        self.used.put(name)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+        self._drop_used()
+        while not self.ready.empty():
+            got = self.ready.get_nowait()
+            if isinstance(got, str):
+                _pg_admin(f"DROP DATABASE IF EXISTS {got} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     name = f"hc_template_{uuid.uuid4().hex[:8]}"
@@ -93,6 +157,13 @@ def pg_template() -> Iterator[str]:
     engine.dispose()
     yield name
     _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_template: str) -> Iterator[FreshDatabases]:
+    fresh = FreshDatabases(pg_template)
+    yield fresh
+    fresh.close()
 
 
 BACKENDS = [
@@ -113,11 +184,10 @@ def database_url(
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("pg_template")
-    name = f"hc_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    fresh = request.getfixturevalue("pg_databases")
+    name = fresh.take()
     yield f"{_pg_base()}/{name}"
-    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    fresh.give_back(name)
 
 
 @pytest.fixture
@@ -135,6 +205,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "checkpoint_every_entries": 4,
         "argon2_memory_kib": 64,  # cheap hashes: tests check behaviour, not cost
         "argon2_time_cost": 1,
+        "key_store_scrypt_log2_n": 10,  # a cheap key store KDF, for the same reason
         # Accounts approve at once: the cooling-off period has tests of its own
         # (tests/e2e/test_insiders.py, tests/integration/test_duties.py).
         "staff_cooling_off_hours": 0,

@@ -147,7 +147,11 @@ def build(
     """Wire everything. `migrate` applies the schema; keys are created by `initialise`."""
     engine = engine or make_engine(settings.sqlalchemy_url)
     keyring = KeyRing(
-        KeyStore(settings.keys_dir, settings.key_passphrase.get_secret_value()),
+        KeyStore(
+            settings.keys_dir,
+            settings.key_passphrase.get_secret_value(),
+            settings.key_store_scrypt_log2_n,
+        ),
         log_origin(settings),
     )
     seals = Seals(keyring.checkin_keys, keyring.links, keyring.vault_keys)

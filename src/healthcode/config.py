@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     otp_resend_seconds: int = Field(
         60, ge=10, le=600, description="A new one-time code for the same phone at most this often."
     )
+    key_store_scrypt_log2_n: int = Field(
+        15,
+        ge=10,
+        le=22,
+        description="scrypt cost (N = 2^n, r = 8, p = 1) of the passphrase that encrypts the "
+        "key store, for a store created with it (each store records its own).",
+    )
     argon2_memory_kib: int = Field(
         65536,
         ge=8,

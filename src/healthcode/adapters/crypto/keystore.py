@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1  # a new store's cost; each store records its own
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,80}$")
 
 
@@ -29,9 +29,12 @@ class KeyStoreError(RuntimeError):
 
 
 class KeyStore:
-    def __init__(self, directory: Path, passphrase: str) -> None:
+    def __init__(
+        self, directory: Path, passphrase: str, scrypt_log2_n: int = SCRYPT_LOG2_N
+    ) -> None:
         self.directory = directory
         self._passphrase = passphrase.encode()
+        self._scrypt_n = 2**scrypt_log2_n  # for a store created here; an existing one says its own
         self._kek: AESGCM | None = None
 
     @property
@@ -48,7 +51,7 @@ class KeyStore:
             return
         meta = {
             "kdf": "scrypt",
-            "n": SCRYPT_N,
+            "n": self._scrypt_n,
             "r": SCRYPT_R,
             "p": SCRYPT_P,
             "salt": base64.b64encode(secrets.token_bytes(16)).decode(),
