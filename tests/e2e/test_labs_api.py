@@ -233,6 +233,12 @@ def test_checkins_to_case_to_trace(
     traced = client.post(f"/cases/{case_id}/trace", headers=tracer).json()
     (contact,) = traced["close"]
     assert contact["subject_id"] == other["subject_id"]
+    # The answer came before the contact's colour work, which followed it at once.
+    assert traced["colours_queued"] == 1
+    assert client.get("/health").json()["colour_queue"]["pending"] == 0
+    mine = client.post(f"/residents/{contact['subject_id']}/code",
+                       headers=resident_headers(app, contact["subject_id"]))  # fmt: skip
+    assert mine.json()["colour"] == "red"
     (evidence,) = contact["exposures"]
     assert evidence["venue_id"] == venue["venue_id"]
     assert evidence["seconds"] >= app.settings.trace_min_overlap_seconds

@@ -27,6 +27,7 @@ PERSONAL = (
     "lab_results",
     "cases",
     "statuses",
+    "status_queue",
     "order_subjects",
     "appeals",
     "sessions",

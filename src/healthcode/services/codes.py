@@ -20,6 +20,7 @@ from healthcode.domain.identity import mask_name
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.rulesets import NO_RULE
 from healthcode.domain.status import Status
+from healthcode.services import status_queue
 from healthcode.services.auth import live_resident
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
@@ -105,7 +106,8 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     session, the person, their stored status, their name, the active rule set and the key
     generation (one statement, one read transaction, no write; adapters/db/code_sight.py),
     with the signing key from memory. None whenever the request is anything else (a guardian,
-    an officer, an ended session, a status due to be derived again, ...): the caller then
+    an officer, an ended session, a status due to be derived again, colour work queued by a
+    trace, ...): the caller then
     takes the general path (authenticate, the access gate, issue_health_code), which answers
     those cases as it always has."""
     now = ctx.clock.now()
@@ -115,6 +117,7 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
             sight.name is None
             or sight.ruleset is None
             or _due(sight.status, now)
+            or sight.queued
             or not _caller_is(ctx, sight.session, sight.subject_alive, subject_id, now)
         ):
             return None
@@ -135,8 +138,9 @@ def _caller_is(
 def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
     """A fresh code for a resident or dependant, carrying their stored colour (the derivation
     kept current by every change of their facts and by the sweep) and that colour's rule
-    reference. A stored status whose review instant has passed (the sweep has not come by
-    yet) is derived again first, and a change is logged."""
+    reference. Colour work a trace queued for them is done first (services/status_queue.py),
+    and a stored status whose review instant has passed (the sweep has not come by yet) is
+    derived again first; a change is logged."""
     now = ctx.clock.now()
     with ctx.uow(read_only=True) as uow:
         subject = uow.subjects.get(subject_id)
@@ -146,7 +150,14 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
         key = signing_key(uow, KeyUse.HEALTH, now)
         stored = uow.statuses.get(subject_id)
         green_ref = active_ruleset(uow).ref() if stored is None else ""
+        queued = uow.status_queue.has(subject_id)
     colour, rule_ref = _colour(stored, green_ref)
+    if queued:  # a trace found exposures of theirs a moment ago: their colour work first
+        status_queue.settle(ctx, [subject_id])
+        with ctx.uow(read_only=True) as uow:
+            stored = uow.statuses.get(subject_id)
+            green_ref = active_ruleset(uow).ref() if stored is None else ""
+        colour, rule_ref = _colour(stored, green_ref)
     if _due(stored, now):
         derived: dict[str, Status] = {}
         with ctx.uow() as uow:

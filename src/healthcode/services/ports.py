@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Protocol
 
 from healthcode.domain.appeals import Appeal
-from healthcode.domain.audit import LogEntry
+from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.cases import Case, LabResult
 from healthcode.domain.checkins import CheckIn
 from healthcode.domain.duties import Appointment, StaffChange
@@ -278,6 +278,7 @@ class CodeSight:
     name: str | None
     ruleset: tuple[str, int] | None  # (set id, version) of the active rule set
     keys_version: int
+    queued: bool = False  # colour work is queued for them: the stored status may be behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +321,38 @@ class StatusRepository(Protocol):
         """Everyone with at least one health fact (a test, a case, an exposure, a record)."""
 
     def counts(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedColour:
+    """Colour work a trace left for after its answer: derive this person's colour again (their
+    new exposures from this case, found at `found_at`, are facts already), store and log it as
+    done by `actor` for `reason`, and send the exposure notices."""
+
+    subject_id: str
+    case_id: str
+    found_at: int
+    actor: Actor
+    reason: str
+
+
+class StatusQueue(Protocol):
+    def add(self, items: list[QueuedColour]) -> None:
+        """Queue this work (work already queued stays as it is)."""
+
+    def take(self, limit: int, subject_ids: list[str] | None = None) -> list[QueuedColour]:
+        """The oldest queued work (only these people's, if given), held by this transaction:
+        on PostgreSQL a concurrent taker of anyone's work skips it, and a taker of these
+        people's work waits for this transaction to end; SQLite has one writer at a time."""
+
+    def done(self, items: list[QueuedColour]) -> None:
+        """Remove this work from the queue."""
+
+    def waiting(self) -> tuple[int, int | None]:
+        """How much work is queued, and when the oldest was found."""
+
+    def has(self, subject_id: str) -> bool:
+        """Is colour work queued for this person?"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +444,7 @@ class UnitOfWork(Protocol):
     health_facts: HealthFactRepository
     rulesets: RuleSetRepository
     statuses: StatusRepository
+    status_queue: StatusQueue
     code_sight: CodeSightReader
     checkin_sight: CheckInSightReader
     notices: NoticeRepository

@@ -20,12 +20,10 @@ from healthcode.domain.cases import Case
 from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
 from healthcode.domain.errors import InvalidInput, NotFound
 from healthcode.domain.facts import FactKind, new_fact_id
-from healthcode.domain.status import Status
 from healthcode.domain.tracing import Exposure, TraceRules, Visit, clip, exposures, search_range
+from healthcode.services import status_queue
 from healthcode.services.context import ServiceContext
-from healthcode.services.notices import notify_exposures
 from healthcode.services.ports import StoredExposure, UnitOfWork
-from healthcode.services.status import refresh
 
 TRACE_BASIS = "infectious_disease_control"
 SECONDARY_DAYS = 14  # how long after an exposure a close contact's own visits are followed
@@ -45,6 +43,7 @@ class TraceResult:
     secondary: list[Contact]
     new_exposures: int = 0
     colour_changes: int = 0
+    colours_queued: int = 0  # people whose colour work is queued (trace_case without settle)
 
 
 def visit(c: CheckIn) -> Visit:
@@ -95,7 +94,13 @@ def group(
     return contacts
 
 
-def trace_case(ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2) -> TraceResult:
+def trace_case(
+    ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2, *, settle: bool = True
+) -> TraceResult:
+    """Trace a case: its contacts, stored as exposures with their evidence, and their colour
+    work queued, in one transaction. With `settle`, the colour work is done before returning
+    (colour_changes counts it); without, the caller answers first and settles after (or leaves
+    it to the server's job): colours_queued counts the people waiting for it."""
     if depth not in (1, 2):
         raise InvalidInput("depth is 1 (close contacts) or 2 (and secondary)", field="depth")
     rules = rules_of(ctx)
@@ -126,16 +131,16 @@ def trace_case(ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2) 
                 *stored_exposures(case_id, "secondary", secondary.values(), now),
             ]
         )
-        derived: dict[str, Status] = {}
-        changes = refresh(ctx, uow, {e.subject_id for e in fresh}, now, actor, "exposure", derived)
-        notify_exposures(uow, fresh, derived, now)
+        queued = status_queue.enqueue(uow, fresh, actor, "exposure", now)
         uow.commit()
+    changes = status_queue.settle(ctx, [q.subject_id for q in queued]) if settle else []
     return TraceResult(
         case_id,
         sorted(close.values(), key=lambda c: c.subject_id),
         sorted(secondary.values(), key=lambda c: c.subject_id),
         len(fresh),
         len(changes),
+        0 if settle else len(queued),
     )
 
 
@@ -213,6 +218,7 @@ class OutbreakReport:
     secondary: int = 0
     new_exposures: int = 0
     colour_changes: int = 0
+    colours_queued: int = 0
     traced: list[TraceResult] = field(default_factory=list)
 
 
@@ -226,11 +232,14 @@ def trace_outbreak(
     depth: int = 2,
     progress: Callable[[int], None] | None = None,
     assigned_to: str | None = None,
+    *,
+    settle: bool = True,
 ) -> OutbreakReport:
     """Trace many cases in one batch (default: every open case; for an officer,
     `assigned_to`, every open case assigned to them, and only those). Each case is its own
     transaction and its own log entries, with the case as its purpose; an unknown id (or one
-    not assigned to the officer) refuses the batch before anything is traced."""
+    not assigned to the officer) refuses the batch before anything is traced. The colour work
+    of the whole batch is done after the last case (with `settle`), or left queued."""
     mine: set[str] | None = None
     if assigned_to is not None:
         with ctx.uow(read_only=True) as uow:
@@ -248,15 +257,21 @@ def trace_outbreak(
                     raise NotFound("no such case", field=f"case_ids[{i}]")
     report = OutbreakReport()
     for case_id in wanted:
-        result = trace_case(ctx, case_id, actor, depth)
+        result = trace_case(ctx, case_id, actor, depth, settle=False)
         report.cases += 1
         report.close += len(result.close)
         report.secondary += len(result.secondary)
         report.new_exposures += result.new_exposures
-        report.colour_changes += result.colour_changes
+        report.colours_queued += result.colours_queued
         report.traced.append(result)
         if progress is not None:
             progress(1)
+    if settle:
+        # One pass over the batch's colour work: a contact of several cases is derived once.
+        contacts = {c.subject_id for r in report.traced for c in (*r.close, *r.secondary)}
+        changes = status_queue.settle(ctx)
+        report.colour_changes = sum(1 for c in changes if c.subject_id in contacts)
+        report.colours_queued = 0
     return report
 
 

@@ -57,7 +57,7 @@ class TracedCase:
     case: Case
     contacts: tuple[TracedContact, ...]  # close contacts first
     new_exposures: int
-    colour_changes: int
+    colours_queued: int  # contacts whose colours are derived again once the tracer has these
 
 
 def _rule_for(ctx: ServiceContext, ruleset: RuleSet, level: str, hit: Exposure) -> Rule | None:
@@ -106,7 +106,9 @@ def _contact(
 def trace_with_evidence(
     ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2
 ) -> TracedCase:
-    result = trace_case(ctx, case_id, actor, depth)
+    """Trace a case (its colour work left queued: the caller settles it once the tracer has
+    the contacts) and gather what the tracer's desk shows of each contact."""
+    result = trace_case(ctx, case_id, actor, depth, settle=False)
     everyone = [*result.close, *result.secondary]
     with ctx.uow(read_only=True) as uow:
         case = uow.cases.get_case(case_id)
@@ -120,4 +122,4 @@ def trace_with_evidence(
         cases = {s for s, held in found.items() if any(c.closed_at is None for c in held)}
     contacts = [_contact(ctx, ruleset, names, cases, "close", c) for c in result.close]
     contacts += [_contact(ctx, ruleset, names, cases, "secondary", c) for c in result.secondary]
-    return TracedCase(case, tuple(contacts), result.new_exposures, result.colour_changes)
+    return TracedCase(case, tuple(contacts), result.new_exposures, result.colours_queued)

@@ -1,20 +1,27 @@
 """What showing a code needs, in one statement (services/codes.py: show_own_code).
 
 The session, the person, their stored status and their sealed name are point reads by primary
-key, joined to a one-row select so that each may be missing; the active rule set and the city's
-key generation are scalar subqueries. One round trip to the database, in the caller's read
-transaction, instead of one per table.
+key, joined to a one-row select so that each may be missing; the active rule set, the city's
+key generation and whether colour work is queued for the person are scalar subqueries. One
+round trip to the database, in the caller's read transaction, instead of one per table.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, literal, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, literal, select
 
 from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
 from healthcode.adapters.db.sealing import LinkSeal
-from healthcode.adapters.db.tables import rulesets, sessions, statuses, subjects, trust_lists
+from healthcode.adapters.db.tables import (
+    rulesets,
+    sessions,
+    status_queue,
+    statuses,
+    subjects,
+    trust_lists,
+)
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.services.ports import CodeSight, StoredStatus
 
@@ -42,6 +49,7 @@ _READ = select(
     .where(and_(trust_lists.c.city == bindparam("city"), trust_lists.c.source == "ours"))
     .scalar_subquery()
     .label("keys_version"),
+    exists().where(status_queue.c.subject_id == bindparam("sealed")).label("queued"),
 ).select_from(
     _ONE.outerjoin(sessions, sessions.c.session_id == bindparam("session_id"))
     .outerjoin(subjects, subjects.c.subject_id == bindparam("subject_id"))
@@ -75,4 +83,5 @@ class SqlCodeSight:
             self.vault.open_name(subject_id, row.name),
             (row.set_id, row.set_version) if row.set_id is not None else None,
             row.keys_version or 0,
+            bool(row.queued),
         )

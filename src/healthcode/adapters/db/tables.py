@@ -267,6 +267,22 @@ statuses = Table(
     Index(None, "until"),
 )
 
+# Colour work a trace queued (services/status_queue.py): the contacts whose colours are to be
+# derived again because of the exposures it found, with who traced and why. Rows leave when the
+# work is done; a person with a row here is never shown a stored colour (the code route derives
+# first).
+status_queue = Table(
+    "status_queue",
+    metadata,
+    Column("subject_id", String(32), primary_key=True),  # sealed: the subject-links key
+    Column("case_id", String(40), primary_key=True),
+    Column("found_at", BigInteger, primary_key=True),  # when the trace found the exposures
+    Column("actor_role", String(40), nullable=False),
+    Column("actor_ref", String(80), nullable=False),
+    Column("reason", String(24), nullable=False),
+    Index(None, "found_at"),
+)
+
 notices = Table(
     "notices",
     metadata,

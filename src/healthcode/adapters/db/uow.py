@@ -40,6 +40,7 @@ from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLi
 from healthcode.adapters.db.retention import SqlRetention
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
+from healthcode.adapters.db.status_queue import SqlStatusQueue
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.domain.errors import Unavailable
 from healthcode.services.ports import Clock
@@ -62,6 +63,7 @@ _REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
     "health_facts": lambda u: SqlHealthFacts(u._conn),
     "rulesets": lambda u: SqlRuleSets(u._conn),
     "statuses": lambda u: SqlStatuses(u._conn, u._seals.links, u._seals.days),
+    "status_queue": lambda u: SqlStatusQueue(u._conn, u._seals.links),
     "notices": lambda u: SqlNotices(u._conn, u._seals.days),
     "code_sight": lambda u: SqlCodeSight(u._conn, u._seals.links, u.vault),
     "checkin_sight": lambda u: SqlCheckInSight(u._conn, u._seals.links, u._seals.days),

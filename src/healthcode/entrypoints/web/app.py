@@ -35,7 +35,7 @@ from healthcode.entrypoints.web import (
 )
 from healthcode.entrypoints.web.pages import site as pages
 from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES, HealthOut
-from healthcode.services import anomalies, audit, retention, status
+from healthcode.services import anomalies, audit, retention, status, status_queue
 
 log = logging.getLogger("healthcode.web")
 STATUS_SWEEP_SECONDS = 60
@@ -71,6 +71,8 @@ def background_jobs(built: App) -> list[Coroutine[None, None, None]]:
         # The T-seconds half of the checkpoint rule (AUD-3): sign waiting entries.
         every(built.settings.checkpoint_every_seconds, lambda: audit.checkpoint_now(ctx),
               "periodic checkpoint"),
+        # A trace's colour work, if its own request did not get to it (a process died).
+        every(status_queue.QUEUE_BOUND_SECONDS, lambda: status_queue.settle(ctx), "colour work"),
         # Colours run out by themselves: re-derive (and log) the expired ones.
         every(STATUS_SWEEP_SECONDS, lambda: status.sweep(ctx), "status sweep"),
         # Alerts on colour changes without a health basis, order bursts, non-health clusters.
@@ -109,6 +111,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     def health_now() -> public_reads.Encoded:
         purge = retention.purge_health(built.ctx)
         queue = audit.log_queue(built.ctx)
+        colours = status_queue.state(built.ctx)
         return public_reads.encoded(
             503 if purge.degraded else 200,
             {
@@ -119,6 +122,11 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                     "pending": queue.pending,
                     "oldest_seconds": queue.oldest_seconds,
                     "bound_seconds": LOG_SEQUENCE_SECONDS,
+                },
+                "colour_queue": {
+                    "pending": colours.pending,
+                    "oldest_seconds": colours.oldest_seconds or 0,
+                    "bound_seconds": status_queue.QUEUE_BOUND_SECONDS,
                 },
                 "purge": {
                     "status": purge.status,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from healthcode.adapters.fhir import parse_bundle
@@ -30,9 +30,10 @@ from healthcode.entrypoints.web.schemas import (
     TraceOut,
 )
 from healthcode.entrypoints.web.security import Caller
-from healthcode.services import lab_registry, labs, staff, trace
+from healthcode.services import lab_registry, labs, staff, status_queue, trace
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
+from healthcode.services.context import ServiceContext
 
 router = APIRouter(tags=["labs, lab results and cases"])
 MAX_BODY_BYTES = 20_000_000
@@ -186,15 +187,29 @@ def trace_outbreak(
 
 @router.post("/cases/{case_id}/trace", response_model=TraceOut)
 def trace_case(
-    case_id: str, caller: Caller, ctx: Ctx, depth: Annotated[int, Query(ge=1, le=2)] = 2
+    case_id: str,
+    caller: Caller,
+    ctx: Ctx,
+    later: BackgroundTasks,
+    depth: Annotated[int, Query(ge=1, le=2)] = 2,
 ) -> TraceOut:
     """Close and secondary contacts of a case, with their evidence. Logged with the case.
-    The only way anyone learns where people have been, and only for a confirmed case."""
+    The only way anyone learns where people have been, and only for a confirmed case. The
+    contacts come first: their colours are derived again right after the answer is sent
+    (`colours_queued` people; services/status_queue.py)."""
     with ctx.uow(read_only=True) as uow:
         access_case(uow, caller, case_id, "case.trace")
-    result = trace.trace_case(ctx, case_id, actor_for(ctx, caller), depth)
+    result = trace.trace_case(ctx, case_id, actor_for(ctx, caller), depth, settle=False)
+    later.add_task(settle_after, ctx, result)
     return TraceOut(
         case_id=result.case_id,
         close=[contact_out(c) for c in result.close],
         secondary=[contact_out(c) for c in result.secondary],
+        colours_queued=result.colours_queued,
     )
+
+
+def settle_after(ctx: ServiceContext, result: trace.TraceResult) -> None:
+    """A trace's colour work, once its answer is sent (the server's job does what is left)."""
+    if result.colours_queued:
+        status_queue.settle(ctx, [c.subject_id for c in (*result.close, *result.secondary)])

@@ -101,11 +101,22 @@ class LogQueueOut(BaseModel):
     bound_seconds: int
 
 
+class ColourQueueOut(BaseModel):
+    """Contacts a trace found whose colours are not derived again yet (published bound:
+    `bound_seconds` between a trace's answer and its colour work; a contact asking for their
+    code meanwhile has their colour derived first)."""
+
+    pending: int
+    oldest_seconds: int
+    bound_seconds: int
+
+
 class HealthOut(BaseModel):
     status: str
     city: str
     log_size: int
     log_queue: LogQueueOut
+    colour_queue: ColourQueueOut
     purge: PurgeOut
 
 
@@ -330,6 +341,9 @@ class TraceOut(BaseModel):
     case_id: str
     close: list[ContactOut]
     secondary: list[ContactOut]
+    colours_queued: int = Field(
+        description="contacts whose colours are derived again right after this answer"
+    )
 
 
 class OutbreakIn(Strict):

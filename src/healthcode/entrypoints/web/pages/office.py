@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.background import BackgroundTask
 
 from healthcode.domain.access import OFFICERS, Role, allowed
 from healthcode.domain.accounts import Principal
@@ -24,7 +25,7 @@ from healthcode.entrypoints.web.errors import status_of
 from healthcode.entrypoints.web.pages.office_graph import layout
 from healthcode.entrypoints.web.pages.rendering import PageRoute, redirect, render
 from healthcode.entrypoints.web.security import Caller
-from healthcode.services import labs, orders, staff
+from healthcode.services import labs, orders, staff, status_queue
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
 from healthcode.services.context import ServiceContext
@@ -144,7 +145,11 @@ async def trace_page(
         return render(request, "office/case.html", 422, case_id=case_id, case=case, error=exc)
     actor = actor_for(ctx, caller)
     traced = await run_in_threadpool(trace_with_evidence, ctx, case_id, actor, levels)
-    return render(
+    page = render(
         request, "office/trace.html", traced=traced, graph=layout(traced), depth=levels,
         can_propose=allowed("order.propose", caller.role),
     )  # fmt: skip
+    # The contacts first; their colours right after the page is sent (services/status_queue.py).
+    people = [c.subject_id for c in traced.contacts]
+    page.background = BackgroundTask(status_queue.settle, ctx, people)
+    return page

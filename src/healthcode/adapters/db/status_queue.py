@@ -1,0 +1,104 @@
+"""The queue of colour work left by traces (services/status_queue.py).
+
+Each row names a person (sealed under the subject-links key, as their stored status), the case
+and instant of the trace that found their exposures, and who traced and why. `take` holds the
+rows it returns for the rest of the transaction: on PostgreSQL with FOR UPDATE SKIP LOCKED, so
+that two workers never do the same person's work at once and neither waits for the other (a
+take for named people waits instead, so that it returns after the other's commit); SQLite has
+one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from healthcode.adapters.db.repositories import chunks
+from healthcode.adapters.db.sealing import LinkSeal
+from healthcode.adapters.db.tables import status_queue
+from healthcode.domain.audit import Actor
+from healthcode.services.ports import QueuedColour
+
+
+class SqlStatusQueue:
+    def __init__(self, conn: Connection, links: LinkSeal) -> None:
+        self.conn = conn
+        self.links = links
+
+    def add(self, items: list[QueuedColour]) -> None:
+        if not items:
+            return
+        sealed = self.links.seal([i.subject_id for i in items])
+        rows = [
+            {
+                "subject_id": who,
+                "case_id": i.case_id,
+                "found_at": i.found_at,
+                "actor_role": i.actor.role,
+                "actor_ref": i.actor.ref,
+                "reason": i.reason,
+            }
+            for i, who in zip(items, sealed, strict=True)
+        ]
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.conn.execute(dialect.insert(status_queue).on_conflict_do_nothing(), rows)
+
+    def take(self, limit: int, subject_ids: list[str] | None = None) -> list[QueuedColour]:
+        query: Any = select(status_queue).order_by(
+            status_queue.c.found_at, status_queue.c.subject_id, status_queue.c.case_id
+        )
+        if subject_ids is not None:
+            sealed = list(self.links.find(subject_ids).values())
+            if not sealed:
+                return []
+            query = query.where(
+                or_(*(status_queue.c.subject_id.in_(chunk) for chunk in chunks(sealed)))
+            )
+        query = query.limit(limit)
+        if self.conn.dialect.name == "postgresql":
+            # Anyone's work: skip what another settler holds. These people's: wait for it, so
+            # that the caller reads their colour after that settler's commit.
+            query = query.with_for_update(skip_locked=subject_ids is None)
+        rows = list(self.conn.execute(query))
+        if not rows:
+            return []
+        people = self.links.open([r.subject_id for r in rows])
+        if people is None:  # the key is gone (sunset): nobody's work is left to do
+            self.conn.execute(delete(status_queue))
+            return []
+        return [
+            QueuedColour(who, r.case_id, r.found_at, Actor(r.actor_role, r.actor_ref), r.reason)
+            for r, who in zip(rows, people, strict=True)
+        ]
+
+    def done(self, items: list[QueuedColour]) -> None:
+        if not items:
+            return
+        sealed = self.links.find([i.subject_id for i in items])
+        keys = [
+            (sealed[i.subject_id], i.case_id, i.found_at) for i in items if i.subject_id in sealed
+        ]
+        for start in range(0, len(keys), 300):
+            part = keys[start : start + 300]
+            self.conn.execute(
+                delete(status_queue).where(
+                    tuple_(
+                        status_queue.c.subject_id, status_queue.c.case_id, status_queue.c.found_at
+                    ).in_(part)
+                )
+            )
+
+    def waiting(self) -> tuple[int, int | None]:
+        count, oldest = self.conn.execute(
+            select(func.count(), func.min(status_queue.c.found_at))
+        ).one()
+        return int(count), oldest
+
+    def has(self, subject_id: str) -> bool:
+        sealed = self.links.find_one(subject_id)
+        if sealed is None:
+            return False
+        query = select(status_queue.c.subject_id).where(status_queue.c.subject_id == sealed)
+        return self.conn.execute(query.limit(1)).first() is not None

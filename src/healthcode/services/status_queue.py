@@ -1,0 +1,98 @@
+"""Colour work after a trace: the tracer gets the contacts first, the colours follow at once.
+
+A trace stores its contacts' exposures (the facts their colours rest on) and queues, in the same
+transaction, one piece of colour work per contact (`enqueue`). `settle` does it: re-derive the
+colours (services/status.py: refresh), store and log each change as done by the tracer for the
+trace's reason, and send the exposure notices, in transactions of its own, 500 people at a time.
+Whoever gets there first settles: the tracer's own request once its answer is sent, the server's
+job every second (the published bound), the command line before it prints, or the contact
+asking for their code (services/codes.py: a person with queued work is never shown their stored
+colour; their colour is derived first).
+
+A process that dies between a trace's commit and its settling leaves the work queued, and the
+next settle does it: nothing is lost, and nothing is done twice (work leaves the queue in the
+transaction that does it; on PostgreSQL two settlers skip each other's rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from healthcode.domain.audit import Actor
+from healthcode.domain.status import Status
+from healthcode.services.context import ServiceContext
+from healthcode.services.notices import notify_exposures
+from healthcode.services.ports import QueuedColour, StoredExposure, UnitOfWork
+from healthcode.services.status import SWEEP_BATCH, Change, refresh
+
+QUEUE_BOUND_SECONDS = 1  # the server settles queued colour work at least this often
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    pending: int
+    oldest_seconds: int  # how long the oldest work has waited (0: none waits)
+
+
+def enqueue(
+    uow: UnitOfWork, fresh: Iterable[StoredExposure], actor: Actor, reason: str, now: int
+) -> list[QueuedColour]:
+    """Queue the colour work of these newly stored exposures, in the caller's transaction."""
+    work = {
+        (e.subject_id, e.case_id): QueuedColour(e.subject_id, e.case_id, now, actor, reason)
+        for e in fresh
+    }
+    items = list(work.values())
+    uow.status_queue.add(items)
+    return items
+
+
+def settle(
+    ctx: ServiceContext,
+    subject_ids: list[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Change]:
+    """Do the queued colour work (only these people's, if given); the colour changes made."""
+    changes: list[Change] = []
+    while True:
+        with ctx.uow() as uow:
+            items = uow.status_queue.take(SWEEP_BATCH, subject_ids)
+            if not items:
+                return changes
+            changes += _work(ctx, uow, items)
+            uow.status_queue.done(items)
+            uow.commit()
+        if progress is not None:
+            progress(len(items))
+
+
+def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> list[Change]:
+    now = ctx.clock.now()
+    everyone = sorted({i.subject_id for i in items})
+    found = {(i.subject_id, i.case_id, i.found_at) for i in items}
+    fresh = [
+        e
+        for exposures in uow.exposures.of_subjects(everyone).values()
+        for e in exposures
+        if (e.subject_id, e.case_id, e.found_at) in found and e.withdrawn_at is None
+    ]
+    changes: list[Change] = []
+    derived: dict[str, Status] = {}
+    by_cause: dict[tuple[Actor, str], set[str]] = {}
+    for item in items:
+        by_cause.setdefault((item.actor, item.reason), set()).add(item.subject_id)
+    for (actor, reason), people in sorted(
+        by_cause.items(), key=lambda kv: (kv[0][0].role, kv[0][0].ref, kv[0][1])
+    ):
+        changes += refresh(ctx, uow, people - derived.keys(), now, actor, reason, derived)
+    notify_exposures(uow, fresh, derived, now)
+    return changes
+
+
+def state(ctx: ServiceContext) -> QueueState:
+    """The queue's length and the age of its oldest work (for /health)."""
+    with ctx.uow(read_only=True) as uow:
+        pending, oldest = uow.status_queue.waiting()
+    now = ctx.clock.now()
+    return QueueState(pending, 0 if oldest is None else max(0, now - oldest))
