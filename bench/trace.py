@@ -14,9 +14,14 @@ until now).
 
 Measured, on SQLite and PostgreSQL:
 
-- latency of `trace_case(ctx, case_id, actor, depth=1)` over `--sample` cases (p50, p95, p99):
-  the real service with its transaction, its queries, its log entry and the exposures it stores;
-- the time to trace `--batch` other cases in one batch (`trace_outbreak`, depth 1);
+- latency of `trace_case(ctx, case_id, actor, depth=1, settle=False)` over `--sample` cases
+  (p50, p95, p99): the tracer's answer, as the API and the tracer's page give it: the real
+  service with its transaction, its queries, its log entries, the exposures it stores and the
+  colour work it queues;
+- the colour work that follows each answer (`status_queue.settle` for that case's contacts:
+  derive, store and log their colours, send their notices), timed on its own;
+- the time to trace `--batch` other cases in one batch (`trace_outbreak`, depth 1): until every
+  contact is found and stored, and until the batch's colour work is done;
 - the baseline, in the same run and interleaved case by case: brute-force numpy over arrays
   (venue, subject, start, end) of the same check-ins in memory: for each case, a boolean mask
   over all check-ins finds its visits in the window; for each visit, a boolean mask over all
@@ -67,7 +72,7 @@ from healthcode.domain.audit import Actor
 from healthcode.domain.checkins import HOUR, MAX_DWELL_SECONDS
 from healthcode.domain.identity import DocumentType, mod11_2_check_char
 from healthcode.domain.venues import VenueType
-from healthcode.services import lab_registry, labs, staff, trace
+from healthcode.services import lab_registry, labs, staff, status_queue, trace
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from healthcode.services.ports import Identity
 from ingest import DEFAULT_PG, Database, new_database, settings_for, versions
@@ -78,7 +83,8 @@ DAY = 86400
 DAYS = 14
 QUICK = 1_000_000
 P50_TARGET_MS = 50.0
-RATIO_TARGET = 10.0  # ours / numpy brute force, p50
+RATIO_TARGET = 3.0  # ours / numpy brute force, p50
+BATCH_RATIO_TARGET = 10.0  # a batch of cases, ours / numpy brute force (moonshot: 3×)
 ZIPF = 0.8
 IMPORT_CHUNK = 1_000_000
 PROFILED = 20  # cases traced under cProfile (not in the sample nor the batch)
@@ -116,7 +122,6 @@ def bench_lab(app: App) -> Principal:
         app.ctx, first, "BENCHLAB", "Bench lab", base64.b64encode(public).decode()
     )
     return labs.lab_principal(lab_registry.approve_lab(app.ctx, second, asked.lab_id))
-
 
 
 @dataclass
@@ -349,6 +354,7 @@ class Result:
     checkins: int
     import_seconds: float
     ours_ms: list[float] = field(default_factory=list)
+    settle_ms: list[float] = field(default_factory=list)
     search_ms: list[float] = field(default_factory=list)
     brute_ms: list[float] = field(default_factory=list)
     grouped_ms: list[float] = field(default_factory=list)
@@ -356,6 +362,7 @@ class Result:
     mismatches: int = 0
     batch_cases: int = 0
     batch_seconds: float = 0.0
+    batch_settle_seconds: float = 0.0
     batch_brute_seconds: float = 0.0
     profile: list[tuple[str, float]] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)
@@ -397,7 +404,10 @@ def measure(
     for case_id, person in zip(case_ids[:sample], cases[:sample], strict=True):
         gc.collect()
         t0 = time.perf_counter()
-        traced = trace.trace_case(app.ctx, case_id, TRACER, depth=1)
+        traced = trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)
+        t1 = time.perf_counter()
+        status_queue.settle(app.ctx, [c.subject_id for c in traced.close])
+        result.settle_ms.append((time.perf_counter() - t1) * 1000)
         t1 = time.perf_counter()
         searched = search_only(app, case_id)
         t2 = time.perf_counter()
@@ -421,9 +431,12 @@ def measure(
         console.print(f"{kind}: tracing {len(batch)} cases in one batch")
         gc.collect()
         t0 = time.perf_counter()
-        report = trace.trace_outbreak(app.ctx, batch, TRACER, depth=1)
+        report = trace.trace_outbreak(app.ctx, batch, TRACER, depth=1, settle=False)
         result.batch_seconds = time.perf_counter() - t0
         result.batch_cases = report.cases
+        t0 = time.perf_counter()
+        status_queue.settle(app.ctx)
+        result.batch_settle_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         for case_id, person in zip(batch, cases[sample + PROFILED :], strict=True):
             ref.brute(person, windows[case_id])
@@ -438,7 +451,7 @@ def profile_traces(app: App, case_ids: list[str], top: int = 12) -> list[tuple[s
     profiler = cProfile.Profile()
     profiler.enable()
     for case_id in case_ids:
-        trace.trace_case(app.ctx, case_id, TRACER, depth=1)
+        trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)
     profiler.disable()
     stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     ours = {f: v for f, v in stats.items() if "healthcode" in Path(f[0]).parts}
@@ -513,6 +526,7 @@ def rows_of(results: list[Result]) -> list[list[str]]:
             ]
         )
         for label, values in (
+            ("colour work after each answer (status_queue.settle), same cases", r.settle_ms),
             ("search only (trace_case's own functions, read-only), same cases", r.search_ms),
             ("numpy brute force, same cases", r.brute_ms),
             ("numpy, check-ins pre-grouped by subject and venue", r.grouped_ms),
@@ -536,22 +550,43 @@ def rows_of(results: list[Result]) -> list[list[str]]:
     return rows
 
 
-BATCH_HEADER = ["Database", "Cases", "ours s", "numpy brute force s", "ours ms/case", "ratio"]
+BATCH_HEADER = [
+    "Database",
+    "Cases",
+    "contacts s",
+    "then colours s",
+    "numpy brute force s",
+    "contacts / numpy",
+    "all / numpy",
+    f"Target ≤ {BATCH_RATIO_TARGET:.0f}×",
+]
 
 
 def batch_rows(results: list[Result]) -> list[list[str]]:
-    return [
-        [
-            r.kind,
-            f"{r.batch_cases:,}",
-            f"{r.batch_seconds:.1f}",
-            f"{r.batch_brute_seconds:.1f}",
-            f"{1000 * r.batch_seconds / max(1, r.batch_cases):.1f}",
-            f"{r.batch_seconds / r.batch_brute_seconds:.2f}×" if r.batch_brute_seconds else "—",
-        ]
-        for r in results
-        if r.batch_cases
-    ]
+    rows = []
+    for r in results:
+        if not r.batch_cases or not r.batch_brute_seconds:
+            continue
+        found = r.batch_seconds / r.batch_brute_seconds
+        everything = (r.batch_seconds + r.batch_settle_seconds) / r.batch_brute_seconds
+        verdict = (
+            "PASS"
+            if everything <= BATCH_RATIO_TARGET
+            else ("contacts only" if found <= BATCH_RATIO_TARGET else "FAIL")
+        )
+        rows.append(
+            [
+                r.kind,
+                f"{r.batch_cases:,}",
+                f"{r.batch_seconds:.1f}",
+                f"{r.batch_settle_seconds:.1f}",
+                f"{r.batch_brute_seconds:.1f}",
+                f"{found:.2f}×",
+                f"{everything:.2f}×",
+                verdict,
+            ]
+        )
+    return rows
 
 
 def console_tables(console: Console, results: list[Result]) -> None:
@@ -584,16 +619,20 @@ def interpretation(results: list[Result]) -> str:
         verdict = "meets" if p50 <= P50_TARGET_MS and p50 / brute <= RATIO_TARGET else "misses"
         heavy = sorted(((share, name) for name, share in r.profile[1:]), reverse=True)[:2]
         where = " and ".join(f"`{name.split(' ')[-1]}` {share:.0%}" for share, name in heavy)
+        settle = pct(r.settle_ms, 0.5)
         parts.append(
-            f"{r.kind}, {r.checkins:,} check-ins: `trace_case` p50 {p50:.1f} ms per case, "
-            f"{p50 / brute:.1f}× numpy brute force ({brute:.1f} ms): it {verdict} the targets. "
+            f"{r.kind}, {r.checkins:,} check-ins: `trace_case` (the tracer's answer) p50 "
+            f"{p50:.1f} ms per case, {p50 / brute:.1f}× numpy brute force ({brute:.1f} ms): it "
+            f"{verdict} the targets. The colour work that follows each answer takes {settle:.1f} "
+            f"ms at p50 (p99 {pct(r.settle_ms, 0.99):,.0f} ms). "
             f"The search inside it takes {search:.1f} ms at p50 ({search / brute:.2f}× numpy "
             f"brute force, {search / pct(r.grouped_ms, 0.5):.0f}× the pre-grouped numpy); "
             f"the rest is what a trace stores after the search (profile: {where} of the time). "
             f"The tail (p99 {pct(r.ours_ms, 0.99):,.0f} ms, search p99 "
             f"{pct(r.search_ms, 0.99):,.0f} ms) is the cases who visited the busiest venues, "
             f"with up to {max(r.contacts):,} close contacts each. {r.batch_cases:,} cases in one "
-            f"batch took {r.batch_seconds:,.0f} s."
+            f"batch: contacts in {r.batch_seconds:,.0f} s, then their colours in "
+            f"{r.batch_settle_seconds:,.0f} s."
         )
     return " ".join(parts)
 
@@ -657,8 +696,11 @@ def section(
         their type (about 60 % checked out, the rest closing at the type's maximum dwell). Cases
         are opened by positive lab results (`import_results`) of residents who went out in the
         last three days; infectious window from two days before the sample until now. Each
-        traced case is timed end to end: its transaction, the queries, the log entry, and the
-        exposures and colours it stores. "Search only" times the search inside it alone (its
+        traced case is timed end to end as the tracer waits for it (`settle=False`, as the API
+        and the tracer's page call it): its transaction, the queries, the log entries, the
+        exposures it stores and the colour work it queues. The colour work is timed right after
+        it, on its own (`status_queue.settle` for the case's contacts: their colours derived,
+        stored and logged, their notices sent). "Search only" times the search inside it alone (its
         own functions `visits_in`, `met` and `group` in a read-only unit of work, right after
         the trace, so on warm pages).""",
         f"""The baseline, in the same run and interleaved case by case, is brute-force numpy on
@@ -674,13 +716,14 @@ def section(
         start and end: {load[0]:.2f} and {load[1]:.2f} (other processes shared the machine when
         this is well above 1).""",
         f"""Targets (from the issue): p50 ≤ {P50_TARGET_MS:.0f} ms per case at 10,000,000
-        check-ins, and ≤ {RATIO_TARGET:.0f}× numpy, on SQLite and on PostgreSQL.""",
+        check-ins, and ≤ {RATIO_TARGET:.0f}× numpy; a batch of 1,000 cases ≤
+        {BATCH_RATIO_TARGET:.0f}× numpy; on SQLite and on PostgreSQL.""",
     )
     after = _paragraphs(
         f"""Close contacts per case (p50 / max): {contacts}. Cases whose contacts differ from
         the numpy reference: {mismatches}.""",
-        f"""cProfile of tracing {PROFILED} other cases (their first trace): our functions by
-        cumulative time, as a share of the time in `trace_case`:""",
+        f"""cProfile of tracing {PROFILED} other cases (their first trace, the tracer's
+        answer): our functions by cumulative time, as a share of the time in `trace_case`:""",
     )
     return f"""\
 {intro}
@@ -692,10 +735,10 @@ def section(
 
 {markdown_table(HEADER, rows_of(results), "lrrrrrrr")}
 
-Tracing in one batch (`trace_outbreak`, depth 1, other cases than above; numpy brute force on
-the same cases):
+Tracing in one batch (`trace_outbreak`, depth 1, other cases than above: every contact found
+and stored, then the batch's colour work; numpy brute force on the same cases):
 
-{markdown_table(BATCH_HEADER, batch_rows(results), "lrrrrr")}
+{markdown_table(BATCH_HEADER, batch_rows(results), "lrrrrrrr")}
 
 {after}
 
