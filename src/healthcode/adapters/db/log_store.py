@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
@@ -122,17 +123,11 @@ class SqlAuditLog:
         if not self.uses_queue:
             self.append_many_sequenced(entries, now)
             return
-        self.conn.execute(
-            insert(log_pending),
-            [
-                {
-                    "appended_at": now,
-                    "entry": canonical_entry(e, PENDING_SEQ, now),
-                    "subject_ref": _about(e),
-                }
-                for e in entries
-            ],
-        )
+        self._insert_many(
+            "log_pending",
+            ("appended_at", "entry", "subject_ref"),
+            [(now, canonical_entry(e, PENDING_SEQ, now), _about(e)) for e in entries],
+        )  # in order: the queue's order is pending_id's
         self.queued += len(entries)
 
     def append_sequenced(self, entry: LogEntry, now: int) -> int:
@@ -215,11 +210,19 @@ class SqlAuditLog:
         self, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
     ) -> None:
         """Many rows handed to the driver as they are: the sequencer writes thousands at a
-        time, and building SQLAlchemy's parameters for each row cost more than the insert."""
+        time, and building SQLAlchemy's parameters for each row cost more than the insert. On
+        PostgreSQL with COPY (psycopg's executemany sends a statement per row: 13 µs each in
+        the profile of a trace that logs a thousand reads), in the same transaction."""
         if not rows:
             return
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         names = ", ".join(columns)
+        if self.conn.dialect.name == "postgresql":
+            raw: Any = self.conn.connection.driver_connection
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         marks = ", ".join([mark] * len(columns))
         statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - our names
         self.conn.exec_driver_sql(statement, list(rows))
