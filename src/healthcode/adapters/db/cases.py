@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, select
 
-from healthcode.adapters.db.repositories import as_row, chunks, from_row, tests_present
+from healthcode.adapters.db.repositories import as_row, each_in, from_row, tests_present
 from healthcode.adapters.db.tables import cases, lab_results
 from healthcode.domain.cases import Case, LabResult, TestResult
 
@@ -48,10 +48,10 @@ class SqlCases:
 
     def results_of(self, subject_ids: list[str]) -> dict[str, list[LabResult]]:
         found: dict[str, list[LabResult]] = {s: [] for s in subject_ids}
-        for chunk in chunks(subject_ids):
+        for where in each_in(self.conn, lab_results.c.subject_id, subject_ids):
             rows = self.conn.execute(
                 select(lab_results)
-                .where(lab_results.c.subject_id.in_(chunk))
+                .where(where)
                 .order_by(lab_results.c.sample_time, lab_results.c.lab, lab_results.c.test_id)
             )
             for r in rows:
@@ -63,10 +63,8 @@ class SqlCases:
 
     def cases_of(self, subject_ids: list[str]) -> dict[str, list[Case]]:
         found: dict[str, list[Case]] = {s: [] for s in subject_ids}
-        for chunk in chunks(subject_ids):
-            rows = self.conn.execute(
-                select(cases).where(cases.c.subject_id.in_(chunk)).order_by(cases.c.opened_at)
-            )
+        for where in each_in(self.conn, cases.c.subject_id, subject_ids):
+            rows = self.conn.execute(select(cases).where(where).order_by(cases.c.opened_at))
             for r in rows:
                 found[r.subject_id].append(self._case(r))
         return found

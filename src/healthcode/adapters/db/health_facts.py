@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from healthcode.adapters.db.repositories import as_row, chunks
+from healthcode.adapters.db.bulk import insert_rows
+from healthcode.adapters.db.repositories import as_row, each_in
 from healthcode.adapters.db.sealing import DayKey, DaySeal
 from healthcode.adapters.db.tables import exposures, health_facts
 from healthcode.domain.facts import FactKind, RecordedFact
@@ -108,14 +109,14 @@ class SqlExposures:
                 if e.case_id == case_id and key not in stored:
                     fresh.setdefault(key, e)
         if fresh:
-            self.conn.execute(insert(exposures), seal_exposures(self.days, fresh.values()))
+            insert_rows(self.conn, exposures, seal_exposures(self.days, fresh.values()))
         return list(fresh.values())
 
     def _where(self, column: Any, values: dict[str, int]) -> list[Row[Any]]:
         """Rows whose `column` holds one of `values` (stored value -> its day), on that day."""
         found: list[Row[Any]] = []
-        for chunk in chunks(sorted(values)):
-            rows = self.conn.execute(select(exposures).where(column.in_(chunk)))
+        for where in each_in(self.conn, column, sorted(values)):
+            rows = self.conn.execute(select(exposures).where(where))
             found.extend(r for r in rows if _day(r.start) == values[getattr(r, column.name)])
         return found
 
@@ -176,10 +177,10 @@ class SqlHealthFacts:
 
     def of_subjects(self, subject_ids: list[str]) -> dict[str, list[RecordedFact]]:
         found: dict[str, list[RecordedFact]] = {s: [] for s in subject_ids}
-        for chunk in chunks(subject_ids):
+        for where in each_in(self.conn, health_facts.c.subject_id, subject_ids):
             rows = self.conn.execute(
                 select(health_facts)
-                .where(health_facts.c.subject_id.in_(chunk))
+                .where(where)
                 .order_by(health_facts.c.time, health_facts.c.fact_id)
             )
             for r in rows:

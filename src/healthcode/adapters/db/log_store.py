@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
 
-from healthcode.adapters.db.repositories import from_row
+from healthcode.adapters.db.bulk import insert_tuples
+from healthcode.adapters.db.repositories import each_in, from_row
 from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes, log_pending
 from healthcode.domain import merkle
 from healthcode.domain.audit import (
@@ -156,10 +156,8 @@ class SqlAuditLog:
         if not rows:
             return 0
         self._append_texts([(r.entry, r.appended_at, r.subject_ref) for r in rows], now)
-        ids = [r.pending_id for r in rows]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            self.conn.execute(delete(log_pending).where(log_pending.c.pending_id.in_(chunk)))
+        for where in each_in(self.conn, log_pending.c.pending_id, [r.pending_id for r in rows]):
+            self.conn.execute(delete(log_pending).where(where))
         return len(rows)
 
     def _append_texts(self, queued: Sequence[Queued], now: int) -> None:
@@ -209,23 +207,10 @@ class SqlAuditLog:
     def _insert_many(
         self, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
     ) -> None:
-        """Many rows handed to the driver as they are: the sequencer writes thousands at a
-        time, and building SQLAlchemy's parameters for each row cost more than the insert. On
-        PostgreSQL with COPY (psycopg's executemany sends a statement per row: 13 µs each in
-        the profile of a trace that logs a thousand reads), in the same transaction."""
-        if not rows:
-            return
-        names = ", ".join(columns)
-        if self.conn.dialect.name == "postgresql":
-            raw: Any = self.conn.connection.driver_connection
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        marks = ", ".join([mark] * len(columns))
-        statement = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - our names
-        self.conn.exec_driver_sql(statement, list(rows))
+        """Many rows handed to the driver as they are (adapters/db/bulk.py): the sequencer
+        writes thousands at a time, and building SQLAlchemy's parameters for each row cost
+        more than the insert."""
+        insert_tuples(self.conn, table, columns, rows)
 
     def _last_time(self) -> int:
         found = self.conn.execute(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, select, update
 
-from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from healthcode.adapters.db.repositories import as_row, each_in, from_row
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import appeals, manual_orders, order_subjects
 from healthcode.domain.appeals import Appeal, AppealState
@@ -131,13 +131,13 @@ class SqlOrders:
     def in_force_for(self, subject_ids: list[str]) -> dict[str, list[ManualOrder]]:
         found: dict[str, list[ManualOrder]] = {s: [] for s in subject_ids}
         whose = {v: s for s, v in self.seals.links.find(subject_ids).items()}
-        for chunk in chunks(sorted(whose)):
+        for where in each_in(self.conn, order_subjects.c.subject_id, sorted(whose)):
             rows = self.conn.execute(
                 select(manual_orders, order_subjects.c.subject_id)
                 .join(order_subjects, order_subjects.c.order_id == manual_orders.c.order_id)
                 .where(
                     and_(
-                        order_subjects.c.subject_id.in_(chunk),
+                        where,
                         order_subjects.c.state == SubjectState.APPLIES.value,
                         manual_orders.c.state == OrderState.ACTIVE.value,
                     )

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, func, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from healthcode.adapters.db.bulk import insert_rows
 from healthcode.adapters.db.health_facts import SqlExposures, made_key
-from healthcode.adapters.db.repositories import as_row, chunks, from_row
+from healthcode.adapters.db.repositories import as_row, each_in, from_row
 from healthcode.adapters.db.sealing import DayKey, DaySeal, LinkSeal
 from healthcode.adapters.db.tables import (
     cases,
@@ -84,10 +85,10 @@ class SqlStatuses:
         SQLite: every writer already holds the database's write lock."""
         if self.conn.dialect.name != "postgresql":
             return
-        for chunk in chunks(sorted(subject_ids)):
+        for where in each_in(self.conn, subjects.c.subject_id, sorted(subject_ids)):
             self.conn.execute(
                 select(subjects.c.subject_id)
-                .where(subjects.c.subject_id.in_(chunk))
+                .where(where)
                 .order_by(subjects.c.subject_id)
                 .with_for_update()
             ).all()
@@ -102,8 +103,8 @@ class SqlStatuses:
     def get_many(self, subject_ids: list[str]) -> dict[str, StoredStatus]:
         sealed = list(self.links.find(subject_ids).values())
         found: dict[str, StoredStatus] = {}
-        for chunk in chunks(sealed):
-            rows = list(self.conn.execute(select(statuses).where(statuses.c.subject_id.in_(chunk))))
+        for where in each_in(self.conn, statuses.c.subject_id, sealed):
+            rows = list(self.conn.execute(select(statuses).where(where)))
             found.update((s.subject_id, s) for s in self._opened(rows))
         return found
 
@@ -168,8 +169,7 @@ class SqlNotices:
             (subject,) = key.seal([n.subject_id])
             (exposure,) = key.seal_records([n.exposure_id])
             rows.append({**as_row(n), "subject_id": subject, "exposure_id": exposure})
-        if rows:
-            self.conn.execute(insert(notices), rows)
+        insert_rows(self.conn, notices, rows)
 
     def of_subject(self, subject_id: str) -> list[Notice]:
         keys = self.days.keys()

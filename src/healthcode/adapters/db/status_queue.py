@@ -12,14 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, tuple_
+from sqlalchemy import Connection, delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from healthcode.adapters.db.repositories import chunks
+from healthcode.adapters.db.repositories import each_in
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import status_queue
 from healthcode.domain.audit import Actor
 from healthcode.services.ports import QueuedColour
+
+_DONE = text(
+    "DELETE FROM status_queue AS q"
+    " USING unnest(CAST(:subjects AS text[]), CAST(:cases AS text[]), CAST(:times AS bigint[]))"
+    " AS d(subject_id, case_id, found_at)"
+    " WHERE q.subject_id = d.subject_id AND q.case_id = d.case_id AND q.found_at = d.found_at"
+)
 
 
 class SqlStatusQueue:
@@ -53,9 +60,7 @@ class SqlStatusQueue:
             sealed = list(self.links.find(subject_ids).values())
             if not sealed:
                 return []
-            query = query.where(
-                or_(*(status_queue.c.subject_id.in_(chunk) for chunk in chunks(sealed)))
-            )
+            query = query.where(or_(*each_in(self.conn, status_queue.c.subject_id, sealed)))
         query = query.limit(limit)
         if self.conn.dialect.name == "postgresql":
             # Anyone's work: skip what another settler holds. These people's: wait for it, so
@@ -80,6 +85,16 @@ class SqlStatusQueue:
         keys = [
             (sealed[i.subject_id], i.case_id, i.found_at) for i in items if i.subject_id in sealed
         ]
+        if self.conn.dialect.name == "postgresql":  # three arrays, one statement
+            self.conn.execute(
+                _DONE,
+                {
+                    "subjects": [k[0] for k in keys],
+                    "cases": [k[1] for k in keys],
+                    "times": [k[2] for k in keys],
+                },
+            )
+            return
         for start in range(0, len(keys), 300):
             part = keys[start : start + 300]
             self.conn.execute(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, insert, select
 
-from healthcode.adapters.db.repositories import chunks
+from healthcode.adapters.db.repositories import each_in
 from healthcode.adapters.db.sealing import VaultSeal
 from healthcode.adapters.db.vault_table import vault_identities
 from healthcode.domain.identity import DocumentType
@@ -96,10 +96,8 @@ class SqlVault:
     def commit_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
         keys: dict[str, bytes] = {}
         table = vault_identities
-        for chunk in chunks(subject_ids):
-            rows = self.conn.execute(
-                select(table.c.subject_id, table.c.commit_key).where(table.c.subject_id.in_(chunk))
-            )
+        for where in each_in(self.conn, table.c.subject_id, subject_ids):
+            rows = self.conn.execute(select(table.c.subject_id, table.c.commit_key).where(where))
             opened = self.seal.opener()
             if opened is None:
                 return {}
