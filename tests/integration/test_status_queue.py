@@ -18,6 +18,7 @@ from healthcode.domain.cases import Case
 from healthcode.domain.checkins import CheckIn, CheckInSource
 from healthcode.domain.published import parse_entry
 from healthcode.services import audit, codes, enrolment, notices, status, status_queue, trace
+from healthcode.services.ports import QueuedColour
 from tests.conftest import START, resident_headers
 
 TRACER = Actor("tracer", "t-1")
@@ -142,3 +143,37 @@ def test_settlers_side_by_side_do_each_piece_of_work_once(app: App) -> None:
     assert status_queue.state(app.ctx).pending == 0
     logged = colour_entries(app, before)
     assert len(logged) == len(people)
+
+
+def test_one_persons_failing_work_holds_up_nobody_else(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id, people = seed(app, 3)
+    trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)
+    broken = people[1]
+    real = status_queue.refresh
+
+    def refresh_failing_for_one(ctx, uow, subject_ids, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if broken in set(subject_ids):
+            raise RuntimeError("a fault injected into one person's colour work")
+        return real(ctx, uow, subject_ids, *args, **kwargs)
+
+    monkeypatch.setattr(status_queue, "refresh", refresh_failing_for_one)
+    changes = status_queue.settle(app.ctx)
+    assert sorted(c.subject_id for c in changes) == sorted(set(people) - {broken})
+    assert status_queue.state(app.ctx).pending == 1  # theirs stays queued
+    with pytest.raises(RuntimeError):  # asked for by name (their code): the caller answers
+        status_queue.settle(app.ctx, [broken])
+    monkeypatch.setattr(status_queue, "refresh", real)
+    assert [c.subject_id for c in status_queue.settle(app.ctx)] == [broken]
+    assert status_queue.state(app.ctx).pending == 0
+
+
+def test_the_same_work_queued_twice_is_one_piece_of_work(app: App) -> None:
+    case_id, people = seed(app, 1)
+    item = QueuedColour(people[0], case_id, START, TRACER, "exposure")
+    for _ in range(2):
+        with app.ctx.uow() as uow:
+            uow.status_queue.add([item])
+            uow.commit()
+    assert status_queue.state(app.ctx).pending == 1

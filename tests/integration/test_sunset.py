@@ -14,6 +14,7 @@ from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Conflict
 from healthcode.services import audit, enrolment, health_facts, labs, retention, venues
 from healthcode.services.checkin_import import CheckInRow, import_checkins
+from healthcode.services.ports import QueuedColour
 from healthcode.verifier.audit import verify_log_copy
 from tests.support.labs import import_results as lab_import
 
@@ -64,6 +65,11 @@ def city(app: App) -> tuple[str, str]:
 def test_sunset_deletes_everything_personal_and_attests_it(app: App, clock: FixedClock) -> None:
     who, where = city(app)
     assert count(app, "SELECT count(*) FROM cases") == 1
+    with app.ctx.uow() as uow:  # colour work a trace left queued when the emergency ended
+        (case_id,) = [c.case_id for c in uow.cases.cases_of([who])[who]]
+        uow.status_queue.add([QueuedColour(who, case_id, app.ctx.clock.now(), ADMIN, "exposure")])
+        uow.commit()
+    assert count(app, "SELECT count(*) FROM status_queue") == 1
     before = audit.about_subject(app.ctx, who)
     assert before  # the person's commitments resolve while their key exists
 

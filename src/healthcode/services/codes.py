@@ -148,9 +148,11 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
         if subject is None or subject.erased_at is not None or identity is None:
             raise NotFound("no such resident", field="subject_id")
         key = signing_key(uow, KeyUse.HEALTH, now)
+        # The queue before the status: on PostgreSQL each statement sees the latest commit, so
+        # work found gone here was settled before the status below is read.
+        queued = uow.status_queue.has(subject_id)
         stored = uow.statuses.get(subject_id)
         green_ref = active_ruleset(uow).ref() if stored is None else ""
-        queued = uow.status_queue.has(subject_id)
     colour, rule_ref = _colour(stored, green_ref)
     if queued:  # a trace found exposures of theirs a moment ago: their colour work first
         status_queue.settle(ctx, [subject_id])

@@ -16,6 +16,7 @@ transaction that does it; on PostgreSQL two settlers skip each other's rows).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ from healthcode.services.ports import QueuedColour, StoredExposure, UnitOfWork
 from healthcode.services.status import SWEEP_BATCH, Change, refresh
 
 QUEUE_BOUND_SECONDS = 1  # the server settles queued colour work at least this often
+log = logging.getLogger("healthcode.status_queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,16 +57,47 @@ def settle(
 ) -> list[Change]:
     """Do the queued colour work (only these people's, if given); the colour changes made."""
     changes: list[Change] = []
+    failed: set[str] = set()
     while True:
-        with ctx.uow() as uow:
-            items = uow.status_queue.take(SWEEP_BATCH, subject_ids)
-            if not items:
+        items: list[QueuedColour] = []
+        try:
+            with ctx.uow() as uow:
+                items = uow.status_queue.take(SWEEP_BATCH, subject_ids)
+                if not items:
+                    return changes
+                changes += _work(ctx, uow, items)
+                uow.status_queue.done(items)
+                uow.commit()
+        except Exception:
+            if subject_ids is not None and len(subject_ids) == 1:
+                raise  # one person's work: their caller answers for it
+            # One person's work that fails must not hold up everyone queued behind it: the
+            # batch again, one person at a time; who still fails stays queued, and is logged.
+            log.exception("colour work failed for a batch; settling one person at a time")
+            people = sorted({i.subject_id for i in items} - failed)
+            if not people:  # the queue itself could not be read: the next run tries again
                 return changes
-            changes += _work(ctx, uow, items)
-            uow.status_queue.done(items)
-            uow.commit()
+            for who in people:
+                try:
+                    changes += settle(ctx, [who])
+                except Exception:
+                    failed.add(who)
+                    log.exception("colour work failed for one person; it stays queued")
+            if subject_ids is None and failed >= {i.subject_id for i in items}:
+                return changes  # nothing but failures at the head of the queue
+            continue
         if progress is not None:
             progress(len(items))
+
+
+def settle_quietly(ctx: ServiceContext, subject_ids: list[str]) -> None:
+    """`settle` after an answer was sent: a failure is logged (the server's job, or the
+    person's own code request, does the work later), never raised into the web server."""
+    try:
+        for start in range(0, len(subject_ids), SWEEP_BATCH):
+            settle(ctx, subject_ids[start : start + SWEEP_BATCH])
+    except Exception:
+        log.exception("colour work after an answer failed; it stays queued")
 
 
 def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> list[Change]:
@@ -79,6 +112,7 @@ def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> li
     ]
     changes: list[Change] = []
     derived: dict[str, Status] = {}
+    uow.statuses.hold(everyone)  # everyone at once, in order: settlers never lock crosswise
     by_cause: dict[tuple[Actor, str], set[str]] = {}
     for item in items:
         by_cause.setdefault((item.actor, item.reason), set()).add(item.subject_id)

@@ -223,6 +223,7 @@ class OutbreakReport:
 
 
 MAX_BATCH_CASES = 10_000
+SETTLE_BATCH = 500  # people per settle of a batch's colour work
 
 
 def trace_outbreak(
@@ -268,9 +269,12 @@ def trace_outbreak(
             progress(1)
     if settle:
         # One pass over the batch's colour work: a contact of several cases is derived once.
-        contacts = {c.subject_id for r in report.traced for c in (*r.close, *r.secondary)}
-        changes = status_queue.settle(ctx)
-        report.colour_changes = sum(1 for c in changes if c.subject_id in contacts)
+        # By name, 500 people at a time: what another settler holds is waited for.
+        contacts = sorted({c.subject_id for r in report.traced for c in (*r.close, *r.secondary)})
+        for start in range(0, len(contacts), SETTLE_BATCH):
+            report.colour_changes += len(
+                status_queue.settle(ctx, contacts[start : start + SETTLE_BATCH])
+            )
         report.colours_queued = 0
     return report
 

@@ -50,7 +50,16 @@ class SqlStatusQueue:
             for i, who in zip(items, sealed, strict=True)
         ]
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        self.conn.execute(dialect.insert(status_queue).on_conflict_do_nothing(), rows)
+        stmt = dialect.insert(status_queue)
+        # The same key again (a second trace of the case within the second): update, which on
+        # PostgreSQL waits for a settler holding the row and inserts anew once it is done;
+        # doing nothing would let that settler delete work it never saw.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[status_queue.c.subject_id, status_queue.c.case_id,
+                            status_queue.c.found_at],
+            set_={"reason": stmt.excluded.reason},
+        )  # fmt: skip
+        self.conn.execute(stmt, rows)
 
     def take(self, limit: int, subject_ids: list[str] | None = None) -> list[QueuedColour]:
         query: Any = select(status_queue).order_by(
@@ -70,8 +79,7 @@ class SqlStatusQueue:
         if not rows:
             return []
         people = self.links.open([r.subject_id for r in rows])
-        if people is None:  # the key is gone (sunset): nobody's work is left to do
-            self.conn.execute(delete(status_queue))
+        if people is None:  # the key is gone (sunset, which empties this table too)
             return []
         return [
             QueuedColour(who, r.case_id, r.found_at, Actor(r.actor_role, r.actor_ref), r.reason)

@@ -212,4 +212,5 @@ def trace_case(
 def settle_after(ctx: ServiceContext, result: trace.TraceResult) -> None:
     """A trace's colour work, once its answer is sent (the server's job does what is left)."""
     if result.colours_queued:
-        status_queue.settle(ctx, [c.subject_id for c in (*result.close, *result.secondary)])
+        people = sorted({c.subject_id for c in (*result.close, *result.secondary)})
+        status_queue.settle_quietly(ctx, people)

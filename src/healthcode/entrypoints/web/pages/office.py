@@ -150,6 +150,6 @@ async def trace_page(
         can_propose=allowed("order.propose", caller.role),
     )  # fmt: skip
     # The contacts first; their colours right after the page is sent (services/status_queue.py).
-    people = [c.subject_id for c in traced.contacts]
-    page.background = BackgroundTask(status_queue.settle, ctx, people)
+    people = sorted({c.subject_id for c in traced.contacts})
+    page.background = BackgroundTask(status_queue.settle_quietly, ctx, people)
     return page
