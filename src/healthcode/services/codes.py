@@ -90,6 +90,14 @@ def _colour(status: StoredStatus | None, ruleset_ref: str) -> tuple[Colour, str]
     return Colour[status.colour.upper()], status.rule_ref
 
 
+def _stored_colour(uow: UnitOfWork, subject_id: str) -> tuple[StoredStatus | None, Colour, str]:
+    """Their stored status, with its colour and rule (no stored status: green under the active
+    rule set)."""
+    stored = uow.statuses.get(subject_id)
+    green_ref = active_ruleset(uow).ref() if stored is None else ""
+    return (stored, *_colour(stored, green_ref))
+
+
 def _due(status: StoredStatus | None, now: int) -> bool:
     return status is not None and status.until is not None and status.until <= now
 
@@ -151,15 +159,11 @@ def issue_health_code(ctx: ServiceContext, subject_id: str) -> IssuedCode:
         # The queue before the status: on PostgreSQL each statement sees the latest commit, so
         # work found gone here was settled before the status below is read.
         queued = uow.status_queue.has(subject_id)
-        stored = uow.statuses.get(subject_id)
-        green_ref = active_ruleset(uow).ref() if stored is None else ""
-    colour, rule_ref = _colour(stored, green_ref)
+        stored, colour, rule_ref = _stored_colour(uow, subject_id)
     if queued:  # a trace found exposures of theirs a moment ago: their colour work first
         status_queue.settle(ctx, [subject_id])
         with ctx.uow(read_only=True) as uow:
-            stored = uow.statuses.get(subject_id)
-            green_ref = active_ruleset(uow).ref() if stored is None else ""
-        colour, rule_ref = _colour(stored, green_ref)
+            stored, colour, rule_ref = _stored_colour(uow, subject_id)
     if _due(stored, now):
         derived: dict[str, Status] = {}
         with ctx.uow() as uow:

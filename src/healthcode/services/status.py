@@ -84,8 +84,13 @@ def facts_of(uow: UnitOfWork, subject_id: str) -> list[Fact]:
     return facts_by_subject(uow, [subject_id])[subject_id]
 
 
-def facts_by_subject(uow: UnitOfWork, subject_ids: list[str]) -> dict[str, list[Fact]]:
-    """Everyone's facts at once: one query per fact table (per 500 people), not per person."""
+def facts_by_subject(
+    uow: UnitOfWork,
+    subject_ids: list[str],
+    exposures: dict[str, list[StoredExposure]] | None = None,
+) -> dict[str, list[Fact]]:
+    """Everyone's facts at once: one query per fact table (per 500 people), not per person.
+    Their exposures, if the caller has read them already, are taken as given."""
     facts: dict[str, list[Fact]] = {s: [] for s in subject_ids}
     for subject_id, results in uow.cases.results_of(subject_ids).items():
         facts[subject_id] += [
@@ -106,8 +111,11 @@ def facts_by_subject(uow: UnitOfWork, subject_ids: list[str]) -> dict[str, list[
             )
             for c in found
         ]
-    for subject_id, exposures in uow.exposures.of_subjects(subject_ids).items():
-        facts[subject_id] += [exposure_fact(e) for e in exposures if e.withdrawn_at is None]
+    if exposures is None:
+        exposures = uow.exposures.of_subjects(subject_ids)
+    for subject_id, theirs in exposures.items():
+        if subject_id in facts:
+            facts[subject_id] += [exposure_fact(e) for e in theirs if e.withdrawn_at is None]
     for subject_id, recorded in uow.health_facts.of_subjects(subject_ids).items():
         facts[subject_id] += [f.as_fact() for f in recorded if f.withdrawn_at is None]
     for subject_id, orders in uow.orders.in_force_for(subject_ids).items():
@@ -148,15 +156,17 @@ def refresh(
     actor: Actor,
     reason: str,
     derived: dict[str, Status] | None = None,
+    exposures: dict[str, list[StoredExposure]] | None = None,
 ) -> list[Change]:
     """Re-derive these people's colours in the caller's transaction; log each change. Each
-    derived status is also put in `derived`, if given."""
+    derived status is also put in `derived`, if given; their exposures, if the caller has read
+    them already (`exposures`), are not read again."""
     ruleset = active_ruleset(uow)
     changes: list[Change] = []
     to_store: list[StoredStatus] = []
     everyone = sorted(set(subject_ids))
     uow.statuses.hold(everyone)  # concurrent refreshes of a person take turns (PostgreSQL)
-    all_facts = facts_by_subject(uow, everyone)
+    all_facts = facts_by_subject(uow, everyone, exposures)
     remembered = uow.statuses.get_many(everyone)
     for subject_id in everyone:
         facts = all_facts[subject_id]

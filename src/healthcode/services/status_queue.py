@@ -55,7 +55,19 @@ def settle(
     subject_ids: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Change]:
-    """Do the queued colour work (only these people's, if given); the colour changes made."""
+    """Do the queued colour work (only these people's, if given, 500 at a time); the colour
+    changes made."""
+    if subject_ids is None:
+        return _settle(ctx, None, progress)
+    changes: list[Change] = []
+    for start in range(0, len(subject_ids), SWEEP_BATCH):
+        changes += _settle(ctx, subject_ids[start : start + SWEEP_BATCH], progress)
+    return changes
+
+
+def _settle(
+    ctx: ServiceContext, subject_ids: list[str] | None, progress: Callable[[int], None] | None
+) -> list[Change]:
     changes: list[Change] = []
     failed: set[str] = set()
     while True:
@@ -79,7 +91,7 @@ def settle(
                 return changes
             for who in people:
                 try:
-                    changes += settle(ctx, [who])
+                    changes += _settle(ctx, [who], None)
                 except Exception:
                     failed.add(who)
                     log.exception("colour work failed for one person; it stays queued")
@@ -94,8 +106,7 @@ def settle_quietly(ctx: ServiceContext, subject_ids: list[str]) -> None:
     """`settle` after an answer was sent: a failure is logged (the server's job, or the
     person's own code request, does the work later), never raised into the web server."""
     try:
-        for start in range(0, len(subject_ids), SWEEP_BATCH):
-            settle(ctx, subject_ids[start : start + SWEEP_BATCH])
+        settle(ctx, subject_ids)
     except Exception:
         log.exception("colour work after an answer failed; it stays queued")
 
@@ -104,10 +115,11 @@ def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> li
     now = ctx.clock.now()
     everyone = sorted({i.subject_id for i in items})
     found = {(i.subject_id, i.case_id, i.found_at) for i in items}
+    exposures = uow.exposures.of_subjects(everyone)  # read once: for the colours and notices
     fresh = [
         e
-        for exposures in uow.exposures.of_subjects(everyone).values()
-        for e in exposures
+        for theirs in exposures.values()
+        for e in theirs
         if (e.subject_id, e.case_id, e.found_at) in found and e.withdrawn_at is None
     ]
     changes: list[Change] = []
@@ -119,7 +131,9 @@ def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> li
     for (actor, reason), people in sorted(
         by_cause.items(), key=lambda kv: (kv[0][0].role, kv[0][0].ref, kv[0][1])
     ):
-        changes += refresh(ctx, uow, people - derived.keys(), now, actor, reason, derived)
+        changes += refresh(
+            ctx, uow, people - derived.keys(), now, actor, reason, derived, exposures
+        )
     notify_exposures(uow, fresh, derived, now)
     return changes
 

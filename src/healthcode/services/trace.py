@@ -223,7 +223,6 @@ class OutbreakReport:
 
 
 MAX_BATCH_CASES = 10_000
-SETTLE_BATCH = 500  # people per settle of a batch's colour work
 
 
 def trace_outbreak(
@@ -269,12 +268,9 @@ def trace_outbreak(
             progress(1)
     if settle:
         # One pass over the batch's colour work: a contact of several cases is derived once.
-        # By name, 500 people at a time: what another settler holds is waited for.
+        # By name: what another settler holds is waited for.
         contacts = sorted({c.subject_id for r in report.traced for c in (*r.close, *r.secondary)})
-        for start in range(0, len(contacts), SETTLE_BATCH):
-            report.colour_changes += len(
-                status_queue.settle(ctx, contacts[start : start + SETTLE_BATCH])
-            )
+        report.colour_changes = len(status_queue.settle(ctx, contacts))
         report.colours_queued = 0
     return report
 

@@ -123,7 +123,8 @@ class SqlAuditLog:
         if not self.uses_queue:
             self.append_many_sequenced(entries, now)
             return
-        self._insert_many(
+        insert_tuples(
+            self.conn,
             "log_pending",
             ("appended_at", "entry", "subject_ref"),
             [(now, canonical_entry(e, PENDING_SEQ, now), _about(e)) for e in entries],
@@ -181,8 +182,8 @@ class SqlAuditLog:
             if size - last_size >= self.policy.every_entries:
                 marks.append((size, max(now, latest)))
                 last_size = size
-        self._insert_many("log_entries", ENTRY_COLUMNS, rows)
-        self._insert_many("log_hashes", ("level", "idx", "hash"),
+        insert_tuples(self.conn, "log_entries", ENTRY_COLUMNS, rows)
+        insert_tuples(self.conn, "log_hashes", ("level", "idx", "hash"),
                           [(lv, ix, h) for (lv, ix), h in fresh.items()])  # fmt: skip
         self._known.update(fresh)
         for at_size, at_time in marks:
@@ -203,14 +204,6 @@ class SqlAuditLog:
         for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
             fresh[(level, idx)] = h
         return (seq, time, text, leaf, about)  # ENTRY_COLUMNS
-
-    def _insert_many(
-        self, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
-    ) -> None:
-        """Many rows handed to the driver as they are (adapters/db/bulk.py): the sequencer
-        writes thousands at a time, and building SQLAlchemy's parameters for each row cost
-        more than the insert."""
-        insert_tuples(self.conn, table, columns, rows)
 
     def _last_time(self) -> int:
         found = self.conn.execute(
