@@ -12,6 +12,7 @@ import os
 import queue
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ class FreshDatabases:
 
     def __init__(self, template: str) -> None:
         self.template = template
-        self.ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=self.AHEAD)
+        self.ready: queue.Queue[str] = queue.Queue(maxsize=self.AHEAD)
+        self.failure: BaseException | None = None  # why no more databases come: every taker
         self.used: queue.Queue[str] = queue.Queue()  # dropped by the thread, between creations
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._fill, name="fresh-databases", daemon=True)
@@ -116,8 +118,8 @@ class FreshDatabases:
             name = f"hc_test_{uuid.uuid4().hex[:12]}"
             try:
                 _pg_admin(f"CREATE DATABASE {name} TEMPLATE {self.template}")
-            except BaseException as exc:  # handed to the test that waits for it
-                self.ready.put(exc)
+            except BaseException as exc:  # every test that takes one from now on is told
+                self.failure = exc
                 return
             while True:
                 try:
@@ -130,10 +132,15 @@ class FreshDatabases:
                         return
 
     def take(self) -> str:
-        got = self.ready.get(timeout=120)
-        if isinstance(got, BaseException):
-            raise got
-        return got
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return self.ready.get(timeout=0.5)
+            except queue.Empty:
+                if self.failure is not None:
+                    raise self.failure from None
+                if time.monotonic() > deadline:
+                    raise
 
     def give_back(self, name: str) -> None:
         self.used.put(name)
@@ -143,9 +150,7 @@ class FreshDatabases:
         self.thread.join(timeout=30)
         self._drop_used()
         while not self.ready.empty():
-            got = self.ready.get_nowait()
-            if isinstance(got, str):
-                _pg_admin(f"DROP DATABASE IF EXISTS {got} WITH (FORCE)")
+            _pg_admin(f"DROP DATABASE IF EXISTS {self.ready.get_nowait()} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
