@@ -1,10 +1,9 @@
 """Unit of work: one database transaction with every repository bound to it.
 
-On SQLite the write transactions of one process queue on a lock of their own before `BEGIN
-IMMEDIATE`: SQLite's busy handler makes a waiting writer sleep and poll (1, 2, 5, ... 100 ms),
-so under load writers oversleep the moment the lock is free and the latency tail grows long;
-queued on our lock, the next writer starts as soon as the last one commits. SQLite's own lock
-still guards against writers in other processes.
+On SQLite the write transactions queue on a lock of their own before `BEGIN IMMEDIATE`, in and
+across processes (adapters/db/writer_lock.py): SQLite's busy handler makes a waiting writer sleep
+and poll (1, 2, 5, ... 100 ms), so under load writers oversleep the moment the lock is free and
+the latency tail grows long; queued, the next writer starts as soon as the last one commits.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.status_queue import SqlStatusQueue
 from healthcode.adapters.db.vault import SqlVault
+from healthcode.adapters.db.writer_lock import WriterLock
 from healthcode.domain.errors import Unavailable
 from healthcode.services.ports import Clock
 
@@ -91,7 +91,7 @@ class SqlUnitOfWork:
         *,
         read_only: bool = False,
         one_statement: bool = False,
-        write_lock: threading.RLock | None = None,
+        write_lock: WriterLock | None = None,
         after_entries: Callable[[], None] | None = None,
         opened: Callable[[int], None] | None = None,
         queue_entries: bool = True,
@@ -215,9 +215,9 @@ class SqlUnitOfWorkFactory:
         self.policy = policy
         self.seals = seals  # who a row is about: day keys, the links key, the vault key
         self.clock = clock or SystemClock()
-        # Reentrant: a thread already inside a write transaction that opens another gets
-        # SQLite's own answer (busy, then an error), as without this lock, not a deadlock.
-        self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        self.write_lock = (
+            WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
+        )
         # Group commit (services/group_commit.py): SQLite has one writer at a time; PostgreSQL
         # runs a few batches side by side, within the connection pool (5 by default).
         self.writers = 1 if engine.dialect.name == "sqlite" else 3
@@ -262,6 +262,8 @@ class SqlUnitOfWorkFactory:
         for conn in held:
             with contextlib.suppress(Exception):  # a connection already gone is closed enough
                 conn.close()
+        if self.write_lock is not None:
+            self.write_lock.close()
 
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         if read_only and one_statement:
