@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 SCRYPT_LOG2_N, SCRYPT_R, SCRYPT_P = 15, 8, 1  # a new store's cost; each store records its own
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,80}$")
+SETTLED_NS = 2_000_000_000  # a directory scan is kept once the directory is this long unchanged
 
 
 class KeyStoreError(RuntimeError):
@@ -36,6 +38,7 @@ class KeyStore:
         self._passphrase = passphrase.encode()
         self._scrypt_n = 2**scrypt_log2_n  # for a store created here; an existing one says its own
         self._kek: AESGCM | None = None
+        self._listing: tuple[tuple[int, int], list[str]] | None = None  # stamp, file names
 
     @property
     def _meta_path(self) -> Path:
@@ -149,17 +152,32 @@ class KeyStore:
         return found.st_ino, found.st_mtime_ns
 
     def names(self, prefix: str) -> list[str]:
-        """The names of the stored keys that start with `prefix` (one directory scan)."""
+        """The names of the stored keys that start with `prefix`. The directory is scanned
+        again whenever it changed (a key made or destroyed, by any process, changes its
+        modification time); otherwise one `stat` tells that the last scan still holds."""
         try:
-            entries = list(os.scandir(self.directory))
+            entries = self._entries()
         except FileNotFoundError:
             return []
         found = [
-            entry.name[: -len(".key")]
-            for entry in entries
-            if entry.name.startswith(prefix) and entry.name.endswith(".key")
+            name[: -len(".key")]
+            for name in entries
+            if name.startswith(prefix) and name.endswith(".key")
         ]
         return [name for name in found if NAME.match(name)]
+
+    def _entries(self) -> list[str]:
+        seen = os.stat(self.directory)
+        stamp = (seen.st_ino, seen.st_mtime_ns)
+        held = self._listing
+        if held is not None and held[0] == stamp:
+            return held[1]
+        entries = [entry.name for entry in os.scandir(self.directory)]
+        # A scan in the same clock tick as the directory's last change could miss a second
+        # change within that tick (the time would not move): kept only once the change is old.
+        if time.time_ns() - seen.st_mtime_ns > SETTLED_NS:
+            self._listing = (stamp, entries)
+        return entries
 
     def destroy(self, name: str) -> None:
         path = self._path(name)

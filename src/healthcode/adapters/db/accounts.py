@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from healthcode.adapters.db.repositories import as_row, from_row
 from healthcode.adapters.db.sealing import LinkSeal
@@ -145,12 +145,15 @@ def opened_session(session: StoredSession, links: LinkSeal) -> StoredSession | N
     return replace(session, ref=opened[0]) if opened else None
 
 
-def session_in(row: Row[Any], links: LinkSeal) -> StoredSession | None:
-    """The session read through SESSION_COLUMNS, if the row has one."""
-    mapping = row._mapping
-    if mapping["session_session_id"] is None:
+_SESSION_FIELDS = [(f.name, f"session_{f.name}") for f in fields(StoredSession)]
+
+
+def session_in(row: Any, links: LinkSeal) -> StoredSession | None:
+    """The session read through SESSION_COLUMNS, if the row has one (a SQLAlchemy row or a
+    prepared statement's: adapters/db/prepared.py)."""
+    if row.session_session_id is None:
         return None
-    found = StoredSession(**{f.name: mapping[f"session_{f.name}"] for f in fields(StoredSession)})
+    found = StoredSession(**{name: getattr(row, column) for name, column in _SESSION_FIELDS})
     return opened_session(found, links)
 
 

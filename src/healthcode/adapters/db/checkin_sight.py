@@ -3,7 +3,8 @@
 The session, the person, the venue and the poster are point reads by primary key, joined to a
 one-row select so that each may be missing; the person's check-ins of the last 24 hours (the
 daily cap) are a scalar count over their stored form of each day (its day's key, as
-SqlCheckIns.count_since reads them). One round trip, in the check-in's own transaction.
+SqlCheckIns.count_since reads them). One round trip, in the check-in's own transaction,
+straight through the driver (adapters/db/prepared.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select
 
 from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
 from healthcode.adapters.db.checkins import SubjectCipher
+from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.repositories import venue_of
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import checkins, posters, sessions, subjects, venues
@@ -70,7 +72,7 @@ def _read(days: int) -> Any:
     )  # fmt: skip
 
 
-_READS = {days: _read(days) for days in range(MOST_DAYS + 1)}
+_READS = {days: Prepared(_read(days)) for days in range(MOST_DAYS + 1)}
 
 
 class SqlCheckInSight:
@@ -93,7 +95,7 @@ class SqlCheckInSight:
         }  # fmt: skip
         for i, (day, form) in enumerate(sorted(forms.items())):
             params |= {f"p{i}": form, f"lo{i}": max(since, day), f"hi{i}": day + DAY}
-        row = self.conn.execute(_READS[len(forms)], params).one()
+        row = _READS[len(forms)].one(self.conn, params)
         session = session_in(row, self.links)
         venue = venue_of(row) if row.venue_id is not None else None
         poster = None

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, and_, bindparam, insert, select, update
 
+from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.repositories import as_row
 from healthcode.adapters.db.tables import checkins, subjects
 from healthcode.domain.checkins import CheckIn, CheckInSource
@@ -71,6 +72,7 @@ def _day(instant: int) -> int:
 
 # The single check-in's statements, built once (building one costs more than running it).
 _INSERT = insert(checkins)
+_INSERT_ONE = Prepared(_INSERT)  # every column given: straight through the driver
 _OF_PSEUDONYMS = checkins.c.subject_id.in_(bindparam("pseudonyms", expanding=True))
 _TIMES_SINCE = select(checkins.c.subject_id, checkins.c.time_in).where(
     and_(_OF_PSEUDONYMS, checkins.c.time_in >= bindparam("since"))
@@ -92,7 +94,7 @@ class SqlCheckIns:
     def add(self, checkin: CheckIn) -> None:
         (sealed,) = self.cipher.seal(_day(checkin.time_in), [checkin.subject_id])
         row = {**as_row(checkin), "subject_id": sealed, "source": checkin.source.value}
-        self.conn.execute(_INSERT, row)
+        _INSERT_ONE.run(self.conn, row)
 
     def _sealed(self, checkins: Sequence[CheckIn]) -> list[str]:
         """The stored subject of each check-in: one encryption call per UTC day."""

@@ -3,7 +3,8 @@
 The session, the person, their stored status and their sealed name are point reads by primary
 key, joined to a one-row select so that each may be missing; the active rule set, the city's
 key generation and whether colour work is queued for the person are scalar subqueries. One
-round trip to the database, in the caller's read transaction, instead of one per table.
+round trip to the database, in the caller's read transaction, instead of one per table, run
+straight through the driver (adapters/db/prepared.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, literal, select
 
 from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
+from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import (
     rulesets,
@@ -55,6 +57,7 @@ _READ = select(
     .outerjoin(subjects, subjects.c.subject_id == bindparam("subject_id"))
     .outerjoin(statuses, statuses.c.subject_id == bindparam("sealed"))
 )  # fmt: skip
+_PREPARED = Prepared(_READ)
 
 
 class SqlCodeSight:
@@ -65,10 +68,10 @@ class SqlCodeSight:
 
     def read(self, session_id: str, subject_id: str, city: str) -> CodeSight:
         sealed = self.links.find_one(subject_id) or ""  # "" matches no row: the key is gone
-        row = self.conn.execute(
-            _READ,
+        row = _PREPARED.one(
+            self.conn,
             {"session_id": session_id, "subject_id": subject_id, "sealed": sealed, "city": city},
-        ).one()
+        )
         session = session_in(row, self.links)
         status = None
         if row.status_of is not None:

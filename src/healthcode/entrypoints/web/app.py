@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from healthcode import __version__
 from healthcode.bootstrap import App, build, initialise
@@ -82,6 +83,17 @@ def background_jobs(built: App) -> list[Coroutine[None, None, None]]:
     ]  # fmt: skip
 
 
+class CityApi(FastAPI):
+    """FastAPI with the fast path (`state.front`, fast_path.py) in front of its middleware
+    stack: the hottest requests skip the error, telemetry and body-limit layers, which the
+    fast path does not need (it answers only what cannot fail, and hands on everything else)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        front = getattr(self.state, "front", None)
+        return stack if front is None else front(stack)
+
+
 def create_app(settings: Settings | None = None, built: App | None = None) -> FastAPI:
     if built is None:
         built = build(settings or Settings())
@@ -96,7 +108,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
             for task in tasks:
                 task.cancel()
 
-    app = FastAPI(
+    app = CityApi(
         title="healthcode",
         version=__version__,
         summary="Health codes, place codes and a public transparency log",
@@ -139,13 +151,10 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
 
     app.state.health = public_reads.PublicRead(health_now)
     app.state.checkpoint = public_reads.PublicRead(lambda: routes_log.latest_now(built.ctx))
-    # "Show my code" by a resident's app and the public reads from memory, answered before
-    # routing (entrypoints/web/fast_path.py); everything else goes on to the routes.
-    app.add_middleware(
-        fast_path.FastPath,
-        ctx=built.ctx,
-        public={"/health": app.state.health, "/log/checkpoint": app.state.checkpoint},
-    )
+    # "Show my code" by a resident's app and the public reads from memory, answered in front
+    # of the whole middleware stack (entrypoints/web/fast_path.py); everything else goes on.
+    public = {"/health": app.state.health, "/log/checkpoint": app.state.checkpoint}
+    app.state.front = lambda stack: fast_path.FastPath(stack, ctx=built.ctx, public=public)
 
     @app.get(
         "/health",
