@@ -7,7 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -22,7 +22,7 @@ from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
-from healthcode.domain.venues import Poster, VenueDraft
+from healthcode.domain.venues import Poster, VenueDraft, VenueType
 
 
 class Clock(Protocol):
@@ -105,6 +105,9 @@ class VenueRepository(Protocol):
     def get(self, venue_id: str, *, with_operator: bool = False) -> Venue | None:
         """The venue; its operator's name (sealed: it may name a person) is read only when
         asked for, and is "" otherwise."""
+
+    def types(self, venue_ids: Collection[str]) -> dict[str, VenueType]:
+        """The type of each of these venues that exists (one read for many venues)."""
 
     def add_poster(self, poster: Poster) -> None: ...
     def get_poster(self, venue_id: str, poster_id: str) -> Poster | None: ...
