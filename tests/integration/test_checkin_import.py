@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from healthcode.adapters.db.tables import subjects
 from healthcode.bootstrap import App
@@ -16,6 +18,7 @@ from healthcode.domain.checkins import (
     DAILY_CAP,
     HOUR,
     MAX_DWELL_SECONDS,
+    CheckInBatch,
     CheckInSource,
     new_checkin,
 )
@@ -179,16 +182,81 @@ def test_bulk_writes_belong_to_the_unit_of_work(app: App) -> None:
         new_checkin(place, VenueType.RESTAURANT, who, now - 60 * i, CheckInSource.DEVICE_BATCH)
         for i in range(3)
     ]
+    batch = CheckInBatch.of(CheckInSource.DEVICE_BATCH, made)
+    written: list[int] = []
     with app.ctx.uow() as uow:
-        assert uow.checkins.add_many(made) == set()
+        assert uow.checkins.add_batch(batch, progress=written.append) == set()
         assert len(uow.checkins.of_subject(who, 0)) == 3
+    assert written == [3]
     assert checkins.my_checkins(app.ctx, who) == []
-    with app.ctx.uow() as uow:
-        assert uow.checkins.add_many([*made, replace(made[0], subject_id="nobody")]) == {"nobody"}
-        assert uow.checkins.add_many(made, dry_run=True) == set()
-        assert uow.checkins.of_subject(who, 0) == []  # refused and dry runs write nothing
-        uow.checkins.add_many(made)
-        uow.commit()
-    assert sorted(c.checkin_id for c in checkins.my_checkins(app.ctx, who)) == sorted(
-        c.checkin_id for c in made
+    stranger = CheckInBatch.of(
+        CheckInSource.DEVICE_BATCH, [*made, replace(made[0], subject_id="nobody")]
     )
+    with app.ctx.uow() as uow:
+        assert uow.checkins.add_batch(stranger) == {"nobody"}
+        assert uow.checkins.add_batch(batch, dry_run=True) == set()
+        assert uow.checkins.of_subject(who, 0) == []  # refused and dry runs write nothing
+        uow.checkins.add_batch(batch)
+        uow.commit()
+    assert sorted(checkins.my_checkins(app.ctx, who), key=lambda c: c.checkin_id) == sorted(
+        batch.checkins(), key=lambda c: c.checkin_id
+    )
+
+
+def test_the_types_of_many_venues_are_read_at_once(app: App) -> None:
+    place, shop = venue(app), venue(app, "shop")
+    with app.ctx.uow() as uow:
+        found = uow.venues.types([place, shop, place, "vnope"])
+    assert found == {place: VenueType.RESTAURANT, shop: VenueType.SHOP}
+
+
+def test_stored_client_ids_are_found_by_pair(app: App) -> None:
+    who, place, other = resident(app), venue(app), venue(app)
+    now = app.ctx.clock.now()
+    import_checkins(app.ctx, [CheckInRow(place, who, now - 60, None, "dev-1-000001")], ADMIN)
+    asked = [(place, "dev-1-000001"), (place, "dev-1-000002"), (other, "dev-1-000001")]
+    with app.ctx.uow() as uow:
+        assert uow.checkins.stored_client_ids(asked) == {(place, "dev-1-000001")}
+        assert uow.checkins.stored_client_ids([]) == set()
+
+
+def test_progress_counts_duplicates_first_then_what_is_written(app: App) -> None:
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    rows = [CheckInRow(place, who, now - 3600 + i, None, f"dev-7-{i:06d}") for i in range(5)]
+    import_checkins(app.ctx, rows[:3], ADMIN)
+    done: list[int] = []
+    import_checkins(app.ctx, rows, ADMIN, done.append)
+    assert done == [3, 2]
+    done.clear()
+    import_checkins(app.ctx, rows, ADMIN, done.append)  # all duplicates: nothing to write
+    assert done == [5]
+    done.clear()
+    with pytest.raises(ImportRefused):
+        import_checkins(
+            app.ctx, [*rows, CheckInRow(place, "nobody", now, None)], ADMIN, done.append
+        )
+    assert done == []  # a refused batch reports nothing
+
+
+def test_residents_checked_for_a_batch_stay_live_until_it_commits(app: App) -> None:
+    """The check is held: erasing a resident whose check-ins are being written waits for the
+    import's transaction (PostgreSQL: the resident's row is locked; SQLite: the import holds
+    the write lock from its first statement)."""
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    made = [new_checkin(place, VenueType.RESTAURANT, who, now - 60, CheckInSource.DEVICE_BATCH)]
+    erase = update(subjects).where(subjects.c.subject_id == who).values(erased_at=now)
+    with app.ctx.uow() as uow:
+        assert uow.checkins.add_batch(CheckInBatch.of(CheckInSource.DEVICE_BATCH, made)) == set()
+        with app.engine.connect() as other:
+            driver: Any = other.connection.driver_connection  # no transaction begun yet
+            if app.engine.dialect.name == "postgresql":
+                driver.execute("SET lock_timeout = '200ms'")
+            else:
+                driver.execute("PRAGMA busy_timeout = 200")
+            with pytest.raises(OperationalError):
+                other.execute(erase)
+            other.rollback()
+        uow.commit()
+    assert [c.venue_id for c in checkins.my_checkins(app.ctx, who)] == [place]

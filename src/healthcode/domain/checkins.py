@@ -8,6 +8,7 @@ started after t0 - max_dwell. Check-ins are personal data under retention, not l
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,6 +67,68 @@ class CheckIn:
     def ends_at(self) -> int:
         """When the visit ended: the check-out, or the automatic close."""
         return self.time_out if self.time_out is not None else self.closes_at
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInBatch:
+    """Many check-ins of one source as columns: check-in i is the i-th value of every list. A
+    bulk import holds millions of them, and an object per check-in costs more than storing it."""
+
+    source: CheckInSource
+    venue_ids: list[str]
+    checkin_ids: list[str]
+    subject_ids: list[str]
+    times_in: list[int]
+    closes_at: list[int]
+    times_out: list[int | None]
+    client_ids: list[str | None]
+
+    def __post_init__(self) -> None:
+        columns = (
+            self.checkin_ids,
+            self.subject_ids,
+            self.times_in,
+            self.closes_at,
+            self.times_out,
+            self.client_ids,
+        )
+        if any(len(column) != len(self.venue_ids) for column in columns):
+            raise ValueError("every column of a batch has one value per check-in")
+
+    def __len__(self) -> int:
+        return len(self.venue_ids)
+
+    @classmethod
+    def of(cls, source: CheckInSource, checkins: Sequence[CheckIn]) -> CheckInBatch:
+        """The batch of these check-ins, all of this source."""
+        if any(c.source is not source for c in checkins):
+            raise ValueError(f"every check-in of the batch is of source {source.value}")
+        return cls(
+            source,
+            [c.venue_id for c in checkins],
+            [c.checkin_id for c in checkins],
+            [c.subject_id for c in checkins],
+            [c.time_in for c in checkins],
+            [c.closes_at for c in checkins],
+            [c.time_out for c in checkins],
+            [c.client_id for c in checkins],
+        )
+
+    def checkins(self) -> list[CheckIn]:
+        """The check-ins of the batch, one object each."""
+        return [
+            CheckIn(venue_id, checkin_id, subject_id, time_in, closes_at, self.source, out, client)
+            for venue_id, checkin_id, subject_id, time_in, closes_at, out, client in zip(
+                self.venue_ids,
+                self.checkin_ids,
+                self.subject_ids,
+                self.times_in,
+                self.closes_at,
+                self.times_out,
+                self.client_ids,
+                strict=True,
+            )
+        ]
 
 
 def new_checkin(

@@ -16,9 +16,10 @@ import io
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import add
 
 from healthcode.domain.audit import Actor, LogEntry
-from healthcode.domain.checkins import MAX_DWELL_SECONDS, CheckIn, CheckInSource
+from healthcode.domain.checkins import MAX_DWELL_SECONDS, CheckInBatch, CheckInSource
 from healthcode.domain.errors import InvalidInput
 from healthcode.domain.venues import VenueType
 from healthcode.services.checkins import CLIENT_ID, UPLOAD_BASIS
@@ -28,7 +29,6 @@ from healthcode.services.labs import ImportRefused, RowError, parse_time
 from healthcode.services.ports import UnitOfWork
 
 COLUMNS = ("venue_id", "subject_id", "time_in", "time_out", "client_id")
-CHUNK = 200_000  # check-ins per write (and per progress report)
 FIRST_LINE = 2  # rows[0] is line 2 of a CSV file: line 1 is the header
 
 
@@ -108,21 +108,13 @@ def parse_csv(text: str) -> list[CheckInRow]:
 
 @dataclass
 class _Checked:
-    """What checking the rows found: the check-ins to write, the duplicates, the errors."""
+    """What checking the rows found: the check-ins to write (as columns), the line of each, the
+    duplicates, the errors."""
 
-    fresh: list[CheckIn]
-    lines: list[int]  # line of each fresh check-in
+    batch: CheckInBatch
+    lines: Sequence[int]  # line of each fresh check-in
     duplicates: int
     errors: list[RowError]
-
-
-def _venue_types(uow: UnitOfWork, rows: Sequence[CheckInRow]) -> dict[str, VenueType | None]:
-    """Each venue named by the rows, read once: its type, or None if there is no such venue."""
-    types: dict[str, VenueType | None] = {}
-    for venue_id in dict.fromkeys(row.venue_id for row in rows):
-        venue = uow.venues.get(venue_id) if venue_id else None
-        types[venue_id] = venue.draft.venue_type if venue else None
-    return types
 
 
 def _row_error(row: CheckInRow, venue_type: VenueType | None, latest: int) -> RowError:
@@ -145,79 +137,160 @@ def _row_error(row: CheckInRow, venue_type: VenueType | None, latest: int) -> Ro
     return RowError(0, "client_id", "8 to 64 letters, digits, '-' or '_'")
 
 
-def _known_client_ids(uow: UnitOfWork, rows: Sequence[CheckInRow]) -> set[tuple[str, str]]:
-    """(venue_id, client_id) pairs of these rows that are already stored."""
-    by_venue: dict[str, list[str]] = {}
-    for row in rows:
-        if row.client_id is not None:
-            by_venue.setdefault(row.venue_id, []).append(row.client_id)
-    return {
-        (venue_id, client_id)
-        for venue_id, client_ids in by_venue.items()
-        for client_id in uow.checkins.client_ids(venue_id, client_ids)
-    }
+def _batch(
+    venue_ids: list[str],
+    subject_ids: list[str],
+    times_in: list[int],
+    closes_at: list[int],
+    times_out: list[int | None],
+    client_ids: list[str | None],
+) -> CheckInBatch:
+    # The ids new_checkin draws ("c" and 16 hex digits), drawn in one call and cut apart in C.
+    drawn = secrets.token_bytes(8 * len(venue_ids)).hex(" ", 8)
+    checkin_ids = ("c" + drawn).replace(" ", " c").split(" ") if venue_ids else []
+    return CheckInBatch(
+        CheckInSource.DEVICE_BATCH,
+        venue_ids,
+        checkin_ids,
+        subject_ids,
+        times_in,
+        closes_at,
+        times_out,
+        client_ids,
+    )
 
 
 def _check(ctx: ServiceContext, uow: UnitOfWork, rows: Sequence[CheckInRow], now: int) -> _Checked:
-    types = _venue_types(uow, rows)
-    dwell = {venue: MAX_DWELL_SECONDS[kind] for venue, kind in types.items() if kind is not None}
-    known = _known_client_ids(uow, rows)
+    """Every row checked; the good ones laid out as columns. A bulk import holds millions of
+    rows, so nothing here makes an object per row, and a batch that is all good (the usual
+    case) is checked column by column, each check one pass in C (_all_good); any other batch
+    goes row by row (_each), which names what is wrong with each bad row."""
+    venue_ids = [row.venue_id for row in rows]
+    types = uow.venues.types(set(venue_ids))
+    dwell = {venue: MAX_DWELL_SECONDS[kind] for venue, kind in types.items()}
+    client_ids = [row.client_id for row in rows]
+    pairs = [(v, c) for v, c in zip(venue_ids, client_ids, strict=True) if c is not None]
+    known = uow.checkins.stored_client_ids(pairs) if pairs else set()
     latest = now + ctx.policy.clock_skew_seconds
-    ids = secrets.token_hex(8 * len(rows))  # the ids new_checkin draws, in one call
-    source = CheckInSource.DEVICE_BATCH
+    good = None if known else _all_good(rows, venue_ids, client_ids, pairs, dwell, latest)
+    return good or _each(rows, types, dwell, known, latest)
+
+
+def _all_good(
+    rows: Sequence[CheckInRow],
+    venue_ids: list[str],
+    client_ids: list[str | None],
+    pairs: list[tuple[str, str]],
+    dwell: dict[str, int],
+    latest: int,
+) -> _Checked | None:
+    """The rows as one batch if every row passes every check of _each and none repeats a
+    (venue, client id) pair; None if any fails."""
+    if len(set(pairs)) != len(pairs) or not all(map(CLIENT_ID.match, [c for _, c in pairs])):
+        return None
+    longest = list(map(dwell.get, venue_ids))
+    if None in longest:  # no such venue
+        return None
+    subject_ids = [row.subject_id for row in rows]
+    times_in = [row.time_in for row in rows]
+    if not all(subject_ids) or min(times_in) <= 0 or max(times_in) > latest:
+        return None
+    closes_at = list(map(add, times_in, longest))  # no None in longest: above
+    times_out = [row.time_out for row in rows]
+    if any(
+        time_out is not None and not time_in <= time_out <= closes
+        for time_in, time_out, closes in zip(times_in, times_out, closes_at, strict=True)
+    ):
+        return None
+    batch = _batch(venue_ids, subject_ids, times_in, closes_at, times_out, client_ids)
+    return _Checked(batch, range(FIRST_LINE, FIRST_LINE + len(rows)), 0, [])
+
+
+def _each(
+    rows: Sequence[CheckInRow],
+    types: dict[str, VenueType],
+    dwell: dict[str, int],
+    known: set[tuple[str, str]],
+    latest: int,
+) -> _Checked:
+    """Every row checked on its own: an error for each bad one, duplicates counted and left
+    out, the rest as columns."""
     valid_client = CLIENT_ID.match
-    checked = _Checked([], [], 0, [])
-    fresh, lines = checked.fresh, checked.lines
+    venue_ids: list[str] = []
+    subject_ids: list[str] = []
+    times_in: list[int] = []
+    closes_at: list[int] = []
+    times_out: list[int | None] = []
+    client_ids: list[str | None] = []
+    lines: list[int] = []
+    errors: list[RowError] = []
+    duplicates = 0
     seen: dict[tuple[str, str], int] = {}  # (venue, client id) -> its first line in the batch
-    for index, row in enumerate(rows):
-        venue_id, time_in, time_out, client = row.venue_id, row.time_in, row.time_out, row.client_id
+    for line, row in enumerate(rows, start=FIRST_LINE):
+        venue_id, subject_id, time_in, time_out, client = (
+            row.venue_id,
+            row.subject_id,
+            row.time_in,
+            row.time_out,
+            row.client_id,
+        )
         longest = dwell.get(venue_id)
         if (
             longest is None
-            or not row.subject_id
+            or not subject_id
             or not 0 < time_in <= latest
             or (time_out is not None and not time_in <= time_out <= time_in + longest)
             or (client is not None and not valid_client(client))
         ):
             error = _row_error(row, types.get(venue_id), latest)
-            checked.errors.append(RowError(_line(index), error.field, error.message))
+            errors.append(RowError(line, error.field, error.message))
             continue
         if client is not None:
             key = (venue_id, client)
             if key in seen:
                 message = f"same venue and client_id as line {seen[key]}"
-                checked.errors.append(RowError(_line(index), "client_id", message))
+                errors.append(RowError(line, "client_id", message))
                 continue
-            seen[key] = _line(index)
+            seen[key] = line
             if key in known:
-                checked.duplicates += 1
+                duplicates += 1
                 continue
-        fresh.append(
-            CheckIn(
-                venue_id,
-                "c" + ids[16 * index : 16 * index + 16],
-                row.subject_id,
-                time_in,
-                time_in + longest,
-                source,
-                time_out,
-                client,
-            )
-        )
-        lines.append(index + FIRST_LINE)
-    return checked
+        venue_ids.append(venue_id)
+        subject_ids.append(subject_id)
+        times_in.append(time_in)
+        closes_at.append(time_in + longest)
+        times_out.append(time_out)
+        client_ids.append(client)
+        lines.append(line)
+    batch = _batch(venue_ids, subject_ids, times_in, closes_at, times_out, client_ids)
+    return _Checked(batch, lines, duplicates, errors)
 
 
-def _check_subjects(uow: UnitOfWork, checked: _Checked) -> None:
-    """Every check-in must name a live resident: unknown and erased ones are errors."""
-    gone = uow.checkins.add_many(checked.fresh, dry_run=True)
-    if gone:
-        checked.errors += [
-            RowError(line, "subject_id", "no such resident")
-            for line, checkin in zip(checked.lines, checked.fresh, strict=True)
-            if checkin.subject_id in gone
-        ]
-        checked.errors.sort(key=lambda e: e.line)
+def _not_live(checked: _Checked, gone: set[str]) -> list[RowError]:
+    """An error for each line whose resident is unknown or erased."""
+    return [
+        RowError(line, "subject_id", "no such resident")
+        for line, subject_id in zip(checked.lines, checked.batch.subject_ids, strict=True)
+        if subject_id in gone
+    ]
+
+
+class _Progress:
+    """The caller's progress: the duplicates once the rows have passed every check (as the
+    first check-ins are written, or at the end if there are none), then each part written."""
+
+    def __init__(self, progress: Callable[[int], None], duplicates: int) -> None:
+        self.progress = progress
+        self.duplicates: int | None = duplicates  # None once reported
+
+    def done(self) -> None:
+        if self.duplicates is not None:
+            self.progress(self.duplicates)  # nothing to write
+            self.duplicates = None
+
+    def __call__(self, written: int) -> None:
+        self.done()
+        self.progress(written)
 
 
 def import_checkins(
@@ -230,33 +303,28 @@ def import_checkins(
     whose pair is already stored counts as a duplicate and is skipped. Any bad row refuses the
     whole batch (ImportRefused lists every one) and nothing is written. Once every row is
     checked, `progress(n)` reports rows done, n at a time, adding up to len(rows): first the
-    duplicates, then each chunk of check-ins written. The daily cap does not apply (see the
-    module docstring)."""
+    duplicates, then each part of the check-ins as it is written. The daily cap does not apply
+    (see the module docstring).
+
+    The residents are checked once, in the write transaction, by the repository that writes
+    them: it refuses the batch if anyone is unknown or erased, and holds the answer until the
+    commit, so the check-ins of someone erased meanwhile are never stored."""
     if not rows:
         raise InvalidInput("no rows to import", field="rows", code="empty")
     now = ctx.clock.now()
     with ctx.uow() as uow:
         require_emergency(uow)
         checked = _check(ctx, uow, rows, now)
-        _check_subjects(uow, checked)
-        if checked.errors:
-            raise ImportRefused(checked.errors)
-        if progress is not None:
-            progress(len(rows) - len(checked.fresh))  # duplicates: nothing to write
-        for start in range(0, len(checked.fresh), CHUNK):
-            chunk = checked.fresh[start : start + CHUNK]
-            gone = uow.checkins.add_many(chunk)
-            if gone:  # erased by someone else since the check (PostgreSQL): refuse, roll back
-                lines = checked.lines[start : start + CHUNK]
-                raise ImportRefused(
-                    [
-                        RowError(line, "subject_id", "no such resident")
-                        for line, checkin in zip(lines, chunk, strict=True)
-                        if checkin.subject_id in gone
-                    ]
-                )
-            if progress is not None:
-                progress(len(chunk))
+        if checked.errors:  # refused already: name the unknown and erased residents too
+            gone = uow.checkins.add_batch(checked.batch, dry_run=True)
+            errors = sorted([*checked.errors, *_not_live(checked, gone)], key=lambda e: e.line)
+            raise ImportRefused(errors)
+        report = _Progress(progress, len(rows) - len(checked.batch)) if progress else None
+        gone = uow.checkins.add_batch(checked.batch, progress=report)
+        if gone:  # nothing was written
+            raise ImportRefused(_not_live(checked, gone))
+        if report is not None:
+            report.done()
         uow.log.append(
             LogEntry(
                 "checkins.imported",
@@ -265,9 +333,9 @@ def import_checkins(
                 "batch",
                 "contact_tracing",
                 UPLOAD_BASIS,
-                details={"imported": len(checked.fresh), "duplicates": checked.duplicates},
+                details={"imported": len(checked.batch), "duplicates": checked.duplicates},
             ),
             now,
         )
         uow.commit()
-    return BulkReport(len(checked.fresh), checked.duplicates)
+    return BulkReport(len(checked.batch), checked.duplicates)

@@ -7,7 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
@@ -15,14 +15,14 @@ from typing import Protocol
 from healthcode.domain.appeals import Appeal
 from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.cases import Case, LabResult
-from healthcode.domain.checkins import CheckIn
+from healthcode.domain.checkins import CheckIn, CheckInBatch
 from healthcode.domain.duties import Appointment, StaffChange
 from healthcode.domain.facts import RecordedFact
 from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
-from healthcode.domain.venues import Poster, VenueDraft
+from healthcode.domain.venues import Poster, VenueDraft, VenueType
 
 
 class Clock(Protocol):
@@ -106,6 +106,9 @@ class VenueRepository(Protocol):
         """The venue; its operator's name (sealed: it may name a person) is read only when
         asked for, and is "" otherwise."""
 
+    def types(self, venue_ids: Collection[str]) -> dict[str, VenueType]:
+        """The type of each of these venues that exists (one read for many venues)."""
+
     def add_poster(self, poster: Poster) -> None: ...
     def get_poster(self, venue_id: str, poster_id: str) -> Poster | None: ...
     def current_poster(self, venue_id: str) -> Poster | None: ...
@@ -171,7 +174,22 @@ class AuditLog(Protocol):
 
 class CheckInRepository(Protocol):
     def add(self, checkin: CheckIn) -> None: ...
-    def add_many(self, checkins: list[CheckIn], *, dry_run: bool = False) -> set[str]: ...
+    def add_batch(
+        self,
+        batch: CheckInBatch,
+        *,
+        dry_run: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> set[str]:
+        """The subject ids of the batch that are not live residents (unknown or erased),
+        checked once in this transaction and held so until it ends: nobody checked live here
+        can be erased before the check-ins are committed. Unless there are any, or this is a
+        dry run, the check-ins are added, in the transaction, and `progress(n)` is called as
+        each n of them are written."""
+
+    def stored_client_ids(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (venue_id, client_id) pairs are already stored."""
+
     def get(self, venue_id: str, checkin_id: str) -> CheckIn | None: ...
     def set_time_out(self, checkin: CheckIn, time_out: int) -> None: ...
     def client_ids(self, venue_id: str, client_ids: list[str]) -> set[str]: ...

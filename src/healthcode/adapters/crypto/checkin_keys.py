@@ -32,7 +32,7 @@ from healthcode.adapters.crypto.permutation import (
     Permutations,
     is_record,
     pack_record,
-    pack_subject,
+    pack_subjects,
     unpack_record,
 )
 
@@ -68,7 +68,7 @@ class DayKey:
 
     def seal(self, subject_ids: Sequence[str]) -> list[str]:
         """The stored form of each subject id. Raises ValueError for anything else."""
-        blocks = b"".join(pack_subject(s) for s in subject_ids)
+        blocks = pack_subjects(subject_ids)
         return self.cipher.seal(blocks) if blocks else []
 
     def find(self, subject_ids: Sequence[str]) -> list[str]:

@@ -5,7 +5,7 @@ Each works on the connection of the current unit of work, so nothing here commit
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import fields, replace
 from typing import Any, TypeVar
 
@@ -90,6 +90,10 @@ def from_row(cls: type[T], row: Row[Any]) -> T:
 # more than running it; SQLAlchemy caches the compiled form per statement (bench/ingest.py).
 _SUBJECT = select(subjects).where(subjects.c.subject_id == bindparam("subject_id"))
 _VENUE = select(venues).where(venues.c.venue_id == bindparam("venue_id"))
+_VENUE_TYPES = select(venues.c.venue_id, venues.c.venue_type).where(
+    venues.c.venue_id.in_(bindparam("venue_ids", expanding=True))
+)
+VENUE_CHUNK = 900  # venue ids per query (SQLite allowed at most 999 parameters until 3.32)
 _POSTER = select(posters).where(
     and_(posters.c.venue_id == bindparam("venue_id"), posters.c.poster_id == bindparam("poster_id"))
 )
@@ -184,6 +188,15 @@ class SqlVenues:
         if not with_operator:
             return venue_of(row)
         return venue_of(row, self.seals.open_text(OPERATOR, row.venue_id, row.operator))
+
+    def types(self, venue_ids: Collection[str]) -> dict[str, VenueType]:
+        wanted = sorted(set(venue_ids))
+        found: dict[str, VenueType] = {}
+        for start in range(0, len(wanted), VENUE_CHUNK):
+            chunk = wanted[start : start + VENUE_CHUNK]
+            for venue_id, kind in self.conn.execute(_VENUE_TYPES, {"venue_ids": chunk}):
+                found[venue_id] = VenueType(kind)
+        return found
 
     def add_poster(self, poster: Poster) -> None:
         values = as_row(poster)
