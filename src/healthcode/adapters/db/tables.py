@@ -252,6 +252,8 @@ rulesets = Table(
     Column("digest", String(64), nullable=False),
     Column("loaded_at", BigInteger, nullable=False),
     Column("activated_at", BigInteger),
+    # the active rule set (the newest activated), read by every "show my code"
+    Index("ix_rulesets_active", "activated_at", "loaded_at"),
 )
 
 statuses = Table(
