@@ -146,3 +146,54 @@ def test_the_daily_cap_holds_over_http_across_midnight(
     clock.set(midnight - 1800 + DAY + DAILY_CAP // 2 * 10)  # the first half is 24 hours old
     again = client.post(f"/residents/{subject}/checkins", json=body, headers=me)
     assert again.status_code == 201, again.text
+
+
+def test_the_fast_path_answers_a_check_in_as_the_route_does(client: TestClient, app: App) -> None:
+    """A resident's own check-in with a bearer token is answered in front of the routes
+    (entrypoints/web/fast_path.py); the same request with the session cookie goes through the
+    route. Both answer alike, and whatever the fast path does not take (bad input, a refusal)
+    reaches the route with its body as it came."""
+    subject, me = enrol(app)
+    venue, _ = place(client, app)
+    body = {"place_code": venue["place_code"]}
+    token = me["Authorization"].removeprefix("Bearer ")
+    url = f"/residents/{subject}/checkins"
+    fast = client.post(url, json=body, headers=me)
+    client.cookies.set("hc_session", token)
+    general = client.post(url, json=body)
+    client.cookies.clear()
+    assert fast.status_code == general.status_code == 201
+    assert fast.headers["content-type"] == general.headers["content-type"]
+    (a,), (b,) = fast.json(), general.json()
+    assert a.keys() == b.keys()
+    assert (a["venue_id"], a["subject_id"], a["source"]) == (
+        b["venue_id"],
+        b["subject_id"],
+        b["source"],
+    )
+    assert a["checkin_id"] != b["checkin_id"]
+    # Bad input and a refusal: the route's answers, nothing stored.
+    for sent, status, field in (
+        ({"place_code": "PLACE1:not-a-code"}, 422, "place_code"),
+        ({"dependants": []}, 422, "place_code"),
+        ({"place_code": venue["place_code"], "extra": 1}, 422, "extra"),
+    ):
+        refused = client.post(url, json=sent, headers=me)
+        assert refused.status_code == status, refused.text
+        assert field in refused.text
+    not_json = client.post(
+        url, content=b"{not json", headers={**me, "Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 422
+    assert len(client.get(url, headers=me).json()) == 2
+    # Another resident's token for this resident: the route's answer (as for no such
+    # resident: 404), not a check-in.
+    _, other = enrol_another(app)
+    assert client.post(url, json=body, headers=other).status_code == 404
+    assert len(client.get(url, headers=me).json()) == 2
+
+
+def enrol_another(app: App) -> tuple[str, dict[str, str]]:
+    other = {**RESIDENT, "name": "钱三", "doc_number": "440106199001010013", "phone": "13912345679"}
+    subject = enrolment.enrol_resident(app.ctx, enrolment.EnrolResident(**other)).subject_id
+    return subject, resident_headers(app, subject)

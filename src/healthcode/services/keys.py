@@ -282,8 +282,10 @@ def trust_store(ctx: ServiceContext) -> TrustStore:
 
     Parsed stores are cached by (city, version, anchor) of each list, so a new version (a key
     withdrawn, a city added) takes effect on the next verification. Each call asks the database
-    only for those versions; documents are read and checked again only when they changed."""
-    with ctx.uow(read_only=True) as uow:
+    only for those versions, in one statement (no transaction around it: a changed version
+    reads the lists once more, and the store is keyed by what that read found); documents are
+    read and checked again only when they changed."""
+    with ctx.uow(read_only=True, one_statement=True) as uow:
         return trust_store_in(uow)
 
 

@@ -154,7 +154,9 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     # "Show my code" by a resident's app and the public reads from memory, answered in front
     # of the whole middleware stack (entrypoints/web/fast_path.py); everything else goes on.
     public = {"/health": app.state.health, "/log/checkpoint": app.state.checkpoint}
-    app.state.front = lambda stack: fast_path.FastPath(stack, ctx=built.ctx, public=public)
+    app.state.front = lambda stack: fast_path.FastPath(
+        stack, ctx=built.ctx, public=public, limiters=app.state.limiters
+    )
 
     @app.get(
         "/health",

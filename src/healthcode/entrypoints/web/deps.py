@@ -37,9 +37,18 @@ def limit_key(request: Request, kind: str, key: str) -> None:
     _limit(request, kind, key)
 
 
+# Scope key: (kind, key, wait) of the token the fast path took for this request in front of the
+# routes (fast_path.py), so that the route's limit neither takes a second one nor lets it pass.
+TAKEN = "healthcode.rate_taken"
+
+
 def _limit(request: Request, kind: str, key: str) -> None:
-    limiter: RateLimiter = request.app.state.limiters[kind]
-    wait = limiter.take(key)
+    taken = request.scope.get(TAKEN)
+    if taken is not None and taken[:2] == (kind, key):
+        wait = taken[2]
+    else:
+        limiter: RateLimiter = request.app.state.limiters[kind]
+        wait = limiter.take(key)
     if wait > 0:
         raise HTTPException(
             429,

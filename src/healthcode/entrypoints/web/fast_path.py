@@ -20,24 +20,38 @@ checkpoint yet) or any other method goes on to the routes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from healthcode.adapters.ratelimit import RateLimiter
+from healthcode.domain.labs import SIGNATURE_HEADER
+from healthcode.entrypoints.web.deps import TAKEN
 from healthcode.entrypoints.web.public_reads import CACHE_CONTROL, Encoded, PublicRead
-from healthcode.services import codes
+from healthcode.entrypoints.web.routes_checkins import checkin_out
+from healthcode.entrypoints.web.schemas import CheckInIn
+from healthcode.services import checkins, codes
 from healthcode.services.context import ServiceContext
 
 PATH = re.compile(r"^/residents/([0-9a-f]{32})/code$")
+CHECKIN_PATH = re.compile(r"^/residents/([0-9a-f]{32})/checkins$")
+MAX_BODY = 16 * 1024  # a check-in's body is a place code (≤ 2 KiB) and ≤ 10 dependants
 
 
 class FastPath:
-    def __init__(self, app: ASGIApp, ctx: ServiceContext, public: dict[str, PublicRead]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        ctx: ServiceContext,
+        public: dict[str, PublicRead],
+        limiters: dict[str, RateLimiter],
+    ) -> None:
         self.app = app
         self.ctx = ctx
         self.public = public
+        self.limiters = limiters
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -51,6 +65,10 @@ class FastPath:
                     await _send_public(send, found, _header(scope["headers"], b"if-none-match"))
                     return
         if scope["type"] == "http" and scope["method"] == "POST":
+            checking_in = CHECKIN_PATH.match(scope["path"])
+            if checking_in:
+                await self._check_in(scope, receive, send, checking_in.group(1))
+                return
             found = PATH.match(scope["path"])
             token = _bearer(scope["headers"]) if found else None
             if found and token:
@@ -68,6 +86,73 @@ class FastPath:
                     })  # fmt: skip
                     return
         await self.app(scope, receive, send)
+
+    async def _check_in(self, scope: Scope, receive: Receive, send: Send, subject: str) -> None:
+        """A resident's own check-in: the rate limit, the body, then `check_in_own` (session,
+        gate, poster and write in one transaction, committed with the others of the moment).
+        Anything else, a refusal included, goes on to the route with the body as it came (the
+        route's answer is the one every caller gets; a refused check-in wrote nothing)."""
+        headers = scope["headers"]
+        token = _bearer(headers)
+        body, complete = await _body(receive)
+        onward = _replay(body, complete, receive)
+        limiter = self.limiters.get("resident")
+        if (
+            token is None
+            or not complete
+            or limiter is None
+            or _header(headers, SIGNATURE_HEADER.encode()) is not None
+        ):
+            await self.app(scope, onward, send)
+            return
+        wait = limiter.take(subject)
+        scope[TAKEN] = ("resident", subject, wait)  # the route's limit takes no second one
+        if wait > 0:  # over the limit: the route answers 429
+            await self.app(scope, onward, send)
+            return
+        made = None
+        try:
+            asked = CheckInIn.model_validate_json(body)
+            made = await asyncio.wrap_future(
+                checkins.check_in_own(self.ctx, token, subject, asked.place_code, asked.dependants)
+            )
+        except Exception:  # bad input, a refusal, a failure: the route's to answer
+            made = None
+        if made is None:
+            await self.app(scope, onward, send)
+            return
+        await _send_json(send, [checkin_out(c).model_dump(mode="json") for c in made], 201)
+
+
+async def _body(receive: Receive) -> tuple[bytes, bool]:
+    """The request's body, up to MAX_BODY bytes; False if it is longer or never came whole
+    (the route then reads the rest)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > MAX_BODY:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """`receive` for the route: the body read so far, then whatever else comes."""
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return again
 
 
 def _header(headers: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
@@ -95,11 +180,11 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _send_json(send: Send, body: dict[str, Any]) -> None:
+async def _send_json(send: Send, body: object, status: int = 200) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
     await send({
         "type": "http.response.start",
-        "status": 200,
+        "status": status,
         "headers": [(b"content-type", b"application/json"),
                     (b"content-length", str(len(data)).encode()),
                     (b"cache-control", b"no-store")],

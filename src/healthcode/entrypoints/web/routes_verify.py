@@ -18,7 +18,10 @@ router = APIRouter(
 
 
 @router.post("", response_model=GuardVerdictOut)
-def verify_code(body: VerifyIn, ctx: Ctx) -> GuardVerdictOut:
+async def verify_code(body: VerifyIn, ctx: Ctx) -> GuardVerdictOut:
+    """On the event loop: the trust lists come from memory after one statement that takes no
+    lock (their versions), and the rest is the signature check (as "show my code" signs there).
+    In a thread, each check waited for the interpreter behind the event loop under load."""
     return GuardVerdictOut(**verify.verify_text(ctx, body.code).for_guard())
 
 
