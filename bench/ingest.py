@@ -1121,50 +1121,34 @@ On PostgreSQL the rows also go through the day partitions (past days into the de
 whose unique indexes carry time_in, and the import's Python work before its COPY runs while
 the server waits, where the floor's only such work is its sort.
 
-Single check-ins over HTTP. Each request is CPU-bound in Python: the service call alone (place
-code signature check, six queries built by SQLAlchemy Core in two transactions, the commit's
-`fsync`) costs the in-process time in the table, and the HTTP stack (uvicorn, Starlette,
-FastAPI with pydantic, a thread hop per request) about as much again. Two thousand requests/s on
-two cores needs at most 1 ms of CPU per request for everything: server, database and load
-generator. A second worker on SQLite adds little: writers in two processes meet at SQLite's
-write lock, whose busy handler sleeps rather than queues, so the server's cores are not kept
-busy (see "cores busy").
+Single check-ins over HTTP. A resident's own check-in is one piece of work in a transaction
+shared with the other check-ins of the moment (services/group_commit.py: one writer thread per
+process takes every check-in waiting, runs them in one transaction and answers each once the
+commit returned), and that piece is one statement (adapters/db/checkin_sight.py: the session,
+the person, the venue, the poster and the daily cap) and one insert, both compiled once and
+handed straight to the driver (adapters/db/prepared.py). The request is taken in front of
+FastAPI (entrypoints/web/fast_path.py: the rate limit, the body, the work), and anything that is
+not a plain yes goes on to the route. Two thousand requests/s on two cores leaves at most 1 ms
+of CPU per request for everything: server, database and load generator. What is left,
+profiled on the server under load (py-spy) and in-process (cProfile of the writer's batches):
+the writer's work is about 0.3 ms a check-in (the statement, the insert with its four indexes,
+the day key's look at its file for sealing, the commit), the event loop's share about as much
+(uvicorn's parsing and sending, the thread hop and its wake-up), and the two take turns on one
+interpreter. A second SQLite worker adds little: the two processes take turns at the one write
+lock (since this stop in the kernel's queue, `flock`, instead of SQLite's busy handler, whose
+naps made requests wait over 2 s under load).
 
-What was done for single check-ins, each step measured on the way (in-process CPU per
-check-in with cProfile and a 2 s loop; the server with py-spy under the same load as (a)):
-- The check-in path's statements (resident, venue, poster, daily-cap count, insert) are built
-  once with bound parameters: building a SQLAlchemy statement and its cache key cost more than
-  running it. In-process CPU per check-in about 2.1 → 1.45 ms.
-- The place code's trust-list versions, venue and poster are read in one read transaction (three
-  transactions per check-in → two). About 1.45 → 1.2 ms.
-- The request dependencies (service context, rate limit) are `async def`, and the ingest routes
-  are `async def` handing only the service call to the thread pool: FastAPI runs every plain `def`
-  dependency in the pool and, for a `def` route, validates the response there too, so a request
-  took three thread hops and now takes one. Waking pool threads fell from 19 % to 11 % of the
-  server's CPU samples. The OpenAPI document is unchanged.
-- `healthcode serve` runs uvicorn on uvloop and httptools (now dependencies; uvicorn picks them
-  by itself for `--workers`).
-- SQLite: the writers of a process queue on a lock before `BEGIN IMMEDIATE` (the unit of work),
-  so a writer starts as soon as the last one commits instead of waking from the busy handler's
-  sleep (not measured apart from the other steps here; an earlier trial gave p99 at 32
-  connections from about 650 to about 100 ms).
-
-All of it together, before → after, measured back to back on the same machine while other work
-was running on it (load average 2 to 7: both runs are well below what a quiet machine gives, and
-the table above is the "after" run): SQLite, 1 worker, 129 → 264 req/s, server CPU 7.16 → 3.21
-ms per check-in, p99 1,850 → 276 ms; SQLite, 2 workers, 164 → 292 req/s (6.62 → 3.26 ms);
-PostgreSQL, 1 worker, 88 → 195 req/s (10.84 → 5.10 ms); PostgreSQL, 2 workers, 144 → 227 req/s
-(6.30 → 4.44 ms); in-process `check_in_at_place` 2.95 → 1.49 ms (SQLite) and 5.62 → 3.34 ms
-(PostgreSQL). The earlier run on a quiet machine measured 378 and 307 req/s (1 worker) at 2.98
-and 3.29 ms; the new code has not yet been measured on a quiet machine.
-
-Not done: the resident and the daily cap in one query needs a new repository method in the
-ports, which were being changed for other work at the time; it would save one query of
-six. The poster's key and venue are not cached: a rotated-out poster must be refused at once,
-and the reads cost little now next to the HTTP stack and the thread hop. What would move it
-further: the remaining statements through the driver rather than SQLAlchemy's execution path
-(about a quarter of the server's CPU samples are SQLAlchemy), and fewer layers between uvicorn
-and the route (FastAPI's and Starlette's middleware stack and routing are about a fifth).
+What was done for single check-ins, in the order it was measured: statements built once with
+bound parameters; the session, the gate, the poster and the cap read in one statement, inside
+the write transaction; group commit; the request dependencies `async def` (one thread hop a
+request instead of three); uvicorn on uvloop and httptools; SQLite's writers queued in and
+across processes; at this stop, the statement and the insert straight through the driver, the
+key store's directory scanned only when it changed (it was scanned for every check-in to find
+the day keys: 9 % of the writer's time), and the check-in taken in front of the routes
+(FastAPI's routing, dependencies and response validation were about a fifth of the server's
+samples). Not done: a resident's day key is still looked at (a `stat` of its file) at each
+use, so that a key destroyed by another process is never used; the poster's key and venue are
+read every time, so that a rotated-out poster is refused at once.
 """
 
 

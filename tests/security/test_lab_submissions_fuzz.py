@@ -141,3 +141,20 @@ def test_unsigned_forged_and_staff_submissions_are_refused(
                        headers={"Healthcode-Lab-Signature": forged}).status_code == 401  # fmt: skip
     assert client.post(path, content=body, headers=officer).status_code == 403
     assert stored(lab_app) == before + 1  # only the officer's refusal, on the log
+
+
+@pytest.mark.parametrize("kind", ["", "Nothing", "bundle", None, 7])
+def test_an_entry_of_no_known_resource_type_is_a_clean_answer(
+    client: TestClient, lab_app: App, kind: Any
+) -> None:
+    """Found by the fuzzing above: an entry whose resourceType named nothing the FHIR library
+    knows made it raise past its own validation (a 500)."""
+    lab = registered_lab(lab_app, "FUZZLAB")
+    now = lab_app.ctx.clock.now()
+    doc = bundle(Test("F-1", "prc_id", DOC, now - 600, "negative"))
+    doc["entry"][0]["resource"]["resourceType"] = kind
+    before = stored(lab_app)
+    answer = send(client, lab, lab_app, "/lab-results/fhir", json.dumps(doc).encode(),
+                  "application/fhir+json")  # fmt: skip
+    check(answer, before, lab_app)
+    assert answer.status_code == 422

@@ -68,7 +68,9 @@ def _bundle(text: str) -> Any:
         raise _fail("bundle.resourceType", "a FHIR Bundle is expected")
     try:
         return Bundle.model_validate(raw)
-    except (ValidationError, ValueError, TypeError, RecursionError) as exc:
+    # LookupError: fhir.resources looks an entry's resourceType up by name and raises KeyError
+    # for one it does not know of ("", say), past its own validation.
+    except (ValidationError, ValueError, TypeError, LookupError, RecursionError) as exc:
         where, message = "bundle", "not a valid FHIR R4 Bundle"
         if isinstance(exc, ValidationError) and exc.errors():
             first = exc.errors()[0]
