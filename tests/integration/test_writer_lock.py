@@ -33,16 +33,34 @@ def holder(database: Path) -> subprocess.Popen[str]:
     return process
 
 
+class Waiter:
+    """`lock.acquire` in a thread of its own, so that a test can see it wait."""
+
+    def __init__(self, lock: WriterLock) -> None:
+        self.lock = lock
+        self.got: list[bool] = []
+        self.thread = threading.Thread(target=lambda: self.got.append(lock.acquire(60)))
+        self.thread.start()
+
+    def still_waiting(self, seconds: float = 0.3) -> bool:
+        self.thread.join(seconds)
+        return self.thread.is_alive()
+
+    def entered(self) -> bool:
+        self.thread.join(10)
+        return self.got == [True]
+
+
 def test_a_writer_in_another_process_waits_until_the_first_lets_go(tmp_path: Path) -> None:
     database = tmp_path / "city.db"
     process = holder(database)
     mine = WriterLock(str(database))
     try:
-        assert not mine.acquire(timeout=0.2)  # the other process holds it
+        waiter = Waiter(mine)
+        assert waiter.still_waiting()  # the other process holds it
         assert process.stdin is not None
         process.stdin.close()  # it commits and lets go
-        assert mine.acquire(timeout=10)
-        mine.release()
+        assert waiter.entered()
     finally:
         process.wait(timeout=10)
         mine.close()
@@ -53,11 +71,11 @@ def test_a_writer_killed_holding_the_lock_does_not_keep_it(tmp_path: Path) -> No
     process = holder(database)
     mine = WriterLock(str(database))
     try:
-        assert not mine.acquire(timeout=0.1)
+        waiter = Waiter(mine)
+        assert waiter.still_waiting()
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
-        assert mine.acquire(timeout=10)
-        mine.release()
+        assert waiter.entered()
     finally:
         mine.close()
 
@@ -69,13 +87,27 @@ def test_a_nested_writer_keeps_the_lock_until_the_outermost_lets_go(tmp_path: Pa
         assert mine.acquire(timeout=1)
         assert mine.acquire(timeout=1)  # the same thread again: reentrant
         mine.release()
-        assert not other.acquire(timeout=0.05)  # still held by the outer transaction
+        waiter = Waiter(other)
+        assert waiter.still_waiting()  # still held by the outer transaction
         mine.release()
-        assert other.acquire(timeout=1)
-        other.release()
+        assert waiter.entered()
     finally:
         mine.close()
         other.close()
+
+
+def test_a_thread_waits_for_another_thread_at_most_its_timeout(tmp_path: Path) -> None:
+    lock = WriterLock(str(tmp_path / "city.db"))
+    assert lock.acquire(timeout=1)
+    try:
+        got: list[bool] = []
+        thread = threading.Thread(target=lambda: got.append(lock.acquire(timeout=0.1)))
+        thread.start()
+        thread.join(10)
+        assert got == [False]  # the database is busy: the caller says so
+    finally:
+        lock.release()
+        lock.close()
 
 
 def test_threads_of_a_process_take_turns(tmp_path: Path) -> None:
