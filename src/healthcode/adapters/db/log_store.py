@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, select
 
 from healthcode.adapters.db.bulk import insert_tuples
-from healthcode.adapters.db.repositories import each_in, from_row
+from healthcode.adapters.db.repositories import each_in, from_row, keys_in
 from healthcode.adapters.db.tables import log_checkpoints, log_entries, log_hashes, log_pending
 from healthcode.domain import merkle
 from healthcode.domain.audit import (
@@ -100,16 +100,9 @@ class SqlAuditLog:
         (they never change; the sequencer's checkpoints mostly need the ones it just wrote)."""
         found = self._known
         missing = [pos for pos in positions if pos not in found]
-        sqlite = self.conn.dialect.name == "sqlite"
         for start in range(0, len(missing), 200):
             batch = missing[start : start + 200]
-            if sqlite:  # a row-value IN list made SQLite scan the whole table (98 ms at 900,000
-                # hashes); an OR of key pairs is one index search each
-                where = or_(
-                    *[and_(log_hashes.c.level == lv, log_hashes.c.idx == ix) for lv, ix in batch]
-                )
-            else:
-                where = tuple_(log_hashes.c.level, log_hashes.c.idx).in_(batch)
+            where = keys_in(self.conn, (log_hashes.c.level, log_hashes.c.idx), batch)
             rows = self.conn.execute(select(log_hashes).where(where))
             found.update({(r.level, r.idx): bytes(r.hash) for r in rows})
         return [found[pos] for pos in positions]

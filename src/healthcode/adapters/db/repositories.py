@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -65,6 +66,16 @@ def each_in(conn: Connection, column: Any, values: Sequence[Any]) -> Iterator[An
         yield column.in_(listed[start : start + 500])
 
 
+def keys_in(conn: Connection, columns: Sequence[Any], keys: Sequence[Sequence[Any]]) -> Any:
+    """`columns` equal to one of `keys` (a composite key each), as a WHERE clause that finds
+    them by the index: SQLite answers a row-value IN list by scanning the whole table (98 ms at
+    900,000 rows), so there it is an OR of key matches, one index search each; elsewhere the
+    row-value IN list. Callers pass a few hundred keys at a time."""
+    if conn.dialect.name != "sqlite":
+        return tuple_(*columns).in_(list(keys))
+    return or_(*[and_(*[c == v for c, v in zip(columns, key, strict=True)]) for key in keys])
+
+
 def tests_present(
     conn: Connection, table: Table, keys: list[tuple[str, str]]
 ) -> set[tuple[str, str]]:
@@ -73,7 +84,7 @@ def tests_present(
     for start in range(0, len(keys), 200):
         rows = conn.execute(
             select(table.c.lab, table.c.test_id).where(
-                tuple_(table.c.lab, table.c.test_id).in_(keys[start : start + 200])
+                keys_in(conn, (table.c.lab, table.c.test_id), keys[start : start + 200])
             )
         )
         found.update((r.lab, r.test_id) for r in rows)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, text, tuple_
+from sqlalchemy import Connection, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from healthcode.adapters.db.repositories import each_in
+from healthcode.adapters.db.repositories import each_in, keys_in
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import status_queue
 from healthcode.domain.audit import Actor
@@ -27,6 +27,9 @@ _DONE = text(
     " AS d(subject_id, case_id, found_at)"
     " WHERE q.subject_id = d.subject_id AND q.case_id = d.case_id AND q.found_at = d.found_at"
 )
+
+
+_KEY = (status_queue.c.subject_id, status_queue.c.case_id, status_queue.c.found_at)
 
 
 class SqlStatusQueue:
@@ -106,13 +109,7 @@ class SqlStatusQueue:
             return
         for start in range(0, len(keys), 300):
             part = keys[start : start + 300]
-            self.conn.execute(
-                delete(status_queue).where(
-                    tuple_(
-                        status_queue.c.subject_id, status_queue.c.case_id, status_queue.c.found_at
-                    ).in_(part)
-                )
-            )
+            self.conn.execute(delete(status_queue).where(keys_in(self.conn, _KEY, part)))
 
     def waiting(self) -> tuple[int, int | None]:
         count, oldest = self.conn.execute(
