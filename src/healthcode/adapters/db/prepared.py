@@ -45,28 +45,24 @@ class Prepared:
             self._forms[dialect.name] = form
         return form
 
-    def run(self, conn: Connection, params: dict[str, Any]) -> None:
-        """Run a statement that returns no rows (an INSERT of every column)."""
+    def _execute(self, conn: Connection, params: dict[str, Any], *, fetch: bool) -> list[Any]:
         sql, order, carried, _ = self._form(conn)
         given = carried | params
         values: Any = given if order is None else tuple(given[name] for name in order)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, values)
+            return list(cursor.fetchall()) if fetch else []
         finally:
             cursor.close()
 
+    def run(self, conn: Connection, params: dict[str, Any]) -> None:
+        """Run a statement that returns no rows (an INSERT of every column)."""
+        self._execute(conn, params, fetch=False)
+
     def one(self, conn: Connection, params: dict[str, Any]) -> Any:
         """The one row the statement returns, its columns as attributes."""
-        sql, order, carried, row_type = self._form(conn)
-        given = carried | params
-        values: Any = given if order is None else tuple(given[name] for name in order)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, values)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        rows = self._execute(conn, params, fetch=True)
         if len(rows) != 1:
             raise LookupError(f"expected one row, got {len(rows)}")
-        return row_type(*rows[0])
+        return self._form(conn)[3](*rows[0])
