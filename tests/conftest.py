@@ -4,6 +4,9 @@ Each test gets a fresh database cloned from a migrated template (a file copy for
 CREATE DATABASE ... TEMPLATE for PostgreSQL), so migrations run once per session.
 PostgreSQL is expected at HEALTHCODE_TEST_PG_URL (default: postgres on 127.0.0.1:5432, trust
 auth). Set HEALTHCODE_TEST_PG=off to skip it on a machine without PostgreSQL; CI never does.
+The cluster's shared parts (rate limits) are tested against a real Redis at
+HEALTHCODE_TEST_REDIS_URL (default 127.0.0.1:6379, database 0); HEALTHCODE_TEST_REDIS=off skips
+those tests, and CI never does.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ PG_ADMIN_URL = os.environ.get(
     "HEALTHCODE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
+REDIS_URL = os.environ.get("HEALTHCODE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_ENABLED = os.environ.get("HEALTHCODE_TEST_REDIS", "on") != "off"
 START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
 TEST_PASSPHRASE = "test-passphrase-0123456789"
 TEST_STAFF_PASSWORD = PASSWORD  # every test staff account has it
@@ -193,6 +198,21 @@ def database_url(
     name = fresh.take()
     yield f"{_pg_base()}/{name}"
     fresh.give_back(name)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A real Redis (the cluster's shared rate limits); a test gets its own namespace or key
+    secret, so tests on several cores never count each other's requests."""
+    if not REDIS_ENABLED:
+        pytest.skip("HEALTHCODE_TEST_REDIS=off")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis does not answer at {REDIS_URL} ({error}); HEALTHCODE_TEST_REDIS=off")
+    return REDIS_URL
 
 
 @pytest.fixture

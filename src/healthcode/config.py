@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. Unset: SQLite at <data_dir>/healthcode.db (WAL mode). "
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis for what every process of a cluster shares (rate limits), e.g. "
+        "redis://127.0.0.1:6379/0. Unset: each process keeps its own, in memory (one "
+        "process, the embedded default).",
+    )
     key_passphrase: SecretStr = Field(
         SecretStr(""),
         description="Encrypts every private key at rest (scrypt + AES-256-GCM). "
@@ -390,6 +396,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
     @field_validator("data_dir")

@@ -85,6 +85,12 @@ class KeyRing:
             key = self._cache["phone-tag"] = self.store.get("phone-tag")
         return hmac.new(key, b"healthcode/phone/" + phone.encode(), hashlib.sha256).hexdigest()
 
+    def rate_limit_secret(self) -> bytes:
+        """The secret that the shared rate limits hash their keys with (shared_ratelimit.py):
+        the same in every process of the city, so that they count the same buckets."""
+        self.store.put_new("rate-limit", secrets.token_bytes(32))
+        return self.store.get("rate-limit")
+
     def destroy_checkin_keys(self, before: int | None) -> int:
         return self.checkin_keys.destroy_before(before)
 

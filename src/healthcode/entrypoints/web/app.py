@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from healthcode import __version__
+from healthcode.adapters.db.leadership import Leadership, leadership_for
+from healthcode.adapters.shared_ratelimit import SharedStore
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
 from healthcode.entrypoints.web import (
@@ -49,37 +51,51 @@ PURGE_SECONDS = 3600
 
 
 async def every(
-    seconds: float, job: Callable[[], object], what: str, *, at_start: bool = False
+    seconds: float,
+    job: Callable[[], object],
+    what: str,
+    leader: Leadership,
+    *,
+    at_start: bool = False,
 ) -> None:
     """Run `job` in a thread every `seconds` (and once at start, if asked), for as long as the
-    server runs; a failure is logged loudly and the next tick tries again."""
+    server runs, whenever this process leads the city's background work (one process of all,
+    adapters/db/leadership.py); a failure is logged loudly and the next tick tries again."""
     first = at_start
     while True:
         if not first:
             await asyncio.sleep(seconds)
         first = False
         try:
-            await asyncio.to_thread(job)
+            await asyncio.to_thread(_led, leader, job)
         except Exception:
             log.exception("%s failed", what)
 
 
-def background_jobs(built: App) -> list[Coroutine[None, None, None]]:
+def _led(leader: Leadership, job: Callable[[], object]) -> None:
+    if leader.lead():
+        job()
+
+
+def background_jobs(built: App, leader: Leadership) -> list[Coroutine[None, None, None]]:
+    """The city's background work, each job run by whichever process leads (`leader`)."""
     ctx = built.ctx
     return [
         # The log's queue: nothing waits longer than LOG_SEQUENCE_SECONDS to be sequenced.
-        every(LOG_SEQUENCE_SECONDS, lambda: audit.sequence(ctx), "log sequencer"),
+        every(LOG_SEQUENCE_SECONDS, lambda: audit.sequence(ctx), "log sequencer", leader),
         # The T-seconds half of the checkpoint rule (AUD-3): sign waiting entries.
         every(built.settings.checkpoint_every_seconds, lambda: audit.checkpoint_now(ctx),
-              "periodic checkpoint"),
+              "periodic checkpoint", leader),
         # A trace's colour work, if its own request did not get to it (a process died).
-        every(status_queue.QUEUE_BOUND_SECONDS, lambda: status_queue.settle(ctx), "colour work"),
+        every(status_queue.QUEUE_BOUND_SECONDS, lambda: status_queue.settle(ctx), "colour work",
+              leader),
         # Colours run out by themselves: re-derive (and log) the expired ones.
-        every(STATUS_SWEEP_SECONDS, lambda: status.sweep(ctx), "status sweep"),
+        every(STATUS_SWEEP_SECONDS, lambda: status.sweep(ctx), "status sweep", leader),
         # Alerts on colour changes without a health basis, order bursts, non-health clusters.
-        every(ANOMALY_WATCH_SECONDS, lambda: anomalies.watch(ctx), "anomaly watch"),
+        every(ANOMALY_WATCH_SECONDS, lambda: anomalies.watch(ctx), "anomaly watch", leader),
         # Personal data past retention is deleted (and its day keys destroyed).
-        every(PURGE_SECONDS, lambda: retention.purge(ctx), "retention purge", at_start=True),
+        every(PURGE_SECONDS, lambda: retention.purge(ctx), "retention purge", leader,
+              at_start=True),
     ]  # fmt: skip
 
 
@@ -101,12 +117,15 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(job) for job in background_jobs(built)]
+        leader = leadership_for(built.engine)
+        tasks = [asyncio.create_task(job) for job in background_jobs(built, leader)]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            leader.close()
 
     app = CityApi(
         title="healthcode",
@@ -117,7 +136,11 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     )
     app.state.healthcode = built
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
-    app.state.limiters = deps.limiters(built.settings)
+    shared = None
+    if built.settings.redis_url:  # a cluster: every process counts the same limits
+        secret = built.keyring.rate_limit_secret()
+        shared = SharedStore(built.settings.redis_url, built.settings.city, secret)
+    app.state.limiters = deps.limiters(built.settings, shared)
     errors.install(app)
 
     def health_now() -> public_reads.Encoded:

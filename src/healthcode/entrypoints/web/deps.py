@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from healthcode.adapters.ratelimit import RateLimiter
+from healthcode.adapters.shared_ratelimit import SharedRateLimiter, SharedStore
 from healthcode.bootstrap import App
 from healthcode.config import Settings
 from healthcode.domain.accounts import Principal, PrincipalKind
@@ -80,20 +81,25 @@ def limit_enrolment(request: Request, phone_tag: str, doc_type: str, doc_number:
     _limit(request, "enrol_address", request.client.host if request.client else "unknown")
 
 
-def limiters(settings: Settings) -> dict[str, RateLimiter]:
+def limiters(settings: Settings, shared: SharedStore | None = None) -> dict[str, RateLimiter]:
+    """Each kind's limiter: in memory, per process (the embedded default), or counted in Redis by
+    every process of the city when `shared` is given (the cluster: shared_ratelimit.py)."""
     per_hour = settings.rate_enrolments_per_hour / 60
+    per_address_hour = settings.rate_enrolments_per_address_hour / 60
+    kinds: dict[str, tuple[float, int | None]] = {
+        "enrol_phone": (per_hour, settings.rate_enrolments_per_hour),
+        "enrol_document": (per_hour, settings.rate_enrolments_per_hour),
+        "enrol_address": (per_address_hour, settings.rate_enrolments_per_address_hour),
+        "resident": (settings.rate_checkins_per_minute, None),
+        "venue": (settings.rate_device_per_minute, None),
+        "login": (settings.rate_logins_per_minute, None),
+        "code": (settings.rate_codes_per_minute, None),
+        "client": (settings.rate_verify_per_minute, None),
+    }
+    if shared is None:
+        return {kind: RateLimiter(rate, burst) for kind, (rate, burst) in kinds.items()}
     return {
-        "enrol_phone": RateLimiter(per_hour, burst=settings.rate_enrolments_per_hour),
-        "enrol_document": RateLimiter(per_hour, burst=settings.rate_enrolments_per_hour),
-        "enrol_address": RateLimiter(
-            settings.rate_enrolments_per_address_hour / 60,
-            burst=settings.rate_enrolments_per_address_hour,
-        ),
-        "resident": RateLimiter(settings.rate_checkins_per_minute),
-        "venue": RateLimiter(settings.rate_device_per_minute),
-        "login": RateLimiter(settings.rate_logins_per_minute),
-        "code": RateLimiter(settings.rate_codes_per_minute),
-        "client": RateLimiter(settings.rate_verify_per_minute),
+        kind: SharedRateLimiter(shared, kind, rate, burst) for kind, (rate, burst) in kinds.items()
     }
 
 
