@@ -15,6 +15,7 @@ from healthcode.entrypoints.cli.checkins import checkin_app
 from healthcode.entrypoints.cli.common import (
     command_group,
     console,
+    fail,
     handles_errors,
     injected_clock,
     load_settings,
@@ -72,6 +73,15 @@ def init() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: settings (127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Default: settings (8000)")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes (one per core); background work runs in one of them. Set "
+            "HEALTHCODE_REDIS_URL so that rate limits count across them.",
+        ),
+    ] = 1,
 ) -> None:
     """Initialise if needed, then serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
@@ -79,10 +89,26 @@ def serve(
     from healthcode.entrypoints.web.app import create_app
 
     settings = load_settings()
+    if workers > 1 and injected_clock() is not None:
+        raise fail("--workers: each worker process runs on the system clock; serve one")
     built = open_app()
     initialise(built)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"healthcode API on http://{bind_host}:{bind_port}  (docs: /docs)")
+    if workers > 1:
+        if not settings.redis_url:
+            console.print("[yellow]rate limits count per process: set HEALTHCODE_REDIS_URL[/]")
+        built.close()  # each worker opens its own (create_app reads the same settings)
+        uvicorn.run(
+            "healthcode.entrypoints.web.app:create_app",
+            factory=True,
+            workers=workers,
+            host=bind_host,
+            port=bind_port,
+            log_level="info",
+            **uvicorn_options(),
+        )
+        return
     uvicorn.run(
         create_app(built=built),
         host=bind_host,
