@@ -72,7 +72,7 @@ from healthcode.domain.audit import Actor
 from healthcode.domain.checkins import HOUR, MAX_DWELL_SECONDS
 from healthcode.domain.identity import DocumentType, mod11_2_check_char
 from healthcode.domain.venues import VenueType
-from healthcode.services import lab_registry, labs, staff, status_queue, trace
+from healthcode.services import lab_registry, labs, staff, status_queue, trace, trace_search
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from healthcode.services.ports import Identity
 from ingest import DEFAULT_PG, Database, new_database, settings_for, versions
@@ -376,8 +376,9 @@ def search_only(app: App, case_id: str) -> set[str]:
     with app.ctx.uow(read_only=True) as uow:
         case = uow.cases.get_case(case_id)
         assert case is not None
-        own = trace.visits_in(uow, case.subject_id, case.window_start, case.window_end)
-        return set(trace.group(trace.met(uow, own, rules), {case.subject_id}))
+        reader = trace_search.SqlVisits(uow.checkins)
+        (found,) = trace_search.search(reader, [case], rules, app.ctx.clock.now(), 1)
+        return set(found.close)
 
 
 def measure(

@@ -14,6 +14,7 @@ from healthcode.domain.orders import LegalBasis
 from healthcode.services.ports import (
     Clock,
     CodeSender,
+    ContactArchive,
     Credentials,
     KeyRing,
     RuleEngine,
@@ -153,3 +154,5 @@ class ServiceContext:
     duties: DutyPolicy = field(default_factory=DutyPolicy)
     memory: Remembered = field(default_factory=Remembered)
     touches: Touches = field(default_factory=Touches)
+    # Closed days of check-ins as files for batch tracing (off in the embedded default).
+    archive: ContactArchive | None = None

@@ -199,6 +199,60 @@ class CheckInRepository(Protocol):
     def of_subject_between(self, subject_id: str, first: int, last: int) -> list[CheckIn]: ...
 
 
+    def day_counts(self, days: Sequence[int]) -> dict[int, int]:
+        """How many check-ins began on each of these UTC days (day = its first second)."""
+
+    def day_rows(self, day: int) -> DayRows:
+        """Every check-in that began on this UTC day, as stored (the subject sealed under the
+        day's key): what the contact archive exports."""
+
+
+@dataclass(frozen=True, slots=True)
+class DayRows:
+    """One day's check-ins, column by column, subjects as stored (day-key ciphertext)."""
+
+    venue_ids: list[str]
+    checkin_ids: list[str]
+    sealed_subjects: list[str]
+    times_in: list[int]
+    ends_at: list[int]  # the time out if recorded, else the auto-close
+
+
+VisitAsk = tuple[str, int, int]  # (subject or venue id, first, last): visits begun in [first, last]
+
+
+class VisitReader(Protocol):
+    """The two reads of a contact search, many at a time (services/trace_search.py): each
+    answer lists the visits in order of (time in, venue, check-in id)."""
+
+    def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]: ...
+    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveExport:
+    days: int  # days written (new or replaced)
+    rows: int
+    kept: int  # days whose file was still current
+
+
+class ContactArchive(Protocol):
+    """Closed days of check-ins as files for outbreak-scale contact search
+    (adapters/contact_archive.py: DuckDB over daily Parquet)."""
+
+    def export(self, uow: UnitOfWork, now: int, keep_days: int) -> ArchiveExport:
+        """Write each closed day of the last `keep_days` whose file is missing or out of date."""
+
+    def reader(self, uow: UnitOfWork) -> VisitReader:
+        """Reads from the files of days whose file is current, from `uow` for the others."""
+
+    def forget_before(self, instant: int) -> int:
+        """Delete the files of days that ended by `instant` (retention); how many."""
+
+    def forget_all(self) -> int:
+        """Delete every file (the sunset); how many."""
+
+
 class CaseRepository(Protocol):
     def add_results(self, results: list[LabResult]) -> None: ...
     def known_tests(self, keys: list[tuple[str, str]]) -> set[tuple[str, str]]: ...

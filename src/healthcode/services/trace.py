@@ -13,27 +13,21 @@ entries carry no venue and no time: which visits they were, a person sees on the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from healthcode.domain.audit import Actor, LogEntry, commitment
 from healthcode.domain.cases import Case
-from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
 from healthcode.domain.errors import InvalidInput, NotFound
 from healthcode.domain.facts import FactKind, new_fact_id
-from healthcode.domain.tracing import Exposure, TraceRules, Visit, clip, exposures, search_range
+from healthcode.domain.tracing import TraceRules
 from healthcode.services import status_queue
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import StoredExposure, UnitOfWork
+from healthcode.services.ports import ContactArchive, QueuedColour, StoredExposure, UnitOfWork
+from healthcode.services.trace_search import Contact, Found, Reads, SqlVisits, search
+
+__all__ = ["Contact", "TraceResult", "trace_case", "trace_outbreak"]
 
 TRACE_BASIS = "infectious_disease_control"
-SECONDARY_DAYS = 14  # how long after an exposure a close contact's own visits are followed
-
-
-@dataclass
-class Contact:
-    subject_id: str
-    exposures: list[Exposure] = field(default_factory=list)
-    via: str | None = None  # for a secondary contact: the close contact they met
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,52 +40,13 @@ class TraceResult:
     colours_queued: int = 0  # people whose colour work is queued (trace_case without settle)
 
 
-def visit(c: CheckIn) -> Visit:
-    return Visit(c.venue_id, c.checkin_id, c.subject_id, c.time_in, c.ends_at)
-
-
 def rules_of(ctx: ServiceContext) -> TraceRules:
     return TraceRules(ctx.policy.trace_min_overlap_seconds, ctx.policy.trace_extension_seconds)
 
 
-Reads = dict[str, set[str]]  # subject id -> the check-ins of theirs a trace read
-
-
-def visits_in(
-    uow: UnitOfWork, subject_id: str, start: int, end: int, reads: Reads | None = None
-) -> list[Visit]:
-    """A person's visits clipped to [start, end]."""
-    found = uow.checkins.of_subject_between(subject_id, start - LONGEST_DWELL, end)
-    if reads is not None and found:
-        reads.setdefault(subject_id, set()).update(c.checkin_id for c in found)
-    return [v for v in (clip(visit(c), start, end) for c in found) if v is not None]
-
-
-def met(
-    uow: UnitOfWork, sources: Iterable[Visit], rules: TraceRules, reads: Reads | None = None
-) -> list[Exposure]:
-    hits: list[Exposure] = []
-    for source in sources:
-        first, last = search_range(source, rules, LONGEST_DWELL)
-        found = uow.checkins.at_venue_between(source.venue_id, first, last)
-        others = [visit(c) for c in found]
-        if reads is not None:
-            for c in found:
-                if c.subject_id != source.subject_id:
-                    reads.setdefault(c.subject_id, set()).add(c.checkin_id)
-        hits += exposures([source], others, rules)
-    return hits
-
-
-def group(
-    hits: Iterable[Exposure], exclude: set[str], via: str | None = None
-) -> dict[str, Contact]:
-    contacts: dict[str, Contact] = {}
-    for hit in hits:
-        who = hit.contact.subject_id
-        if who not in exclude:
-            contacts.setdefault(who, Contact(who, via=via)).exposures.append(hit)
-    return contacts
+def _depth(depth: int) -> None:
+    if depth not in (1, 2):
+        raise InvalidInput("depth is 1 (close contacts) or 2 (and secondary)", field="depth")
 
 
 def trace_case(
@@ -101,47 +56,45 @@ def trace_case(
     work queued, in one transaction. With `settle`, the colour work is done before returning
     (colour_changes counts it); without, the caller answers first and settles after (or leaves
     it to the server's job): colours_queued counts the people waiting for it."""
-    if depth not in (1, 2):
-        raise InvalidInput("depth is 1 (close contacts) or 2 (and secondary)", field="depth")
-    rules = rules_of(ctx)
+    _depth(depth)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         case = uow.cases.get_case(case_id)
         if case is None:
             raise NotFound("no such case", field="case_id")
-        reads: Reads = {}
-        own = visits_in(uow, case.subject_id, case.window_start, case.window_end, reads)
-        close = group(met(uow, own, rules, reads), {case.subject_id})
-        secondary: dict[str, Contact] = {}
-        if depth == 2:
-            known = {case.subject_id, *close}
-            for contact in close.values():
-                since = min(e.start for e in contact.exposures)
-                later = visits_in(
-                    uow, contact.subject_id, since, min(now, since + SECONDARY_DAYS * DAY), reads
-                )
-                found = group(met(uow, later, rules, reads), known, contact.subject_id)
-                for who, contact_found in found.items():
-                    secondary.setdefault(who, contact_found)
-        _log_trace(uow, case, actor, reads, now,
-                   {"close": len(close), "secondary": len(secondary), "depth": depth})  # fmt: skip
-        fresh = uow.exposures.add_new(
-            [
-                *stored_exposures(case_id, "close", close.values(), now),
-                *stored_exposures(case_id, "secondary", secondary.values(), now),
-            ]
-        )
-        queued = status_queue.enqueue(uow, fresh, actor, "exposure", now)
+        (found,) = search(SqlVisits(uow.checkins), [case], rules_of(ctx), now, depth)
+        result, queued = _record(uow, case, found, actor, now, depth)
         uow.commit()
-    changes = status_queue.settle(ctx, [q.subject_id for q in queued]) if settle else []
-    return TraceResult(
-        case_id,
+    if not settle:
+        return result
+    changes = status_queue.settle(ctx, [q.subject_id for q in queued])
+    return replace(result, colour_changes=len(changes), colours_queued=0)
+
+
+def _record(
+    uow: UnitOfWork, case: Case, found: Found, actor: Actor, now: int, depth: int
+) -> tuple[TraceResult, list[QueuedColour]]:
+    """What a search found for a case, stored: the log entries of its reads, the exposures,
+    their contacts' colour work queued."""
+    close, secondary = found.close, found.secondary
+    _log_trace(uow, case, actor, found.reads, now,
+               {"close": len(close), "secondary": len(secondary), "depth": depth})  # fmt: skip
+    fresh = uow.exposures.add_new(
+        [
+            *stored_exposures(case.case_id, "close", close.values(), now),
+            *stored_exposures(case.case_id, "secondary", secondary.values(), now),
+        ]
+    )
+    queued = status_queue.enqueue(uow, fresh, actor, "exposure", now)
+    result = TraceResult(
+        case.case_id,
         sorted(close.values(), key=lambda c: c.subject_id),
         sorted(secondary.values(), key=lambda c: c.subject_id),
         len(fresh),
-        len(changes),
-        0 if settle else len(queued),
+        0,
+        len(queued),
     )
+    return result, queued
 
 
 def _log_trace(
@@ -222,7 +175,50 @@ class OutbreakReport:
     traced: list[TraceResult] = field(default_factory=list)
 
 
+    def add(self, result: TraceResult, progress: Callable[[int], None] | None) -> None:
+        self.cases += 1
+        self.close += len(result.close)
+        self.secondary += len(result.secondary)
+        self.new_exposures += result.new_exposures
+        self.colours_queued += result.colours_queued
+        self.traced.append(result)
+        if progress is not None:
+            progress(1)
+
+
 MAX_BATCH_CASES = 10_000
+ARCHIVE_ROUND_CASES = 1_000  # cases searched together: one DuckDB join per round of reads
+
+
+def _trace_from_archive(
+    ctx: ServiceContext,
+    archive: ContactArchive,
+    case_ids: list[str],
+    actor: Actor,
+    depth: int,
+    report: OutbreakReport,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """A batch searched together, ARCHIVE_ROUND_CASES at a time, from the contact archive
+    (closed days from its files, the other days from the database), then each case stored in
+    its own transaction, as trace_case stores one: the same contacts, exposures and log
+    entries."""
+    _depth(depth)
+    now = ctx.clock.now()
+    rules = rules_of(ctx)
+    for at in range(0, len(case_ids), ARCHIVE_ROUND_CASES):
+        chunk = case_ids[at : at + ARCHIVE_ROUND_CASES]
+        with ctx.uow(read_only=True) as uow:
+            cases = [uow.cases.get_case(case_id) for case_id in chunk]
+            present = [case for case in cases if case is not None]
+            if len(present) != len(cases):
+                raise NotFound("no such case", field="case_ids")
+            found = search(archive.reader(uow), present, rules, now, depth)
+        for case, what in zip(present, found, strict=True):
+            with ctx.uow() as uow:
+                result, _ = _record(uow, case, what, actor, now, depth)
+                uow.commit()
+            report.add(result, progress)
 
 
 def trace_outbreak(
@@ -256,16 +252,10 @@ def trace_outbreak(
                 if missing or (mine is not None and case_id not in mine):
                     raise NotFound("no such case", field=f"case_ids[{i}]")
     report = OutbreakReport()
-    for case_id in wanted:
-        result = trace_case(ctx, case_id, actor, depth, settle=False)
-        report.cases += 1
-        report.close += len(result.close)
-        report.secondary += len(result.secondary)
-        report.new_exposures += result.new_exposures
-        report.colours_queued += result.colours_queued
-        report.traced.append(result)
-        if progress is not None:
-            progress(1)
+    if ctx.archive is not None and len(wanted) > 1:
+        _trace_from_archive(ctx, ctx.archive, wanted, actor, depth, report, progress)
+    for case_id in wanted[report.cases :]:
+        report.add(trace_case(ctx, case_id, actor, depth, settle=False), progress)
     if settle:
         # One pass over the batch's colour work: a contact of several cases is derived once.
         # By name: what another settler holds is waited for.
