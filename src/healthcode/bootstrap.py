@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from healthcode.adapters.certlogic import CertLogicEngine
 from healthcode.adapters.clock import SystemClock
+from healthcode.adapters.contact_archive import DuckArchive
 from healthcode.adapters.crypto.keyring import KeyRing
 from healthcode.adapters.crypto.keystore import KeyStore
 from healthcode.adapters.crypto.passwords import StaffCredentials
@@ -181,6 +182,9 @@ def build(
             cooling_off_seconds=settings.staff_cooling_off_hours * 3600,
             independence_seconds=settings.staff_independence_days * DAY,
         ),
+        archive=DuckArchive(settings.archive_dir, keyring.checkin_keys)
+        if settings.contact_archive
+        else None,
     )
     return App(settings, engine, keyring, ctx)
 

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. Unset: SQLite at <data_dir>/healthcode.db (WAL mode). "
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
+    contact_archive: bool = Field(
+        False,
+        description="Keep closed days of check-ins as Parquet files in <data_dir>/archive "
+        "(subjects sealed as in the database, deleted with the day) and search batches of "
+        "cases there with DuckDB: for outbreaks of thousands of cases.",
+    )
     redis_url: str | None = Field(
         None,
         description="Redis for what every process of a cluster shares (rate limits), e.g. "
@@ -439,3 +445,7 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"

@@ -207,3 +207,18 @@ def test_lab_import_reports_bad_lines_and_exits_2(cli: Cli) -> None:
     assert status == 0
     assert case_id in out
     assert "GZLAB1" in cli.run("lab", "list")[1]
+
+
+def test_the_contact_archive_from_the_command_line(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out = cli.run("case", "archive")
+    assert status == 2
+    assert "HEALTHCODE_CONTACT_ARCHIVE" in out  # the city keeps none: says how to keep one
+    monkeypatch.setenv("HEALTHCODE_CONTACT_ARCHIVE", "true")
+    status, out = cli.run("case", "archive")
+    assert status == 0, out
+    assert json.loads(out) == {"days_written": 0, "rows": 0, "days_current": 0}  # no visits yet
+    status, out = cli.run("case", "trace-all")
+    assert status == 0, out
+    assert json.loads(out)["cases"] == 0

@@ -22,6 +22,7 @@ from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
+from healthcode.domain.tracing import Visit
 from healthcode.domain.venues import Poster, VenueDraft, VenueType
 
 
@@ -223,10 +224,12 @@ VisitAsk = tuple[str, int, int]  # (subject or venue id, first, last): visits be
 
 class VisitReader(Protocol):
     """The two reads of a contact search, many at a time (services/trace_search.py): each
-    answer lists the visits in order of (time in, venue, check-in id)."""
+    answer lists the visits (a check-in's venue, id, subject, time in and end) in order of
+    (time in, venue, check-in id)."""
 
-    def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]: ...
-    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]: ...
+    def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]: ...
+    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

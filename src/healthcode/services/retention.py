@@ -141,6 +141,8 @@ def _purge(ctx: ServiceContext, now: int) -> PurgeReport:
         # Before the commit: if it fails, the expired rows stay without their keys, and the next
         # run deletes them.
         counts["checkin_keys"] = ctx.keys.destroy_checkin_keys(cutoff)
+        if ctx.archive is not None:  # and the contact archive's files of those days
+            counts["archive_files"] = ctx.archive.forget_before(cutoff)
         today = _today(now)
         uow.retention.ensure_checkin_days(today, today + ctx.retention.partition_days_ahead * DAY)
         uow.log.append(
@@ -225,6 +227,8 @@ def sunset(ctx: ServiceContext) -> Attestation:
         # Every key that seals personal data: from now on no copy of the database taken before
         # (a backup, a replica) names anyone, whoever holds the key store.
         deleted |= ctx.keys.destroy_sunset_keys()
+        if ctx.archive is not None:
+            deleted["archive_files"] = ctx.archive.forget_all()
         final = {f"final_{colour}": n for colour, n in sorted(colours.items())}
         index = uow.log.append_sequenced(
             LogEntry(

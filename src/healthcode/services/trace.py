@@ -22,10 +22,16 @@ from healthcode.domain.facts import FactKind, new_fact_id
 from healthcode.domain.tracing import TraceRules
 from healthcode.services import status_queue
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import ContactArchive, QueuedColour, StoredExposure, UnitOfWork
+from healthcode.services.ports import (
+    ArchiveExport,
+    ContactArchive,
+    QueuedColour,
+    StoredExposure,
+    UnitOfWork,
+)
 from healthcode.services.trace_search import Contact, Found, Reads, SqlVisits, search
 
-__all__ = ["Contact", "TraceResult", "trace_case", "trace_outbreak"]
+__all__ = ["Contact", "TraceResult", "archive_days", "trace_case", "trace_outbreak"]
 
 TRACE_BASIS = "infectious_disease_control"
 
@@ -173,6 +179,7 @@ class OutbreakReport:
     colour_changes: int = 0
     colours_queued: int = 0
     traced: list[TraceResult] = field(default_factory=list)
+    searched: str = "database"  # or "archive": closed days from the contact archive
 
 
     def add(self, result: TraceResult, progress: Callable[[int], None] | None) -> None:
@@ -206,6 +213,7 @@ def _trace_from_archive(
     _depth(depth)
     now = ctx.clock.now()
     rules = rules_of(ctx)
+    report.searched = "archive"
     for at in range(0, len(case_ids), ARCHIVE_ROUND_CASES):
         chunk = case_ids[at : at + ARCHIVE_ROUND_CASES]
         with ctx.uow(read_only=True) as uow:
@@ -213,7 +221,11 @@ def _trace_from_archive(
             present = [case for case in cases if case is not None]
             if len(present) != len(cases):
                 raise NotFound("no such case", field="case_ids")
-            found = search(archive.reader(uow), present, rules, now, depth)
+            reader = archive.reader(uow)
+            try:
+                found = search(reader, present, rules, now, depth)
+            finally:
+                reader.close()
         for case, what in zip(present, found, strict=True):
             with ctx.uow() as uow:
                 result, _ = _record(uow, case, what, actor, now, depth)
@@ -263,6 +275,15 @@ def trace_outbreak(
         report.colour_changes = len(status_queue.settle(ctx, contacts))
         report.colours_queued = 0
     return report
+
+
+def archive_days(ctx: ServiceContext) -> ArchiveExport | None:
+    """Write the closed days of check-ins within retention that the contact archive lacks or
+    holds out of date (None: the city keeps no archive)."""
+    if ctx.archive is None:
+        return None
+    with ctx.uow(read_only=True) as uow:
+        return ctx.archive.export(uow, ctx.clock.now(), ctx.retention.days)
 
 
 def open_cases_of(ctx: ServiceContext) -> list[Case]:

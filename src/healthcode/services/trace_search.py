@@ -49,8 +49,8 @@ def visit(c: CheckIn) -> Visit:
     return Visit(c.venue_id, c.checkin_id, c.subject_id, c.time_in, c.ends_at)
 
 
-def in_order(found: Iterable[CheckIn]) -> list[CheckIn]:
-    return sorted(found, key=lambda c: (c.time_in, c.venue_id, c.checkin_id))
+def in_order(found: Iterable[Visit]) -> list[Visit]:
+    return sorted(found, key=lambda v: (v.start, v.venue_id, v.checkin_id))
 
 
 class SqlVisits:
@@ -59,11 +59,14 @@ class SqlVisits:
     def __init__(self, checkins: CheckInRepository) -> None:
         self.checkins = checkins
 
-    def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]:
-        return [in_order(self.checkins.of_subject_between(*ask)) for ask in asks]
+    def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
+        return [in_order(map(visit, self.checkins.of_subject_between(*ask))) for ask in asks]
 
-    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[CheckIn]]:
-        return [in_order(self.checkins.at_venue_between(*ask)) for ask in asks]
+    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
+        return [in_order(map(visit, self.checkins.at_venue_between(*ask))) for ask in asks]
+
+    def close(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +88,8 @@ def _visits(reader: VisitReader, spans: list[_Span], found: list[Found]) -> list
     for span, rows in zip(spans, answers, strict=True):
         if rows:
             reads = found[span.owner].reads
-            reads.setdefault(span.subject_id, set()).update(c.checkin_id for c in rows)
-        kept = (clip(visit(c), span.start, span.end) for c in rows)
+            reads.setdefault(span.subject_id, set()).update(v.checkin_id for v in rows)
+        kept = (clip(v, span.start, span.end) for v in rows)
         clipped.append([v for v in kept if v is not None])
     return clipped
 
@@ -111,10 +114,10 @@ def _met(
         mine: list[Exposure] = []
         for source in visits:
             rows = next(answers)
-            for c in rows:
-                if c.subject_id != source.subject_id:
-                    reads.setdefault(c.subject_id, set()).add(c.checkin_id)
-            mine += exposures([source], [visit(c) for c in rows], rules)
+            for v in rows:
+                if v.subject_id != source.subject_id:
+                    reads.setdefault(v.subject_id, set()).add(v.checkin_id)
+            mine += exposures([source], rows, rules)
         hits.append(mine)
     return hits
 

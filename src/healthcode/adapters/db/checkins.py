@@ -20,18 +20,18 @@ from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.repositories import as_row
 from healthcode.adapters.db.tables import checkins
-from healthcode.domain.checkins import CheckIn, CheckInBatch, CheckInSource
+from healthcode.domain.checkins import DAY, CheckIn, CheckInBatch, CheckInSource
+from healthcode.services.ports import DayRows
 
 COLUMNS = tuple(column.name for column in checkins.columns)
 INSERT_QMARK = (
     f"INSERT INTO checkins ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
 )
-DAY = 86400
 FOREVER = 2**62  # an open-ended window ends here
 LOOKUP_CHUNK = 900  # subject ids per query (SQLite allowed at most 999 parameters until 3.32)
 PG_LOOKUP_CHUNK = 50_000  # values per array parameter (PostgreSQL)
@@ -380,6 +380,31 @@ class SqlCheckIns:
             .order_by(checkins.c.time_in)
         )
         return [_checkin(r, subject_id) for r in rows if self._is_theirs(mine, r)]
+
+    def day_counts(self, days: Sequence[int]) -> dict[int, int]:
+        """One pass over the check-ins of these days (the (venue_id, time_in) index covers
+        it), counted per day."""
+        if not days:
+            return {}
+        day = (checkins.c.time_in - checkins.c.time_in % DAY).label("day")
+        rows = self.conn.execute(
+            select(day, func.count())
+            .where(and_(checkins.c.time_in >= min(days), checkins.c.time_in < max(days) + DAY))
+            .group_by(day)
+        )
+        counted = {int(d): int(n) for d, n in rows}
+        return {d: counted.get(d, 0) for d in days}
+
+    def day_rows(self, day: int) -> DayRows:
+        ends = func.coalesce(checkins.c.time_out, checkins.c.closes_at)
+        rows = self.conn.execute(
+            select(
+                checkins.c.venue_id, checkins.c.checkin_id, checkins.c.subject_id,
+                checkins.c.time_in, ends,
+            ).where(and_(checkins.c.time_in >= day, checkins.c.time_in < day + DAY))
+        ).all()  # fmt: skip
+        columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [[]] * 5
+        return DayRows(*columns)
 
     def of_subject(self, subject_id: str, since: int) -> list[CheckIn]:
         mine = self.cipher.pseudonyms(subject_id, since, FOREVER)

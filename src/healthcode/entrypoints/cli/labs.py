@@ -216,8 +216,22 @@ def trace_all(
             "secondary": report.secondary,
             "new_exposures": report.new_exposures,
             "colour_changes": report.colour_changes,
+            "searched": report.searched,
         }
     )
+
+
+@case_app.command("archive")
+@handles_errors
+def archive() -> None:
+    """Write the closed days of check-ins to the contact archive (the server does it every
+    hour): Parquet files that trace-all searches with DuckDB."""
+    ctx = open_app().ctx
+    with console.status("archiving closed days"):
+        written = trace.archive_days(ctx)
+    if written is None:
+        raise fail("this city keeps no contact archive: set HEALTHCODE_CONTACT_ARCHIVE=true")
+    print_json({"days_written": written.days, "rows": written.rows, "days_current": written.kept})
 
 
 def _when(epoch: int) -> str:

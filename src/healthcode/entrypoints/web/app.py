@@ -38,7 +38,7 @@ from healthcode.entrypoints.web import (
 )
 from healthcode.entrypoints.web.pages import site as pages
 from healthcode.entrypoints.web.schemas import AUTH_RESPONSES, ERROR_RESPONSES, HealthOut
-from healthcode.services import anomalies, audit, retention, status, status_queue
+from healthcode.services import anomalies, audit, retention, status, status_queue, trace
 
 log = logging.getLogger("healthcode.web")
 STATUS_SWEEP_SECONDS = 60
@@ -48,6 +48,7 @@ ANOMALY_WATCH_SECONDS = 300
 # process left in the queue by dying between its commit and its sequencing.
 LOG_SEQUENCE_SECONDS = 1
 PURGE_SECONDS = 3600
+ARCHIVE_SECONDS = 3600
 
 
 async def every(
@@ -93,6 +94,9 @@ def background_jobs(built: App, leader: Leadership) -> list[Coroutine[None, None
         every(STATUS_SWEEP_SECONDS, lambda: status.sweep(ctx), "status sweep", leader),
         # Alerts on colour changes without a health basis, order bursts, non-health clusters.
         every(ANOMALY_WATCH_SECONDS, lambda: anomalies.watch(ctx), "anomaly watch", leader),
+        # Closed days of check-ins into the contact archive (when the city keeps one).
+        *([every(ARCHIVE_SECONDS, lambda: trace.archive_days(ctx), "contact archive", leader,
+                 at_start=True)] if ctx.archive is not None else []),
         # Personal data past retention is deleted (and its day keys destroyed).
         every(PURGE_SECONDS, lambda: retention.purge(ctx), "retention purge", leader,
               at_start=True),
