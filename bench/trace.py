@@ -50,7 +50,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.contact_archive import DuckArchive
 from healthcode.adapters.db.tables import subjects, venues
 from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.access import Role
@@ -364,6 +365,11 @@ class Result:
     batch_seconds: float = 0.0
     batch_settle_seconds: float = 0.0
     batch_brute_seconds: float = 0.0
+    export_seconds: float = 0.0  # the contact archive written (closed days), once
+    archived_days: int = 0
+    search_db_seconds: float = 0.0  # the batch's contact search from the database
+    search_archive_seconds: float = 0.0  # ... from the archive (DuckDB) and the database
+    archive_mismatches: int = -1  # cases whose contacts differ (database, archive, numpy)
     profile: list[tuple[str, float]] = field(default_factory=list)
     plans: list[str] = field(default_factory=list)
     database_mb: float = 0.0
@@ -429,6 +435,10 @@ def measure(
     result.profile = profile_traces(app, profiled)
     batch = case_ids[sample + PROFILED :]
     if batch:
+        console.print(f"{kind}: the batch's contact search, database against archive")
+        batch_people = cases[sample + PROFILED :]
+        wanted = [ref.brute(p, windows[c]) for c, p in zip(batch, batch_people, strict=True)]
+        search_archive(app, result, batch, wanted, index)
         console.print(f"{kind}: tracing {len(batch)} cases in one batch")
         gc.collect()
         t0 = time.perf_counter()
@@ -444,6 +454,40 @@ def measure(
         result.batch_brute_seconds = time.perf_counter() - t0
     result.plans = query_plans(app)
     return result
+
+
+def search_archive(
+    app: App, result: Result, batch: list[str], expected: list[set[int]], index: dict[str, int]
+) -> None:
+    """The batch's contact search (depth 1, nothing stored) from the database, question by
+    question, and from the contact archive (closed days from DuckDB over Parquet, the others
+    from the database), after writing the archive; contacts checked against numpy."""
+    archive = DuckArchive(app.settings.data_dir / "archive", app.keyring.checkin_keys)
+    archived = replace(app.ctx, archive=archive)
+    t0 = time.perf_counter()
+    trace.archive_days(archived)
+    result.export_seconds = time.perf_counter() - t0
+    rules, now = trace.rules_of(app.ctx), app.ctx.clock.now()
+    with app.ctx.uow(read_only=True) as uow:
+        cases = [uow.cases.get_case(case_id) for case_id in batch]
+        present = [case for case in cases if case is not None]
+        gc.collect()
+        t0 = time.perf_counter()
+        from_db = trace_search.search(trace_search.SqlVisits(uow.checkins), present, rules, now, 1)
+        result.search_db_seconds = time.perf_counter() - t0
+        gc.collect()
+        t0 = time.perf_counter()
+        reader = archive.reader(uow)
+        try:
+            from_archive = trace_search.search(reader, present, rules, now, 1)
+        finally:
+            reader.close()
+        result.search_archive_seconds = time.perf_counter() - t0
+        result.archived_days = len(reader.archived)
+    result.archive_mismatches = sum(
+        {index[s] for s in a.close} != want or {index[s] for s in b.close} != want
+        for a, b, want in zip(from_db, from_archive, expected, strict=True)
+    )
 
 
 def profile_traces(app: App, case_ids: list[str], top: int = 12) -> list[tuple[str, float]]:
@@ -590,10 +634,43 @@ def batch_rows(results: list[Result]) -> list[list[str]]:
     return rows
 
 
+ARCHIVE_HEADER = [
+    "Database",
+    "Cases",
+    "Days archived",
+    "Archive written s",
+    "Search, database s",
+    "Search, archive s",
+    "numpy s",
+    "archive / numpy",
+    "Contacts differ",
+]
+
+
+def archive_rows(results: list[Result]) -> list[list[str]]:
+    return [
+        [
+            r.kind,
+            f"{r.batch_cases:,}",
+            str(r.archived_days),
+            f"{r.export_seconds:.1f}",
+            f"{r.search_db_seconds:.1f}",
+            f"{r.search_archive_seconds:.1f}",
+            f"{r.batch_brute_seconds:.1f}",
+            f"{r.search_archive_seconds / r.batch_brute_seconds:.2f}×",
+            str(r.archive_mismatches),
+        ]
+        for r in results
+        if r.batch_cases and r.batch_brute_seconds
+    ]
+
+
 def console_tables(console: Console, results: list[Result]) -> None:
     for title, header, rows in (
         ("Tracing one case", HEADER, rows_of(results)),
         ("Tracing in one batch", BATCH_HEADER, batch_rows(results)),
+        ("The batch's contact search: database and contact archive", ARCHIVE_HEADER,
+         archive_rows(results)),
     ):
         table = Table(title=title)
         for i, name in enumerate(header):
@@ -740,6 +817,14 @@ Tracing in one batch (`trace_outbreak`, depth 1, other cases than above: every c
 and stored, then the batch's colour work; numpy brute force on the same cases):
 
 {markdown_table(BATCH_HEADER, batch_rows(results), "lrrrrrrr")}
+
+The same batch's contact search alone (depth 1, nothing stored), from the database question by
+question and from the contact archive (`adapters/contact_archive.py`: the closed days, those
+whose every visit has ended, as Parquet files searched by DuckDB in one join per round of
+questions; the days still open from the database), after writing the archive once; numpy brute
+force on the same cases; cases whose close contacts differ between the three:
+
+{markdown_table(ARCHIVE_HEADER, archive_rows(results), "lrrrrrrrr")}
 
 {after}
 
