@@ -11,7 +11,7 @@ from healthcode.domain.audit import Actor
 from healthcode.domain.cases import Case
 from healthcode.domain.checkins import CheckIn, CheckInSource
 from healthcode.domain.errors import NotFound
-from healthcode.services import audit, trace
+from healthcode.services import audit, trace, trace_search
 from healthcode.services.ports import Subject
 
 TRACER = Actor("tracer", "tracer-7")
@@ -90,6 +90,36 @@ def test_close_and_secondary_contacts_with_evidence(app: App) -> None:
         "close": 2, "secondary": 2, "depth": 2
     }  # fmt: skip
     assert sid("b") not in json.dumps(entries)
+
+
+def test_a_trace_reads_only_the_people_it_finds(app: App) -> None:
+    """At a venue only the check-ins that overlapped the case enough are decrypted: whoever was
+    there too briefly, or after the air cleared, is judged by venue and times alone and is not
+    read (nor told they were: there is nothing to tell)."""
+    case_id = seed(
+        app,
+        [
+            (sid("a"), "vrest", NOON, NOON + 60 * MIN),  # the case
+            (sid("b"), "vrest", NOON + 30 * MIN, NOON + 120 * MIN),  # close
+            (sid("c"), "vrest", NOON + 80 * MIN, NOON + 120 * MIN),  # after the extension
+            (sid("e"), "vrest", NOON + 50 * MIN, NOON + 55 * MIN),  # 5 min only
+            (sid("h"), "vrest", NOON - 3 * 60 * MIN, NOON - 2 * 60 * MIN),  # the morning
+            (sid("b"), "vgym", NOON + 180 * MIN, NOON + 240 * MIN),  # b, later
+            (sid("g"), "vgym", NOON + 200 * MIN, NOON + 260 * MIN),  # meets b: secondary
+            (sid("i"), "vgym", NOON + 250 * MIN, NOON + 255 * MIN),  # too briefly
+        ],
+        sid("a"),
+    )
+    rules = trace.rules_of(app.ctx)
+    with app.ctx.uow(read_only=True) as uow:
+        case = uow.cases.get_case(case_id)
+        assert case is not None
+        reader = trace_search.SqlVisits(uow.checkins)
+        (close,) = trace_search.search(reader, [case], rules, app.ctx.clock.now(), 1)
+        (deep,) = trace_search.search(reader, [case], rules, app.ctx.clock.now(), 2)
+    assert set(close.reads) == {sid("a"), sid("b")}
+    assert set(deep.reads) == {sid("a"), sid("b"), sid("c"), sid("g")}  # c: secondary, via b
+    assert deep.reads[sid("b")] == {"c0001", "c0005"}  # where b was found, and where followed
 
 
 def test_visits_outside_the_infectious_window_do_not_count(app: App) -> None:

@@ -22,6 +22,7 @@ from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.audit import Actor
 from healthcode.domain.cases import Case
 from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn, CheckInSource
+from healthcode.domain.tracing import Overlapping
 from healthcode.services import retention, trace
 from healthcode.services.ports import Subject
 from healthcode.services.trace_search import SqlVisits
@@ -71,14 +72,18 @@ span = st.tuples(st.integers(-DAY, SPAN_DAYS * DAY), st.integers(0, 4 * DAY))
     visits=st.lists(visit, min_size=1, max_size=30),
     late=st.lists(visit, max_size=5),
     person_asks=st.lists(st.tuples(st.integers(0, 5), span), min_size=1, max_size=6),
-    venue_asks=st.lists(st.tuples(st.integers(0, 2), span), min_size=1, max_size=6),
+    venue_asks=st.lists(
+        st.tuples(st.integers(0, 2), span, st.integers(-DAY, 4 * DAY), st.integers(1, 5 * HOUR)),
+        min_size=1,
+        max_size=6,
+    ),
 )
 def test_the_archive_reads_as_the_database_does(
     city: App,
     visits: list[tuple[int, int, int, int | None]],
     late: list[tuple[int, int, int, int | None]],
     person_asks: list[tuple[int, tuple[int, int]]],
-    venue_asks: list[tuple[int, tuple[int, int]]],
+    venue_asks: list[tuple[int, tuple[int, int], int, int]],
 ) -> None:
     archive = city.ctx.archive
     assert isinstance(archive, DuckArchive)
@@ -97,7 +102,10 @@ def test_the_archive_reads_as_the_database_does(
     trace.archive_days(city.ctx)
     _add(city, made(late, "l"))  # offline devices' uploads, after the day was archived
     subject_asks = [(people[p], first_day + a, first_day + a + n) for p, (a, n) in person_asks]
-    place_asks = [(venues[v], first_day + a, first_day + a + n) for v, (a, n) in venue_asks]
+    place_asks = [
+        Overlapping(venues[v], first_day + a, first_day + a + n, first_day + a + end, stay)
+        for v, (a, n), end, stay in venue_asks
+    ]
     with city.ctx.uow(read_only=True) as uow:
         database = SqlVisits(uow.checkins)
         archived = archive.reader(uow)
@@ -105,9 +113,7 @@ def test_the_archive_reads_as_the_database_does(
             assert archived.of_subjects_between(subject_asks) == database.of_subjects_between(
                 subject_asks
             )
-            assert archived.at_venues_between(place_asks) == database.at_venues_between(
-                place_asks
-            )
+            assert archived.overlapping(place_asks) == database.overlapping(place_asks)
         finally:
             archived.close()
 

@@ -32,6 +32,7 @@ import re
 import secrets
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from healthcode.adapters.db.checkins import SubjectCipher
 from healthcode.domain.checkins import DAY, LONGEST_DWELL
-from healthcode.domain.tracing import Visit
+from healthcode.domain.tracing import Overlapping, Visit
 from healthcode.services.ports import ArchiveExport, CheckInRepository, UnitOfWork, VisitAsk
 
 FILE = re.compile(r"^checkins-(\d+)\.parquet$")
@@ -196,7 +197,8 @@ def _runs(first: int, last: int, archived: set[int]) -> list[tuple[int, int, boo
 
 class ArchiveReader:
     """ports.VisitReader over the current files (DuckDB, one join per round) and the database
-    (the days without a current file, one question at a time)."""
+    (the days without a current file, one question at a time). Only the rows that meet a
+    question's bounds are decrypted, as from the database."""
 
     def __init__(
         self, files: dict[int, Path], checkins: CheckInRepository, cipher: SubjectCipher
@@ -247,30 +249,36 @@ class ArchiveReader:
                 found[i].append(Visit(venue_id, checkin_id, asks[i][0], time_in, ends_at))
         return [_in_order(visits) for visits in found]
 
-    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
+    def overlapping(self, asks: Sequence[Overlapping]) -> list[list[Visit]]:
         found: list[list[Visit]] = [[] for _ in asks]
-        index, venues, lows, highs = [], [], [], []
-        for i, (venue_id, first, last) in enumerate(asks):
-            for lo, hi, inside in _runs(first, last, self.archived):
-                if inside:
-                    index.append(i)
-                    venues.append(venue_id)
-                    lows.append(lo)
-                    highs.append(hi)
+        index, venues, lows, highs, ends, stays = [], [], [], [], [], []
+        for i, ask in enumerate(asks):
+            for lo, hi, inside in _runs(ask.first_start, ask.last_start, self.archived):
+                if not inside:
+                    part = replace(ask, first_start=lo, last_start=hi)
+                    found[i] += [
+                        Visit(c.venue_id, c.checkin_id, c.subject_id, c.time_in, c.ends_at)
+                        for c in self.checkins.overlapping(part)
+                    ]
                     continue
-                found[i] += [
-                    Visit(c.venue_id, c.checkin_id, c.subject_id, c.time_in, c.ends_at)
-                    for c in self.checkins.at_venue_between(venue_id, lo, hi)
-                ]
+                index.append(i)
+                venues.append(ask.venue_id)
+                lows.append(lo)
+                highs.append(hi)
+                ends.append(ask.earliest_end)
+                stays.append(ask.shortest)
         if index:
             self.con.register("asks", {
                 "i": np.array(index, dtype=np.int64), "venue_id": np.array(venues, dtype=object),
                 "lo": np.array(lows, dtype=np.int64), "hi": np.array(highs, dtype=np.int64),
+                "end_by": np.array(ends, dtype=np.int64),
+                "stay": np.array(stays, dtype=np.int64),
             })  # fmt: skip
             rows = self.con.execute(
                 "SELECT a.i, v.venue_id, v.checkin_id, v.subject, v.time_in, v.ends_at "
                 "FROM asks a JOIN visits v ON v.venue_id = a.venue_id "
-                "AND v.time_in BETWEEN a.lo AND a.hi"
+                "AND v.time_in BETWEEN a.lo AND a.hi AND v.ends_at >= a.end_by "
+                "AND v.ends_at - v.time_in >= a.stay"
             ).fetchall()
             self.con.unregister("asks")
             self._opened(rows, found)

@@ -79,3 +79,28 @@ def search_range(source: Visit, rules: TraceRules, longest_dwell: int) -> tuple[
     """Check-ins that can overlap `source` started in this range: a visit lasts at most
     `longest_dwell`, which turns tracing into a range scan on (venue_id, time_in)."""
     return source.start - longest_dwell, source.end + rules.extension
+
+
+@dataclass(frozen=True, slots=True)
+class Overlapping:
+    """The visits that overlap `source` enough to be exposed by it, as bounds a database or a
+    columnar file can apply to a visit's venue, start and end before anyone's check-in is
+    decrypted: exactly the visits `exposure(source, visit)` accepts (same venue, other person
+    aside), so a trace opens only the check-ins of the people it finds."""
+
+    venue_id: str
+    first_start: int  # a visit lasts at most the longest dwell: it began after this
+    last_start: int  # it began early enough to share `shortest` seconds with the source
+    earliest_end: int  # it ended late enough to share them
+    shortest: int  # and lasted at least that long
+
+
+def overlapping(source: Visit, rules: TraceRules, longest_dwell: int) -> Overlapping | None:
+    """What `exposure(source, other)` asks of `other`, as bounds; None if no visit can meet
+    them (the source's stay, with the airborne extension, is shorter than the minimum)."""
+    need = max(rules.min_overlap, 1)
+    reach = source.end + rules.extension  # how long the source's air lingers
+    if reach - source.start < need:
+        return None
+    first, _ = search_range(source, rules, longest_dwell)
+    return Overlapping(source.venue_id, first, reach - need, source.start + need, need)

@@ -22,7 +22,7 @@ from healthcode.domain.identity import DocumentType
 from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
-from healthcode.domain.tracing import Visit
+from healthcode.domain.tracing import Overlapping, Visit
 from healthcode.domain.venues import Poster, VenueDraft, VenueType
 
 
@@ -198,6 +198,8 @@ class CheckInRepository(Protocol):
     def of_subject(self, subject_id: str, since: int) -> list[CheckIn]: ...
     def at_venue_between(self, venue_id: str, first: int, last: int) -> list[CheckIn]: ...
     def of_subject_between(self, subject_id: str, first: int, last: int) -> list[CheckIn]: ...
+    def overlapping(self, ask: Overlapping) -> list[CheckIn]:
+        """Visits at the venue within the bounds, only those decrypted."""
 
 
     def day_counts(self, days: Sequence[int]) -> dict[int, int]:
@@ -223,12 +225,13 @@ VisitAsk = tuple[str, int, int]  # (subject or venue id, first, last): visits be
 
 
 class VisitReader(Protocol):
-    """The two reads of a contact search, many at a time (services/trace_search.py): each
-    answer lists the visits (a check-in's venue, id, subject, time in and end) in order of
-    (time in, venue, check-in id)."""
+    """The two reads of a contact search, many at a time (services/trace_search.py): a
+    person's visits in a span, and the visits that overlap a source visit enough (only those
+    decrypted). Each answer lists the visits (a check-in's venue, id, subject, time in and
+    end) in order of (time in, venue, check-in id)."""
 
     def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]: ...
-    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]: ...
+    def overlapping(self, asks: Sequence[Overlapping]) -> list[list[Visit]]: ...
     def close(self) -> None: ...
 
 

@@ -4,10 +4,14 @@ evidence. A trace needs a case (its purpose), assigned by a second person to the
 it, and is logged; there is no other way to ask where a person has been.
 
 Every person whose visits a trace read is told (AUTHZ-9): the case's subject by the
-`case.traced` entry, and everyone else whose check-ins it decrypted, contact or not, by a
-`case.visits_read` entry about them naming the case and how many of their visits it read. These
-entries carry no venue and no time: which visits they were, a person sees on their own record
-(their exposures name the venue and day), and nobody else can tell.
+`case.traced` entry, and everyone else whose check-ins it decrypted by a `case.visits_read`
+entry about them naming the case and how many of their visits it read. A trace decrypts only
+what it needs (services/trace_search.py): the case's visits, the check-ins that overlapped
+them enough (the close contacts'), and at depth 2 the close contacts' later visits and the
+check-ins that overlapped those; anyone else at the same venues is judged by venue and times
+alone and is not read. These entries carry no venue and no time: which visits they were, a
+person sees on their own record (their exposures name the venue and day), and nobody else can
+tell.
 """
 
 from __future__ import annotations

@@ -6,12 +6,16 @@ at depth 2, those who met a close contact in the SECONDARY_DAYS after that conta
 exposure. The search asks two questions of the check-ins, over and over: "the visits of this
 person begun in [first, last]" and "the visits at this venue begun in [first, last]". Here they
 are asked in four rounds, each round's questions for every case of the batch at once
-(ports.VisitReader): the case's own visits, who was at those venues, the close contacts' later
-visits, who was at those. A reader answers a round as it can best: the database one question at
+(ports.VisitReader): the case's own visits, who overlapped them, the close contacts' later
+visits, who overlapped those. A reader answers a round as it can best: the database one question at
 a time (SqlVisits), or DuckDB over the archive's daily files in one join (ports.ContactArchive),
 with the same answers (tests/property/test_contact_archive.py).
 
 What a search read is kept per person (`reads`): the trace's log entries tell each of them.
+A search decrypts only what it needs: a person's own visits are found by their sealed form (the
+case's, the close contacts'), and at a venue only the check-ins that overlapped a source visit
+enough (ports.VisitReader.overlapping): whoever was there at other times is judged by venue and
+times alone, never decrypted, and not read.
 """
 
 from __future__ import annotations
@@ -21,7 +25,15 @@ from dataclasses import dataclass, field
 
 from healthcode.domain.cases import Case
 from healthcode.domain.checkins import DAY, LONGEST_DWELL, CheckIn
-from healthcode.domain.tracing import Exposure, TraceRules, Visit, clip, exposures, search_range
+from healthcode.domain.tracing import (
+    Exposure,
+    Overlapping,
+    TraceRules,
+    Visit,
+    clip,
+    exposures,
+    overlapping,
+)
 from healthcode.services.ports import CheckInRepository, VisitAsk, VisitReader
 
 SECONDARY_DAYS = 14  # how long after an exposure a close contact's own visits are followed
@@ -62,8 +74,8 @@ class SqlVisits:
     def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
         return [in_order(map(visit, self.checkins.of_subject_between(*ask))) for ask in asks]
 
-    def at_venues_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
-        return [in_order(map(visit, self.checkins.at_venue_between(*ask))) for ask in asks]
+    def overlapping(self, asks: Sequence[Overlapping]) -> list[list[Visit]]:
+        return [in_order(map(visit, self.checkins.overlapping(ask))) for ask in asks]
 
     def close(self) -> None:
         return None
@@ -101,18 +113,20 @@ def _met(
     rules: TraceRules,
     found: list[Found],
 ) -> list[list[Exposure]]:
-    """Round 2 or 4: for each list of source visits, everyone who overlapped one of them."""
-    asks: list[VisitAsk] = []
+    """Round 2 or 4: for each list of source visits, everyone who overlapped one of them
+    enough. Only their check-ins are decrypted, and so read: a visit at the venue that did not
+    overlap is judged by its venue and times alone."""
+    asks: list[Overlapping] = []
     for visits in sources:
-        for source in visits:
-            first, last = search_range(source, rules, LONGEST_DWELL)
-            asks.append((source.venue_id, first, last))
-    answers = iter(reader.at_venues_between(asks))
+        asks += [a for a in (overlapping(s, rules, LONGEST_DWELL) for s in visits) if a]
+    answers = iter(reader.overlapping(asks))
     hits: list[list[Exposure]] = []
     for owner, visits in zip(owners, sources, strict=True):
         reads = found[owner].reads
         mine: list[Exposure] = []
         for source in visits:
+            if overlapping(source, rules, LONGEST_DWELL) is None:
+                continue  # nobody can have met this visit: nothing asked
             rows = next(answers)
             for v in rows:
                 if v.subject_id != source.subject_id:

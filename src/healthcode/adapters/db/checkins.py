@@ -26,6 +26,7 @@ from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.repositories import as_row
 from healthcode.adapters.db.tables import checkins
 from healthcode.domain.checkins import DAY, CheckIn, CheckInBatch, CheckInSource
+from healthcode.domain.tracing import Overlapping
 from healthcode.services.ports import DayRows
 
 COLUMNS = tuple(column.name for column in checkins.columns)
@@ -359,6 +360,23 @@ class SqlCheckIns:
                     checkins.c.venue_id == venue_id,
                     checkins.c.time_in >= first,
                     checkins.c.time_in <= last,
+                )
+            )
+        )
+        return self._opened(rows.all())
+
+    def overlapping(self, ask: Overlapping) -> list[CheckIn]:
+        """Visits that meet `ask`'s bounds: the same range scan on (venue_id, time_in), the
+        ends checked before any subject is decrypted, so only the rows that overlap are."""
+        ends = func.coalesce(checkins.c.time_out, checkins.c.closes_at)
+        rows = self.conn.execute(
+            select(*FIELDS).where(
+                and_(
+                    checkins.c.venue_id == ask.venue_id,
+                    checkins.c.time_in >= ask.first_start,
+                    checkins.c.time_in <= ask.last_start,
+                    ends >= ask.earliest_end,
+                    ends - checkins.c.time_in >= ask.shortest,
                 )
             )
         )
