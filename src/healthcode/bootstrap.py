@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from healthcode.adapters.crypto.passwords import StaffCredentials
 from healthcode.adapters.db.engine import make_engine
 from healthcode.adapters.db.log_store import CheckpointPolicy
 from healthcode.adapters.db.migrate import upgrade
+from healthcode.adapters.db.replica import ReplicaReads
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
@@ -186,6 +187,13 @@ def build(
         if settings.contact_archive
         else None,
     )
+    if settings.replica_url:  # public reads from the replica, within the staleness bound
+        replica = SqlUnitOfWorkFactory(
+            make_engine(settings.replica_url), keyring.sign_checkpoint, policy, seals, clock
+        )
+        ctx = replace(
+            ctx, replica=ReplicaReads(replica, uow, settings.replica_max_lag_seconds)
+        )
     return App(settings, engine, keyring, ctx)
 
 

@@ -57,6 +57,18 @@ class Settings(BaseSettings):
         "(subjects sealed as in the database, deleted with the day) and search batches of "
         "cases there with DuckDB: for outbreaks of thousands of cases.",
     )
+    replica_url: str | None = Field(
+        None,
+        description="A PostgreSQL streaming replica of the database, for the public reads "
+        "(checkpoints, proofs, the transparency report, trust lists) while it is within "
+        "replica_max_lag_seconds of the primary; unset: the primary answers them.",
+    )
+    replica_max_lag_seconds: float = Field(
+        2.0,
+        ge=0.1,
+        le=60,
+        description="The published staleness bound of public reads served by the replica.",
+    )
     redis_url: str | None = Field(
         None,
         description="Redis for what every process of a cluster shares (rate limits), e.g. "

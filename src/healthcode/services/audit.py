@@ -13,6 +13,7 @@ from healthcode.domain.audit import commitment
 from healthcode.domain.errors import InvalidInput
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import Checkpoint
+from healthcode.services.public import public_read
 from healthcode.services.venues import names_within
 
 PAGE_LIMIT = 1000
@@ -153,12 +154,12 @@ def export_lines(ctx: ServiceContext, batch: int = 5000) -> Iterator[str]:
 
 
 def checkpoints(ctx: ServiceContext, after: int = 0) -> list[Checkpoint]:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx) as uow:
         return uow.log.checkpoints(after)
 
 
 def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx) as uow:
         return uow.log.latest_checkpoint()
 
 
@@ -179,13 +180,13 @@ def _check_size(size: int, tree_size: int, field: str) -> None:
 
 
 def root(ctx: ServiceContext, size: int) -> bytes:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx, size) as uow:
         _check_size(size, uow.log.size(), "size")
         return uow.log.root(size)
 
 
 def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx, size) as uow:
         _check_size(size, uow.log.size(), "size")
         if not 0 <= index < size:
             raise InvalidInput("index must be below size", field="index", code="range")
@@ -193,7 +194,7 @@ def inclusion_proof(ctx: ServiceContext, index: int, size: int) -> list[bytes]:
 
 
 def consistency_proof(ctx: ServiceContext, old: int, new: int) -> list[bytes]:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx, new) as uow:
         _check_size(new, uow.log.size(), "new")
         if not 0 < old <= new:
             raise InvalidInput("old must be between 1 and new", field="old", code="range")

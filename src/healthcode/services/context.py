@@ -17,6 +17,7 @@ from healthcode.services.ports import (
     ContactArchive,
     Credentials,
     KeyRing,
+    PublicReads,
     RuleEngine,
     UnitOfWorkFactory,
 )
@@ -156,3 +157,5 @@ class ServiceContext:
     touches: Touches = field(default_factory=Touches)
     # Closed days of check-ins as files for batch tracing (off in the embedded default).
     archive: ContactArchive | None = None
+    # Where public reads may come from: a replica within its staleness bound (the cluster).
+    replica: PublicReads | None = None

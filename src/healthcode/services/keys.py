@@ -15,6 +15,7 @@ from healthcode.domain.errors import Conflict, InvalidInput, NotFound, Unavailab
 from healthcode.domain.keys import KeyUse, SigningKey, retire, withdraw
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import StoredTrustList, UnitOfWork
+from healthcode.services.public import public_read
 from healthcode.verifier.trustlist import (
     FORMAT,
     TrustList,
@@ -305,7 +306,7 @@ def trust_store_in(uow: UnitOfWork) -> TrustStore:
 
 
 def held_trust_lists(ctx: ServiceContext) -> list[StoredTrustList]:
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx) as uow:
         return uow.trust_lists.latest_all()
 
 

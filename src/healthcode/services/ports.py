@@ -548,6 +548,17 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
+class PublicReads(Protocol):
+    """Read-only units of work for the public reads: from a replica while it is within the
+    published staleness bound, from the primary otherwise (adapters/db/replica.py)."""
+
+    bound: float
+
+    def lag(self) -> float: ...
+    def serving(self) -> str: ...
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork: ...
+
+
 class UnitOfWorkFactory(Protocol):
     writers: int  # write transactions that can usefully run side by side (SQLite: 1)
 

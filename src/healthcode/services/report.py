@@ -15,6 +15,7 @@ from healthcode.domain.published import DAY, day_of
 from healthcode.domain.report import Report, build_report
 from healthcode.services.anomalies import read_since
 from healthcode.services.context import ServiceContext
+from healthcode.services.public import public_read
 
 MAX_DAYS = 31
 
@@ -25,7 +26,7 @@ def report(ctx: ServiceContext, days: int = 7) -> Report:
         raise InvalidInput(f"days is 1 to {MAX_DAYS}", field="days")
     now = ctx.clock.now()
     first_day = day_of(now) - (days - 1) * DAY
-    with ctx.uow(read_only=True) as uow:
+    with public_read(ctx) as uow:
         size = uow.log.size()
         first_seq = uow.log.first_at(first_day)
         entries = read_since(uow, first_day)

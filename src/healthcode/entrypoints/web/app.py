@@ -173,8 +173,23 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                     "last_ok_at": purge.last_ok_at,
                     "error": purge.error,
                 },
+                **replica_health(),
             },
         )
+
+    def replica_health() -> dict[str, object]:
+        """Where the public reads come from, and the bound they are held to (a cluster)."""
+        replica = built.ctx.replica
+        if replica is None:
+            return {}
+        lag = replica.lag()
+        return {
+            "public_reads": {
+                "serving": replica.serving(),
+                "replica_lag_seconds": round(lag, 3) if lag != float("inf") else None,
+                "bound_seconds": replica.bound,
+            }
+        }
 
     app.state.health = public_reads.PublicRead(health_now)
     app.state.checkpoint = public_reads.PublicRead(lambda: routes_log.latest_now(built.ctx))

@@ -111,6 +111,15 @@ class ColourQueueOut(BaseModel):
     bound_seconds: int
 
 
+class PublicReadsOut(BaseModel):
+    """Where the public reads come from (a cluster with a replica): `replica` while it holds
+    everything the primary had committed `bound_seconds` ago, else `primary`."""
+
+    serving: str
+    replica_lag_seconds: float | None
+    bound_seconds: float
+
+
 class HealthOut(BaseModel):
     status: str
     city: str
@@ -118,6 +127,7 @@ class HealthOut(BaseModel):
     log_queue: LogQueueOut
     colour_queue: ColourQueueOut
     purge: PurgeOut
+    public_reads: PublicReadsOut | None = None  # only when the city has a replica
 
 
 class CodeOut(BaseModel):

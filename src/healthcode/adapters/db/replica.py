@@ -1,0 +1,106 @@
+"""Public reads from a PostgreSQL streaming replica, within a published staleness bound.
+
+The public reads (the log's checkpoints and proofs, the transparency report, the trust lists)
+are the same for everyone and may be a moment old; in a cluster they come from a replica, so
+that the primary keeps its work for writes. A replica may fall behind (a long query, a network
+fault, its primary gone): it is used only while it is known to hold everything the primary had
+committed `bound` seconds ago (`HEALTHCODE_REPLICA_MAX_LAG_SECONDS`, 2 s by default), and
+otherwise the primary answers.
+
+How it is known: every CHECK_SECONDS the primary's WAL position is read, then the replica's
+replay position; the replica is as fresh as the latest primary position it has replayed, and
+its lag is the time since that position was read. This holds when the replica is cut off from
+the primary too (its own "receive = replay" would then look current), and a replica that was
+promoted (no longer in recovery) is not one: its lag is unknown, and the primary answers.
+`lag()` and `serving()` are shown on `/health`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from healthcode.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
+
+CHECK_SECONDS = 0.25
+HISTORY_SECONDS = 120.0
+
+
+def _lsn(value: str) -> int:
+    high, low = value.split("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
+class ReplicaReads:
+    """A read-only unit of work factory: on the replica while it is within `bound` seconds of
+    the primary, on the primary otherwise. Never for writes."""
+
+    writers = 0
+
+    def __init__(
+        self,
+        replica: SqlUnitOfWorkFactory,
+        primary: SqlUnitOfWorkFactory,
+        bound: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.replica = replica
+        self.primary = primary
+        self.bound = bound
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()  # (when, primary's WAL position)
+        self._lag = math.inf
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _scalar(engine: Engine, sql: str) -> str | None:
+        # Read-only, as the units of work on the replica are (a standby refuses a
+        # transaction that asks to write, which a pooled connection's default would).
+        with engine.connect().execution_options(postgresql_readonly=True) as conn:
+            found = conn.execute(text(sql)).scalar()
+            return None if found is None else str(found)
+
+    def lag(self) -> float:
+        """Seconds since the newest primary position the replica is known to hold (inf when
+        unknown: the replica does not answer, or is not a replica)."""
+        now = self._clock()
+        with self._lock:
+            if now - self._checked < CHECK_SECONDS:
+                return self._lag
+            self._checked = now
+            try:
+                position = self._scalar(self.primary.engine, "SELECT pg_current_wal_lsn()")
+                replayed = self._scalar(
+                    self.replica.engine,
+                    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END",
+                )
+            except SQLAlchemyError:
+                self._lag = math.inf
+                return self._lag
+            if position is not None:
+                self._samples.append((now, _lsn(position)))
+            while self._samples and now - self._samples[0][0] > HISTORY_SECONDS:
+                self._samples.popleft()
+            held = _lsn(replayed) if replayed is not None else -1
+            fresh = [when for when, lsn in self._samples if lsn <= held]
+            self._lag = now - max(fresh) if fresh else math.inf
+            return self._lag
+
+    def serving(self) -> str:
+        return "replica" if self.lag() <= self.bound else "primary"
+
+    def sequence(self) -> int:
+        return 0  # nothing is written here
+
+    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
+        if not read_only:
+            raise ValueError("public reads only: writes go to the primary")
+        source = self.replica if self.serving() == "replica" else self.primary
+        return source(read_only=True, one_statement=one_statement)
