@@ -116,15 +116,16 @@ def _prepare(data_dir: Path, fresh: bool) -> None:
     (data_dir / MARKER).write_text("made by `healthcode demo`; --fresh may wipe this directory\n")
 
 
-def _settings(data_dir: Path) -> Settings:
-    """The dev profile, with the embedded SQLite database inside the demo directory."""
+def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
+    """The dev profile, with the embedded SQLite database inside the demo directory (or the
+    database at `database_url`: a cluster's PostgreSQL, scripts/cluster)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the dev secrets are the point here
             return Settings(
                 profile="dev",
                 data_dir=data_dir,
-                database_url=f"sqlite:///{data_dir / 'healthcode.db'}",
+                database_url=database_url or f"sqlite:///{data_dir / 'healthcode.db'}",
             )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -287,12 +288,16 @@ def demo(
     serve: Annotated[bool, typer.Option(help="Serve the API once seeded")] = True,
     host: Annotated[str | None, typer.Option(help="Default: settings (127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Default: settings (8000)")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Seed this (empty) database instead of SQLite in the directory"),
+    ] = None,
 ) -> None:
     """Seed a demo city (residents, venues, 14 days of check-ins, an outbreak, lab results,
     traced cases), print its demo accounts, and serve it. Dev profile: never deploy it."""
     data_dir = data_dir.expanduser().resolve()
     _prepare(data_dir, fresh)
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, database_url)
     rules = Rules(
         settings.trace_min_overlap_seconds,
         settings.trace_extension_seconds,
