@@ -91,8 +91,9 @@ def test_scripts_cluster_up_serves_and_down_stops(tmp_path: Path) -> None:
         assert _get(apis[1], "/health")["status"] == "ok"  # the other one serves on
         assert _get(apis[1], "/log/checkpoint")["size"]  # type: ignore[index]
     finally:
-        stopped = subprocess.run([script, "down", "--wipe"], env=env, capture_output=True, text=True,
-                                 timeout=120)  # fmt: skip
+        stopped = subprocess.run(
+            [script, "down", "--wipe"], env=env, capture_output=True, text=True, timeout=120
+        )
     assert stopped.returncode == 0, stopped.stderr
     for port in range(base, base + 5):  # nothing it started still listens
         with socket.socket() as s:
