@@ -30,24 +30,31 @@ def _day(instant: int) -> int:
 
 
 def seal_exposures(days: DaySeal, found: Iterable[StoredExposure]) -> list[dict[str, Any]]:
-    """Exposures as their rows: the ids sealed under the key of each one's day (each day's key
-    looked at, or made, once)."""
-    keys: dict[int, DayKey] = {}
-    rows = []
+    """Exposures as their rows: the ids sealed under the key of each one's day, each day's
+    people in one call and its record ids in another (a trace stores hundreds at once)."""
+    by_day: dict[int, list[StoredExposure]] = {}
     for e in found:
-        day = _day(e.start)
-        key = keys.get(day) or keys.setdefault(day, made_key(days, day))
-        people = key.seal([e.subject_id] + ([e.via_subject] if e.via_subject else []))
-        appeal = [e.withdrawn_by_appeal] if e.withdrawn_by_appeal else []
-        ids = key.seal_records([e.exposure_id, e.case_id, *appeal])
-        rows.append({
-            **as_row(e),
-            "exposure_id": ids[0],
-            "case_id": ids[1],
-            "withdrawn_by_appeal": ids[2] if appeal else None,
-            "subject_id": people[0],
-            "via_subject": people[1] if e.via_subject else None,
-        })  # fmt: skip
+        by_day.setdefault(_day(e.start), []).append(e)
+    rows = []
+    for day, group in by_day.items():
+        key = made_key(days, day)
+        vias = [e.via_subject for e in group if e.via_subject]
+        people = key.seal([e.subject_id for e in group] + vias)
+        appeals = [e.withdrawn_by_appeal for e in group if e.withdrawn_by_appeal]
+        ids = key.seal_records(
+            [e.exposure_id for e in group] + [e.case_id for e in group] + appeals
+        )
+        n = len(group)
+        via_of, appeal_of = iter(people[n:]), iter(ids[2 * n :])
+        for i, e in enumerate(group):
+            rows.append({
+                **as_row(e),
+                "exposure_id": ids[i],
+                "case_id": ids[n + i],
+                "withdrawn_by_appeal": next(appeal_of) if e.withdrawn_by_appeal else None,
+                "subject_id": people[i],
+                "via_subject": next(via_of) if e.via_subject else None,
+            })  # fmt: skip
     return rows
 
 
