@@ -164,3 +164,20 @@ def replace_engine(reads: ReplicaReads, url: str) -> object:
         factory.seals,
         factory.clock,
     )
+
+
+def test_a_promoted_replica_is_not_read_as_one(city: App, pair: Pair) -> None:
+    """After a failover the old replica is a primary of its own: what it holds may have parted
+    from the primary the city writes to, so it is not read (last in this module: it ends the
+    replica's recovery)."""
+    reads = city.ctx.replica
+    assert isinstance(reads, ReplicaReads)
+    ticks = Ticks()
+    checked = ReplicaReads(reads.replica, reads.primary, BOUND, clock=ticks)
+    _caught_up(city, pair)
+    assert checked.serving() == "replica"
+    assert _replica_sql(pair, "SELECT pg_promote()") is True
+    ticks.advance(0)
+    assert checked.serving() == "primary"
+    assert checked.lag() == float("inf")
+    assert audit.latest_checkpoint(replace(city.ctx, replica=checked)) is not None
