@@ -86,7 +86,9 @@ def test_scripts_cluster_up_serves_and_down_stops(tmp_path: Path) -> None:
         answers = [_sign_in(apis[i % 2]) for i in range(LOGINS + 2)]
         assert answers == [401] * LOGINS + [429, 429]  # one limit, counted by both
 
-        pids = [int((tmp_path / "cluster" / f"api-{port}.pid").read_text()) for port in apis]
+        pids = [int((tmp_path / "cluster" / f"proc-api-{port}.pid").read_text()) for port in apis]
+        worker = int((tmp_path / "cluster" / "proc-worker.pid").read_text())
+        os.kill(worker, 0)  # the colour worker runs
         os.kill(pids[0], signal.SIGKILL)
         assert _get(apis[1], "/health")["status"] == "ok"  # the other one serves on
         assert _get(apis[1], "/log/checkpoint")["size"]  # type: ignore[index]
@@ -95,6 +97,8 @@ def test_scripts_cluster_up_serves_and_down_stops(tmp_path: Path) -> None:
             [script, "down", "--wipe"], env=env, capture_output=True, text=True, timeout=120
         )
     assert stopped.returncode == 0, stopped.stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)  # stopped
     for port in range(base, base + 5):  # nothing it started still listens
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, port

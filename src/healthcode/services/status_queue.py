@@ -54,11 +54,12 @@ def settle(
     ctx: ServiceContext,
     subject_ids: list[str] | None = None,
     progress: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Change]:
     """Do the queued colour work (only these people's, if given, 500 at a time); the colour
-    changes made."""
+    changes made. `stop`, asked after each batch, ends the work early (a worker stopping)."""
     if subject_ids is None:
-        return _settle(ctx, None, progress)
+        return _settle(ctx, None, progress, stop)
     changes: list[Change] = []
     for start in range(0, len(subject_ids), SWEEP_BATCH):
         changes += _settle(ctx, subject_ids[start : start + SWEEP_BATCH], progress)
@@ -66,7 +67,10 @@ def settle(
 
 
 def _settle(
-    ctx: ServiceContext, subject_ids: list[str] | None, progress: Callable[[int], None] | None
+    ctx: ServiceContext,
+    subject_ids: list[str] | None,
+    progress: Callable[[int], None] | None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Change]:
     changes: list[Change] = []
     failed: set[str] = set()
@@ -100,6 +104,8 @@ def _settle(
             continue
         if progress is not None:
             progress(len(items))
+        if stop is not None and stop():
+            return changes
 
 
 def settle_quietly(ctx: ServiceContext, subject_ids: list[str]) -> None:

@@ -31,6 +31,7 @@ from healthcode.entrypoints.cli.retention import retention_app
 from healthcode.entrypoints.cli.rules import rules_app, status_app
 from healthcode.entrypoints.cli.staff import staff_app
 from healthcode.entrypoints.cli.venues import venue_app
+from healthcode.entrypoints.cli.worker import worker
 from healthcode.services import keys
 from healthcode.services.verify import verify_policy
 from healthcode.verifier import cli as verifier_cli
@@ -40,6 +41,7 @@ app = command_group(
     help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
 )
 app.command()(demo)
+app.command()(worker)
 app.add_typer(staff_app, name="staff")
 app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")
