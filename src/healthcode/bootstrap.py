@@ -50,6 +50,8 @@ class App:
     def close(self) -> None:
         self.ctx.uow.close()  # type: ignore[attr-defined]
         self.engine.dispose()
+        if self.ctx.replica is not None:
+            self.ctx.replica.close()
 
 
 def city_policy(settings: Settings) -> CityPolicy:
@@ -188,8 +190,9 @@ def build(
         else None,
     )
     if settings.replica_url:  # public reads from the replica, within the staleness bound
+        replica_engine = make_engine(settings.replica_url, connect_args={"connect_timeout": 2})
         replica = SqlUnitOfWorkFactory(
-            make_engine(settings.replica_url), keyring.sign_checkpoint, policy, seals, clock
+            replica_engine, keyring.sign_checkpoint, policy, seals, clock
         )
         ctx = replace(
             ctx, replica=ReplicaReads(replica, uow, settings.replica_max_lag_seconds)

@@ -131,6 +131,8 @@ def test_closed_days_only_and_late_visits_rewrite_their_day(city: App) -> None:
     files = archive.files()
     assert old_day in files
     assert max(files) + DAY + LONGEST_DWELL <= now  # nothing still open is archived
+    retention = city.ctx.retention.days * DAY
+    assert min(files) > now - retention  # nor the day the purge cuts through
     rows = archive.rows_in(files[old_day])
     _add(city, [_checkin(venue, f"u{tag}", person, old_day + 2 * HOUR, HOUR)])  # a late upload
     with city.ctx.uow(read_only=True) as uow:
@@ -141,6 +143,14 @@ def test_closed_days_only_and_late_visits_rewrite_their_day(city: App) -> None:
     assert archive.rows_in(files[old_day]) == rows + 1
     with city.ctx.uow(read_only=True) as uow:
         assert old_day in archive.current(uow.checkins)
+        reader = archive.reader(uow)
+        files[old_day].unlink()  # the purge, while a batch is being searched
+        asks = [(person, old_day, old_day + DAY)]
+        assert reader.of_subjects_between(asks) == SqlVisits(uow.checkins).of_subjects_between(
+            asks
+        )  # the database answered
+        assert not reader.archived
+        reader.close()
 
 
 def test_purge_and_sunset_delete_the_files(tmp_path: Path, database_url: str) -> None:
@@ -155,7 +165,7 @@ def test_purge_and_sunset_delete_the_files(tmp_path: Path, database_url: str) ->
         later = replace(app.ctx, clock=FixedClock(START + (app.ctx.retention.days - 6) * DAY))
         report = retention.purge(later)
         assert report.counts["archive_files"] >= 1
-        assert set(archive.files()) == {d for d in before if d + DAY > report.cutoff}
+        assert set(archive.files()) == {d for d in before if d >= report.cutoff}
         retention.sunset(app.ctx)
         assert archive.files() == {}
     finally:

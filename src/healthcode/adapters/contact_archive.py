@@ -20,9 +20,12 @@ others from the database, with the same answers (tests/property/test_contact_arc
   day: each search counts the archived days' rows in the database (one pass, the (venue_id,
   time_in) index covers it), and a day whose count differs is read from the database and
   written again at the next export.
-- **Deleted with the day:** the retention purge deletes the files of the days it purges (and
-  destroys their keys), the sunset every file. Files are written to a temporary name and
-  renamed, so a reader never sees half a file. DuckDB runs in memory with no spill directory.
+- **Deleted with the day:** the retention purge deletes the files of the days it purges, the
+  day it cuts through included (which is never archived), and destroys their keys; the sunset
+  deletes every file. A search whose file was deleted under it asks the database instead.
+  Files are written to a temporary name and renamed, so a reader never sees half a file (a
+  failed write's temporary file is deleted, and swept by the purge). DuckDB runs in memory
+  with no spill directory.
 """
 
 from __future__ import annotations
@@ -91,7 +94,10 @@ class DuckArchive:
 
     def rows_in(self, path: Path) -> int:
         """The rows of a file (from its footer; remembered while the file is unchanged)."""
-        stamp = path.stat().st_mtime_ns
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return -1  # deleted meanwhile (the purge): current for no day
         with self._lock:
             held = self._counted.get(path)
         if held is not None and held[0] == stamp:
@@ -116,7 +122,9 @@ class DuckArchive:
 
     def export(self, uow: UnitOfWork, now: int, keep_days: int) -> ArchiveExport:
         last_closed = _day(now - LONGEST_DWELL) - DAY
-        first = _day(now) - keep_days * DAY
+        # The purge deletes what began before now - keep_days: the day it cuts through is
+        # never archived (its rows are not only ever added: some are taken away).
+        first = _day(now - keep_days * DAY) + DAY
         days = list(range(first, last_closed + 1, DAY))
         counts = uow.checkins.day_counts(days)
         files = self.files()
@@ -152,11 +160,12 @@ class DuckArchive:
             target = _quoted(temporary)
             copy = f"COPY (SELECT * FROM day_rows ORDER BY venue_id, time_in) TO {target}"  # noqa: S608
             con.execute(copy + " (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 100000)")
+            with temporary.open("rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, final)
         finally:
             con.close()
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, final)
+            temporary.unlink(missing_ok=True)  # left only by a failure: never a half file
         directory = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(directory)
@@ -165,11 +174,17 @@ class DuckArchive:
         return len(got.checkin_ids)
 
     def forget_before(self, instant: int) -> int:
+        """Every file of a day that began before `instant` (a day the purge cut through
+        included), and any temporary file a failed export left."""
         gone = 0
         for day, path in self.files().items():
-            if day + DAY <= instant:
+            if day < instant:
                 path.unlink(missing_ok=True)
                 gone += 1
+        if self.directory.is_dir():
+            for entry in os.scandir(self.directory):
+                if entry.name.startswith(".checkins-") and entry.name.endswith(".tmp"):
+                    Path(entry.path).unlink(missing_ok=True)
         return gone
 
     def forget_all(self) -> int:
@@ -218,6 +233,11 @@ class ArchiveReader:
     def close(self) -> None:
         self.con.close()
 
+    def _without_files(self) -> None:
+        """A file could not be read (the purge deleted it meanwhile): the database answers
+        every question from here on."""
+        self.archived = set()
+
     def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
         found: list[list[Visit]] = [[] for _ in asks]
         index, days, sealed, lows, highs = [], [], [], [], []
@@ -240,11 +260,16 @@ class ArchiveReader:
                 "i": np.array(index, dtype=np.int64), "subject": np.array(sealed, dtype=object),
                 "lo": np.array(lows, dtype=np.int64), "hi": np.array(highs, dtype=np.int64),
             })  # fmt: skip
-            rows = self.con.execute(
-                "SELECT a.i, v.venue_id, v.checkin_id, v.time_in, v.ends_at FROM asks a "
-                "JOIN visits v ON v.subject = a.subject AND v.time_in BETWEEN a.lo AND a.hi"
-            ).fetchall()
-            self.con.unregister("asks")
+            try:
+                rows = self.con.execute(
+                    "SELECT a.i, v.venue_id, v.checkin_id, v.time_in, v.ends_at FROM asks a "
+                    "JOIN visits v ON v.subject = a.subject AND v.time_in BETWEEN a.lo AND a.hi"
+                ).fetchall()
+            except (duckdb.Error, OSError):
+                self._without_files()
+                return self.of_subjects_between(asks)
+            finally:
+                self.con.unregister("asks")
             for i, venue_id, checkin_id, time_in, ends_at in rows:
                 found[i].append(Visit(venue_id, checkin_id, asks[i][0], time_in, ends_at))
         return [_in_order(visits) for visits in found]
@@ -274,13 +299,18 @@ class ArchiveReader:
                 "end_by": np.array(ends, dtype=np.int64),
                 "stay": np.array(stays, dtype=np.int64),
             })  # fmt: skip
-            rows = self.con.execute(
-                "SELECT a.i, v.venue_id, v.checkin_id, v.subject, v.time_in, v.ends_at "
-                "FROM asks a JOIN visits v ON v.venue_id = a.venue_id "
-                "AND v.time_in BETWEEN a.lo AND a.hi AND v.ends_at >= a.end_by "
-                "AND v.ends_at - v.time_in >= a.stay"
-            ).fetchall()
-            self.con.unregister("asks")
+            try:
+                rows = self.con.execute(
+                    "SELECT a.i, v.venue_id, v.checkin_id, v.subject, v.time_in, v.ends_at "
+                    "FROM asks a JOIN visits v ON v.venue_id = a.venue_id "
+                    "AND v.time_in BETWEEN a.lo AND a.hi AND v.ends_at >= a.end_by "
+                    "AND v.ends_at - v.time_in >= a.stay"
+                ).fetchall()
+            except (duckdb.Error, OSError):
+                self._without_files()
+                return self.overlapping(asks)
+            finally:
+                self.con.unregister("asks")
             self._opened(rows, found)
         return [_in_order(visits) for visits in found]
 

@@ -158,8 +158,10 @@ def checkpoints(ctx: ServiceContext, after: int = 0) -> list[Checkpoint]:
         return uow.log.checkpoints(after)
 
 
-def latest_checkpoint(ctx: ServiceContext) -> Checkpoint | None:
-    with public_read(ctx) as uow:
+def latest_checkpoint(ctx: ServiceContext, *, primary: bool = False) -> Checkpoint | None:
+    """The newest signed checkpoint: a public read (a replica's, within its bound), or with
+    `primary` the primary's, for a caller that must see its own last commit."""
+    with ctx.uow(read_only=True) if primary else public_read(ctx) as uow:
         return uow.log.latest_checkpoint()
 
 

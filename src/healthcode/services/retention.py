@@ -245,7 +245,9 @@ def sunset(ctx: ServiceContext) -> Attestation:
         _record(uow, "sunset", now, now, "ok", deleted)
         uow.commit()
         uow.retention.reclaim()
-    checkpoint = audit.checkpoint_now(ctx, force=True) or audit.latest_checkpoint(ctx)
+    checkpoint = audit.checkpoint_now(ctx, force=True) or audit.latest_checkpoint(
+        ctx, primary=True
+    )  # never a replica's: it may not hold the attestation yet
     assert checkpoint is not None  # noqa: S101 - forced above
     assert checkpoint.size > index  # noqa: S101
     log.warning("sunset: all personal data deleted; attestation at log index %d", index)

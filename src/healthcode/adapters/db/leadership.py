@@ -9,7 +9,8 @@ when the holder dies, kill -9 included, with no lease to time out:
 - PostgreSQL (processes on any number of hosts): a session advisory lock
   (`pg_try_advisory_lock`) on a connection of its own, held while that connection lives; the
   server lets it go when the connection ends (a killed process's socket is closed by its kernel;
-  a vanished host's connection is found dead by TCP keepalives, which are set short here).
+  a vanished host's connection is found dead by the server's TCP keepalives and user timeout,
+  set for this session to about 20 s).
 
 Fenced: before each run a job's process asks, on the connection that holds the lock, whether it
 still holds it (a connection found broken means it does not); one that lost it stops leading
@@ -38,8 +39,14 @@ _HELD = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
     "AND classid = 0 AND objid = :key AND objsubid = 1 AND granted"
 )
-_KEEPALIVES = {  # a holder whose host vanished is found dead within about 20 s
+# The server must find a vanished holder dead, not only the holder a vanished server: the
+# server's own keepalives and user timeout are set for this session (within about 20 s instead
+# of the system's two hours), and ours likewise, so that a check never hangs either.
+_KEEPALIVES = {
     "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 5, "keepalives_count": 3,
+    "tcp_user_timeout": 20_000, "connect_timeout": 5,
+    "options": "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=5 "
+    "-c tcp_keepalives_count=3 -c tcp_user_timeout=20000",
 }  # fmt: skip
 
 

@@ -12,7 +12,8 @@ replay position; the replica is as fresh as the latest primary position it has r
 its lag is the time since that position was read. This holds when the replica is cut off from
 the primary too (its own "receive = replay" would then look current), and a replica that was
 promoted (no longer in recovery) is not one: its lag is unknown, and the primary answers.
-`lag()` and `serving()` are shown on `/health`.
+`lag()` and `serving()` are shown on `/health`. The probes run on connections of their own with
+a one-second connect and statement timeout, one request at a time.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from healthcode.adapters.db.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
@@ -39,7 +41,12 @@ def _lsn(value: str) -> int:
 
 class ReplicaReads:
     """A read-only unit of work factory: on the replica while it is within `bound` seconds of
-    the primary, on the primary otherwise. Never for writes."""
+    the primary, on the primary otherwise. Never for writes.
+
+    One request at a time probes the two servers (short connect and statement timeouts, on
+    connections of their own); the others meanwhile go by the last reading, aged by the time
+    since it was taken, so that no request waits on a replica that does not answer and the
+    bound is kept between readings too."""
 
     writers = 0
 
@@ -54,9 +61,11 @@ class ReplicaReads:
         self.primary = primary
         self.bound = bound
         self._clock = clock
+        self._probes = (_probe_engine(primary.engine), _probe_engine(replica.engine))
         self._samples: deque[tuple[float, int]] = deque()  # (when, primary's WAL position)
         self._lag = math.inf
         self._checked = -math.inf
+        self._probing = False
         self._lock = threading.Lock()
 
     @staticmethod
@@ -72,29 +81,45 @@ class ReplicaReads:
         unknown: the replica does not answer, or is not a replica)."""
         now = self._clock()
         with self._lock:
-            if now - self._checked < CHECK_SECONDS:
-                return self._lag
-            self._checked = now
-            try:
-                position = self._scalar(self.primary.engine, "SELECT pg_current_wal_lsn()")
-                replayed = self._scalar(
-                    self.replica.engine,
-                    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END",
-                )
-            except SQLAlchemyError:
-                self._lag = math.inf
-                return self._lag
+            aged = self._lag + max(0.0, now - self._checked)
+            if self._probing or now - self._checked < CHECK_SECONDS:
+                return aged
+            self._probing = True
+        lag = math.inf
+        try:
+            lag = self._probe(now)
+        finally:
+            with self._lock:
+                self._probing = False
+                self._lag, self._checked = lag, now
+        return lag
+
+    def _probe(self, now: float) -> float:
+        primary, replica = self._probes
+        try:
+            position = self._scalar(primary, "SELECT pg_current_wal_lsn()")
+            replayed = self._scalar(
+                replica, "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() END"
+            )
+        except SQLAlchemyError:
+            return math.inf
+        with self._lock:
             if position is not None:
                 self._samples.append((now, _lsn(position)))
             while self._samples and now - self._samples[0][0] > HISTORY_SECONDS:
                 self._samples.popleft()
             held = _lsn(replayed) if replayed is not None else -1
             fresh = [when for when, lsn in self._samples if lsn <= held]
-            self._lag = now - max(fresh) if fresh else math.inf
-            return self._lag
+        return now - max(fresh) if fresh else math.inf
 
     def serving(self) -> str:
         return "replica" if self.lag() <= self.bound else "primary"
+
+    def failed(self) -> None:
+        """The replica failed a read: the primary answers until the next reading says
+        otherwise."""
+        with self._lock:
+            self._lag, self._checked = math.inf, self._clock()
 
     def sequence(self) -> int:
         return 0  # nothing is written here
@@ -104,3 +129,20 @@ class ReplicaReads:
             raise ValueError("public reads only: writes go to the primary")
         source = self.replica if self.serving() == "replica" else self.primary
         return source(read_only=True, one_statement=one_statement)
+
+    def primary_uow(self) -> SqlUnitOfWork:
+        return self.primary(read_only=True)
+
+    def close(self) -> None:
+        for engine in self._probes:
+            engine.dispose()
+        self.replica.engine.dispose()
+
+
+def _probe_engine(engine: Engine) -> Engine:
+    """An engine of its own for the probes: short timeouts, no pool to wait for."""
+    return create_engine(
+        engine.url,
+        poolclass=NullPool,
+        connect_args={"connect_timeout": 1, "options": "-c statement_timeout=1000"},
+    )
