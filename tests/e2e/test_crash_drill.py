@@ -54,13 +54,9 @@ def open_app(data_dir: Path, url: str) -> App:
     return app
 
 
-@contextmanager
-def serving(
-    data_dir: Path, url: str, *, sequence_after_commit: bool = True
-) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """`healthcode serve` on 127.0.0.1, with the test's settings; yields once it answers."""
-    port = free_port()
-    env = {
+def city_env(data_dir: Path, url: str, **more: str) -> dict[str, str]:
+    """The environment of a `healthcode` process of the test's city (settings as the tests')."""
+    return {
         **os.environ,
         "HEALTHCODE_PROFILE": "production",
         "HEALTHCODE_DATA_DIR": str(data_dir),
@@ -68,11 +64,25 @@ def serving(
         "HEALTHCODE_KEY_PASSPHRASE": TEST_PASSPHRASE,
         "HEALTHCODE_CITY": "CN-TEST",
         "HEALTHCODE_CHECKPOINT_EVERY_ENTRIES": "4",
-        "HEALTHCODE_LOG_SEQUENCE_AFTER_COMMIT": str(sequence_after_commit).lower(),
+        **more,
     }
-    command = clock_ahead.command(
-        [str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port)]
-    )
+
+
+@contextmanager
+def serving(
+    data_dir: Path, url: str, *, sequence_after_commit: bool = True, workers: int = 1,
+    **more: str,
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:  # fmt: skip
+    """`healthcode serve` on 127.0.0.1, with the test's settings (and `more`, as
+    HEALTHCODE_... variables); yields once it answers."""
+    port = free_port()
+    env = city_env(data_dir, url, **{
+        "HEALTHCODE_LOG_SEQUENCE_AFTER_COMMIT": str(sequence_after_commit).lower(), **more
+    })  # fmt: skip
+    command = clock_ahead.command([
+        str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port),
+        "--workers", str(workers),
+    ])  # fmt: skip
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -89,7 +99,11 @@ def serving(
         yield process, port
     finally:
         if process.poll() is None:
-            process.kill()
+            process.terminate()  # several workers: their supervisor stops them first
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
         process.wait(timeout=10)
 
 

@@ -5,7 +5,6 @@ both workers take part, and SIGTERM stops a worker between batches."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,8 @@ from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.cases import Case
 from healthcode.domain.checkins import CheckIn, CheckInSource
 from healthcode.services import status_queue, trace
-from tests.conftest import TEST_PASSPHRASE, make_settings
+from tests.conftest import make_settings
+from tests.e2e.test_crash_drill import city_env
 from tests.integration.test_status_queue import DAY, TRACER, colour_entries, enrol, stored
 from tests.support import clock_ahead
 
@@ -41,14 +41,7 @@ def _seed(app: App, contacts: int) -> tuple[str, list[str]]:
 
 
 def _worker(data: Path, url: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "HEALTHCODE_DATA_DIR": str(data),
-        "HEALTHCODE_DATABASE_URL": url,
-        "HEALTHCODE_KEY_PASSPHRASE": TEST_PASSPHRASE,
-        "HEALTHCODE_CITY": "CN-TEST",
-        "HEALTHCODE_CHECKPOINT_EVERY_ENTRIES": "4",
-    }
+    env = city_env(data, url)
     command = clock_ahead.command(
         [str(Path(sys.executable).parent / "healthcode"), "worker", "--poll", "0.05"]
     )

@@ -5,9 +5,6 @@ a limit counts the requests that either process answered."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,9 +13,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from healthcode.adapters.db.tables import maintenance_runs
-from tests.conftest import TEST_PASSPHRASE
-from tests.e2e.test_crash_drill import _no_proxy, free_port, open_app  # noqa: F401 - a fixture
-from tests.support import clock_ahead
+from tests.e2e.test_crash_drill import _no_proxy, open_app, serving  # noqa: F401 - a fixture
 
 LOGINS_PER_MINUTE = 3
 
@@ -41,33 +36,9 @@ def test_two_workers_run_background_work_once_and_share_limits(
 ) -> None:
     data = tmp_path / "data"
     open_app(data, database_url).close()  # initialised, as `healthcode init` leaves a city
-    port = free_port()
-    env = {
-        **os.environ,
-        "HEALTHCODE_PROFILE": "production",
-        "HEALTHCODE_DATA_DIR": str(data),
-        "HEALTHCODE_DATABASE_URL": database_url,
-        "HEALTHCODE_KEY_PASSPHRASE": TEST_PASSPHRASE,
-        "HEALTHCODE_CITY": "CN-TEST",
-        "HEALTHCODE_REDIS_URL": redis_url,
-        "HEALTHCODE_RATE_LOGINS_PER_MINUTE": str(LOGINS_PER_MINUTE),
-    }
-    command = clock_ahead.command([
-        str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port),
-        "--workers", "2",
-    ])  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                assert process.poll() is None, "the server stopped"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+    more = {"HEALTHCODE_REDIS_URL": redis_url,
+            "HEALTHCODE_RATE_LOGINS_PER_MINUTE": str(LOGINS_PER_MINUTE)}  # fmt: skip
+    with serving(data, database_url, workers=2, **more) as (process, port):
         workers = _children(process.pid)
         assert len(workers) == 2
 
@@ -89,13 +60,6 @@ def test_two_workers_run_background_work_once_and_share_limits(
         finally:
             app.close()
         assert purges == 1
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _children(pid: int) -> list[int]:

@@ -21,6 +21,7 @@ from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import checkins as checkins_table
 from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
+from healthcode.domain.tracing import Overlapping
 from healthcode.services import audit, checkins, enrolment, retention, venues
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from tests.conftest import TEST_PASSPHRASE
@@ -91,7 +92,7 @@ def test_check_ins_store_who_under_the_key_of_their_day(app: App, clock: FixedCl
     assert sorted(c.client_id or "" for c in mine) == sorted(rows)
     assert {c.subject_id for c in mine} == {who}
     with app.ctx.uow(read_only=True) as uow:
-        there = uow.checkins.at_venue_between(where, yesterday, now)
+        there = uow.checkins.overlapping(Overlapping(where, yesterday, now, yesterday, 1))
         assert {c.subject_id for c in there} == {who}
         assert len(uow.checkins.of_subject_between(who, yesterday, today - 1)) == 1
         assert uow.checkins.count_since(who, now - 3600) == 2

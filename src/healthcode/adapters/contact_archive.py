@@ -196,6 +196,17 @@ class DuckArchive:
         return ArchiveReader(self.current(uow.checkins), uow.checkins, self.cipher)
 
 
+_OF_SUBJECTS = (
+    "SELECT a.i, v.venue_id, v.checkin_id, v.time_in, v.ends_at FROM asks a "
+    "JOIN visits v ON v.subject = a.subject AND v.time_in BETWEEN a.lo AND a.hi"
+)
+_OVERLAPPING = (
+    "SELECT a.i, v.venue_id, v.checkin_id, v.subject, v.time_in, v.ends_at FROM asks a "
+    "JOIN visits v ON v.venue_id = a.venue_id AND v.time_in BETWEEN a.lo AND a.hi "
+    "AND v.ends_at >= a.end_by AND v.ends_at - v.time_in >= a.stay"
+)
+
+
 def _runs(first: int, last: int, archived: set[int]) -> list[tuple[int, int, bool]]:
     """[first, last] cut at day boundaries into runs of archived and other days."""
     runs: list[tuple[int, int, bool]] = []
@@ -233,14 +244,9 @@ class ArchiveReader:
     def close(self) -> None:
         self.con.close()
 
-    def _without_files(self) -> None:
-        """A file could not be read (the purge deleted it meanwhile): the database answers
-        every question from here on."""
-        self.archived = set()
-
     def of_subjects_between(self, asks: Sequence[VisitAsk]) -> list[list[Visit]]:
         found: list[list[Visit]] = [[] for _ in asks]
-        index, days, sealed, lows, highs = [], [], [], [], []
+        asked: list[tuple[int, str, int, int]] = []  # (ask, sealed subject, lo, hi) per day
         for i, (subject, first, last) in enumerate(asks):
             for lo, hi, inside in _runs(first, last, self.archived):
                 if not inside:
@@ -250,33 +256,18 @@ class ArchiveReader:
                     ]
                     continue
                 for day, form in self.cipher.pseudonyms(subject, lo, hi).items():
-                    index.append(i)
-                    days.append(day)
-                    sealed.append(form)
-                    lows.append(max(lo, day))
-                    highs.append(min(hi, day + DAY - 1))
-        if index:
-            self.con.register("asks", {
-                "i": np.array(index, dtype=np.int64), "subject": np.array(sealed, dtype=object),
-                "lo": np.array(lows, dtype=np.int64), "hi": np.array(highs, dtype=np.int64),
-            })  # fmt: skip
-            try:
-                rows = self.con.execute(
-                    "SELECT a.i, v.venue_id, v.checkin_id, v.time_in, v.ends_at FROM asks a "
-                    "JOIN visits v ON v.subject = a.subject AND v.time_in BETWEEN a.lo AND a.hi"
-                ).fetchall()
-            except (duckdb.Error, OSError):
-                self._without_files()
+                    asked.append((i, form, max(lo, day), min(hi, day + DAY - 1)))
+        if asked:
+            rows = self._join(("i", "subject", "lo", "hi"), asked, _OF_SUBJECTS)
+            if rows is None:
                 return self.of_subjects_between(asks)
-            finally:
-                self.con.unregister("asks")
             for i, venue_id, checkin_id, time_in, ends_at in rows:
                 found[i].append(Visit(venue_id, checkin_id, asks[i][0], time_in, ends_at))
         return [_in_order(visits) for visits in found]
 
     def overlapping(self, asks: Sequence[Overlapping]) -> list[list[Visit]]:
         found: list[list[Visit]] = [[] for _ in asks]
-        index, venues, lows, highs, ends, stays = [], [], [], [], [], []
+        asked: list[tuple[int, str, int, int, int, int]] = []
         for i, ask in enumerate(asks):
             for lo, hi, inside in _runs(ask.first_start, ask.last_start, self.archived):
                 if not inside:
@@ -286,33 +277,33 @@ class ArchiveReader:
                         for c in self.checkins.overlapping(part)
                     ]
                     continue
-                index.append(i)
-                venues.append(ask.venue_id)
-                lows.append(lo)
-                highs.append(hi)
-                ends.append(ask.earliest_end)
-                stays.append(ask.shortest)
-        if index:
-            self.con.register("asks", {
-                "i": np.array(index, dtype=np.int64), "venue_id": np.array(venues, dtype=object),
-                "lo": np.array(lows, dtype=np.int64), "hi": np.array(highs, dtype=np.int64),
-                "end_by": np.array(ends, dtype=np.int64),
-                "stay": np.array(stays, dtype=np.int64),
-            })  # fmt: skip
-            try:
-                rows = self.con.execute(
-                    "SELECT a.i, v.venue_id, v.checkin_id, v.subject, v.time_in, v.ends_at "
-                    "FROM asks a JOIN visits v ON v.venue_id = a.venue_id "
-                    "AND v.time_in BETWEEN a.lo AND a.hi AND v.ends_at >= a.end_by "
-                    "AND v.ends_at - v.time_in >= a.stay"
-                ).fetchall()
-            except (duckdb.Error, OSError):
-                self._without_files()
+                asked.append((i, ask.venue_id, lo, hi, ask.earliest_end, ask.shortest))
+        if asked:
+            names = ("i", "venue_id", "lo", "hi", "end_by", "stay")
+            rows = self._join(names, asked, _OVERLAPPING)
+            if rows is None:
                 return self.overlapping(asks)
-            finally:
-                self.con.unregister("asks")
             self._opened(rows, found)
         return [_in_order(visits) for visits in found]
+
+    def _join(
+        self, names: tuple[str, ...], asked: list[tuple[Any, ...]], sql: str
+    ) -> list[tuple[Any, ...]] | None:
+        """The rows of `sql`, which joins the files' visits with the questions (`asks`, columns
+        `names`); None if a file could not be read (the purge deleted it meanwhile): then the
+        database answers every question from here on."""
+        columns = {
+            name: np.array(values, dtype=object if isinstance(values[0], str) else np.int64)
+            for name, values in zip(names, zip(*asked, strict=True), strict=True)
+        }
+        self.con.register("asks", columns)
+        try:
+            return list(self.con.execute(sql).fetchall())
+        except (duckdb.Error, OSError):
+            self.archived = set()
+            return None
+        finally:
+            self.con.unregister("asks")
 
     def _opened(self, rows: list[tuple[Any, ...]], found: list[list[Visit]]) -> None:
         """Rows with their subjects opened, each day's in one call; a day whose key is gone

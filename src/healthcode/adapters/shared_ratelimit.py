@@ -69,12 +69,6 @@ class SharedStore:
         message = f"{kind}\0{key}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:32]
 
-    def up(self) -> bool:
-        try:
-            return bool(self.storage.check())
-        except (StorageError, redis.RedisError, OSError):
-            return False
-
     def reachable(self) -> bool:
         """False for RETRY_SECONDS after Redis last failed."""
         return time.monotonic() >= self._down_until

@@ -116,17 +116,16 @@ def _met(
     """Round 2 or 4: for each list of source visits, everyone who overlapped one of them
     enough. Only their check-ins are decrypted, and so read: a visit at the venue that did not
     overlap is judged by its venue and times alone."""
-    asks: list[Overlapping] = []
-    for visits in sources:
-        asks += [a for a in (overlapping(s, rules, LONGEST_DWELL) for s in visits) if a]
-    answers = iter(reader.overlapping(asks))
+    # Each source with what it asks (None: nobody can have met it, nothing is asked).
+    asked = [[(s, overlapping(s, rules, LONGEST_DWELL)) for s in visits] for visits in sources]
+    answers = iter(reader.overlapping([a for pairs in asked for _, a in pairs if a]))
     hits: list[list[Exposure]] = []
-    for owner, visits in zip(owners, sources, strict=True):
+    for owner, pairs in zip(owners, asked, strict=True):
         reads = found[owner].reads
         mine: list[Exposure] = []
-        for source in visits:
-            if overlapping(source, rules, LONGEST_DWELL) is None:
-                continue  # nobody can have met this visit: nothing asked
+        for source, ask in pairs:
+            if ask is None:
+                continue
             rows = next(answers)
             for v in rows:
                 if v.subject_id != source.subject_id:

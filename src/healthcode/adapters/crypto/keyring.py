@@ -88,7 +88,8 @@ class KeyRing:
     def rate_limit_secret(self) -> bytes:
         """The secret that the shared rate limits hash their keys with (shared_ratelimit.py):
         the same in every process of the city, so that they count the same buckets."""
-        self.store.put_new("rate-limit", secrets.token_bytes(32))
+        if not self.store.has("rate-limit"):
+            self.store.put_new("rate-limit", secrets.token_bytes(32))  # once, across processes
         return self.store.get("rate-limit")
 
     def destroy_checkin_keys(self, before: int | None) -> int:

@@ -352,19 +352,6 @@ class SqlCheckIns:
         rows = self.conn.execute(_TIMES_SINCE, {"pseudonyms": list(mine.values()), "since": since})
         return sum(1 for row in rows if self._is_theirs(mine, row))
 
-    def at_venue_between(self, venue_id: str, first: int, last: int) -> list[CheckIn]:
-        """Visits that started in [first, last]: a range scan on (venue_id, time_in)."""
-        rows = self.conn.execute(
-            select(*FIELDS).where(
-                and_(
-                    checkins.c.venue_id == venue_id,
-                    checkins.c.time_in >= first,
-                    checkins.c.time_in <= last,
-                )
-            )
-        )
-        return self._opened(rows.all())
-
     def overlapping(self, ask: Overlapping) -> list[CheckIn]:
         """Visits that meet `ask`'s bounds: the same range scan on (venue_id, time_in), the
         ends checked before any subject is decrypted, so only the rows that overlap are."""

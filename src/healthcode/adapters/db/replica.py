@@ -48,8 +48,6 @@ class ReplicaReads:
     since it was taken, so that no request waits on a replica that does not answer and the
     bound is kept between readings too."""
 
-    writers = 0
-
     def __init__(
         self,
         replica: SqlUnitOfWorkFactory,
@@ -121,17 +119,11 @@ class ReplicaReads:
         with self._lock:
             self._lag, self._checked = math.inf, self._clock()
 
-    def sequence(self) -> int:
-        return 0  # nothing is written here
-
     def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
         if not read_only:
             raise ValueError("public reads only: writes go to the primary")
         source = self.replica if self.serving() == "replica" else self.primary
         return source(read_only=True, one_statement=one_statement)
-
-    def primary_uow(self) -> SqlUnitOfWork:
-        return self.primary(read_only=True)
 
     def close(self) -> None:
         for engine in self._probes:
