@@ -21,6 +21,7 @@ from healthcode.adapters.db.replica import ReplicaReads
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
+from healthcode.adapters.status_view import RedisStatusView
 from healthcode.config import Settings
 from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import parse_legal_bases
@@ -52,6 +53,8 @@ class App:
         self.engine.dispose()
         if self.ctx.replica is not None:
             self.ctx.replica.close()
+        if isinstance(self.ctx.status_view, RedisStatusView):
+            self.ctx.status_view.close()
 
 
 def city_policy(settings: Settings) -> CityPolicy:
@@ -194,9 +197,13 @@ def build(
         replica = SqlUnitOfWorkFactory(
             replica_engine, keyring.sign_checkpoint, policy, seals, clock
         )
-        ctx = replace(
-            ctx, replica=ReplicaReads(replica, uow, settings.replica_max_lag_seconds)
+        ctx = replace(ctx, replica=ReplicaReads(replica, uow, settings.replica_max_lag_seconds))
+    if settings.redis_url:  # code display reads statuses from Redis, written through
+        view = RedisStatusView(
+            settings.redis_url, settings.city, lambda: keyring.shared_secret("status-view")
         )
+        uow.view = view
+        ctx = replace(ctx, status_view=view)
     return App(settings, engine, keyring, ctx)
 
 

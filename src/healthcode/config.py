@@ -71,9 +71,10 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Redis for what every process of a cluster shares (rate limits), e.g. "
-        "redis://127.0.0.1:6379/0. Unset: each process keeps its own, in memory (one "
-        "process, the embedded default).",
+        description="Redis for what every process of a cluster shares: the rate limits, and "
+        "the status read model that code display reads (written through by every change of a "
+        "status), e.g. redis://127.0.0.1:6379/0. Unset: each process keeps its limits in "
+        "memory and reads statuses from the database (one process, the embedded default).",
     )
     key_passphrase: SecretStr = Field(
         SecretStr(""),

@@ -152,8 +152,7 @@ def parse_bundle(text: str) -> list[LabRow]:
     rows = [
         _row(i, entry.resource, resources)
         for i, entry in enumerate(entries)
-        if entry.resource is not None
-        and entry.resource.get_resource_type() == "DiagnosticReport"
+        if entry.resource is not None and entry.resource.get_resource_type() == "DiagnosticReport"
     ]
     if not rows:
         raise _fail("bundle.entry", "the Bundle holds no DiagnosticReport")

@@ -24,7 +24,16 @@ from healthcode.services import status_queue
 from healthcode.services.auth import live_resident
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
-from healthcode.services.ports import KeyRing, StoredSession, StoredStatus, UnitOfWork
+from healthcode.services.ports import (
+    KeyRing,
+    PublicReads,
+    ShownStatus,
+    StoredSession,
+    StoredStatus,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Viewed,
+)
 from healthcode.services.rulebook import active_ruleset
 from healthcode.services.status import refresh
 from healthcode.verifier.claims import Colour, HealthClaims
@@ -83,7 +92,7 @@ class CodeIssuer:
         )
 
 
-def _colour(status: StoredStatus | None, ruleset_ref: str) -> tuple[Colour, str]:
+def _colour(status: StoredStatus | ShownStatus | None, ruleset_ref: str) -> tuple[Colour, str]:
     """The stored colour and its rule; no stored status is green under the active rule set."""
     if status is None:
         return Colour.GREEN, ruleset_ref
@@ -98,7 +107,7 @@ def _stored_colour(uow: UnitOfWork, subject_id: str) -> tuple[StoredStatus | Non
     return (stored, *_colour(stored, green_ref))
 
 
-def _due(status: StoredStatus | None, now: int) -> bool:
+def _due(status: StoredStatus | ShownStatus | None, now: int) -> bool:
     return status is not None and status.until is not None and status.until <= now
 
 
@@ -115,25 +124,58 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     generation (one statement, one read transaction, no write; adapters/db/code_sight.py),
     with the signing key from memory. None whenever the request is anything else (a guardian,
     an officer, an ended session, a status due to be derived again, colour work queued by a
-    trace, ...): the caller then
-    takes the general path (authenticate, the access gate, issue_health_code), which answers
-    those cases as it always has."""
+    trace, ...): the caller then takes the general path (authenticate, the access gate,
+    issue_health_code), which answers those cases as it always has.
+
+    In a cluster the status comes from the status read model (`ctx.status_view`, written
+    through before any change is acknowledged) and the rest of the read from the replica while
+    it is within its staleness bound: the primary is not asked. A miss in the read model reads
+    the status from the primary, and leaves it there for the next time."""
     now = ctx.clock.now()
-    with ctx.uow(read_only=True, one_statement=True) as uow:
+    view = ctx.status_view
+    viewed = view.get(subject_id) if view is not None else None
+    if viewed is not None and ctx.replica is not None:
+        try:
+            return _show(ctx, ctx.replica, token, subject_id, viewed, now)
+        except Exception:  # the replica failed: the primary answers until it is back
+            ctx.replica.failed()
+    return _show(ctx, ctx.uow, token, subject_id, viewed, now)
+
+
+def _show(
+    ctx: ServiceContext,
+    source: UnitOfWorkFactory | PublicReads,
+    token: str,
+    subject_id: str,
+    viewed: Viewed | None,
+    now: int,
+) -> IssuedCode | None:
+    with source(read_only=True, one_statement=True) as uow:
         sight = uow.code_sight.read(token_hash(token), subject_id, ctx.policy.city)
+        if viewed is not None:
+            status: ShownStatus | StoredStatus | None = viewed.status
+        else:
+            status = sight.status
+            if ctx.status_view is not None and sight.subject_alive and not sight.queued:
+                ctx.status_view.fill(subject_id, shown(sight.status))
         if (
             sight.name is None
             or sight.ruleset is None
-            or _due(sight.status, now)
-            or sight.queued
+            or _due(status, now)
+            or (viewed is None and sight.queued)
             or not _caller_is(ctx, sight.session, sight.subject_alive, subject_id, now)
         ):
             return None
         key = health_key(ctx, uow, sight.keys_version, now)
     set_id, version = sight.ruleset
-    colour, rule_ref = _colour(sight.status, f"{set_id}@{version}#{NO_RULE}")
+    colour, rule_ref = _colour(status, f"{set_id}@{version}#{NO_RULE}")
     issuer = CodeIssuer(ctx.keys, ctx.policy)
     return issuer.issue(key, subject_id, colour, rule_ref, mask_name(sight.name), now)
+
+
+def shown(status: StoredStatus | None) -> ShownStatus | None:
+    """What code display needs of a stored status."""
+    return None if status is None else ShownStatus(status.colour, status.rule_ref, status.until)
 
 
 def _caller_is(

@@ -19,6 +19,7 @@ from healthcode.services.ports import (
     KeyRing,
     PublicReads,
     RuleEngine,
+    StatusView,
     UnitOfWorkFactory,
 )
 
@@ -159,3 +160,5 @@ class ServiceContext:
     archive: ContactArchive | None = None
     # Where public reads may come from: a replica within its staleness bound (the cluster).
     replica: PublicReads | None = None
+    # The statuses as code display reads them, in Redis, written through (the cluster).
+    status_view: StatusView | None = None

@@ -130,4 +130,3 @@ def authenticate_lab(ctx: ServiceContext, signed: LabSignature, path: str, body:
     if lab.state != "active":
         raise Forbidden(f"this lab is {lab.state}: it may not submit results", code="not_a_lab")
     return lab
-

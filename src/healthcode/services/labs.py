@@ -133,9 +133,7 @@ class _Checked:
     result: TestResult | None  # None: a registered sample
 
 
-def _check_row(
-    ctx: ServiceContext, uow: UnitOfWork, row: LabRow, lab: Lab, now: int
-) -> _Checked:
+def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, lab: Lab, now: int) -> _Checked:
     if not TOKEN.match(row.test_id):
         raise InvalidInput("1 to 64 letters, digits, '.', '_', '/' or '-'", field="test_id")
     if row.lab and row.lab != lab.code:
@@ -143,8 +141,10 @@ def _check_row(
             f"a lab submits its own results only: this is {lab.code}", field="lab", code="lab"
         )
     text = row.result.lower()
-    result = None if text == REGISTERED else parse_choice(
-        TestResult, text, field="result", code="result", what="result"
+    result = (
+        None
+        if text == REGISTERED
+        else parse_choice(TestResult, text, field="result", code="result", what="result")
     )
     try:
         sample_time = parse_time(row.sample_time)

@@ -200,7 +200,6 @@ class CheckInRepository(Protocol):
     def overlapping(self, ask: Overlapping) -> list[CheckIn]:
         """Visits at the venue within the bounds, only those decrypted."""
 
-
     def day_counts(self, days: Sequence[int]) -> dict[int, int]:
         """How many check-ins began on each of these UTC days (day = its first second)."""
 
@@ -340,6 +339,35 @@ class StoredStatus:
     since: int | None
     until: int | None
     changed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShownStatus:
+    """What showing a code needs of a stored status: its colour, its rule, and the instant
+    after which it must be derived again first."""
+
+    colour: str
+    rule_ref: str
+    until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Viewed:
+    """A status read model's answer: `status` None is "no stored status" (green under the
+    active rule set)."""
+
+    status: ShownStatus | None
+
+
+class StatusView(Protocol):
+    """The statuses as code display reads them in a cluster (adapters/status_view.py): written
+    through by every unit of work that changes a status or queues colour work, before that
+    change is acknowledged. `get` answers None whenever the database must answer instead (not
+    held, a change under way, colour work queued, the view unreachable)."""
+
+    def get(self, subject_id: str) -> Viewed | None: ...
+    def fill(self, subject_id: str, status: ShownStatus | None) -> None: ...
+    def forget_all(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

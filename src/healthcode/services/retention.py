@@ -229,6 +229,8 @@ def sunset(ctx: ServiceContext) -> Attestation:
         deleted |= ctx.keys.destroy_sunset_keys()
         if ctx.archive is not None:
             deleted["archive_files"] = ctx.archive.forget_all()
+        if ctx.status_view is not None:  # the colours code display read (the cluster)
+            deleted["status_view_entries"] = ctx.status_view.forget_all()
         final = {f"final_{colour}": n for colour, n in sorted(colours.items())}
         index = uow.log.append_sequenced(
             LogEntry(
@@ -245,6 +247,8 @@ def sunset(ctx: ServiceContext) -> Attestation:
         _record(uow, "sunset", now, now, "ok", deleted)
         uow.commit()
         uow.retention.reclaim()
+    if ctx.status_view is not None:  # and what a code display read before the commit put back
+        ctx.status_view.forget_all()
     checkpoint = audit.checkpoint_now(ctx, force=True) or audit.latest_checkpoint(
         ctx, primary=True
     )  # never a replica's: it may not hold the attestation yet

@@ -156,8 +156,7 @@ def approve_activation(ctx: ServiceContext, principal: Principal, request_seq: i
 
 
 REFUSALS_HERE = {
-    "same_person": "the person who asked for an activation cannot approve it: a second "
-    "person must",
+    "same_person": "the person who asked for an activation cannot approve it: a second person must",
     "concentrated": "the colours this rule set would change concentrate on one venue, district "
     "or hour (see its dry run): an auditor must approve its activation",
     "not_concentrated": "an authority admin approves this activation; an auditor approves only "

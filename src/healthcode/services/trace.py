@@ -185,7 +185,6 @@ class OutbreakReport:
     traced: list[TraceResult] = field(default_factory=list)
     searched: str = "database"  # or "archive": closed days from the contact archive
 
-
     def add(self, result: TraceResult, progress: Callable[[int], None] | None) -> None:
         self.cases += 1
         self.close += len(result.close)

@@ -85,12 +85,13 @@ class KeyRing:
             key = self._cache["phone-tag"] = self.store.get("phone-tag")
         return hmac.new(key, b"healthcode/phone/" + phone.encode(), hashlib.sha256).hexdigest()
 
-    def rate_limit_secret(self) -> bytes:
-        """The secret that the shared rate limits hash their keys with (shared_ratelimit.py):
-        the same in every process of the city, so that they count the same buckets."""
-        if not self.store.has("rate-limit"):
-            self.store.put_new("rate-limit", secrets.token_bytes(32))  # once, across processes
-        return self.store.get("rate-limit")
+    def shared_secret(self, name: str) -> bytes:
+        """A secret that what every process of the city shares in Redis hashes its keys with
+        ("rate-limit": shared_ratelimit.py; "status-view": status_view.py): the same in every
+        process, made by the first that asks. Destroyed with the key store at sunset."""
+        if not self.store.has(name):
+            self.store.put_new(name, secrets.token_bytes(32))  # once, across processes
+        return self.store.get(name)
 
     def destroy_checkin_keys(self, before: int | None) -> int:
         return self.checkin_keys.destroy_before(before)

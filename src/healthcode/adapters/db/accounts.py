@@ -182,9 +182,7 @@ class SqlSessions:
         """Move `last_seen` of many sessions in one statement (never back)."""
         if not seen:
             return
-        self.conn.execute(
-            _TOUCH, [{"sid": sid, "seen": at} for sid, at in sorted(seen.items())]
-        )
+        self.conn.execute(_TOUCH, [{"sid": sid, "seen": at} for sid, at in sorted(seen.items())])
 
     def end(self, session_id: str, now: int) -> None:
         self.conn.execute(

@@ -21,10 +21,12 @@ from healthcode.adapters.db.tables import (
     lab_results,
     notices,
     rulesets,
+    status_queue,
     statuses,
     subjects,
 )
-from healthcode.services.ports import Notice, StoredRuleSet, StoredStatus
+from healthcode.adapters.status_view import QUEUED_STATE, State
+from healthcode.services.ports import Notice, ShownStatus, StoredRuleSet, StoredStatus
 
 
 class SqlRuleSets:
@@ -65,10 +67,13 @@ class SqlRuleSets:
 
 
 class SqlStatuses:
-    def __init__(self, conn: Connection, links: LinkSeal, days: DaySeal) -> None:
+    def __init__(
+        self, conn: Connection, links: LinkSeal, days: DaySeal, touched: set[str] | None = None
+    ) -> None:
         self.conn = conn
         self.links = links
         self.days = days
+        self.touched = touched  # whom this transaction changes, for the status read model
 
     def _opened(self, rows: list[Row[Any]]) -> list[StoredStatus]:
         people = self.links.open([r.subject_id for r in rows])
@@ -118,6 +123,8 @@ class SqlStatuses:
         """Insert or replace these statuses: one upsert statement for all of them."""
         if not found:
             return
+        if self.touched is not None:
+            self.touched.update(s.subject_id for s in found)
         sealed = self.links.seal([s.subject_id for s in found])
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(statuses)
@@ -127,6 +134,24 @@ class SqlStatuses:
             set_={name: stmt.excluded[name] for name in columns},
         )
         self.conn.execute(stmt, [self._row(s, v) for s, v in zip(found, sealed, strict=True)])
+
+    def shown(self, subject_ids: list[str]) -> dict[str, State]:
+        """What the status read model holds for these people (adapters/status_view.py): their
+        stored status as code display reads it, None where none is stored, QUEUED_STATE where
+        colour work is queued for them."""
+        sealed = self.links.find(subject_ids)
+        who = {v: k for k, v in sealed.items()}
+        found: dict[str, State] = dict.fromkeys(subject_ids)
+        for where in each_in(self.conn, statuses.c.subject_id, list(who)):
+            query = select(statuses.c.subject_id, statuses.c.colour, statuses.c.rule_ref,
+                           statuses.c.until).where(where)  # fmt: skip
+            for r in self.conn.execute(query):
+                found[who[r.subject_id]] = ShownStatus(r.colour, r.rule_ref, r.until)
+        for where in each_in(self.conn, status_queue.c.subject_id, list(who)):
+            query = select(status_queue.c.subject_id).where(where).distinct()
+            for r in self.conn.execute(query):
+                found[who[r.subject_id]] = QUEUED_STATE
+        return found
 
     def _subjects(self, query: Any) -> list[str]:
         rows = list(self.conn.execute(query))

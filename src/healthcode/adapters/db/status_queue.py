@@ -33,13 +33,16 @@ _KEY = (status_queue.c.subject_id, status_queue.c.case_id, status_queue.c.found_
 
 
 class SqlStatusQueue:
-    def __init__(self, conn: Connection, links: LinkSeal) -> None:
+    def __init__(self, conn: Connection, links: LinkSeal, touched: set[str] | None = None) -> None:
         self.conn = conn
         self.links = links
+        self.touched = touched  # whom this transaction changes, for the status read model
 
     def add(self, items: list[QueuedColour]) -> None:
         if not items:
             return
+        if self.touched is not None:
+            self.touched.update(i.subject_id for i in items)
         sealed = self.links.seal([i.subject_id for i in items])
         rows = [
             {
@@ -93,6 +96,8 @@ class SqlStatusQueue:
     def done(self, items: list[QueuedColour]) -> None:
         if not items:
             return
+        if self.touched is not None:
+            self.touched.update(i.subject_id for i in items)
         sealed = self.links.find([i.subject_id for i in items])
         keys = [
             (sealed[i.subject_id], i.case_id, i.found_at) for i in items if i.subject_id in sealed

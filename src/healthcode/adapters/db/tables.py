@@ -121,8 +121,12 @@ log_entries = Table(
 log_pending = Table(
     "log_pending",
     metadata,
-    Column("pending_id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "pending_id",
+        Integer().with_variant(BigInteger, "postgresql"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column("appended_at", BigInteger, nullable=False),
     Column("entry", Text, nullable=False),  # the canonical entry, its seq not yet known (-1)
     Column("subject_ref", String(40)),

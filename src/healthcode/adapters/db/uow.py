@@ -42,6 +42,7 @@ from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.status_queue import SqlStatusQueue
 from healthcode.adapters.db.vault import SqlVault
 from healthcode.adapters.db.writer_lock import WriterLock
+from healthcode.adapters.status_view import RedisStatusView, State
 from healthcode.domain.errors import Unavailable
 from healthcode.services.ports import Clock
 
@@ -62,8 +63,8 @@ _REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
     "exposures": lambda u: SqlExposures(u._conn, u._seals.days),
     "health_facts": lambda u: SqlHealthFacts(u._conn),
     "rulesets": lambda u: SqlRuleSets(u._conn),
-    "statuses": lambda u: SqlStatuses(u._conn, u._seals.links, u._seals.days),
-    "status_queue": lambda u: SqlStatusQueue(u._conn, u._seals.links),
+    "statuses": lambda u: SqlStatuses(u._conn, u._seals.links, u._seals.days, u._touched),
+    "status_queue": lambda u: SqlStatusQueue(u._conn, u._seals.links, u._touched),
     "notices": lambda u: SqlNotices(u._conn, u._seals.days),
     "code_sight": lambda u: SqlCodeSight(u._conn, u._seals.links, u.vault),
     "checkin_sight": lambda u: SqlCheckInSight(u._conn, u._seals.links, u._seals.days),
@@ -96,6 +97,7 @@ class SqlUnitOfWork:
         opened: Callable[[int], None] | None = None,
         queue_entries: bool = True,
         held: Connection | None = None,
+        view: RedisStatusView | None = None,
     ):
         self.engine = engine
         self._signer = signer
@@ -113,6 +115,10 @@ class SqlUnitOfWork:
         self._held = held  # a connection kept open for this thread's one-statement reads
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
+        # The status read model (adapters/status_view.py), written through around the commit
+        # for everyone whose status or queued colour work this transaction changes.
+        self._view = None if read_only else view
+        self._touched: set[str] | None = set() if self._view is not None else None
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._write_lock is not None:
@@ -154,11 +160,31 @@ class SqlUnitOfWork:
         assert self._tx is not None  # noqa: S101 - only inside `with`
         if self._read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        self._tx.commit()
+        if self._view is not None and self._touched:
+            self._commit_seen(sorted(self._touched))
+        else:
+            self._tx.commit()
         log = self.__dict__.get("log")
         if log is not None and log.queued:
             log.queued = 0
             self._committed_entries = True
+
+    def _commit_seen(self, touched: list[str]) -> None:
+        """Mark, commit, release (adapters/status_view.py): these people are read from the
+        database from before the commit until what it committed is published, which happens
+        before the use case goes on."""
+        assert self._view is not None  # noqa: S101
+        assert self._tx is not None  # noqa: S101
+        self._view.mark(touched)  # Unavailable: nothing is committed
+        try:
+            self._tx.commit()
+        finally:
+            self._view.release(touched, self._current)
+            self._touched = set()
+
+    def _current(self, subject_ids: list[str]) -> dict[str, State]:
+        with self.engine.connect() as conn:
+            return SqlStatuses(conn, self._seals.links, self._seals.days).shown(subject_ids)
 
     def __exit__(
         self,
@@ -231,6 +257,9 @@ class SqlUnitOfWorkFactory:
         # the committing thread, or by a round another thread began after the commit. Off:
         # only `sequence()` and the server's periodic job do it (tests of the queue).
         self.sequence_after_commit = True
+        # The status read model of a cluster (adapters/status_view.py), written through by
+        # every write transaction; None in the embedded default.
+        self.view: RedisStatusView | None = None
         self._sequencing = threading.Lock()
         self._counting = threading.Lock()
         self._wanted = 0  # commits with entries, counted
@@ -287,6 +316,7 @@ class SqlUnitOfWorkFactory:
             after_entries=self._after_entries,
             opened=self.opened,
             queue_entries=self.queue_entries,
+            view=self.view,
         )
 
     def _after_entries(self) -> None:

@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
     shared = None
     if built.settings.redis_url:  # a cluster: every process counts the same limits
-        secret = built.keyring.rate_limit_secret()
+        secret = built.keyring.shared_secret("rate-limit")
         shared = SharedStore(built.settings.redis_url, built.settings.city, secret)
     app.state.limiters = deps.limiters(built.settings, shared)
     errors.install(app)

@@ -283,8 +283,10 @@ class LabRowIn(Strict):
     doc_number: str = Field(max_length=40)
     sample_time: str = Field(max_length=40, examples=["2026-11-20T08:30:00+08:00"])
     result: str = Field(
-        max_length=16, examples=["positive"], description="positive, negative, inconclusive, "
-        "or registered (a sample received: the test request a later result answers)"
+        max_length=16,
+        examples=["positive"],
+        description="positive, negative, inconclusive, "
+        "or registered (a sample received: the test request a later result answers)",
     )
     lab: str = Field("", max_length=64, description="the lab's code, if given: its own only")
 

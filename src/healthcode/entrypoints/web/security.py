@@ -235,9 +235,7 @@ async def signed_in(request: Request) -> Principal:
         access.require(principal, action)
     except Forbidden:
         subject = request.path_params.get("subject_id")
-        await run_in_threadpool(
-            access.log_route_refusal, built.ctx, principal, action, subject
-        )
+        await run_in_threadpool(access.log_route_refusal, built.ctx, principal, action, subject)
         raise
     return principal
 

@@ -1,0 +1,261 @@
+"""The status read model of a cluster, in Redis: what code display reads instead of the database.
+
+A megacity shows 100 k codes a second at rush hour; each needs the person's stored colour, which
+must never be behind a red the system has acknowledged. The statuses table stays the truth; this
+is a copy of what showing a code needs of it (colour, rule, `until`), written through by the unit
+of work (adapters/db/uow.py) around every commit that changes a status or queues colour work:
+
+1. **Mark, before the commit.** Each person the transaction touched gets a pending mark (a
+   counter of writers under way, and a generation number that every mark moves on), and their
+   value is dropped. From this moment every reader goes to the database for them. A Redis that
+   does not answer refuses the commit (`Unavailable`): a change is never stored where the read
+   model cannot hear of it.
+2. **Commit.**
+3. **Release, after the commit and before the use case returns.** The writer takes its mark
+   away. The last writer out (no mark left) reads the person's state from the database again,
+   after its own commit and after those of every writer that marked before it, and writes it
+   only if the generation is still the one it saw (no writer marked in between; that writer
+   will publish). Colour work still queued is published as such: readers go to the database,
+   whose path settles it first.
+
+A reader that misses reads the database and may fill the copy, but only where there is neither
+a value nor a mark: a reader whose read predates a writer's commit either finds the writer's mark
+(and fills nothing) or is overwritten by the writer's publication (a mark drops the value; the
+generation check does not look at values). So once a change is acknowledged no reader sees what
+came before it, and a writer that dies between mark and release leaves the person read from the
+database until the mark expires (PENDING_SECONDS), never a stale colour.
+
+Redis holds no one's identity: the key is a keyed hash (HMAC-SHA-256 with a secret of the city's
+key store) of the person's id, the value their colour, rule reference and review instant. Values
+expire after VALUE_SECONDS (the copy holds the people who showed a code lately), and the sunset
+deletes the whole namespace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from healthcode.domain.errors import Unavailable
+from healthcode.services.ports import ShownStatus, Viewed
+
+log = logging.getLogger("healthcode.status_view")
+
+TIMEOUT_SECONDS = 0.5
+RETRY_SECONDS = 2.0  # after a failed read, readers go to the database this long
+COMPLAIN_SECONDS = 60.0
+PENDING_SECONDS = 3600  # a mark whose writer died is forgotten after this
+VALUE_SECONDS = 6 * 3600
+BATCH = 1000  # keys per script call
+QUEUED = "q"  # colour work queued: the database (and its path that settles it) answers
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """Colour work is queued for the person: published as such."""
+
+
+QUEUED_STATE = Queued()
+State = ShownStatus | None | Queued  # None: no stored status
+
+# KEYS: the people's keys. ARGV: seconds to keep a mark. Each key: one more writer under way,
+# a new generation, no value.
+_MARK = """
+for _, key in ipairs(KEYS) do
+  redis.call('HINCRBY', key, 'n', 1)
+  redis.call('HINCRBY', key, 'g', 1)
+  redis.call('HDEL', key, 'v')
+  redis.call('EXPIRE', key, ARGV[1])
+end
+return #KEYS
+"""
+# KEYS: the people's keys. ARGV: seconds to keep a mark. Each key: one writer fewer; its
+# generation if no writer is left under way, else -1.
+_RELEASE = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local left = redis.call('HINCRBY', key, 'n', -1)
+  if left <= 0 then
+    redis.call('HSET', key, 'n', 0)
+    out[i] = tonumber(redis.call('HGET', key, 'g') or '0')
+  else
+    out[i] = -1
+  end
+  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return out
+"""
+# KEYS: the people's keys. ARGV: seconds to keep a value, then (generation, value) per key.
+# A value is written only where the generation is the one its writer saw and no one is under way.
+_PUBLISH = """
+local written = 0
+for i, key in ipairs(KEYS) do
+  local gen = tonumber(redis.call('HGET', key, 'g') or '0')
+  local busy = tonumber(redis.call('HGET', key, 'n') or '0')
+  if gen == tonumber(ARGV[2 * i]) and busy <= 0 then
+    redis.call('HSET', key, 'v', ARGV[2 * i + 1])
+    redis.call('EXPIRE', key, ARGV[1])
+    written = written + 1
+  end
+end
+return written
+"""
+# KEYS[1]: a key. ARGV: value, seconds. Filled only where there is neither a value nor a mark.
+_FILL = """
+if redis.call('HEXISTS', KEYS[1], 'v') == 1 then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def encode(state: State) -> str:
+    if isinstance(state, Queued):
+        return QUEUED
+    if state is None:
+        return "-"
+    until = "" if state.until is None else str(state.until)
+    return f"{state.colour}|{state.rule_ref}|{until}"
+
+
+def decode(value: str) -> Viewed | None:
+    """None: the database answers (queued, or a value this version cannot read)."""
+    if value == "-":
+        return Viewed(None)
+    parts = value.split("|")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        return None
+    colour, rule_ref, until = parts
+    try:
+        return Viewed(ShownStatus(colour, rule_ref, int(until) if until else None))
+    except ValueError:
+        return None
+
+
+class RedisStatusView:
+    """The read model over one Redis (or its primary: replicas of it would need WAIT before a
+    release returns)."""
+
+    def __init__(self, url: str, namespace: str, secret: Callable[[], bytes]) -> None:
+        self.prefix = f"healthcode:{namespace}:status:"
+        self._secret_of = secret  # asked at first use: the key store may not exist yet
+        self._secret: bytes | None = None
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            decode_responses=True,
+        )
+        self._mark = self.client.register_script(_MARK)
+        self._release = self.client.register_script(_RELEASE)
+        self._publish = self.client.register_script(_PUBLISH)
+        self._fill = self.client.register_script(_FILL)
+        self._down_until = -math.inf
+        self._complained = -math.inf
+        self._lock = threading.Lock()
+
+    def key(self, subject_id: str) -> str:
+        if self._secret is None:
+            self._secret = self._secret_of()
+        tag = hmac.new(self._secret, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
+        return self.prefix + tag
+
+    # -- readers ----------------------------------------------------------------------------
+
+    def get(self, subject_id: str) -> Viewed | None:
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            value, busy = self.client.hmget(self.key(subject_id), ["v", "n"])
+        except redis.RedisError as error:
+            self._failed(error)
+            return None
+        if value is None or (busy is not None and int(busy) > 0):
+            return None
+        return decode(str(value))
+
+    def fill(self, subject_id: str, status: ShownStatus | None) -> None:
+        """What a reader read from the database, for the next readers (see the module)."""
+        if time.monotonic() < self._down_until:
+            return
+        try:
+            self._fill(keys=[self.key(subject_id)], args=[encode(status), VALUE_SECONDS])
+        except redis.RedisError as error:
+            self._failed(error)
+
+    # -- writers (the unit of work) ---------------------------------------------------------
+
+    def mark(self, subject_ids: Sequence[str]) -> str:
+        """Before a commit that touches these people: raises Unavailable if Redis does not
+        answer (the commit must not happen)."""
+        token = uuid.uuid4().hex
+        try:
+            for start in range(0, len(subject_ids), BATCH):
+                keys = [self.key(s) for s in subject_ids[start : start + BATCH]]
+                self._mark(keys=keys, args=[PENDING_SECONDS])
+        except redis.RedisError as error:
+            self._failed(error)
+            raise Unavailable("the status read model does not answer: try again") from error
+        return token
+
+    def release(
+        self,
+        subject_ids: Sequence[str],
+        current: Callable[[list[str]], dict[str, State]],
+    ) -> None:
+        """After the commit (or the rollback) of a marked transaction: the last writer out
+        publishes what the database holds now (`current`, read after the commit). A failure is
+        logged; the marks then expire and readers go to the database meanwhile."""
+        try:
+            for start in range(0, len(subject_ids), BATCH):
+                chunk = list(subject_ids[start : start + BATCH])
+                keys = [self.key(s) for s in chunk]
+                gens = self._release(keys=keys, args=[PENDING_SECONDS])
+                last = [(s, k, g) for s, k, g in zip(chunk, keys, gens, strict=True) if g >= 0]
+                if not last:
+                    continue
+                states = current([s for s, _, _ in last])
+                args: list[str | int] = [VALUE_SECONDS]
+                for s, _, g in last:
+                    args += [g, encode(states.get(s))]
+                self._publish(keys=[k for _, k, _ in last], args=args)
+        except Exception as error:  # the commit stands; readers use the database meanwhile
+            self._failed(error)
+
+    # -- the whole namespace ----------------------------------------------------------------
+
+    def forget_all(self) -> int:
+        """Delete every status this city's read model holds (the sunset). Raises if Redis does
+        not answer: the sunset reports it and is run again."""
+        deleted = 0
+        batch: list[str] = []
+        for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) >= BATCH:
+                deleted += int(self.client.unlink(*batch))
+                batch = []
+        if batch:
+            deleted += int(self.client.unlink(*batch))
+        return deleted
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _failed(self, error: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._down_until = now + RETRY_SECONDS
+            if now - self._complained < COMPLAIN_SECONDS:
+                return
+            self._complained = now
+        log.warning("status read model unreachable, reading the database meanwhile: %s", error)

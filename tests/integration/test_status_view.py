@@ -1,0 +1,286 @@
+"""The status read model of a cluster (adapters/status_view.py), against a real Redis, on SQLite
+and PostgreSQL: code display reads the colour from Redis; every change is there before it is
+acknowledged; colour work a trace queued sends the reader to the database, which settles it; no
+interleaving of writers and readers leaves a colour older than the last acknowledged one; a
+Redis that does not answer refuses changes (nothing stored) and costs readers only a database
+read; the sunset empties it; Redis never holds who anyone is."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.status_view import QUEUED_STATE, RedisStatusView, State
+from healthcode.bootstrap import App, build, initialise
+from healthcode.domain.audit import Actor
+from healthcode.domain.errors import Unavailable
+from healthcode.services import codes, health_facts, retention, status_queue, trace
+from healthcode.services.ports import ShownStatus, Viewed
+from tests.conftest import make_settings, resident_headers
+from tests.integration.test_status_queue import TRACER, enrol, seed
+
+RESIDENT = Actor("resident", "self")
+RED = ShownStatus("red", "default@1#pos", None)
+GREEN = ShownStatus("green", "default@1#none", None)
+
+
+def city() -> str:
+    return "CN-V" + uuid.uuid4().hex[:6].upper()  # a namespace of its own per test
+
+
+@pytest.fixture
+def viewed(tmp_path: Path, database_url: str, redis_url: str, clock: FixedClock) -> Iterator[App]:
+    settings = make_settings(tmp_path, database_url, redis_url=redis_url, city=city())
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    yield built
+    view = built.ctx.status_view
+    assert isinstance(view, RedisStatusView)
+    view.forget_all()
+    built.close()
+
+
+def token(app: App, who: str) -> str:
+    return resident_headers(app, who)["Authorization"].removeprefix("Bearer ")
+
+
+def held(app: App, who: str) -> dict[str, str]:
+    view = app.ctx.status_view
+    assert isinstance(view, RedisStatusView)
+    found: dict[str, str] = view.client.hgetall(view.key(who))  # type: ignore[assignment]
+    return found
+
+
+def test_code_display_reads_the_view_and_a_change_is_there_before_it_returns(
+    viewed: App, clock: FixedClock
+) -> None:
+    who = enrol(viewed, 1)
+    me = token(viewed, who)
+    first = codes.show_own_code(viewed.ctx, me, who)
+    assert first is not None
+    assert first.colour == "green"
+    assert held(viewed, who)["v"] == "-"  # filled by the miss: no stored status, green
+    health_facts.report_symptoms(viewed.ctx, who, ["fever"], clock.now() - 3600, RESIDENT)
+    # Written through before report_symptoms returned: no reader can see the green any more.
+    assert held(viewed, who)["v"].startswith("yellow|")
+    assert held(viewed, who)["n"] == "0"
+    shown = codes.show_own_code(viewed.ctx, me, who)
+    assert shown is not None
+    assert shown.colour == "yellow"
+    assert shown.rule_ref.endswith("#sympt")
+    # What code display shows is what the view holds (proof that it reads the view, not
+    # the database): a value put there by hand is shown.
+    view = viewed.ctx.status_view
+    assert isinstance(view, RedisStatusView)
+    view.client.hset(view.key(who), "v", "red|default@1#pos|")
+    again = codes.show_own_code(viewed.ctx, me, who)
+    assert again is not None
+    assert (again.colour, again.rule_ref) == ("red", "default@1#pos")
+
+
+def test_queued_colour_work_sends_readers_to_the_database(viewed: App) -> None:
+    case_id, people = seed(viewed, 2)
+    first = people[0]
+    me = token(viewed, first)
+    assert codes.show_own_code(viewed.ctx, me, first) is not None  # green, now in the view
+    assert held(viewed, first)["v"] == "-"
+    trace.trace_case(viewed.ctx, case_id, TRACER, depth=1, settle=False)
+    assert held(viewed, first)["v"] == "q"  # queued: not the green any more
+    assert viewed.ctx.status_view is not None
+    assert viewed.ctx.status_view.get(first) is None
+    assert codes.show_own_code(viewed.ctx, me, first) is None  # the general path settles it
+    assert codes.issue_health_code(viewed.ctx, first).colour == "red"
+    assert held(viewed, first)["v"].startswith("red|")  # published by the settling commit
+    shown = codes.show_own_code(viewed.ctx, me, first)
+    assert shown is not None
+    assert shown.colour == "red"
+    status_queue.settle(viewed.ctx)  # the other contact's work: published too
+    assert held(viewed, people[1])["v"].startswith("red|")
+
+
+def test_a_redis_that_does_not_answer_refuses_the_change_and_stores_nothing(
+    viewed: App, clock: FixedClock
+) -> None:
+    who = enrol(viewed, 1)
+    view = viewed.ctx.status_view
+    assert isinstance(view, RedisStatusView)
+    gone = RedisStatusView("redis://127.0.0.1:1/0", "CN-GONE", lambda: b"x" * 32)
+    viewed.ctx.uow.view = gone  # type: ignore[attr-defined]
+    with pytest.raises(Unavailable):
+        health_facts.report_symptoms(viewed.ctx, who, ["fever"], clock.now() - 3600, RESIDENT)
+    viewed.ctx.uow.view = view  # type: ignore[attr-defined]
+    with viewed.ctx.uow(read_only=True) as uow:
+        assert uow.statuses.get(who) is None  # nothing was committed
+        assert uow.health_facts.of_subject(who) == []
+    # A reader whose Redis does not answer reads the database.
+    reader = build(viewed.settings, clock=clock, migrate=False)
+    try:
+        object.__setattr__(reader, "ctx", reader.ctx.__class__(**{**vars_of(reader.ctx),
+                                                                  "status_view": gone}))  # fmt: skip
+        shown = codes.show_own_code(reader.ctx, token(viewed, who), who)
+        assert shown is not None
+        assert shown.colour == "green"
+    finally:
+        reader.close()
+        gone.close()
+
+
+def vars_of(ctx: object) -> dict[str, object]:
+    return {name: getattr(ctx, name) for name in ctx.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def test_the_sunset_empties_the_view(viewed: App) -> None:
+    who = enrol(viewed, 1)
+    assert codes.show_own_code(viewed.ctx, token(viewed, who), who) is not None
+    assert held(viewed, who)
+    attestation = retention.sunset(viewed.ctx)
+    assert attestation.deleted["status_view_entries"] >= 1
+    assert held(viewed, who) == {}
+
+
+def test_redis_holds_no_identifier(viewed: App) -> None:
+    who = enrol(viewed, 1)
+    assert codes.show_own_code(viewed.ctx, token(viewed, who), who) is not None
+    view = viewed.ctx.status_view
+    assert isinstance(view, RedisStatusView)
+    keys = list(view.client.scan_iter(match=view.prefix + "*"))
+    assert keys
+    assert all(who not in key for key in keys)
+    assert all(who not in str(view.client.hgetall(key)) for key in keys)
+
+
+# -- the protocol, step by step (no database: `truth` plays it) ---------------------------------
+
+
+@pytest.fixture
+def bare(redis_url: str) -> Iterator[RedisStatusView]:
+    view = RedisStatusView(redis_url, city(), lambda: b"k" * 32)
+    yield view
+    view.forget_all()
+    view.close()
+
+
+def test_a_reader_that_read_before_a_commit_never_outlives_it(bare: RedisStatusView) -> None:
+    truth: dict[str, State] = {"p": GREEN}
+    current = lambda ids: {i: truth[i] for i in ids}  # noqa: E731
+    # The reader read green from the database; a writer marks and commits red; the reader's
+    # fill comes late: refused while the writer is under way, overwritten once it is out.
+    bare.mark(["p"])
+    bare.fill("p", GREEN)
+    assert bare.get("p") is None
+    truth["p"] = RED
+    bare.release(["p"], current)
+    assert bare.get("p") == Viewed(RED)
+    bare.fill("p", GREEN)  # later still: a value is there, nothing is filled
+    assert bare.get("p") == Viewed(RED)
+
+
+def test_two_writers_publish_what_the_last_one_out_reads(bare: RedisStatusView) -> None:
+    truth: dict[str, State] = {"p": GREEN}
+    current = lambda ids: {i: truth[i] for i in ids}  # noqa: E731
+    bare.mark(["p"])  # A
+    bare.mark(["p"])  # B
+    truth["p"] = RED  # B commits (A's commit came earlier or comes later: both are marked)
+    bare.release(["p"], current)  # B out first: A is still under way, nothing published
+    assert bare.get("p") is None
+    truth["p"] = QUEUED_STATE  # A commits later: colour work queued
+    bare.release(["p"], current)
+    assert bare.get("p") is None  # queued: the database answers
+    assert bare.client.hget(bare.key("p"), "v") == "q"
+
+
+def test_a_slow_publisher_never_overwrites_a_later_writer(bare: RedisStatusView) -> None:
+    """A read the database after its commit, but B marked, committed and published before
+    A's publication arrived: A's older value is not written over B's."""
+    truth: dict[str, State] = {"p": GREEN}
+    later = ShownStatus("yellow", "default@1#sympt", None)
+
+    def a_reads(ids: list[str]) -> dict[str, State]:
+        seen = {i: truth[i] for i in ids}  # A's read: red
+        bare.mark(["p"])  # meanwhile B: mark, commit, release
+        truth["p"] = later
+        bare.release(["p"], lambda i: {x: truth[x] for x in i})
+        assert bare.get("p") == Viewed(later)
+        return seen
+
+    bare.mark(["p"])
+    truth["p"] = RED
+    bare.release(["p"], a_reads)
+    assert bare.get("p") == Viewed(later)
+
+
+def test_a_writer_that_died_leaves_readers_on_the_database(bare: RedisStatusView) -> None:
+    bare.fill("p", GREEN)
+    assert bare.get("p") == Viewed(GREEN)
+    bare.mark(["p"])  # ... and never released
+    assert bare.get("p") is None
+    bare.fill("p", GREEN)
+    assert bare.get("p") is None
+    assert 0 < bare.client.ttl(bare.key("p")) <= 3600
+
+
+def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> None:
+    """Two writers (mark, commit, release) and a reader (read, fill) in every order the
+    protocol allows: at every step a value the view answers is never older than the last
+    acknowledged commit (one whose release has returned), and after the last step it is the
+    database's value or nothing."""
+    steps = ["a.mark", "a.commit", "a.release", "b.mark", "b.commit", "b.release",
+             "r.read", "r.fill"]  # fmt: skip
+    values = {"a": RED, "b": ShownStatus("yellow", "default@1#sympt", None)}
+    orders = 0
+    for order in itertools.permutations(steps):
+        if not _possible(order):
+            continue
+        orders += 1
+        key = uuid.uuid4().hex
+        truth: dict[str, State] = {key: GREEN}
+        history: list[State] = [GREEN]  # the database's values, in commit order
+        acknowledged = 0  # index in `history` of the last acknowledged commit
+        committed_at: dict[str, int] = {}
+        read: State = GREEN
+        for step in order:
+            who, what = step.split(".")
+            if what == "mark":
+                bare.mark([key])
+            elif what == "commit":
+                truth[key] = values[who]
+                history.append(values[who])
+                committed_at[who] = len(history) - 1
+            elif what == "release":
+                bare.release([key], lambda ids, t=truth: {i: t[i] for i in ids})
+                acknowledged = max(acknowledged, committed_at[who])
+            elif what == "read":
+                read = truth[key]
+            else:
+                bare.fill(key, read if isinstance(read, ShownStatus) else None)
+            answer = bare.get(key)
+            if answer is not None:
+                assert answer.status in history[acknowledged:], order
+        final = bare.get(key)
+        assert final is None or final == Viewed(truth[key]), order
+    assert orders > 100
+
+
+def _possible(order: tuple[str, ...]) -> bool:
+    at = {step: i for i, step in enumerate(order)}
+    return all(
+        at[f"{w}.mark"] < at[f"{w}.commit"] < at[f"{w}.release"] for w in "ab"
+    ) and at["r.read"] < at["r.fill"]
+
+
+def test_a_redis_without_the_view_reads_as_a_miss(redis_url: str) -> None:
+    view = RedisStatusView(redis_url, city(), lambda: b"k" * 32)
+    try:
+        assert view.get("nobody") is None
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        client.hset(view.key("odd"), "v", "not|a")
+        assert view.get("odd") is None  # a value it cannot read: the database answers
+    finally:
+        view.forget_all()
+        view.close()
