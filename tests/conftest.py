@@ -65,6 +65,7 @@ PG_ADMIN_URL = os.environ.get(
 PG_ENABLED = os.environ.get("HEALTHCODE_TEST_PG", "on") != "off"
 REDIS_URL = os.environ.get("HEALTHCODE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_ENABLED = os.environ.get("HEALTHCODE_TEST_REDIS", "on") != "off"
+NATS_MODE = os.environ.get("HEALTHCODE_TEST_NATS", "on")  # on | off | required
 START = 1_795_000_000  # 2026-11-18, a fixed instant for reproducible tests
 TEST_PASSPHRASE = "test-passphrase-0123456789"
 TEST_STAFF_PASSWORD = PASSWORD  # every test staff account has it
@@ -213,6 +214,20 @@ def redis_url() -> str:
     except redis.RedisError as error:
         pytest.fail(f"Redis does not answer at {REDIS_URL} ({error}); HEALTHCODE_TEST_REDIS=off")
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Three NATS servers with JetStream, clustered (the ingest buffer's tests), shared by the
+    tests of one pytest process; each test's city has a stream of its own."""
+    from tests.support.nats_cluster import NatsCluster, available
+
+    if NATS_MODE == "off" or (NATS_MODE != "required" and not available()):
+        pytest.skip("nats-server is not installed (or HEALTHCODE_TEST_NATS=off)")
+    cluster = NatsCluster(tmp_path_factory.mktemp("nats"))
+    cluster.start_all()
+    yield cluster
+    cluster.stop_all()
 
 
 @pytest.fixture

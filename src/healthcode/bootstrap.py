@@ -20,6 +20,7 @@ from healthcode.adapters.db.migrate import upgrade
 from healthcode.adapters.db.replica import ReplicaReads
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.uow import SqlUnitOfWorkFactory
+from healthcode.adapters.ingest_stream import NatsCheckInStream
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
 from healthcode.adapters.status_view import RedisStatusView
 from healthcode.config import Settings
@@ -55,6 +56,8 @@ class App:
             self.ctx.replica.close()
         if isinstance(self.ctx.status_view, RedisStatusView):
             self.ctx.status_view.close()
+        if isinstance(self.ctx.ingest, NatsCheckInStream):
+            self.ctx.ingest.close()
 
 
 def city_policy(settings: Settings) -> CityPolicy:
@@ -204,6 +207,15 @@ def build(
         )
         uow.view = view
         ctx = replace(ctx, status_view=view)
+    if settings.ingest_nats_urls:  # check-ins through the ingest buffer
+        stream = NatsCheckInStream(
+            settings.ingest_nats_urls.split(","),
+            settings.city,
+            seals.days,
+            replicas=settings.ingest_replicas,
+            max_age_seconds=settings.retention_days * DAY,
+        )
+        ctx = replace(ctx, ingest=stream)
     return App(settings, engine, keyring, ctx)
 
 

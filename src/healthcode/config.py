@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         "status), e.g. redis://127.0.0.1:6379/0. Unset: each process keeps its limits in "
         "memory and reads statuses from the database (one process, the embedded default).",
     )
+    ingest_nats_urls: str | None = Field(
+        None,
+        description="The cluster's ingest buffer: NATS servers with JetStream, comma-separated "
+        "(nats://127.0.0.1:4222,...). Set: a resident's check-in is acknowledged once the "
+        "stream holds it, and `healthcode ingest` consumers write it to the database. Unset: "
+        "check-ins are written by the API process itself (the embedded default).",
+    )
+    ingest_replicas: int = Field(
+        3,
+        ge=1,
+        le=5,
+        description="Servers that hold each message of the ingest stream (acknowledged once a "
+        "majority has it).",
+    )
     key_passphrase: SecretStr = Field(
         SecretStr(""),
         description="Encrypts every private key at rest (scrypt + AES-256-GCM). "
@@ -416,6 +430,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("ingest_nats_urls")
+    @classmethod
+    def _nats(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        urls = [u.strip() for u in value.split(",") if u.strip()]
+        if not urls or not all(u.startswith(("nats://", "tls://")) for u in urls):
+            raise ValueError("expected nats:// or tls:// URLs, comma-separated")
+        return ",".join(urls)
 
     @field_validator("redis_url")
     @classmethod

@@ -94,8 +94,18 @@ def check_in_at_place(
     ctx: ServiceContext, subject_id: str, place_code: str, dependants: Sequence[str] = ()
 ) -> list[CheckIn]:
     """The resident scanned a poster; dependants they hold check in with them. Committed
-    together with the other check-ins of the moment (services/group_commit.py); answered once
-    durable."""
+    together with the other check-ins of the moment (services/group_commit.py), or, in a
+    cluster with an ingest buffer, published to it; answered once durable."""
+    if ctx.ingest is not None:
+        stream = ctx.ingest
+
+        def streamed() -> list[CheckIn]:
+            with ctx.uow(read_only=True) as uow:
+                made = _check_in(ctx, uow, subject_id, place_code, dependants, write=False)
+            stream.publish(made)
+            return made
+
+        return streamed()
     return group_commit(ctx.uow).run(
         lambda uow: _check_in(ctx, uow, subject_id, place_code, dependants)
     )
@@ -114,7 +124,7 @@ def check_in_own(
     themselves: the caller then takes the general path (sign-in, the gate, check_in_at_place),
     which answers those cases as it always has."""
 
-    def work(uow: UnitOfWork) -> list[CheckIn] | None:
+    def work(uow: UnitOfWork, write: bool = True) -> list[CheckIn] | None:
         now = ctx.clock.now()
         claims = place_claims(ctx, uow, place_code, now)
         venue_id, poster_id = ("", "") if isinstance(claims, PlaceCodeCheck) else (
@@ -132,8 +142,19 @@ def check_in_own(
         assert venue is not None  # noqa: S101 - an accepted poster has its venue
         if sight.recent >= DAILY_CAP:
             raise _over_cap()
-        return _record(uow, subject_id, venue, dependants, now, counted=True)
+        return _record(uow, subject_id, venue, dependants, now, counted=True, write=write)
 
+    if ctx.ingest is not None:  # checked by reads alone, then published to the buffer
+        stream = ctx.ingest
+
+        def streamed() -> list[CheckIn] | None:
+            with ctx.uow(read_only=True) as uow:
+                made = work(uow, write=False)
+            if made is not None:
+                stream.publish(made)
+            return made
+
+        return stream.run(streamed)
     return group_commit(ctx.uow).submit(work)
 
 
@@ -144,13 +165,15 @@ def _check_in(
     place_code: str,
     dependants: Sequence[str],
     now: int | None = None,
+    *,
+    write: bool = True,
 ) -> list[CheckIn]:
     now = ctx.clock.now() if now is None else now
     venue = require_place_code(ctx, place_code, uow, now).venue
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
     require_emergency(uow)  # after the sunset: 409, before "no such resident" (all are erased)
     _resident(uow, subject_id)
-    return _record(uow, subject_id, venue, dependants, now, counted=False)
+    return _record(uow, subject_id, venue, dependants, now, counted=False, write=write)
 
 
 def _over_cap() -> Conflict:
@@ -167,6 +190,7 @@ def _record(
     now: int,
     *,
     counted: bool,  # the resident's own cap was checked already
+    write: bool = True,  # False: the caller publishes them to the ingest buffer
 ) -> list[CheckIn]:
     """The emergency still on, the dependants theirs and under the cap: the check-ins, written
     (everything that may refuse comes before the first write)."""
@@ -182,9 +206,20 @@ def _record(
         new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
         for person in people
     ]
-    for checkin in made:
-        uow.checkins.add(checkin)
+    if write:
+        for checkin in made:
+            uow.checkins.add(checkin)
     return made
+
+
+def store_streamed(ctx: ServiceContext, found: list[CheckIn]) -> int:
+    """A consumer of the ingest buffer: these check-ins, checked when they were published,
+    written in one transaction; those stored already (a message delivered again) and those of
+    people erased since are skipped. How many were added."""
+    with ctx.uow() as uow:
+        added = uow.checkins.add_new(found)
+        uow.commit()
+    return added
 
 
 def leave(ctx: ServiceContext, subject_id: str, venue_id: str, checkin_id: str) -> CheckIn:

@@ -12,6 +12,7 @@ from healthcode.domain.anomalies import Thresholds
 from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import LegalBasis
 from healthcode.services.ports import (
+    CheckInStream,
     Clock,
     CodeSender,
     ContactArchive,
@@ -162,3 +163,5 @@ class ServiceContext:
     replica: PublicReads | None = None
     # The statuses as code display reads them, in Redis, written through (the cluster).
     status_view: StatusView | None = None
+    # Check-ins acknowledged once a durable stream holds them (the cluster's ingest buffer).
+    ingest: CheckInStream | None = None

@@ -8,9 +8,10 @@ are written through the same unit of work and commit together, or not at all (AU
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from healthcode.domain.appeals import Appeal
 from healthcode.domain.audit import Actor, LogEntry
@@ -24,6 +25,8 @@ from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
 from healthcode.domain.tracing import Overlapping, Visit
 from healthcode.domain.venues import Poster, VenueDraft, VenueType
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -175,6 +178,7 @@ class AuditLog(Protocol):
 
 class CheckInRepository(Protocol):
     def add(self, checkin: CheckIn) -> None: ...
+    def add_new(self, found: Sequence[CheckIn]) -> int: ...
     def add_batch(
         self,
         batch: CheckInBatch,
@@ -339,6 +343,14 @@ class StoredStatus:
     since: int | None
     until: int | None
     changed_at: int
+
+
+class CheckInStream(Protocol):
+    """The ingest buffer of a cluster (adapters/ingest_stream.py): a check-in is acknowledged
+    once a durable stream holds it, and consumers write it to the database."""
+
+    def run(self, work: Callable[[], _T]) -> Future[_T]: ...
+    def publish(self, found: Sequence[CheckIn]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

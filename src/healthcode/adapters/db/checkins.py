@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.repositories import as_row
@@ -118,6 +119,32 @@ class SqlCheckIns:
         (sealed,) = self.cipher.seal(_day(checkin.time_in), [checkin.subject_id])
         row = {**as_row(checkin), "subject_id": sealed, "source": checkin.source.value}
         _INSERT_ONE.run(self.conn, row)
+
+    def add_new(self, found: Sequence[CheckIn]) -> int:
+        """Add those of these check-ins that are not stored yet (by venue and id, or venue and
+        client id) and whose person is a live resident; how many were added. What a consumer
+        of the ingest buffer writes: a message delivered again after a commit whose
+        acknowledgement was lost is stored once."""
+        gone = self._not_live({c.subject_id for c in found}, hold=True)
+        rows = []
+        by_day: dict[int, list[CheckIn]] = {}
+        for checkin in found:
+            if checkin.subject_id not in gone:
+                by_day.setdefault(_day(checkin.time_in), []).append(checkin)
+        for day, theirs in by_day.items():
+            sealed = self.cipher.seal(day, [c.subject_id for c in theirs])
+            rows += [
+                {**as_row(c), "subject_id": v, "source": c.source.value}
+                for c, v in zip(theirs, sealed, strict=True)
+            ]
+        if not rows:
+            return 0
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(checkins).on_conflict_do_nothing().returning(checkins.c.checkin_id)
+        added = 0
+        for start in range(0, len(rows), WRITE_CHUNK):
+            added += len(self.conn.execute(stmt, rows[start : start + WRITE_CHUNK]).all())
+        return added
 
     def _opened(self, rows: Sequence[Row[Any]]) -> list[CheckIn]:
         """Rows as check-ins, in their order, each day's subjects decrypted in one call; rows

@@ -23,6 +23,7 @@ from healthcode.entrypoints.cli.common import (
     uvicorn_options,
 )
 from healthcode.entrypoints.cli.demo import demo
+from healthcode.entrypoints.cli.ingest import ingest
 from healthcode.entrypoints.cli.keys import keys_app, trust_app
 from healthcode.entrypoints.cli.labs import case_app, lab_app
 from healthcode.entrypoints.cli.log import log_app
@@ -42,6 +43,7 @@ app = command_group(
 )
 app.command()(demo)
 app.command()(worker)
+app.command()(ingest)
 app.add_typer(staff_app, name="staff")
 app.add_typer(residents, name="resident")
 app.add_typer(code_app, name="code")

@@ -1,0 +1,270 @@
+"""The ingest buffer of a cluster: check-ins through a NATS JetStream stream (nats-py).
+
+At the morning peak a megacity checks in 20 k people a second, more than one database primary
+takes in single transactions. With the buffer, an API process checks the check-in as always
+(session, access gate, poster, daily cap: reads only) and publishes it to a stream replicated on
+three NATS servers; the resident's 201 is sent once the stream has acknowledged it, which
+JetStream does only after a majority of the servers stored it. Consumers (`healthcode ingest`,
+any number) pull batches, write each batch in one transaction and acknowledge the messages only
+after the commit: a consumer killed before its commit leaves the messages to be delivered again
+(after ACK_WAIT_SECONDS), and one killed between commit and acknowledgement sees them again and
+stores nothing twice (checkins.add_new skips what is stored: the check-in's id is the row's key).
+The check-in id is also the message id, so a publication repeated within the stream's duplicate
+window (a lost acknowledgement, a retry) is stored once in the stream too.
+
+What a message holds: the check-in's row as the database stores it, with the person only as the
+ciphertext of the day's key (adapters/crypto/checkin_keys.py), never their id. The stream keeps
+a message until a consumer acknowledges it (work-queue retention), and never longer than the
+check-ins are kept (max age = the retention period): once the day's key is destroyed, what might
+still lie in the stream is nobody's, and a consumer drops it.
+
+The client runs on an event loop of its own, in a thread; `publish` blocks its caller (a worker
+thread of `run`, never the web server's event loop) until every message is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import nats
+from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+
+from healthcode.adapters.db.sealing import DaySeal
+from healthcode.domain.checkins import DAY, CheckIn, CheckInSource
+from healthcode.domain.errors import Unavailable
+
+log = logging.getLogger("healthcode.ingest")
+T = TypeVar("T")
+
+PUBLISH_TIMEOUT_SECONDS = 5.0  # no acknowledgement within this: 503, the resident tries again
+CONNECT_TIMEOUT_SECONDS = 2.0
+ACK_WAIT_SECONDS = 10.0  # a consumer that died holding messages: delivered again after this
+DUPLICATE_WINDOW_SECONDS = 120.0
+FETCH_TIMEOUT_SECONDS = 1.0
+CONSUMER = "ingest"
+WORKERS = 32  # threads checking and publishing check-ins side by side (mostly waiting on acks)
+
+
+class NatsCheckInStream:
+    def __init__(
+        self,
+        servers: Sequence[str],
+        city: str,
+        days: DaySeal,
+        *,
+        replicas: int = 3,
+        max_age_seconds: int = 14 * DAY,
+        ack_wait_seconds: float = ACK_WAIT_SECONDS,
+    ) -> None:
+        self.servers = list(servers)
+        self.subject = f"healthcode.{city}.checkins"
+        self.stream = f"HEALTHCODE_{city.replace('-', '_')}_CHECKINS"
+        self.days = days
+        self.replicas = replicas
+        self.max_age_seconds = max_age_seconds
+        self.ack_wait_seconds = ack_wait_seconds
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="nats", daemon=True)
+        self._thread.start()
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="ingest")
+        self._nc: Any = None
+        self._js: Any = None
+        self._ready: asyncio.Lock | None = None
+
+    # -- the loop's side --------------------------------------------------------------------
+
+    async def _jetstream(self) -> Any:
+        if self._ready is None:
+            self._ready = asyncio.Lock()
+        async with self._ready:
+            if self._js is None:
+                self._nc = await nats.connect(
+                    self.servers,
+                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    allow_reconnect=True,
+                )
+                js = self._nc.jetstream(timeout=PUBLISH_TIMEOUT_SECONDS)
+                await self._ensure_stream(js)
+                self._js = js
+        return self._js
+
+    def _config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.stream,
+            subjects=[self.subject],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            num_replicas=self.replicas,
+            max_age=float(self.max_age_seconds),
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            discard=DiscardPolicy.NEW,  # full: refuse new check-ins, never drop stored ones
+        )
+
+    async def _ensure_stream(self, js: Any) -> None:
+        try:
+            await js.add_stream(self._config())
+        except BadRequestError:  # there, with other settings (a changed retention period)
+            await js.update_stream(self._config())
+
+    async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
+        js = await self._jetstream()
+        acks = [
+            js.publish(self.subject, body, headers={"Nats-Msg-Id": msg_id})
+            for msg_id, body in messages
+        ]
+        await asyncio.gather(*acks)
+
+    # -- the callers' side ------------------------------------------------------------------
+
+    def run(self, work: Callable[[], T]) -> Future[T]:
+        """`work` (a check-in's reads and its publication) on a thread of the buffer."""
+        return self._pool.submit(work)
+
+    def publish(self, found: Sequence[CheckIn]) -> None:
+        """Return once the stream holds every one of these check-ins durably (acknowledged by
+        a majority of its servers); Unavailable if it does not within the timeout."""
+        messages = [(f"{c.venue_id}/{c.checkin_id}", self._encode(c)) for c in found]
+        future = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
+        try:
+            future.result(PUBLISH_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS)
+        except (NatsError, TimeoutError, OSError) as error:
+            future.cancel()
+            raise Unavailable("the check-in buffer does not answer: try again") from error
+
+    def _encode(self, checkin: CheckIn) -> bytes:
+        day = checkin.time_in - checkin.time_in % DAY
+        (sealed,) = self.days.seal(day, [checkin.subject_id])
+        row = {
+            "venue_id": checkin.venue_id,
+            "checkin_id": checkin.checkin_id,
+            "subject": sealed,
+            "time_in": checkin.time_in,
+            "closes_at": checkin.closes_at,
+            "time_out": checkin.time_out,
+            "source": checkin.source.value,
+            "client_id": checkin.client_id,
+        }
+        return json.dumps(row, separators=(",", ":")).encode()
+
+    def decode(self, body: bytes) -> CheckIn | None:
+        """The check-in of a message; None if its day's key is gone (nobody's any more) or the
+        message is not one of ours."""
+        try:
+            row = json.loads(body)
+            time_in = int(row["time_in"])
+            opened = self.days.open(time_in - time_in % DAY, [str(row["subject"])])
+            if opened is None:
+                return None
+            time_out = row.get("time_out")
+            return CheckIn(
+                str(row["venue_id"]),
+                str(row["checkin_id"]),
+                opened[0],
+                time_in,
+                int(row["closes_at"]),
+                CheckInSource(row["source"]),
+                None if time_out is None else int(time_out),
+                row.get("client_id"),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    # -- consumers --------------------------------------------------------------------------
+
+    def consume(
+        self,
+        store: Callable[[list[CheckIn]], int],
+        stop: Callable[[], bool],
+        *,
+        batch: int = 500,
+        stored: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Pull batches until `stop()`: each batch's check-ins stored by `store` (one
+        transaction), then acknowledged. `stored(messages, added)` after each batch."""
+        future = asyncio.run_coroutine_threadsafe(
+            self._consume(store, stop, batch, stored), self._loop
+        )
+        future.result()
+
+    async def _consume(
+        self,
+        store: Callable[[list[CheckIn]], int],
+        stop: Callable[[], bool],
+        batch: int,
+        stored: Callable[[int, int], None] | None,
+    ) -> None:
+        config = ConsumerConfig(
+            durable_name=CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_seconds,
+            max_ack_pending=50_000,
+        )
+        loop = asyncio.get_running_loop()
+        subscription = None
+        while not stop():
+            try:
+                if subscription is None:
+                    js = await self._jetstream()
+                    subscription = await js.pull_subscribe(
+                        self.subject, durable=CONSUMER, config=config
+                    )
+                messages = await subscription.fetch(batch, timeout=FETCH_TIMEOUT_SECONDS)
+            except NatsTimeout:
+                continue
+            except (NatsError, TimeoutError, OSError) as error:
+                # A server went away, or the stream's leader is being elected again: the
+                # client reconnects; ask again shortly.
+                log.warning("ingest fetch failed, trying again: %s", error)
+                await asyncio.sleep(0.5)
+                continue
+            found = [(m, self.decode(m.data)) for m in messages]
+            good = [c for _, c in found if c is not None]
+            try:
+                added = await loop.run_in_executor(self._pool, store, good) if good else 0
+            except Exception:  # not acknowledged: delivered again after ACK_WAIT_SECONDS
+                log.exception("storing %d check-ins failed; they will come again", len(good))
+                continue
+            for message, _ in found:
+                await message.ack()
+            if stored is not None:
+                stored(len(messages), added)
+
+    def pending(self) -> int:
+        """Messages in the stream not yet acknowledged by a consumer."""
+
+        async def count() -> int:
+            js = await self._jetstream()
+            info = await js.stream_info(self.stream)
+            return int(info.state.messages)
+
+        return asyncio.run_coroutine_threadsafe(count(), self._loop).result(10)
+
+    def close(self) -> None:
+        async def drain() -> None:
+            if self._nc is not None:
+                await self._nc.close()
+
+        with contextlib.suppress(Exception):  # closing what may be gone already
+            asyncio.run_coroutine_threadsafe(drain(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
