@@ -16,7 +16,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    # The config file's interpolation: a URL's escapes (a multi-host URL's "%3A") doubled.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 

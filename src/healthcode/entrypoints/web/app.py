@@ -73,8 +73,12 @@ async def every(
             log.exception("%s failed", what)
 
 
+LEADING: dict[int, bool] = {}  # per leadership object: whether its last look found it leading
+
+
 def _led(leader: Leadership, job: Callable[[], object]) -> None:
-    if leader.lead():
+    leading = LEADING[id(leader)] = leader.lead()
+    if leading:
         job()
 
 
@@ -122,6 +126,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         leader = leadership_for(built.engine)
+        app.state.leader = leader
         tasks = [asyncio.create_task(job) for job in background_jobs(built, leader)]
         try:
             yield
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             leader.close()
+            LEADING.pop(id(leader), None)
 
     app = CityApi(
         title="healthcode",
@@ -167,6 +173,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                     "oldest_seconds": colours.oldest_seconds or 0,
                     "bound_seconds": status_queue.QUEUE_BOUND_SECONDS,
                 },
+                "jobs_leader": LEADING.get(id(getattr(app.state, "leader", None)), False),
                 "purge": {
                     "status": purge.status,
                     "last_run_at": purge.last_run_at,

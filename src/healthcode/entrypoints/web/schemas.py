@@ -126,6 +126,7 @@ class HealthOut(BaseModel):
     log_size: int
     log_queue: LogQueueOut
     colour_queue: ColourQueueOut
+    jobs_leader: bool = False  # this process runs the city's background work now (one does)
     purge: PurgeOut
     public_reads: PublicReadsOut | None = None  # only when the city has a replica
 
