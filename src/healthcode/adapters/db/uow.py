@@ -180,7 +180,9 @@ class SqlUnitOfWork:
             self._tx.commit()
         finally:
             self._view.release(touched, self._current)
-            self._touched = set()
+            # Emptied in place: the repositories made in this transaction hold this set.
+            if self._touched is not None:
+                self._touched.clear()
 
     def _current(self, subject_ids: list[str]) -> dict[str, State]:
         with self.engine.connect() as conn:
