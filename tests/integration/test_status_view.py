@@ -281,3 +281,4 @@ def test_a_redis_without_the_view_reads_as_a_miss(redis_url: str) -> None:
     finally:
         view.forget_all()
         view.close()
+

@@ -180,12 +180,14 @@ class SqlUnitOfWork:
             self._tx.commit()
         finally:
             self._view.release(touched, self._current)
-            # Emptied in place: the repositories made in this transaction hold this set.
-            if self._touched is not None:
+            if self._touched is not None:  # (the repositories of this transaction hold it)
                 self._touched.clear()
 
     def _current(self, subject_ids: list[str]) -> dict[str, State]:
+        """What the database holds for these people now (after this transaction's commit), read
+        on a connection of its own, as a reader: never SQLite's write lock."""
         with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
             return SqlStatuses(conn, self._seals.links, self._seals.days).shown(subject_ids)
 
     def __exit__(
