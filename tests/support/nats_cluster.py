@@ -66,10 +66,42 @@ class NatsCluster:
         )
         log.close()
 
-    def start_all(self, timeout: float = 30.0) -> None:
+    def start_all(self, timeout: float = 60.0) -> None:
         for i in range(len(self.processes)):
             self.start(i)
         self.wait_ready(timeout)
+        self.wait_jetstream(timeout)
+
+    def wait_jetstream(self, timeout: float = 60.0) -> None:
+        """Until the servers have elected JetStream's meta leader: a stream replicated on all
+        of them can be made (and is deleted again)."""
+        import asyncio
+
+        import nats
+        from nats.js.api import StreamConfig
+
+        async def probe() -> None:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    nc = await nats.connect(self.urls.split(","), connect_timeout=2)
+                    try:
+                        js = nc.jetstream(timeout=5)
+                        await js.add_stream(
+                            StreamConfig(
+                                name="READY", subjects=["ready"], num_replicas=len(self.clients)
+                            )
+                        )
+                        await js.delete_stream("READY")
+                        return
+                    finally:
+                        await nc.close()
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+
+        asyncio.run(probe())
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Every running server answers its monitoring-free client port and JetStream has a

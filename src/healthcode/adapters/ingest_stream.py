@@ -30,7 +30,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import nats
@@ -51,6 +51,23 @@ from healthcode.domain.checkins import DAY, CheckIn, CheckInSource
 from healthcode.domain.errors import Unavailable
 
 log = logging.getLogger("healthcode.ingest")
+
+
+def _fail(done: Future[None], error: BaseException) -> None:
+    """Resolve `done` with Unavailable (once: a late acknowledgement or timer finds it done)."""
+    if done.done():
+        return
+    failure = Unavailable("the check-in buffer does not answer: try again")
+    failure.__cause__ = error
+    with contextlib.suppress(InvalidStateError):  # resolved in between, by the other side
+        done.set_exception(failure)
+
+
+def _succeed(done: Future[None]) -> None:
+    with contextlib.suppress(InvalidStateError):  # the timer got there first: too late
+        done.set_result(None)
+
+
 T = TypeVar("T")
 
 PUBLISH_TIMEOUT_SECONDS = 5.0  # no acknowledgement within this: 503, the resident tries again
@@ -59,7 +76,8 @@ ACK_WAIT_SECONDS = 10.0  # a consumer that died holding messages: delivered agai
 DUPLICATE_WINDOW_SECONDS = 120.0
 FETCH_TIMEOUT_SECONDS = 1.0
 CONSUMER = "ingest"
-WORKERS = 32  # threads checking and publishing check-ins side by side (mostly waiting on acks)
+WORKERS = 4  # threads writing consumers' batches
+PUBLISH_BATCH = 512  # publications sent in one round at most
 
 
 class NatsCheckInStream:
@@ -87,8 +105,14 @@ class NatsCheckInStream:
         self._nc: Any = None
         self._js: Any = None
         self._ready: asyncio.Lock | None = None
+        self._outbox: asyncio.Queue[tuple[list[tuple[str, bytes]], Future[None]]] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        asyncio.run_coroutine_threadsafe(self._started(), self._loop).result(5)
 
     # -- the loop's side --------------------------------------------------------------------
+
+    async def _started(self) -> None:
+        self._start_sender()
 
     async def _jetstream(self) -> Any:
         if self._ready is None:
@@ -125,30 +149,67 @@ class NatsCheckInStream:
         except BadRequestError:  # there, with other settings (a changed retention period)
             await js.update_stream(self._config())
 
-    async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
-        js = await self._jetstream()
-        acks = [
-            js.publish(self.subject, body, headers={"Nats-Msg-Id": msg_id})
-            for msg_id, body in messages
-        ]
-        await asyncio.gather(*acks)
+    async def _send(self) -> None:
+        """The loop's publisher: every publication waiting is sent at once (one gather), each
+        caller's future resolved with its own acknowledgements (group publication: many
+        callers, one wake-up of the loop and one round of acknowledgements)."""
+        assert self._outbox is not None  # noqa: S101 - made with the loop
+        while True:
+            first = await self._outbox.get()
+            batch = [first]
+            while not self._outbox.empty() and len(batch) < PUBLISH_BATCH:
+                batch.append(self._outbox.get_nowait())
+            try:
+                js = await asyncio.wait_for(self._jetstream(), CONNECT_TIMEOUT_SECONDS + 1)
+                sends = [
+                    [js.publish(self.subject, body, headers={"Nats-Msg-Id": msg_id})
+                     for msg_id, body in messages]
+                    for messages, _ in batch
+                ]  # fmt: skip
+                results = await asyncio.wait_for(
+                    asyncio.gather(*[c for one in sends for c in one], return_exceptions=True),
+                    PUBLISH_TIMEOUT_SECONDS,
+                )
+            except Exception as error:  # no server answers in time: every caller hears it
+                for _, done in batch:
+                    _fail(done, error)
+                continue
+            at = 0
+            for (messages, done), _ in zip(batch, sends, strict=True):
+                mine = results[at : at + len(messages)]
+                at += len(messages)
+                error = next((r for r in mine if isinstance(r, BaseException)), None)
+                if error is not None:
+                    _fail(done, error)
+                else:
+                    _succeed(done)
+
+    def _start_sender(self) -> None:
+        self._outbox = asyncio.Queue()
+        self._sender = self._loop.create_task(self._send())
 
     # -- the callers' side ------------------------------------------------------------------
 
     def run(self, work: Callable[[], T]) -> Future[T]:
-        """`work` (a check-in's reads and its publication) on a thread of the buffer."""
+        """`work` on a thread of the buffer (a consumer's batch)."""
         return self._pool.submit(work)
 
-    def publish(self, found: Sequence[CheckIn]) -> None:
-        """Return once the stream holds every one of these check-ins durably (acknowledged by
-        a majority of its servers); Unavailable if it does not within the timeout."""
+    def submit(self, found: Sequence[CheckIn]) -> Future[None]:
+        """Publish these check-ins; the future resolves once the stream holds every one of them
+        durably (acknowledged by a majority of its servers), or with Unavailable if it does not
+        within the timeout."""
         messages = [(f"{c.venue_id}/{c.checkin_id}", self._encode(c)) for c in found]
-        future = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
-        try:
-            future.result(PUBLISH_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS)
-        except (NatsError, TimeoutError, OSError) as error:
-            future.cancel()
-            raise Unavailable("the check-in buffer does not answer: try again") from error
+        done: Future[None] = Future()
+        self._loop.call_soon_threadsafe(self._enqueue, messages, done)
+        return done
+
+    def _enqueue(self, messages: list[tuple[str, bytes]], done: Future[None]) -> None:
+        assert self._outbox is not None  # noqa: S101
+        self._outbox.put_nowait((messages, done))
+
+    def publish(self, found: Sequence[CheckIn]) -> None:
+        """`submit`, waited for."""
+        self.submit(found).result()
 
     def _encode(self, checkin: CheckIn) -> bytes:
         day = checkin.time_in - checkin.time_in % DAY
@@ -260,6 +321,10 @@ class NatsCheckInStream:
 
     def close(self) -> None:
         async def drain() -> None:
+            if self._sender is not None:
+                self._sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._sender
             if self._nc is not None:
                 await self._nc.close()
 
@@ -267,4 +332,6 @@ class NatsCheckInStream:
             asyncio.run_coroutine_threadsafe(drain(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from healthcode.domain.appeals import Appeal
 from healthcode.domain.audit import Actor, LogEntry
@@ -25,8 +25,6 @@ from healthcode.domain.labs import Lab, LabSample
 from healthcode.domain.orders import ManualOrder, OrderSubject
 from healthcode.domain.tracing import Overlapping, Visit
 from healthcode.domain.venues import Poster, VenueDraft, VenueType
-
-_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -349,7 +347,7 @@ class CheckInStream(Protocol):
     """The ingest buffer of a cluster (adapters/ingest_stream.py): a check-in is acknowledged
     once a durable stream holds it, and consumers write it to the database."""
 
-    def run(self, work: Callable[[], _T]) -> Future[_T]: ...
+    def submit(self, found: Sequence[CheckIn]) -> Future[None]: ...
     def publish(self, found: Sequence[CheckIn]) -> None: ...
 
 
