@@ -365,7 +365,7 @@ def _recover(
     # The colours code display reads from Redis are the database's.
     with app.ctx.uow(read_only=True) as uow:
         for who in people:
-            held = view.get(who)
+            held, _ = view.get(who)
             if held is not None:
                 assert held.status == shown(uow.statuses.get(who)), who
     with capsys.disabled():

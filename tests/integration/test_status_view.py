@@ -94,7 +94,7 @@ def test_queued_colour_work_sends_readers_to_the_database(viewed: App) -> None:
     trace.trace_case(viewed.ctx, case_id, TRACER, depth=1, settle=False)
     assert held(viewed, first)["v"] == "q"  # queued: not the green any more
     assert viewed.ctx.status_view is not None
-    assert viewed.ctx.status_view.get(first) is None
+    assert viewed.ctx.status_view.get(first)[0] is None
     assert codes.show_own_code(viewed.ctx, me, first) is None  # the general path settles it
     assert codes.issue_health_code(viewed.ctx, first).colour == "red"
     assert held(viewed, first)["v"].startswith("red|")  # published by the settling commit
@@ -162,19 +162,47 @@ def bare(redis_url: str) -> Iterator[RedisStatusView]:
     view.close()
 
 
+def held_now(view: RedisStatusView, key: str) -> Viewed | None:
+    return view.get(key)[0]
+
+
 def test_a_reader_that_read_before_a_commit_never_outlives_it(bare: RedisStatusView) -> None:
     truth: dict[str, State] = {"p": GREEN}
     current = lambda ids: {i: truth[i] for i in ids}  # noqa: E731
-    # The reader read green from the database; a writer marks and commits red; the reader's
-    # fill comes late: refused while the writer is under way, overwritten once it is out.
+    # The reader looked and read green from the database; a writer marks and commits red; the
+    # reader's fill comes late: refused while the writer is under way, overwritten once it is
+    # out, refused after that.
+    _, seen = bare.get("p")
     bare.mark(["p"])
-    bare.fill("p", GREEN)
-    assert bare.get("p") is None
+    bare.fill("p", GREEN, seen)
+    assert held_now(bare, "p") is None
     truth["p"] = RED
     bare.release(["p"], current)
-    assert bare.get("p") == Viewed(RED)
-    bare.fill("p", GREEN)  # later still: a value is there, nothing is filled
-    assert bare.get("p") == Viewed(RED)
+    assert held_now(bare, "p") == Viewed(RED)
+    bare.fill("p", GREEN, seen)
+    assert held_now(bare, "p") == Viewed(RED)
+
+
+def test_a_publication_that_failed_lets_no_older_read_in(bare: RedisStatusView) -> None:
+    """The writer's commit stands but its publication failed (the database or Redis went away
+    after the commit): a reader that looked before the writer was out cannot fill what it read
+    then; one that looks afterwards reads the commit and fills it."""
+
+    def fails(_ids: list[str]) -> dict[str, State]:
+        raise RuntimeError("the database went away after the commit")
+
+    truth: dict[str, State] = {"p": GREEN}
+    _, before = bare.get("p")  # looked before the writer began
+    bare.mark(["p"])
+    _, during = bare.get("p")  # looked while it was under way
+    truth["p"] = RED
+    bare.release(["p"], fails)
+    bare.fill("p", GREEN, before)
+    bare.fill("p", GREEN, during)
+    assert held_now(bare, "p") is None
+    _, after = bare.get("p")
+    bare.fill("p", truth["p"] if isinstance(truth["p"], ShownStatus) else None, after)
+    assert held_now(bare, "p") == Viewed(RED)
 
 
 def test_two_writers_publish_what_the_last_one_out_reads(bare: RedisStatusView) -> None:
@@ -184,10 +212,10 @@ def test_two_writers_publish_what_the_last_one_out_reads(bare: RedisStatusView) 
     bare.mark(["p"])  # B
     truth["p"] = RED  # B commits (A's commit came earlier or comes later: both are marked)
     bare.release(["p"], current)  # B out first: A is still under way, nothing published
-    assert bare.get("p") is None
+    assert held_now(bare, "p") is None
     truth["p"] = QUEUED_STATE  # A commits later: colour work queued
     bare.release(["p"], current)
-    assert bare.get("p") is None  # queued: the database answers
+    assert held_now(bare, "p") is None  # queued: the database answers
     assert bare.client.hget(bare.key("p"), "v") == "q"
 
 
@@ -202,32 +230,32 @@ def test_a_slow_publisher_never_overwrites_a_later_writer(bare: RedisStatusView)
         bare.mark(["p"])  # meanwhile B: mark, commit, release
         truth["p"] = later
         bare.release(["p"], lambda i: {x: truth[x] for x in i})
-        assert bare.get("p") == Viewed(later)
+        assert held_now(bare, "p") == Viewed(later)
         return seen
 
     bare.mark(["p"])
     truth["p"] = RED
     bare.release(["p"], a_reads)
-    assert bare.get("p") == Viewed(later)
+    assert held_now(bare, "p") == Viewed(later)
 
 
 def test_a_writer_that_died_leaves_readers_on_the_database(bare: RedisStatusView) -> None:
-    bare.fill("p", GREEN)
-    assert bare.get("p") == Viewed(GREEN)
+    bare.fill("p", GREEN, bare.get("p")[1])
+    assert held_now(bare, "p") == Viewed(GREEN)
     bare.mark(["p"])  # ... and never released
-    assert bare.get("p") is None
-    bare.fill("p", GREEN)
-    assert bare.get("p") is None
+    assert held_now(bare, "p") is None
+    bare.fill("p", GREEN, bare.get("p")[1])
+    assert held_now(bare, "p") is None
     assert 0 < bare.client.ttl(bare.key("p")) <= 3600
 
 
 def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> None:
-    """Two writers (mark, commit, release) and a reader (read, fill) in every order the
+    """Two writers (mark, commit, release) and a reader (look, read, fill) in every order the
     protocol allows: at every step a value the view answers is never older than the last
     acknowledged commit (one whose release has returned), and after the last step it is the
     database's value or nothing."""
     steps = ["a.mark", "a.commit", "a.release", "b.mark", "b.commit", "b.release",
-             "r.read", "r.fill"]  # fmt: skip
+             "r.look", "r.read", "r.fill"]  # fmt: skip
     values = {"a": RED, "b": ShownStatus("yellow", "default@1#sympt", None)}
     orders = 0
     for order in itertools.permutations(steps):
@@ -240,6 +268,7 @@ def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> No
         acknowledged = 0  # index in `history` of the last acknowledged commit
         committed_at: dict[str, int] = {}
         read: State = GREEN
+        seen = -1
         for step in order:
             who, what = step.split(".")
             if what == "mark":
@@ -251,34 +280,34 @@ def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> No
             elif what == "release":
                 bare.release([key], lambda ids, t=truth: {i: t[i] for i in ids})
                 acknowledged = max(acknowledged, committed_at[who])
+            elif what == "look":
+                seen = bare.get(key)[1]
             elif what == "read":
                 read = truth[key]
             else:
-                bare.fill(key, read if isinstance(read, ShownStatus) else None)
-            answer = bare.get(key)
+                bare.fill(key, read if isinstance(read, ShownStatus) else None, seen)
+            answer = held_now(bare, key)
             if answer is not None:
                 assert answer.status in history[acknowledged:], order
-        final = bare.get(key)
+        final = held_now(bare, key)
         assert final is None or final == Viewed(truth[key]), order
-    assert orders > 100
+    assert orders > 1000
 
 
 def _possible(order: tuple[str, ...]) -> bool:
     at = {step: i for i, step in enumerate(order)}
-    return (
-        all(at[f"{w}.mark"] < at[f"{w}.commit"] < at[f"{w}.release"] for w in "ab")
-        and at["r.read"] < at["r.fill"]
+    return all(at[f"{w}.mark"] < at[f"{w}.commit"] < at[f"{w}.release"] for w in "ab") and (
+        at["r.look"] < at["r.read"] < at["r.fill"]
     )
 
 
 def test_a_redis_without_the_view_reads_as_a_miss(redis_url: str) -> None:
     view = RedisStatusView(redis_url, city(), lambda: b"k" * 32)
     try:
-        assert view.get("nobody") is None
+        assert view.get("nobody")[0] is None
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         client.hset(view.key("odd"), "v", "not|a")
-        assert view.get("odd") is None  # a value it cannot read: the database answers
+        assert view.get("odd")[0] is None  # a value it cannot read: the database answers
     finally:
         view.forget_all()
         view.close()
-

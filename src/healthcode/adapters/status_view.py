@@ -19,11 +19,14 @@ of work (adapters/db/uow.py) around every commit that changes a status or queues
    whose path settles it first.
 
 A reader that misses reads the database and may fill the copy, but only where there is neither
-a value nor a mark: a reader whose read predates a writer's commit either finds the writer's mark
-(and fills nothing) or is overwritten by the writer's publication (a mark drops the value; the
-generation check does not look at values). So once a change is acknowledged no reader sees what
-came before it, and a writer that dies between mark and release leaves the person read from the
-database until the mark expires (PENDING_SECONDS), never a stale colour.
+a value nor a writer under way, and only while the person's generation is still the one the
+reader saw before reading the database: every mark and every last release moves it on (numbers
+from one counter of the namespace, never given twice). So a reader whose read predates a
+writer's commit can never put it in the copy after that writer began, whether the writer then
+published, or failed to (the database went away after the commit): once a change is
+acknowledged no reader sees what came before it, and a writer that dies between mark and
+release leaves the person read from the database until the mark expires (PENDING_SECONDS),
+never a stale colour.
 
 Redis holds no one's identity: the key is a keyed hash (HMAC-SHA-256 with a secret of the city's
 key store) of the person's id, the value their colour, rule reference and review instant. Values
@@ -33,13 +36,13 @@ deletes the whole namespace.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,54 +70,69 @@ class Queued:
 QUEUED_STATE = Queued()
 State = ShownStatus | None | Queued  # None: no stored status
 
-# KEYS: the people's keys. ARGV: seconds to keep a mark. Each key: one more writer under way,
-# a new generation, no value.
+# Generation numbers come from one counter of the namespace (KEYS[1]), so that a number is never
+# given twice, not even to a key that expired and came back. KEYS[2..]: the people's keys.
+
+# ARGV: seconds to keep a mark. Each key: one more writer under way, a new generation, no value.
 _MARK = """
-for _, key in ipairs(KEYS) do
+for i = 2, #KEYS do
+  local key = KEYS[i]
   redis.call('HINCRBY', key, 'n', 1)
-  redis.call('HINCRBY', key, 'g', 1)
+  redis.call('HSET', key, 'g', redis.call('INCR', KEYS[1]))
   redis.call('HDEL', key, 'v')
   redis.call('EXPIRE', key, ARGV[1])
 end
-return #KEYS
+return #KEYS - 1
 """
-# KEYS: the people's keys. ARGV: seconds to keep a mark. Each key: one writer fewer; its
-# generation if no writer is left under way, else -1.
+# ARGV: seconds to keep a mark. Each key: one writer fewer; if none is left under way, a new
+# generation (a reader that looked while a writer was under way can no longer fill) which is
+# returned for the publication; else -1.
 _RELEASE = """
 local out = {}
-for i, key in ipairs(KEYS) do
+for i = 2, #KEYS do
+  local key = KEYS[i]
   local left = redis.call('HINCRBY', key, 'n', -1)
   if left <= 0 then
     redis.call('HSET', key, 'n', 0)
-    out[i] = tonumber(redis.call('HGET', key, 'g') or '0')
+    local gen = redis.call('INCR', KEYS[1])
+    redis.call('HSET', key, 'g', gen)
+    out[i - 1] = gen
   else
-    out[i] = -1
+    out[i - 1] = -1
   end
   if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[1]) end
 end
 return out
 """
-# KEYS: the people's keys. ARGV: seconds to keep a value, then (generation, value) per key.
-# A value is written only where the generation is the one its writer saw and no one is under way.
+# KEYS[1]: the namespace's "closed" flag (the sunset). ARGV: seconds to keep a value, then
+# (generation, value) per key of KEYS[2..]. A value is written only where the generation is the
+# one its writer saw and no one is under way.
 _PUBLISH = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local written = 0
-for i, key in ipairs(KEYS) do
+for i = 2, #KEYS do
+  local key = KEYS[i]
   local gen = tonumber(redis.call('HGET', key, 'g') or '0')
   local busy = tonumber(redis.call('HGET', key, 'n') or '0')
-  if gen == tonumber(ARGV[2 * i]) and busy <= 0 then
-    redis.call('HSET', key, 'v', ARGV[2 * i + 1])
+  if gen == tonumber(ARGV[2 * (i - 1)]) and busy <= 0 then
+    redis.call('HSET', key, 'v', ARGV[2 * (i - 1) + 1])
     redis.call('EXPIRE', key, ARGV[1])
     written = written + 1
   end
 end
 return written
 """
-# KEYS[1]: a key. ARGV: value, seconds. Filled only where there is neither a value nor a mark.
+# KEYS[1]: the "closed" flag; KEYS[2]: a person's key. ARGV: value, seconds, the generation the
+# reader saw before reading the database. Filled only where there is neither a value nor a
+# writer under way, and the generation is still the one the reader saw: no writer marked or
+# released the person since, so what the reader read is not older than any acknowledged change.
 _FILL = """
-if redis.call('HEXISTS', KEYS[1], 'v') == 1 then return 0 end
-if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[2], 'v') == 1 then return 0 end
+if tonumber(redis.call('HGET', KEYS[2], 'n') or '0') > 0 then return 0 end
+if tonumber(redis.call('HGET', KEYS[2], 'g') or '0') ~= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[2], 'v', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -148,6 +166,8 @@ class RedisStatusView:
 
     def __init__(self, url: str, namespace: str, secret: Callable[[], bytes]) -> None:
         self.prefix = f"healthcode:{namespace}:status:"
+        self.counter = self.prefix + "generation"  # the namespace's generation numbers
+        self.closed = self.prefix + "closed"  # set at the sunset
         self._secret_of = secret  # asked at first use: the key store may not exist yet
         self._secret: bytes | None = None
         self.client = redis.Redis.from_url(
@@ -172,41 +192,53 @@ class RedisStatusView:
 
     # -- readers ----------------------------------------------------------------------------
 
-    def get(self, subject_id: str) -> Viewed | None:
+    def get(self, subject_id: str) -> tuple[Viewed | None, int]:
+        """The person's status as held, or None (the database answers); and the generation
+        seen, which a reader that then reads the database hands back to `fill`. -1: do not
+        fill (Redis does not answer)."""
         if time.monotonic() < self._down_until:
-            return None
+            return None, -1
         try:
-            value, busy = self.client.hmget(self.key(subject_id), ["v", "n"])
+            value, busy, gen = self.client.hmget(self.key(subject_id), ["v", "n", "g"])
         except redis.RedisError as error:
             self._failed(error)
-            return None
+            return None, -1
+        seen = int(gen) if gen is not None else 0
         if value is None or (busy is not None and int(busy) > 0):
-            return None
-        return decode(str(value))
+            return None, seen
+        return decode(str(value)), seen
 
-    def fill(self, subject_id: str, status: ShownStatus | None) -> None:
-        """What a reader read from the database, for the next readers (see the module)."""
-        if time.monotonic() < self._down_until:
+    def fill(self, subject_id: str, status: ShownStatus | None, seen: int) -> None:
+        """What a reader read from the database after `get` saw generation `seen`, for the next
+        readers (see the module)."""
+        if seen < 0 or time.monotonic() < self._down_until:
             return
         try:
-            self._fill(keys=[self.key(subject_id)], args=[encode(status), VALUE_SECONDS])
+            self._fill(
+                keys=[self.closed, self.key(subject_id)],
+                args=[encode(status), VALUE_SECONDS, seen],
+            )
         except redis.RedisError as error:
             self._failed(error)
 
     # -- writers (the unit of work) ---------------------------------------------------------
 
-    def mark(self, subject_ids: Sequence[str]) -> str:
+    def mark(self, subject_ids: Sequence[str]) -> None:
         """Before a commit that touches these people: raises Unavailable if Redis does not
         answer (the commit must not happen)."""
-        token = uuid.uuid4().hex
+        marked: list[str] = []
         try:
             for start in range(0, len(subject_ids), BATCH):
                 keys = [self.key(s) for s in subject_ids[start : start + BATCH]]
-                self._mark(keys=keys, args=[PENDING_SECONDS])
+                self._mark(keys=[self.counter, *keys], args=[PENDING_SECONDS])
+                marked += keys
         except redis.RedisError as error:
             self._failed(error)
+            with contextlib.suppress(redis.RedisError):  # undo what was marked, if it can be
+                for start in range(0, len(marked), BATCH):
+                    chunk = marked[start : start + BATCH]
+                    self._release(keys=[self.counter, *chunk], args=[PENDING_SECONDS])
             raise Unavailable("the status read model does not answer: try again") from error
-        return token
 
     def release(
         self,
@@ -220,7 +252,7 @@ class RedisStatusView:
             for start in range(0, len(subject_ids), BATCH):
                 chunk = list(subject_ids[start : start + BATCH])
                 keys = [self.key(s) for s in chunk]
-                gens = self._release(keys=keys, args=[PENDING_SECONDS])
+                gens = self._release(keys=[self.counter, *keys], args=[PENDING_SECONDS])
                 last = [(s, k, g) for s, k, g in zip(chunk, keys, gens, strict=True) if g >= 0]
                 if not last:
                     continue
@@ -228,18 +260,24 @@ class RedisStatusView:
                 args: list[str | int] = [VALUE_SECONDS]
                 for s, _, g in last:
                     args += [g, encode(states.get(s))]
-                self._publish(keys=[k for _, k, _ in last], args=args)
-        except Exception as error:  # the commit stands; readers use the database meanwhile
+                self._publish(keys=[self.closed, *[k for _, k, _ in last]], args=args)
+        except redis.RedisError as error:  # the commit stands; readers use the database
             self._failed(error)
+        except Exception:  # the read after the commit failed: the same, Redis being fine
+            log.exception("publishing statuses after a commit failed; readers use the database")
 
     # -- the whole namespace ----------------------------------------------------------------
 
     def forget_all(self) -> int:
-        """Delete every status this city's read model holds (the sunset). Raises if Redis does
-        not answer: the sunset reports it and is run again."""
+        """Delete every status this city's read model holds (the sunset), and close it: no
+        reader fills it and no writer publishes to it any more. Raises if Redis does not answer:
+        the sunset reports it and is run again."""
+        self.client.set(self.closed, "1")
         deleted = 0
         batch: list[str] = []
         for key in self.client.scan_iter(match=self.prefix + "*", count=1000):
+            if key in (self.closed, self.counter):
+                continue
             batch.append(key)
             if len(batch) >= BATCH:
                 deleted += int(self.client.unlink(*batch))

@@ -133,13 +133,13 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     the status from the primary, and leaves it there for the next time."""
     now = ctx.clock.now()
     view = ctx.status_view
-    viewed = view.get(subject_id) if view is not None else None
+    viewed, seen = view.get(subject_id) if view is not None else (None, -1)
     if viewed is not None and ctx.replica is not None:
         try:
-            return _show(ctx, ctx.replica, token, subject_id, viewed, now)
+            return _show(ctx, ctx.replica, token, subject_id, viewed, seen, now)
         except Exception:  # the replica failed: the primary answers until it is back
             ctx.replica.failed()
-    return _show(ctx, ctx.uow, token, subject_id, viewed, now)
+    return _show(ctx, ctx.uow, token, subject_id, viewed, seen, now)
 
 
 def _show(
@@ -148,6 +148,7 @@ def _show(
     token: str,
     subject_id: str,
     viewed: Viewed | None,
+    seen: int,
     now: int,
 ) -> IssuedCode | None:
     with source(read_only=True, one_statement=True) as uow:
@@ -157,7 +158,7 @@ def _show(
         else:
             status = sight.status
             if ctx.status_view is not None and sight.subject_alive and not sight.queued:
-                ctx.status_view.fill(subject_id, shown(sight.status))
+                ctx.status_view.fill(subject_id, shown(sight.status), seen)
         if (
             sight.name is None
             or sight.ruleset is None

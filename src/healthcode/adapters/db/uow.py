@@ -184,8 +184,14 @@ class SqlUnitOfWork:
                 self._touched.clear()
 
     def _current(self, subject_ids: list[str]) -> dict[str, State]:
-        """What the database holds for these people now (after this transaction's commit), read
-        on a connection of its own, as a reader: never SQLite's write lock."""
+        """What the database holds for these people now (after this transaction's commit).
+        PostgreSQL: on this unit of work's own connection, in a new transaction (read committed:
+        it sees every commit so far), so that a writer never waits for a second connection from
+        the pool. SQLite: on a connection of its own, as a reader (a new transaction on this
+        one would take the write lock again)."""
+        assert self._conn is not None  # noqa: S101
+        if self.engine.dialect.name == "postgresql":
+            return SqlStatuses(self._conn, self._seals.links, self._seals.days).shown(subject_ids)
         with self.engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
             return SqlStatuses(conn, self._seals.links, self._seals.days).shown(subject_ids)

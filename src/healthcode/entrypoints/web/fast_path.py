@@ -27,8 +27,10 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthcode.adapters.ratelimit import RateLimiter
+from healthcode.domain.errors import Unavailable
 from healthcode.domain.labs import SIGNATURE_HEADER
 from healthcode.entrypoints.web.deps import TAKEN
+from healthcode.entrypoints.web.errors import error_body
 from healthcode.entrypoints.web.public_reads import CACHE_CONTROL, Encoded, PublicRead
 from healthcode.entrypoints.web.routes_checkins import checkin_out
 from healthcode.entrypoints.web.schemas import CheckInIn
@@ -73,7 +75,14 @@ class FastPath:
             token = _bearer(scope["headers"]) if found else None
             if found and token:
                 try:
-                    issued = codes.show_own_code(self.ctx, token, found.group(1))
+                    if self.ctx.replica is not None or self.ctx.status_view is not None:
+                        # A cluster's reads go over the network (Redis, a replica whose lag is
+                        # probed now and then): off the event loop, so that none stalls it.
+                        issued = await asyncio.to_thread(
+                            codes.show_own_code, self.ctx, token, found.group(1)
+                        )
+                    else:  # one local statement: on the loop, cheaper than a thread hop
+                        issued = codes.show_own_code(self.ctx, token, found.group(1))
                 except Exception:  # any failure is the general path's to answer
                     issued = None
                 if issued is not None:
@@ -116,6 +125,12 @@ class FastPath:
             made = await asyncio.wrap_future(
                 checkins.check_in_own(self.ctx, token, subject, asked.place_code, asked.dependants)
             )
+        except Unavailable as busy:
+            # The checks passed and the write (or the ingest buffer) did not answer: answered
+            # here. The route would check and publish again, and a publication that did land
+            # after all would then be stored twice.
+            await _send_json(send, error_body(busy.code, busy.field, busy.message), 503)
+            return
         except Exception:  # bad input, a refusal, a failure: the route's to answer
             made = None
         if made is None:
