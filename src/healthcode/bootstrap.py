@@ -214,6 +214,7 @@ def build(
             seals.days,
             replicas=settings.ingest_replicas,
             max_age_seconds=settings.retention_days * DAY,
+            clock=clock.now,
         )
         ctx = replace(ctx, ingest=stream)
     return App(settings, engine, keyring, ctx)

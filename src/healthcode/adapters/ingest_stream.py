@@ -28,8 +28,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -63,6 +65,15 @@ def _fail(done: Future[None], error: BaseException) -> None:
         done.set_exception(failure)
 
 
+async def _settle(answer: Callable[[], Awaitable[None]]) -> None:
+    """Acknowledge (or hand back, or terminate) a message; a connection lost meanwhile only
+    means it is delivered again (and stored once)."""
+    try:
+        await answer()
+    except Exception as error:
+        log.warning("ingest: answering a message failed (it comes again): %s", error)
+
+
 def _succeed(done: Future[None]) -> None:
     with contextlib.suppress(InvalidStateError):  # the timer got there first: too late
         done.set_result(None)
@@ -75,6 +86,7 @@ CONNECT_TIMEOUT_SECONDS = 2.0
 ACK_WAIT_SECONDS = 10.0  # a consumer that died holding messages: delivered again after this
 DUPLICATE_WINDOW_SECONDS = 120.0
 FETCH_TIMEOUT_SECONDS = 1.0
+RETRY_SECONDS = 2.0  # after a failed connection, publications fail at once this long
 CONSUMER = "ingest"
 WORKERS = 4  # threads writing consumers' batches
 PUBLISH_BATCH = 512  # publications sent in one round at most
@@ -90,6 +102,7 @@ class NatsCheckInStream:
         replicas: int = 3,
         max_age_seconds: int = 14 * DAY,
         ack_wait_seconds: float = ACK_WAIT_SECONDS,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.servers = list(servers)
         self.subject = f"healthcode.{city}.checkins"
@@ -98,6 +111,7 @@ class NatsCheckInStream:
         self.replicas = replicas
         self.max_age_seconds = max_age_seconds
         self.ack_wait_seconds = ack_wait_seconds
+        self.now = clock or (lambda: int(time.time()))  # the city's clock (tests inject it)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats", daemon=True)
         self._thread.start()
@@ -105,6 +119,7 @@ class NatsCheckInStream:
         self._nc: Any = None
         self._js: Any = None
         self._ready: asyncio.Lock | None = None
+        self._down_until = -math.inf
         self._outbox: asyncio.Queue[tuple[list[tuple[str, bytes]], Future[None]]] | None = None
         self._sender: asyncio.Task[None] | None = None
         asyncio.run_coroutine_threadsafe(self._started(), self._loop).result(5)
@@ -119,16 +134,26 @@ class NatsCheckInStream:
             self._ready = asyncio.Lock()
         async with self._ready:
             if self._js is None:
-                self._nc = await nats.connect(
-                    self.servers,
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    allow_reconnect=True,
-                )
-                js = self._nc.jetstream(timeout=PUBLISH_TIMEOUT_SECONDS)
-                await self._ensure_stream(js)
-                self._js = js
+                if time.monotonic() < self._down_until:  # failed a moment ago: fail at once
+                    raise Unavailable("the check-in buffer does not answer: try again")
+                client = None
+                try:
+                    client = await nats.connect(
+                        self.servers,
+                        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                        max_reconnect_attempts=-1,
+                        reconnect_time_wait=0.5,
+                        allow_reconnect=True,
+                    )
+                    js = client.jetstream(timeout=PUBLISH_TIMEOUT_SECONDS)
+                    await self._ensure_stream(js)
+                except BaseException:  # cancelled included: no client left reconnecting
+                    self._down_until = time.monotonic() + RETRY_SECONDS
+                    if client is not None:
+                        with contextlib.suppress(Exception):
+                            await client.close()
+                    raise
+                self._nc, self._js = client, js
         return self._js
 
     def _config(self) -> StreamConfig:
@@ -160,7 +185,10 @@ class NatsCheckInStream:
             while not self._outbox.empty() and len(batch) < PUBLISH_BATCH:
                 batch.append(self._outbox.get_nowait())
             try:
-                js = await asyncio.wait_for(self._jetstream(), CONNECT_TIMEOUT_SECONDS + 1)
+                # Bounded: the client's first connection would otherwise be tried for ever.
+                js = await asyncio.wait_for(
+                    self._jetstream(), CONNECT_TIMEOUT_SECONDS + PUBLISH_TIMEOUT_SECONDS
+                )
                 sends = [
                     [js.publish(self.subject, body, headers={"Nats-Msg-Id": msg_id})
                      for msg_id, body in messages]
@@ -208,8 +236,11 @@ class NatsCheckInStream:
         self._outbox.put_nowait((messages, done))
 
     def publish(self, found: Sequence[CheckIn]) -> None:
-        """`submit`, waited for."""
-        self.submit(found).result()
+        """`submit`, waited for (at most a connection's and a publication's timeout)."""
+        try:
+            self.submit(found).result(2 * PUBLISH_TIMEOUT_SECONDS + CONNECT_TIMEOUT_SECONDS + 1)
+        except TimeoutError as error:
+            raise Unavailable("the check-in buffer does not answer: try again") from error
 
     def _encode(self, checkin: CheckIn) -> bytes:
         day = checkin.time_in - checkin.time_in % DAY
@@ -227,27 +258,27 @@ class NatsCheckInStream:
         return json.dumps(row, separators=(",", ":")).encode()
 
     def decode(self, body: bytes) -> CheckIn | None:
-        """The check-in of a message; None if its day's key is gone (nobody's any more) or the
-        message is not one of ours."""
+        """The check-in of a message; None if its day's key is gone (nobody's any more).
+        Raises ValueError for a message that is not one of ours, and KeyError for a day whose
+        key this process cannot see although the day is within the retention period."""
         try:
             row = json.loads(body)
             time_in = int(row["time_in"])
-            opened = self.days.open(time_in - time_in % DAY, [str(row["subject"])])
-            if opened is None:
-                return None
+            sealed = str(row["subject"])
+            closes_at, source = int(row["closes_at"]), CheckInSource(row["source"])
             time_out = row.get("time_out")
-            return CheckIn(
-                str(row["venue_id"]),
-                str(row["checkin_id"]),
-                opened[0],
-                time_in,
-                int(row["closes_at"]),
-                CheckInSource(row["source"]),
-                None if time_out is None else int(time_out),
-                row.get("client_id"),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
+            venue_id, checkin_id = str(row["venue_id"]), str(row["checkin_id"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"not a check-in message: {error!r}") from error
+        opened = self.days.open(time_in - time_in % DAY, [sealed])
+        if opened is None:
+            if time_in >= self.now() - self.max_age_seconds - DAY:
+                raise KeyError(f"no key for the day of {time_in} here, yet it is kept")
+            return None  # past retention: nobody's any more
+        return CheckIn(
+            venue_id, checkin_id, opened[0], time_in, closes_at, source,
+            None if time_out is None else int(time_out), row.get("client_id"),
+        )  # fmt: skip
 
     # -- consumers --------------------------------------------------------------------------
 
@@ -284,30 +315,75 @@ class NatsCheckInStream:
         while not stop():
             try:
                 if subscription is None:
-                    js = await self._jetstream()
+                    js = await asyncio.wait_for(
+                        self._jetstream(), CONNECT_TIMEOUT_SECONDS + PUBLISH_TIMEOUT_SECONDS
+                    )
                     subscription = await js.pull_subscribe(
                         self.subject, durable=CONSUMER, config=config
                     )
                 messages = await subscription.fetch(batch, timeout=FETCH_TIMEOUT_SECONDS)
             except NatsTimeout:
                 continue
-            except (NatsError, TimeoutError, OSError) as error:
+            except (NatsError, TimeoutError, OSError, Unavailable) as error:
                 # A server went away, or the stream's leader is being elected again: the
                 # client reconnects; ask again shortly.
                 log.warning("ingest fetch failed, trying again: %s", error)
                 await asyncio.sleep(0.5)
                 continue
-            found = [(m, self.decode(m.data)) for m in messages]
-            good = [c for _, c in found if c is not None]
-            try:
-                added = await loop.run_in_executor(self._pool, store, good) if good else 0
-            except Exception:  # not acknowledged: delivered again after ACK_WAIT_SECONDS
-                log.exception("storing %d check-ins failed; they will come again", len(good))
-                continue
-            for message, _ in found:
-                await message.ack()
+            added = await self._store(messages, store, loop)
             if stored is not None:
                 stored(len(messages), added)
+
+    async def _store(
+        self,
+        messages: list[Any],
+        store: Callable[[list[CheckIn]], int],
+        loop: asyncio.AbstractEventLoop,
+    ) -> int:
+        """One batch: decoded, stored in one transaction, then acknowledged. A message that is
+        not ours is terminated (logged, never delivered again); one whose day key is gone is
+        dropped (logged as an error if its day is within retention). If the
+        batch's transaction fails, each message is tried alone, and one that fails alone is
+        handed back (delivered again after the ack wait): one bad message never holds up the
+        others."""
+        ready: list[tuple[Any, CheckIn]] = []
+        for message in messages:
+            try:
+                checkin = self.decode(message.data)
+            except ValueError:
+                log.error("ingest: a message that is not a check-in, terminated")
+                await _settle(message.term)
+                continue
+            except KeyError as missing:
+                # Within retention, a day's key is gone only at the sunset (or this consumer
+                # was given another key store): dropped, loudly, never silently.
+                log.error("ingest: %s: the check-in is dropped (the sunset, or a consumer "
+                          "without the city's key store)", missing.args[0])  # fmt: skip
+                await _settle(message.ack)
+                continue
+            if checkin is None:
+                await _settle(message.ack)
+            else:
+                ready.append((message, checkin))
+        if not ready:
+            return 0
+        try:
+            added = await loop.run_in_executor(self._pool, store, [c for _, c in ready])
+        except Exception:
+            log.exception("storing %d check-ins failed; trying each alone", len(ready))
+            added = 0
+            for message, checkin in ready:
+                try:
+                    added += await loop.run_in_executor(self._pool, store, [checkin])
+                except Exception:
+                    log.exception("storing a check-in failed; it will come again")
+                    await _settle(message.nak)
+                    continue
+                await _settle(message.ack)
+            return added
+        for message, _ in ready:
+            await _settle(message.ack)
+        return added
 
     def pending(self) -> int:
         """Messages in the stream not yet acknowledged by a consumer."""
@@ -317,7 +393,8 @@ class NatsCheckInStream:
             info = await js.stream_info(self.stream)
             return int(info.state.messages)
 
-        return asyncio.run_coroutine_threadsafe(count(), self._loop).result(10)
+        bounded = asyncio.wait_for(count(), CONNECT_TIMEOUT_SECONDS + PUBLISH_TIMEOUT_SECONDS)
+        return asyncio.run_coroutine_threadsafe(bounded, self._loop).result()
 
     def close(self) -> None:
         async def drain() -> None:
@@ -325,6 +402,9 @@ class NatsCheckInStream:
                 self._sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._sender
+            while self._outbox is not None and not self._outbox.empty():
+                _, done = self._outbox.get_nowait()
+                _fail(done, RuntimeError("the process is stopping"))
             if self._nc is not None:
                 await self._nc.close()
 

@@ -160,6 +160,13 @@ def _then_publish(
     out: Future[list[CheckIn] | None] = Future()
 
     def publish(done: Future[list[CheckIn] | None]) -> None:
+        try:
+            handed_on(done)
+        except BaseException as failed:  # a callback's error would be lost: the caller's now
+            if not out.done():
+                out.set_exception(failed)
+
+    def handed_on(done: Future[list[CheckIn] | None]) -> None:
         error = done.exception()
         if error is not None:
             out.set_exception(error)
