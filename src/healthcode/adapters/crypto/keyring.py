@@ -88,7 +88,8 @@ class KeyRing:
     def shared_secret(self, name: str) -> bytes:
         """A secret that what every process of the city shares in Redis hashes its keys with
         ("rate-limit": shared_ratelimit.py; "status-view": status_view.py): the same in every
-        process, made by the first that asks. Destroyed with the key store at sunset."""
+        process, made by the first that asks. What Redis held under it is deleted at the sunset
+        (the status read model) or expires within its window (the rate limits)."""
         if not self.store.has(name):
             self.store.put_new(name, secrets.token_bytes(32))  # once, across processes
         return self.store.get(name)
