@@ -27,8 +27,8 @@ from tests.conftest import make_settings, resident_headers
 from tests.integration.test_status_queue import TRACER, enrol, seed
 
 RESIDENT = Actor("resident", "self")
-RED = ShownStatus("red", "default@1#pos", None)
-GREEN = ShownStatus("green", "default@1#none", None)
+RED = ShownStatus("red", "default@1#pos", None, 2)
+GREEN = ShownStatus("green", "default@1#none", None, 1)
 
 
 def city() -> str:
@@ -79,10 +79,32 @@ def test_code_display_reads_the_view_and_a_change_is_there_before_it_returns(
     # the database): a value put there by hand is shown.
     view = viewed.ctx.status_view
     assert isinstance(view, RedisStatusView)
-    view.client.hset(view.key(who), "v", "red|default@1#pos|")
+    view.client.hset(view.key(who), "v", "red|default@1#pos||9999999999")
     again = codes.show_own_code(viewed.ctx, me, who)
     assert again is not None
     assert (again.colour, again.rule_ref) == ("red", "default@1#pos")
+
+
+def test_a_change_the_view_did_not_hear_of_is_seen_and_repaired(
+    viewed: App, clock: FixedClock
+) -> None:
+    """A process without the read model (misconfigured) changes a status: code display sees the
+    database's row newer than the copy, answers from the primary and puts the copy right."""
+    who = enrol(viewed, 1)
+    me = token(viewed, who)
+    assert codes.show_own_code(viewed.ctx, me, who) is not None  # green, now in the view
+    assert held(viewed, who)["v"].startswith("-")
+    blind = build(viewed.settings.model_copy(update={"redis_url": None}), clock=clock,
+                  migrate=False)  # fmt: skip
+    try:
+        health_facts.report_symptoms(blind.ctx, who, ["fever"], clock.now() - 3600, RESIDENT)
+    finally:
+        blind.close()
+    assert held(viewed, who)["v"].startswith("-")  # the copy is behind the database
+    shown_now = codes.show_own_code(viewed.ctx, me, who)
+    assert shown_now is not None
+    assert shown_now.colour == "yellow"
+    assert held(viewed, who)["v"].startswith("yellow|")  # repaired
 
 
 def test_queued_colour_work_sends_readers_to_the_database(viewed: App) -> None:
@@ -223,7 +245,7 @@ def test_a_slow_publisher_never_overwrites_a_later_writer(bare: RedisStatusView)
     """A read the database after its commit, but B marked, committed and published before
     A's publication arrived: A's older value is not written over B's."""
     truth: dict[str, State] = {"p": GREEN}
-    later = ShownStatus("yellow", "default@1#sympt", None)
+    later = ShownStatus("yellow", "default@1#sympt", None, 3)
 
     def a_reads(ids: list[str]) -> dict[str, State]:
         seen = {i: truth[i] for i in ids}  # A's read: red
@@ -256,7 +278,7 @@ def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> No
     database's value or nothing."""
     steps = ["a.mark", "a.commit", "a.release", "b.mark", "b.commit", "b.release",
              "r.look", "r.read", "r.fill"]  # fmt: skip
-    values = {"a": RED, "b": ShownStatus("yellow", "default@1#sympt", None)}
+    values = {"a": RED, "b": ShownStatus("yellow", "default@1#sympt", None, 3)}
     orders = 0
     for order in itertools.permutations(steps):
         if not _possible(order):

@@ -137,13 +137,22 @@ return 1
 """
 
 
+# KEYS[1]: a person's key. ARGV: the generation the reader saw. The value goes only if nothing
+# moved since (a writer's own publication is never taken away).
+_DROP = """
+if tonumber(redis.call('HGET', KEYS[1], 'g') or '0') ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'n') or '0') > 0 then return 0 end
+return redis.call('HDEL', KEYS[1], 'v')
+"""
+
+
 def encode(state: State) -> str:
     if isinstance(state, Queued):
         return QUEUED
     if state is None:
         return "-"
     until = "" if state.until is None else str(state.until)
-    return f"{state.colour}|{state.rule_ref}|{until}"
+    return f"{state.colour}|{state.rule_ref}|{until}|{state.changed_at}"
 
 
 def decode(value: str) -> Viewed | None:
@@ -151,11 +160,11 @@ def decode(value: str) -> Viewed | None:
     if value == "-":
         return Viewed(None)
     parts = value.split("|")
-    if len(parts) != 3 or not parts[0] or not parts[1]:
+    if len(parts) != 4 or not parts[0] or not parts[1]:
         return None
-    colour, rule_ref, until = parts
+    colour, rule_ref, until, changed_at = parts
     try:
-        return Viewed(ShownStatus(colour, rule_ref, int(until) if until else None))
+        return Viewed(ShownStatus(colour, rule_ref, int(until) if until else None, int(changed_at)))
     except ValueError:
         return None
 
@@ -180,6 +189,7 @@ class RedisStatusView:
         self._release = self.client.register_script(_RELEASE)
         self._publish = self.client.register_script(_PUBLISH)
         self._fill = self.client.register_script(_FILL)
+        self._drop = self.client.register_script(_DROP)
         self._down_until = -math.inf
         self._complained = -math.inf
         self._lock = threading.Lock()
@@ -218,6 +228,17 @@ class RedisStatusView:
                 keys=[self.closed, self.key(subject_id)],
                 args=[encode(status), VALUE_SECONDS, seen],
             )
+        except redis.RedisError as error:
+            self._failed(error)
+
+    def drop(self, subject_id: str, seen: int) -> None:
+        """Take away a value found behind the database (a change the read model did not hear
+        of), if nothing moved since the reader saw generation `seen`; the reader then fills it
+        from the primary."""
+        if seen < 0 or time.monotonic() < self._down_until:
+            return
+        try:
+            self._drop(keys=[self.key(subject_id)], args=[seen])
         except redis.RedisError as error:
             self._failed(error)
 

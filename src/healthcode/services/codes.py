@@ -137,9 +137,23 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     if viewed is not None and ctx.replica is not None:
         try:
             return _show(ctx, ctx.replica, token, subject_id, viewed, seen, now)
+        except _Stale:  # the copy was behind the replica: the primary answers
+            viewed = None
         except Exception:  # the replica failed: the primary answers until it is back
             ctx.replica.failed()
     return _show(ctx, ctx.uow, token, subject_id, viewed, seen, now)
+
+
+class _Stale(Exception):
+    """The read model's copy is behind what a database holds."""
+
+
+def _behind(viewed: Viewed, stored: StoredStatus | None) -> bool:
+    copy = viewed.status
+    held = shown(stored)
+    if copy is None:
+        return held is not None  # the copy says "none stored", the database has one
+    return copy.behind(held)
 
 
 def _show(
@@ -153,6 +167,15 @@ def _show(
 ) -> IssuedCode | None:
     with source(read_only=True, one_statement=True) as uow:
         sight = uow.code_sight.read(token_hash(token), subject_id, ctx.policy.city)
+        if viewed is not None and _behind(viewed, sight.status):
+            # The database holds a later status than the copy (a change the read model did not
+            # hear of: a process without it, a publication lost): the copy goes, the primary
+            # answers and fills it again.
+            assert ctx.status_view is not None  # noqa: S101 - a copy came from it
+            ctx.status_view.drop(subject_id, seen)
+            viewed = None
+            if source is not ctx.uow:
+                raise _Stale
         if viewed is not None:
             status: ShownStatus | StoredStatus | None = viewed.status
         else:
@@ -176,7 +199,9 @@ def _show(
 
 def shown(status: StoredStatus | None) -> ShownStatus | None:
     """What code display needs of a stored status."""
-    return None if status is None else ShownStatus(status.colour, status.rule_ref, status.until)
+    if status is None:
+        return None
+    return ShownStatus(status.colour, status.rule_ref, status.until, status.changed_at)
 
 
 def _caller_is(

@@ -359,6 +359,17 @@ class ShownStatus:
     colour: str
     rule_ref: str
     until: int | None
+    changed_at: int = 0  # when it was derived: a copy older than the database's is behind
+
+    def behind(self, stored: ShownStatus | None) -> bool:
+        """Whether this copy is older than `stored`, what a database holds now (a replica may
+        hold less than the copy: then it is not behind)."""
+        if stored is None:
+            return False
+        if stored.changed_at != self.changed_at:
+            return stored.changed_at > self.changed_at
+        return (stored.colour, stored.rule_ref, stored.until) != (
+            self.colour, self.rule_ref, self.until)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +390,7 @@ class StatusView(Protocol):
 
     def get(self, subject_id: str) -> tuple[Viewed | None, int]: ...
     def fill(self, subject_id: str, status: ShownStatus | None, seen: int) -> None: ...
+    def drop(self, subject_id: str, seen: int) -> None: ...
     def forget_all(self) -> int: ...
 
 

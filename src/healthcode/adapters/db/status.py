@@ -144,9 +144,10 @@ class SqlStatuses:
         found: dict[str, State] = dict.fromkeys(subject_ids)
         for where in each_in(self.conn, statuses.c.subject_id, list(who)):
             query = select(statuses.c.subject_id, statuses.c.colour, statuses.c.rule_ref,
-                           statuses.c.until).where(where)  # fmt: skip
+                           statuses.c.until, statuses.c.changed_at).where(where)  # fmt: skip
             for r in self.conn.execute(query):
-                found[who[r.subject_id]] = ShownStatus(r.colour, r.rule_ref, r.until)
+                found[who[r.subject_id]] = ShownStatus(r.colour, r.rule_ref, r.until,
+                                                       r.changed_at)  # fmt: skip
         for where in each_in(self.conn, status_queue.c.subject_id, list(who)):
             query = select(status_queue.c.subject_id).where(where).distinct()
             for r in self.conn.execute(query):
