@@ -93,6 +93,19 @@ def test_a_leader_whose_session_ended_stops_leading(app: App) -> None:
         second.close()
 
 
+def test_a_closed_leadership_never_takes_the_lock_again(app: App) -> None:
+    """A job's thread that was still running when its server stopped asks after close: no."""
+    first, second = leadership_for(app.engine), leadership_for(make_engine(_url(app)))
+    try:
+        assert first.lead()
+        first.close()
+        assert not first.lead()
+        assert second.lead()
+    finally:
+        first.close()
+        second.close()
+
+
 def test_each_job_runs_only_where_the_lock_is(app: App) -> None:
     """`every` (the background jobs' timer of each server process) runs its job only while its
     process leads: two processes' timers, one job's runs, then the other's once the first ends."""

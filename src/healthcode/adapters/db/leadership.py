@@ -74,10 +74,13 @@ class FileLeadership:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def lead(self) -> bool:
         with self._lock:
+            if self._closed:  # a job's thread still running after the server stopped
+                return False
             if self._fd is not None:
                 return True
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -92,6 +95,7 @@ class FileLeadership:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._fd is not None:
                 os.close(self._fd)  # closing the last descriptor lets the flock go
                 self._fd = None
@@ -108,10 +112,13 @@ class AdvisoryLeadership:
         )
         self.key = key
         self._conn: Connection | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def lead(self) -> bool:
         with self._lock:
+            if self._closed:  # a job's thread still running after the server stopped: it
+                return False  # must not take the lock again
             if self._conn is not None:
                 try:
                     if self._conn.execute(_HELD, {"key": self.key}).scalar_one():
@@ -146,6 +153,7 @@ class AdvisoryLeadership:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._drop()  # ending the session lets its advisory lock go
         self.engine.dispose()
 
