@@ -44,6 +44,14 @@ def buffered(
     built.close()
 
 
+def resident_and_venue(app: App) -> tuple[TestClient, str, dict[str, str], dict[str, str]]:
+    """A client of the app, a signed-in resident (id, headers) and a venue with its poster."""
+    client = TestClient(create_app(built=app))
+    subject, me = enrol(app)
+    venue, _ = place(client, app)
+    return client, subject, me, venue
+
+
 def stream_of(app: App) -> NatsCheckInStream:
     stream = app.ctx.ingest
     assert isinstance(stream, NatsCheckInStream)
@@ -84,9 +92,7 @@ def _drained(stream: NatsCheckInStream, timeout: float = 10.0) -> bool:
 
 
 def test_a_check_in_is_answered_from_the_stream_and_written_once(buffered: App) -> None:
-    client = TestClient(create_app(built=buffered))
-    subject, me = enrol(buffered)
-    venue, _ = place(client, buffered)
+    client, subject, me, venue = resident_and_venue(buffered)
     before = count_rows(buffered)
     answers = [
         client.post(f"/residents/{subject}/checkins",
@@ -127,9 +133,7 @@ def test_a_consumer_that_dies_before_its_commit_leaves_the_work_to_another(
         ack_wait_seconds=1.0, clock=clock.now,
     )  # fmt: skip
     try:
-        client = TestClient(create_app(built=app))
-        subject, _me = enrol(app)
-        venue, _ = place(client, app)
+        _client, subject, _me, venue = resident_and_venue(app)
         for _ in range(4):
             made = checkins.check_in_at_place(app.ctx, subject, venue["place_code"])
             assert len(made) == 1
@@ -154,9 +158,7 @@ def test_a_consumer_that_dies_before_its_commit_leaves_the_work_to_another(
 
 
 def test_the_same_check_in_published_twice_is_one_message(buffered: App) -> None:
-    client = TestClient(create_app(built=buffered))
-    subject, _me = enrol(buffered)
-    venue, _ = place(client, buffered)
+    _client, subject, _me, venue = resident_and_venue(buffered)
     made = checkins.check_in_at_place(buffered.ctx, subject, venue["place_code"])
     stream = stream_of(buffered)
     stream.publish(made)  # a retry after a lost acknowledgement
@@ -166,9 +168,7 @@ def test_the_same_check_in_published_twice_is_one_message(buffered: App) -> None
 def test_one_nats_server_killed_loses_no_acknowledged_check_in(
     buffered: App, nats_cluster: NatsCluster
 ) -> None:
-    client = TestClient(create_app(built=buffered))
-    subject, _me = enrol(buffered)
-    venue, _ = place(client, buffered)
+    _client, subject, _me, venue = resident_and_venue(buffered)
     stream = stream_of(buffered)
     first = [checkins.check_in_at_place(buffered.ctx, subject, venue["place_code"])
              for _ in range(3)]  # fmt: skip
@@ -195,9 +195,7 @@ def test_one_nats_server_killed_loses_no_acknowledged_check_in(
 def test_the_stream_holds_no_id_and_keeps_nothing_past_retention(
     buffered: App, nats_cluster: NatsCluster
 ) -> None:
-    client = TestClient(create_app(built=buffered))
-    subject, _me = enrol(buffered)
-    venue, _ = place(client, buffered)
+    _client, subject, _me, venue = resident_and_venue(buffered)
     checkins.check_in_at_place(buffered.ctx, subject, venue["place_code"])
     stream = stream_of(buffered)
 
@@ -237,9 +235,7 @@ def test_a_stream_that_does_not_answer_is_a_503_and_stores_nothing(
     app = build(settings, clock=clock, migrate=False)
     initialise(app)
     try:
-        client = TestClient(create_app(built=app))
-        subject, me = enrol(app)
-        venue, _ = place(client, app)
+        client, subject, me, venue = resident_and_venue(app)
         before = count_rows(app)
         answer = client.post(
             f"/residents/{subject}/checkins", json={"place_code": venue["place_code"]}, headers=me

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -48,6 +47,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 
+from healthcode.adapters.breaker import Breaker
 from healthcode.adapters.db.sealing import DaySeal
 from healthcode.domain.checkins import DAY, CheckIn, CheckInSource
 from healthcode.domain.errors import Unavailable
@@ -119,7 +119,7 @@ class NatsCheckInStream:
         self._nc: Any = None
         self._js: Any = None
         self._ready: asyncio.Lock | None = None
-        self._down_until = -math.inf
+        self._breaker = Breaker(log, "the ingest buffer does not answer", RETRY_SECONDS)
         self._outbox: asyncio.Queue[tuple[list[tuple[str, bytes]], Future[None]]] | None = None
         self._sender: asyncio.Task[None] | None = None
         asyncio.run_coroutine_threadsafe(self._started(), self._loop).result(5)
@@ -134,7 +134,7 @@ class NatsCheckInStream:
             self._ready = asyncio.Lock()
         async with self._ready:
             if self._js is None:
-                if time.monotonic() < self._down_until:  # failed a moment ago: fail at once
+                if self._breaker.open():  # failed a moment ago: fail at once
                     raise Unavailable("the check-in buffer does not answer: try again")
                 client = None
                 try:
@@ -148,7 +148,7 @@ class NatsCheckInStream:
                     js = client.jetstream(timeout=PUBLISH_TIMEOUT_SECONDS)
                     await self._ensure_stream(js)
                 except BaseException:  # cancelled included: no client left reconnecting
-                    self._down_until = time.monotonic() + RETRY_SECONDS
+                    self._breaker.failed(RuntimeError("no NATS server took the connection"))
                     if client is not None:
                         with contextlib.suppress(Exception):
                             await client.close()

@@ -27,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import math
-import threading
 import time
 from collections.abc import Callable
 
@@ -38,10 +36,10 @@ from limits.errors import StorageError
 from limits.storage import RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from healthcode.adapters.breaker import Breaker
 from healthcode.adapters.ratelimit import RateLimiter
 
 log = logging.getLogger("healthcode.ratelimit")
-COMPLAIN_SECONDS = 60.0
 RETRY_SECONDS = 2.0
 TIMEOUT_SECONDS = 0.5  # a Redis that takes longer is treated as down for this request
 
@@ -60,9 +58,9 @@ class SharedStore:
             socket_connect_timeout=TIMEOUT_SECONDS,
         )
         self.strategy = SlidingWindowCounterRateLimiter(self.storage)
-        self._complained = -math.inf
-        self._down_until = -math.inf
-        self._lock = threading.Lock()
+        self._breaker = Breaker(
+            log, "shared rate limits unreachable, limiting per process meanwhile", RETRY_SECONDS
+        )
 
     def tag(self, kind: str, key: str) -> str:
         """What Redis holds for (kind, key): a keyed hash, never the key itself."""
@@ -71,16 +69,10 @@ class SharedStore:
 
     def reachable(self) -> bool:
         """False for RETRY_SECONDS after Redis last failed."""
-        return time.monotonic() >= self._down_until
+        return not self._breaker.open()
 
     def failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._down_until = now + RETRY_SECONDS
-            if now - self._complained < COMPLAIN_SECONDS:
-                return
-            self._complained = now
-        log.warning("shared rate limits unreachable, limiting per process meanwhile: %s", error)
+        self._breaker.failed(error)
 
     def clear(self) -> None:
         """Forget every count of this namespace (tests, and a city being reset)."""

@@ -40,14 +40,12 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import math
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
 
+from healthcode.adapters.breaker import Breaker
 from healthcode.domain.errors import Unavailable
 from healthcode.services.ports import ShownStatus, Viewed
 
@@ -55,7 +53,6 @@ log = logging.getLogger("healthcode.status_view")
 
 TIMEOUT_SECONDS = 0.5
 RETRY_SECONDS = 2.0  # after a failed read, readers go to the database this long
-COMPLAIN_SECONDS = 60.0
 PENDING_SECONDS = 3600  # a mark whose writer died is forgotten after this
 VALUE_SECONDS = 6 * 3600
 BATCH = 1000  # keys per script call
@@ -190,9 +187,9 @@ class RedisStatusView:
         self._publish = self.client.register_script(_PUBLISH)
         self._fill = self.client.register_script(_FILL)
         self._drop = self.client.register_script(_DROP)
-        self._down_until = -math.inf
-        self._complained = -math.inf
-        self._lock = threading.Lock()
+        self._breaker = Breaker(
+            log, "status read model unreachable, reading the database meanwhile", RETRY_SECONDS
+        )
 
     def key(self, subject_id: str) -> str:
         if self._secret is None:
@@ -206,7 +203,7 @@ class RedisStatusView:
         """The person's status as held, or None (the database answers); and the generation
         seen, which a reader that then reads the database hands back to `fill`. -1: do not
         fill (Redis does not answer)."""
-        if time.monotonic() < self._down_until:
+        if self._breaker.open():
             return None, -1
         try:
             value, busy, gen = self.client.hmget(self.key(subject_id), ["v", "n", "g"])
@@ -221,7 +218,7 @@ class RedisStatusView:
     def fill(self, subject_id: str, status: ShownStatus | None, seen: int) -> None:
         """What a reader read from the database after `get` saw generation `seen`, for the next
         readers (see the module)."""
-        if seen < 0 or time.monotonic() < self._down_until:
+        if seen < 0 or self._breaker.open():
             return
         try:
             self._fill(
@@ -235,7 +232,7 @@ class RedisStatusView:
         """Take away a value found behind the database (a change the read model did not hear
         of), if nothing moved since the reader saw generation `seen`; the reader then fills it
         from the primary."""
-        if seen < 0 or time.monotonic() < self._down_until:
+        if seen < 0 or self._breaker.open():
             return
         try:
             self._drop(keys=[self.key(subject_id)], args=[seen])
@@ -311,10 +308,4 @@ class RedisStatusView:
         self.client.close()
 
     def _failed(self, error: BaseException) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._down_until = now + RETRY_SECONDS
-            if now - self._complained < COMPLAIN_SECONDS:
-                return
-            self._complained = now
-        log.warning("status read model unreachable, reading the database meanwhile: %s", error)
+        self._breaker.failed(error)
