@@ -48,7 +48,10 @@ def test_an_hourly_limit_keeps_its_burst_and_its_window(redis_url: str, namespac
     assert limiter.item.amount == 5
     assert limiter.item.get_expiry() == 3600
     assert [limiter.take("13812345678") for _ in range(5)] == [0.0] * 5
-    assert 60 < limiter.take("13812345678") <= 3600
+    # Refused with a wait within the hour (how long depends on where in its window the hour is:
+    # the sliding window weighs the last one by how much of it still overlaps).
+    assert 0 < limiter.take("13812345678") <= 3600
+    assert limiter.take("13812345678") > 0
 
 
 def test_redis_holds_no_identifier(redis_url: str, namespace: str) -> None:

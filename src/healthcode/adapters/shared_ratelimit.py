@@ -109,4 +109,7 @@ class SharedRateLimiter(RateLimiter):
         except (StorageError, redis.RedisError, OSError) as error:
             self.store.failed(error)
             return super().take(key)
-        return max(reset - time.time(), 0.001)
+        wait = reset - time.time()
+        if wait <= 0:  # the sliding window's estimate at a window's edge: one slot's share
+            wait = self.item.get_expiry() / self.item.amount
+        return wait
