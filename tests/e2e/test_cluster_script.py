@@ -173,7 +173,8 @@ def _city(env: dict[str, str]) -> App:
     """The cluster's city, opened in this process with the cluster's own settings."""
     printed = subprocess.run([SCRIPT, "env"], env=env, capture_output=True, text=True,
                              check=True).stdout  # fmt: skip
-    values = dict(item.split("=", 1) for item in shlex.split(printed))
+    words = [w for w in shlex.split(printed) if w != "export"]  # `export K=V` lines
+    values = dict(item.split("=", 1) for item in words)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         **{k.removeprefix("HEALTHCODE_").lower(): v for k, v in values.items()},
