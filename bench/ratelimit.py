@@ -28,7 +28,14 @@ from rich.console import Console
 
 from healthcode.adapters.ratelimit import RateLimiter
 from healthcode.adapters.shared_ratelimit import SharedRateLimiter, SharedStore
-from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
+from report import (
+    BENCHMARKS_MD,
+    machine_description,
+    markdown_table,
+    ratio_rows,
+    replace_section,
+    utc_now,
+)
 
 HEADING = "Rate limits: per process and shared"
 
@@ -77,11 +84,7 @@ def main() -> None:
         "limits": "`limits` alone, same strategy and storage (library floor)",
         "ping": "redis-py PING, same pool (one round trip: baseline)",
     }
-    body = [
-        [labels[name], f"{statistics.median(v):.1f}", f"{min(v):.1f}–{max(v):.1f}",
-         f"{statistics.median(v) / ping:.2f}×"]
-        for name, v in rows.items()
-    ]  # fmt: skip
+    body = ratio_rows(labels, rows, ping, ".1f")
     table = markdown_table(["Take", "Median µs", "Range", "vs one round trip"], body, "lrrr")
     console.print(table)
     if args.no_write:

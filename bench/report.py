@@ -11,6 +11,7 @@ import datetime as dt
 import importlib.metadata
 import os
 import platform
+import statistics
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -173,3 +174,15 @@ def markdown_table(header: list[str], rows: list[list[str]], align: str = "") ->
     ]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def ratio_rows(
+    labels: dict[str, str], runs: dict[str, list[float]], base: float, number: str = ",.0f"
+) -> list[list[str]]:
+    """A table row per measured thing: its label, median and range of its repetitions (in the
+    format `number`), and the median against `base`."""
+    return [
+        [labels[name], f"{statistics.median(v):{number}}",
+         f"{min(v):{number}}–{max(v):{number}}", f"{statistics.median(v) / base:.2f}×"]
+        for name, v in runs.items()
+    ]  # fmt: skip

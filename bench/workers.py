@@ -33,7 +33,14 @@ from healthcode.domain.cases import Case
 from healthcode.domain.checkins import CheckIn, CheckInSource
 from healthcode.services import enrolment, status_queue, trace
 from ingest import CITY, DEFAULT_PG, new_database, settings_for, versions
-from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
+from report import (
+    BENCHMARKS_MD,
+    machine_description,
+    markdown_table,
+    ratio_rows,
+    replace_section,
+    utc_now,
+)
 
 HEADING = "Colour work: worker processes"
 TRACER = Actor("tracer", "bench")
@@ -124,11 +131,7 @@ def main() -> None:
         "one": "one `healthcode worker`",
         "two": "two `healthcode worker` side by side",
     }
-    body = [
-        [labels[k], f"{statistics.median(v):,.0f}", f"{min(v):,.0f}–{max(v):,.0f}",
-         f"{statistics.median(v) / base:.2f}×"]
-        for k, v in rates.items()
-    ]  # fmt: skip
+    body = ratio_rows(labels, rates, base)
     table = markdown_table(["Colour work by", "People/s", "Range", "vs baseline"], body, "lrrr")
     console.print(table)
     if args.no_write:

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 from nats.errors import Error as NatsError
@@ -78,8 +78,6 @@ def _succeed(done: Future[None]) -> None:
     with contextlib.suppress(InvalidStateError):  # the timer got there first: too late
         done.set_result(None)
 
-
-T = TypeVar("T")
 
 PUBLISH_TIMEOUT_SECONDS = 5.0  # no acknowledgement within this: 503, the resident tries again
 CONNECT_TIMEOUT_SECONDS = 2.0
@@ -217,10 +215,6 @@ class NatsCheckInStream:
         self._sender = self._loop.create_task(self._send())
 
     # -- the callers' side ------------------------------------------------------------------
-
-    def run(self, work: Callable[[], T]) -> Future[T]:
-        """`work` on a thread of the buffer (a consumer's batch)."""
-        return self._pool.submit(work)
 
     def submit(self, found: Sequence[CheckIn]) -> Future[None]:
         """Publish these check-ins; the future resolves once the stream holds every one of them

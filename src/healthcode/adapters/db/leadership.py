@@ -59,9 +59,16 @@ class Leadership(Protocol):
         """Let the lock go (a server shutting down)."""
         ...
 
+    @property
+    def held(self) -> bool:
+        """Whether the last look found this process holding the lock (no I/O: for /health)."""
+        ...
+
 
 class SoleLeadership:
     """An in-memory SQLite database has one process: it always leads."""
+
+    held = True
 
     def lead(self) -> bool:
         return True
@@ -92,6 +99,10 @@ class FileLeadership:
             self._fd = fd
             log.info("this process now runs the background jobs (pid %d)", os.getpid())
             return True
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def close(self) -> None:
         with self._lock:
@@ -144,6 +155,10 @@ class AdvisoryLeadership:
             self._conn = conn
             log.info("this process now runs the background jobs (pid %d)", os.getpid())
             return True
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -73,12 +73,8 @@ async def every(
             log.exception("%s failed", what)
 
 
-LEADING: dict[int, bool] = {}  # per leadership object: whether its last look found it leading
-
-
 def _led(leader: Leadership, job: Callable[[], object]) -> None:
-    leading = LEADING[id(leader)] = leader.lead()
-    if leading:
+    if leader.lead():
         job()
 
 
@@ -135,7 +131,6 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             leader.close()
-            LEADING.pop(id(leader), None)
 
     app = CityApi(
         title="healthcode",
@@ -154,6 +149,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
     errors.install(app)
 
     def health_now() -> public_reads.Encoded:
+        leader: Leadership | None = getattr(app.state, "leader", None)  # set once serving
         purge = retention.purge_health(built.ctx)
         queue = audit.log_queue(built.ctx)
         colours = status_queue.state(built.ctx)
@@ -173,7 +169,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
                     "oldest_seconds": colours.oldest_seconds or 0,
                     "bound_seconds": status_queue.QUEUE_BOUND_SECONDS,
                 },
-                "jobs_leader": LEADING.get(id(getattr(app.state, "leader", None)), False),
+                "jobs_leader": leader is not None and leader.held,
                 "purge": {
                     "status": purge.status,
                     "last_run_at": purge.last_run_at,
