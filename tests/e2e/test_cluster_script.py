@@ -1,14 +1,15 @@
 """`scripts/cluster`: the cluster on one machine, started by one command and then broken, for real
-(PostgreSQL primary and synchronous replica, Redis, three NATS servers with JetStream, two API
-processes, a colour worker, two ingest consumers, the demo city).
+(PostgreSQL primary and synchronous replica under Patroni with etcd, Redis, three NATS servers with
+JetStream, two API processes, a colour worker, two ingest consumers, the demo city).
 
 Residents check in and show their codes through both API processes the whole time, while one
 part at a time is killed with SIGKILL: an API process, the process that runs the sequencer, an
-ingest consumer, a NATS server, and the PostgreSQL primary (the replica then promoted). After
-each, the test waits for the cluster to recover and says how long it took. In the end no
-acknowledged check-in is lost or stored twice, the log verifies and its checkpoints from before
-and after the failover are consistent, the colours code display reads from Redis agree with the
-database, and `down` stops everything it started."""
+ingest consumer, a NATS server, and the PostgreSQL primary's host (Patroni and its server: Patroni
+on the replica's host promotes it by itself; the old primary, started again, rejoins as the
+replica). After each, the test waits for the cluster to recover and says how long it took. In the
+end no acknowledged check-in is lost or stored twice, the log verifies and its checkpoints from
+before and after the failover are consistent, the colours code display reads from Redis agree with
+the database, and `down` stops everything it started."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import json
 import os
 import random
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,12 +47,15 @@ from tests.support.pg_cluster import binaries
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(ROOT / "scripts" / "cluster")
+PATRONI = all(shutil.which(b) for b in ("patroni", "etcd"))
 pytestmark = pytest.mark.skipif(
-    not (PG_ENABLED and REDIS_ENABLED) or binaries() is None or not nats_available(),
-    reason="needs PostgreSQL's server binaries, redis-server and nats-server",
+    not (PG_ENABLED and REDIS_ENABLED and PATRONI) or binaries() is None or not nats_available(),
+    reason="needs PostgreSQL's server binaries, patroni, etcd, redis-server and nats-server",
 )
 LOGINS = 10  # the dev profile's sign-in attempts per username per minute
-PORTS = 11  # two APIs, primary, replica, Redis, three NATS servers and their three routes
+# two APIs, two PostgreSQL servers, Redis, three NATS servers and their routes, etcd (client and
+# peers), two Patroni REST APIs
+PORTS = 15
 RESIDENTS = 40  # each may check in DAILY_CAP times a day
 RECOVERY_SECONDS = 90.0  # longer than this to recover fails the test
 
@@ -184,6 +189,21 @@ def _city(env: dict[str, str]) -> App:
     return app
 
 
+def _leader(env: dict[str, str]) -> str:
+    """The PostgreSQL server Patroni says is the primary (pg-1 or pg-2)."""
+    done = subprocess.run([SCRIPT, "leader"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def _answers(port: int, path: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return int(answer.status) == 200
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
 def _running(pid: int) -> bool:
     """Running (a zombie nobody reaped is not)."""
     try:
@@ -234,7 +254,8 @@ def test_the_cluster_recovers_from_each_part_killed(
             _recover(app, env, directory, apis, capsys)
         finally:
             app.close()
-        pids = [_pid(directory, n) for n in (f"api-{base}", f"api-{base + 1}", "worker")]
+        pids = [_pid(directory, n) for n in (f"api-{base}", f"api-{base + 1}", "worker",
+                                             "pg-1", "pg-2", "etcd")]  # fmt: skip
     for pid in pids:
         assert not _running(pid)  # stopped
     for port in range(base, base + PORTS):  # nothing it started still listens
@@ -322,20 +343,30 @@ def _recover(
         )
         _script(env, "start", "nats-0")
 
-        # 5. The PostgreSQL primary, the replica promoted.
+        # 5. The PostgreSQL primary's host (Patroni and its server): Patroni promotes the
+        # synchronous replica once the old primary's leader lock has expired in etcd.
         audit.checkpoint_now(app.ctx, force=True)
         before = audit.latest_checkpoint(app.ctx, primary=True)
         assert before is not None
+        old = _leader(env)
         pgdir = Path((directory / "pgdir").read_text().strip()) if (
             directory / "pgdir").exists() else directory / "pg"  # fmt: skip
-        postmaster = int((pgdir / "primary" / "postmaster.pid").read_text().split()[0])
+        postmaster = int((pgdir / old / "postmaster.pid").read_text().split()[0])
         killed = time.monotonic()
+        os.kill(_pid(directory, old), signal.SIGKILL)
         os.kill(postmaster, signal.SIGKILL)
-        _script(env, "promote")
         recovered["postgresql_primary"] = _until(
             "PostgreSQL primary",
             lambda: traffic.last_checkin > killed + 0.5 and traffic.last_code > killed + 0.5,
             killed,
+        )
+        assert _leader(env) != old
+        # Started again, the old primary rejoins as the synchronous replica.
+        restarted = time.monotonic()
+        _script(env, "start", old)
+        rest = int(env["HEALTHCODE_CLUSTER_PORT"]) + 12 + int(old[-1])
+        recovered["old_primary_rejoined"] = _until(
+            "old primary", lambda: _answers(rest, "/sync"), restarted
         )
         time.sleep(2)  # traffic on the new primary
     finally:
