@@ -203,7 +203,10 @@ def build(
         ctx = replace(ctx, replica=ReplicaReads(replica, uow, settings.replica_max_lag_seconds))
     if settings.redis_url:  # code display reads statuses from Redis, written through
         view = RedisStatusView(
-            settings.redis_url, settings.city, lambda: keyring.shared_secret("status-view")
+            settings.redis_url,
+            settings.city,
+            lambda: keyring.shared_secret("status-view"),
+            replicas=settings.redis_replica_urls.split(",") if settings.redis_replica_urls else (),
         )
         uow.view = view
         ctx = replace(ctx, status_view=view)

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         "status), e.g. redis://127.0.0.1:6379/0. Unset: each process keeps its limits in "
         "memory and reads statuses from the database (one process, the embedded default).",
     )
+    redis_replica_urls: str | None = Field(
+        None,
+        description="Replicas of redis_url (run with replica-serve-stale-data no), "
+        "comma-separated: code display reads statuses from them, and a status change waits "
+        "until every one of them holds its mark (a replica that does not answer refuses "
+        "changes until it is back or removed from this list). Unset: reads from redis_url.",
+    )
     ingest_nats_urls: str | None = Field(
         None,
         description="The cluster's ingest buffer: NATS servers with JetStream, comma-separated "
@@ -450,6 +457,16 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
+    @field_validator("redis_replica_urls")
+    @classmethod
+    def _redis_replicas(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        urls = [u.strip() for u in value.split(",") if u.strip()]
+        if not urls or not all(u.startswith(("redis://", "rediss://", "unix://")) for u in urls):
+            raise ValueError("expected redis://, rediss:// or unix:// URLs, comma-separated")
+        return ",".join(urls)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -473,6 +490,8 @@ class Settings(BaseSettings):
             setattr(self, name, SecretStr(dev_value))
         if self.code_lifetime_seconds > self.max_code_lifetime_seconds:
             raise ValueError("code_lifetime_seconds exceeds max_code_lifetime_seconds")
+        if self.redis_replica_urls and not self.redis_url:
+            raise ValueError("redis_replica_urls are replicas of redis_url, which is not set")
         return self
 
     @property

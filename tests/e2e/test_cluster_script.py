@@ -1,6 +1,7 @@
 """`scripts/cluster`: the cluster on one machine, started by one command and then broken, for real
-(PostgreSQL primary and synchronous replica under Patroni with etcd, Redis, three NATS servers with
-JetStream, two API processes, a colour worker, two ingest consumers, the demo city).
+(PostgreSQL primary and synchronous replica under Patroni with etcd, Redis and a replica of it,
+three NATS servers with JetStream, two API processes, a colour worker, two ingest consumers, the
+demo city).
 
 Residents check in and show their codes through both API processes the whole time, while one
 part at a time is killed with SIGKILL: an API process, the process that runs the sequencer, an
@@ -53,9 +54,9 @@ pytestmark = pytest.mark.skipif(
     reason="needs PostgreSQL's server binaries, patroni, etcd, redis-server and nats-server",
 )
 LOGINS = 10  # the dev profile's sign-in attempts per username per minute
-# two APIs, two PostgreSQL servers, Redis, three NATS servers and their routes, etcd (client and
-# peers), two Patroni REST APIs
-PORTS = 15
+# two APIs, two PostgreSQL servers, Redis and its replica, three NATS servers and their routes,
+# etcd (client and peers), two Patroni REST APIs
+PORTS = 16
 RESIDENTS = 40  # each may check in DAILY_CAP times a day
 RECOVERY_SECONDS = 90.0  # longer than this to recover fails the test
 
@@ -283,6 +284,7 @@ def _recover(
     recovered: dict[str, float] = {}
     view = app.ctx.status_view
     assert isinstance(view, RedisStatusView)
+    assert view.replicas  # code display reads the Redis replica
     stream = app.ctx.ingest
     assert stream is not None
     try:

@@ -3,12 +3,16 @@ and PostgreSQL: code display reads the colour from Redis; every change is there 
 acknowledged; colour work a trace queued sends the reader to the database, which settles it; no
 interleaving of writers and readers leaves a colour older than the last acknowledged one; a
 Redis that does not answer refuses changes (nothing stored) and costs readers only a database
-read; the sunset empties it; Redis never holds who anyone is."""
+read; the sunset empties it; Redis never holds who anyone is. With replicas: readers ask a
+replica, a change waits until every replica holds its mark, and a replica that fell behind (held
+by a relay, still answering reads) refuses changes instead of showing a colour older than an
+acknowledged one."""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +29,7 @@ from healthcode.services import codes, health_facts, retention, status_queue, tr
 from healthcode.services.ports import ShownStatus, Viewed
 from tests.conftest import make_settings, resident_headers
 from tests.integration.test_status_queue import TRACER, enrol, seed
+from tests.support import redis_pair
 
 RESIDENT = Actor("resident", "self")
 RED = ShownStatus("red", "default@1#pos", None, 2)
@@ -271,11 +276,37 @@ def test_a_writer_that_died_leaves_readers_on_the_database(bare: RedisStatusView
     assert 0 < bare.client.ttl(bare.key("p")) <= 3600
 
 
-def test_every_interleaving_ends_on_the_last_commit(bare: RedisStatusView) -> None:
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_pair.RedisPair]:
+    if not redis_pair.available():
+        pytest.skip("redis-server is not installed")
+    with redis_pair.started(tmp_path_factory.mktemp("redis")) as started:
+        yield started
+
+
+@pytest.fixture
+def replicated(pair: redis_pair.RedisPair) -> Iterator[RedisStatusView]:
+    view = RedisStatusView(pair.primary_url, city(), lambda: b"k" * 32, [pair.replica_url])
+    yield view
+    pair.release()
+    view.forget_all()
+    view.close()
+
+
+@pytest.fixture(params=["one Redis", "read from a replica"])
+def any_view(request: pytest.FixtureRequest) -> RedisStatusView:
+    name = "bare" if request.param == "one Redis" else "replicated"
+    view: RedisStatusView = request.getfixturevalue(name)
+    return view
+
+
+def test_every_interleaving_ends_on_the_last_commit(any_view: RedisStatusView) -> None:
     """Two writers (mark, commit, release) and a reader (look, read, fill) in every order the
     protocol allows: at every step a value the view answers is never older than the last
     acknowledged commit (one whose release has returned), and after the last step it is the
-    database's value or nothing."""
+    database's value or nothing. With a replica, the reader looks (and the check reads) there,
+    however far behind the primary's publications it is."""
+    bare = any_view
     steps = ["a.mark", "a.commit", "a.release", "b.mark", "b.commit", "b.release",
              "r.look", "r.read", "r.fill"]  # fmt: skip
     values = {"a": RED, "b": ShownStatus("yellow", "default@1#sympt", None, 3)}
@@ -333,3 +364,102 @@ def test_a_redis_without_the_view_reads_as_a_miss(redis_url: str) -> None:
     finally:
         view.forget_all()
         view.close()
+
+
+# -- replicas ----------------------------------------------------------------------------------
+
+
+def _until_replica_has(view: RedisStatusView, who: str, wanted: Viewed | None) -> None:
+    deadline = time.monotonic() + 5
+    while held_now(view, who) != wanted:
+        assert time.monotonic() < deadline, "the replica did not catch up"
+        time.sleep(0.01)
+
+
+def test_readers_ask_the_replica(replicated: RedisStatusView, pair: redis_pair.RedisPair) -> None:
+    truth: dict[str, State] = {"p": GREEN}
+    replicated.mark(["p"])
+    replicated.release(["p"], lambda ids: {i: truth[i] for i in ids})
+    _until_replica_has(replicated, "p", Viewed(GREEN))
+    on_primary = pair.calls(pair.primary_url, "hmget")
+    on_replica = pair.calls(pair.replica_url, "hmget")
+    for _ in range(5):
+        assert held_now(replicated, "p") == Viewed(GREEN)
+    assert pair.calls(pair.replica_url, "hmget") == on_replica + 5
+    assert pair.calls(pair.primary_url, "hmget") == on_primary
+
+
+def test_a_replica_that_fell_behind_refuses_changes_and_never_shows_an_older_colour(
+    replicated: RedisStatusView, pair: redis_pair.RedisPair
+) -> None:
+    """Held by the relay, the replica still answers reads from what it had, and acknowledges
+    nothing: a change is refused before its commit (the replica could not hold its mark), so
+    the green the replica answers is still the acknowledged colour. Released, the change goes
+    through and no read shows the green again."""
+    truth: dict[str, State] = {"p": GREEN}
+    current = lambda ids: {i: truth[i] for i in ids}  # noqa: E731
+    replicated.mark(["p"])
+    replicated.release(["p"], current)
+    _until_replica_has(replicated, "p", Viewed(GREEN))
+    pair.hold()
+    with pytest.raises(Unavailable):
+        replicated.mark(["p"])  # the caller does not commit
+    assert redis.Redis.from_url(pair.replica_url).hget(replicated.key("p"), "v") == (
+        b"green|default@1#none||1"
+    )  # behind, and answering: only the refusal kept its green true
+    pair.release()
+    replicated.mark(["p"])
+    # The mark is on the replica when mark() returns: from here on, before the commit, its
+    # readers go to the database.
+    assert redis.Redis.from_url(pair.replica_url).hget(replicated.key("p"), "v") is None
+    truth["p"] = RED
+    replicated.release(["p"], current)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert held_now(replicated, "p") in (None, Viewed(RED))
+    _until_replica_has(replicated, "p", Viewed(RED))
+
+
+def test_a_change_is_refused_while_a_replica_is_behind_and_stores_nothing(
+    tmp_path: Path, database_url: str, pair: redis_pair.RedisPair, clock: FixedClock
+) -> None:
+    """The whole path (a resident reports symptoms), with the read model's replica behind: 503
+    and nothing stored; once it has caught up the same report goes through, and code display,
+    reading the replica, shows it."""
+    settings = make_settings(
+        tmp_path, database_url, redis_url=pair.primary_url,
+        redis_replica_urls=pair.replica_url, city=city(),
+    )  # fmt: skip
+    app = build(settings, clock=clock, migrate=False)
+    initialise(app)
+    try:
+        who = enrol(app, 1)
+        me = token(app, who)
+        assert codes.show_own_code(app.ctx, me, who) is not None  # green, and filled
+        pair.hold()
+        with pytest.raises(Unavailable):
+            health_facts.report_symptoms(app.ctx, who, ["fever"], clock.now() - 3600, RESIDENT)
+        pair.release()
+        with app.ctx.uow(read_only=True) as uow:
+            assert uow.health_facts.of_subject(who) == []
+            assert uow.statuses.get(who) is None
+        health_facts.report_symptoms(app.ctx, who, ["fever"], clock.now() - 3600, RESIDENT)
+        view = app.ctx.status_view
+        assert isinstance(view, RedisStatusView)
+        deadline = time.monotonic() + 5
+        while True:
+            shown = codes.show_own_code(app.ctx, me, who)
+            assert shown is not None
+            assert shown.colour == "yellow"  # from the database or the replica, never green
+            if held_now(view, who) is not None:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        pair.hold()
+        with pytest.raises(redis.RedisError):  # the sunset waits for the replica too
+            view.forget_all()
+        pair.release()
+        view.forget_all()
+    finally:
+        pair.release()
+        app.close()

@@ -58,3 +58,15 @@ def test_embedded_default_is_sqlite_under_the_data_dir(tmp_path: Path) -> None:
     s = settings(data_dir=tmp_path)
     assert s.sqlalchemy_url == f"sqlite:///{tmp_path / 'healthcode.db'}"
     assert s.keys_dir == tmp_path / "keys"
+
+
+def test_redis_replicas_need_their_primary_and_redis_urls() -> None:
+    with pytest.raises(ValidationError, match="replicas of redis_url"):
+        settings(redis_replica_urls="redis://127.0.0.1:6380/0")
+    with pytest.raises(ValidationError, match="redis_replica_urls"):
+        settings(redis_url="redis://127.0.0.1:6379/0", redis_replica_urls="http://x, redis://y")
+    both = settings(
+        redis_url="redis://127.0.0.1:6379/0",
+        redis_replica_urls=" redis://127.0.0.1:6380/0 ,redis://127.0.0.1:6381/0",
+    )
+    assert both.redis_replica_urls == "redis://127.0.0.1:6380/0,redis://127.0.0.1:6381/0"

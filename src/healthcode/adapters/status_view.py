@@ -28,6 +28,17 @@ acknowledged no reader sees what came before it, and a writer that dies between 
 release leaves the person read from the database until the mark expires (PENDING_SECONDS),
 never a stale colour.
 
+**Replicas for reads** (`HEALTHCODE_REDIS_REPLICA_URLS`): readers ask one of the primary's
+replicas, chosen per read, and everything else goes to the primary. The mark is then written
+with `WAIT` for every replica in the same round trip: the commit happens only once each replica
+holds the mark (a replica that does not take it in WAIT_MILLISECONDS refuses the change, as a
+Redis that does not answer does), so no reader on a replica can see the value from before an
+acknowledged change: a replica applies the primary's writes in order, and holds the mark or
+what came after it. A reader that fails on a replica reads the database. Fills and drops check
+the generation on the primary, which a lagging replica's reader saw older: they are refused,
+never wrong. Replicas must be run with `replica-serve-stale-data no`, so that one cut off from
+its primary refuses reads rather than answering from an old copy.
+
 Redis holds no one's identity: the key is a keyed hash (HMAC-SHA-256 with a secret of the city's
 key store) of the person's id, the value their colour, rule reference and review instant. Values
 expire after VALUE_SECONDS (the copy holds the people who showed a code lately), and the sunset
@@ -40,6 +51,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -56,6 +68,7 @@ RETRY_SECONDS = 2.0  # after a failed read, readers go to the database this long
 PENDING_SECONDS = 3600  # a mark whose writer died is forgotten after this
 VALUE_SECONDS = 6 * 3600
 BATCH = 1000  # keys per script call
+WAIT_MILLISECONDS = 250  # for every replica to hold a mark, before the change is refused
 QUEUED = "q"  # colour work queued: the database (and its path that settles it) answers
 
 
@@ -166,22 +179,33 @@ def decode(value: str) -> Viewed | None:
         return None
 
 
-class RedisStatusView:
-    """The read model over one Redis (or its primary: replicas of it would need WAIT before a
-    release returns)."""
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        decode_responses=True,
+    )
 
-    def __init__(self, url: str, namespace: str, secret: Callable[[], bytes]) -> None:
+
+class RedisStatusView:
+    """The read model over one Redis primary, and the replicas of it that readers ask (see
+    the module)."""
+
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        secret: Callable[[], bytes],
+        replicas: Sequence[str] = (),
+    ) -> None:
         self.prefix = f"healthcode:{namespace}:status:"
         self.counter = self.prefix + "generation"  # the namespace's generation numbers
         self.closed = self.prefix + "closed"  # set at the sunset
         self._secret_of = secret  # asked at first use: the key store may not exist yet
         self._secret: bytes | None = None
-        self.client = redis.Redis.from_url(
-            url,
-            socket_timeout=TIMEOUT_SECONDS,
-            socket_connect_timeout=TIMEOUT_SECONDS,
-            decode_responses=True,
-        )
+        self.client = _client(url)
+        self.replicas = [_client(u) for u in replicas]
         self._mark = self.client.register_script(_MARK)
         self._release = self.client.register_script(_RELEASE)
         self._publish = self.client.register_script(_PUBLISH)
@@ -205,8 +229,9 @@ class RedisStatusView:
         fill (Redis does not answer)."""
         if self._breaker.open():
             return None, -1
+        source = random.choice(self.replicas) if self.replicas else self.client  # noqa: S311
         try:
-            value, busy, gen = self.client.hmget(self.key(subject_id), ["v", "n", "g"])
+            value, busy, gen = source.hmget(self.key(subject_id), ["v", "n", "g"])
         except redis.RedisError as error:
             self._failed(error)
             return None, -1
@@ -248,8 +273,20 @@ class RedisStatusView:
         try:
             for start in range(0, len(subject_ids), BATCH):
                 keys = [self.key(s) for s in subject_ids[start : start + BATCH]]
-                self._mark(keys=[self.counter, *keys], args=[PENDING_SECONDS])
+                if not self.replicas:
+                    self._mark(keys=[self.counter, *keys], args=[PENDING_SECONDS])
+                    marked += keys
+                    continue
+                # The script and WAIT on one connection: WAIT counts this connection's writes.
+                pipe = self.client.pipeline(transaction=False)
+                self._mark(keys=[self.counter, *keys], args=[PENDING_SECONDS], client=pipe)
+                pipe.execute_command("WAIT", len(self.replicas), WAIT_MILLISECONDS)
+                _, held = pipe.execute()
                 marked += keys
+                if int(held) < len(self.replicas):
+                    raise redis.TimeoutError(
+                        f"{held} of {len(self.replicas)} replicas took the mark in time"
+                    )
         except redis.RedisError as error:
             self._failed(error)
             with contextlib.suppress(redis.RedisError):  # undo what was marked, if it can be
@@ -302,10 +339,21 @@ class RedisStatusView:
                 batch = []
         if batch:
             deleted += int(self.client.unlink(*batch))
+        if self.replicas:  # every replica empty before the sunset says it is done
+            # WAIT counts its own connection's writes: one more, on the same connection, after
+            # all the deletions (a replica applies the primary's writes in order).
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(self.closed, "1")
+            pipe.execute_command("WAIT", len(self.replicas), 10 * WAIT_MILLISECONDS)
+            _, held = pipe.execute()
+            if int(held) < len(self.replicas):
+                raise redis.TimeoutError(f"{held} of {len(self.replicas)} replicas emptied")
         return deleted
 
     def close(self) -> None:
         self.client.close()
+        for replica in self.replicas:
+            replica.close()
 
     def _failed(self, error: BaseException) -> None:
         self._breaker.failed(error)
