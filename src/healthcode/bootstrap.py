@@ -27,6 +27,7 @@ from healthcode.config import Settings
 from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import parse_legal_bases
 from healthcode.services import retention, status
+from healthcode.services.admission import Admission
 from healthcode.services.context import (
     AccessPolicy,
     AnomalyPolicy,
@@ -209,7 +210,7 @@ def build(
             replicas=settings.redis_replica_urls.split(",") if settings.redis_replica_urls else (),
         )
         uow.view = view
-        ctx = replace(ctx, status_view=view)
+        ctx = replace(ctx, status_view=view, primary_reads=Admission(settings.primary_code_reads))
     if settings.ingest_nats_urls:  # check-ins through the ingest buffer
         stream = NatsCheckInStream(
             settings.ingest_nats_urls.split(","),

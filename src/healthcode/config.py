@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         "until every one of them holds its mark (a replica that does not answer refuses "
         "changes until it is back or removed from this list). Unset: reads from redis_url.",
     )
+    primary_code_reads: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="With the status read model (a cluster): code displays that may read the "
+        "primary at once in this process (a miss in the read model, Redis or the replica not "
+        "answering); one more is answered 503 with Retry-After rather than queued, so that an "
+        "overload is shed here and not passed on to the primary.",
+    )
     ingest_nats_urls: str | None = Field(
         None,
         description="The cluster's ingest buffer: NATS servers with JetStream, comma-separated "

@@ -10,6 +10,7 @@ acknowledged one."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import time
@@ -19,13 +20,16 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.status_view import QUEUED_STATE, RedisStatusView, State
 from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Unavailable
+from healthcode.entrypoints.web.app import create_app
 from healthcode.services import codes, health_facts, retention, status_queue, trace
+from healthcode.services.admission import Admission, Busy
 from healthcode.services.ports import ShownStatus, Viewed
 from tests.conftest import make_settings, resident_headers
 from tests.integration.test_status_queue import TRACER, enrol, seed
@@ -463,3 +467,44 @@ def test_a_change_is_refused_while_a_replica_is_behind_and_stores_nothing(
     finally:
         pair.release()
         app.close()
+
+
+# -- admission to the primary -------------------------------------------------------------------
+
+
+def test_code_display_beyond_the_primarys_share_is_refused_at_once(
+    viewed: App, clock: FixedClock
+) -> None:
+    """A miss in the read model reads the primary; with every slot of the process's share in
+    use, one more is refused (Busy, 503 with Retry-After over HTTP) instead of waiting its turn;
+    a free slot serves it."""
+    who = enrol(viewed, 1)
+    me = token(viewed, who)
+    share = Admission(1)
+    ctx = dataclasses.replace(viewed.ctx, primary_reads=share)
+    with share.enter(), pytest.raises(Busy):  # another request holds the one slot
+        codes.show_own_code(ctx, me, who)
+    assert share.refused == 1
+    with viewed.ctx.uow(read_only=True) as uow:
+        assert uow.statuses.get(who) is None  # nothing written by the refusal
+    shown = codes.show_own_code(ctx, me, who)
+    assert shown is not None
+    assert shown.colour == "green"
+
+    own = viewed.ctx.primary_reads  # the process's share, as the settings give it
+    assert isinstance(own, Admission)
+    assert own.slots == viewed.settings.primary_code_reads
+    me_header = {"Authorization": f"Bearer {me}"}
+    with TestClient(create_app(built=viewed)) as client:
+        view = viewed.ctx.status_view
+        assert isinstance(view, RedisStatusView)
+        view.client.delete(view.key(who))  # a miss again
+        with contextlib.ExitStack() as in_use:
+            for _ in range(own.slots):
+                in_use.enter_context(own.enter())
+            answer = client.post(f"/residents/{who}/code", headers=me_header)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"] == "1"
+        assert answer.json()["error"]["code"] == "busy"
+        answer = client.post(f"/residents/{who}/code", headers=me_header)
+        assert answer.status_code == 200

@@ -21,6 +21,7 @@ from healthcode.domain.keys import KeyUse, SigningKey
 from healthcode.domain.rulesets import NO_RULE
 from healthcode.domain.status import Status
 from healthcode.services import status_queue
+from healthcode.services.admission import admitted
 from healthcode.services.auth import live_resident
 from healthcode.services.context import CityPolicy, ServiceContext
 from healthcode.services.keys import signing_key
@@ -130,7 +131,8 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
     In a cluster the status comes from the status read model (`ctx.status_view`, written
     through before any change is acknowledged) and the rest of the read from the replica while
     it is within its staleness bound: the primary is not asked. A miss in the read model reads
-    the status from the primary, and leaves it there for the next time."""
+    the status from the primary, and leaves it there for the next time; at most
+    `ctx.primary_reads` such reads at once per process, one more is refused (admission.Busy)."""
     now = ctx.clock.now()
     view = ctx.status_view
     viewed, seen = view.get(subject_id) if view is not None else (None, -1)
@@ -141,7 +143,8 @@ def show_own_code(ctx: ServiceContext, token: str, subject_id: str) -> IssuedCod
             viewed = None
         except Exception:  # the replica failed: the primary answers until it is back
             ctx.replica.failed()
-    return _show(ctx, ctx.uow, token, subject_id, viewed, seen, now)
+    with admitted(ctx.primary_reads):  # a cluster's primary: its share, or Busy (503)
+        return _show(ctx, ctx.uow, token, subject_id, viewed, seen, now)
 
 
 class _Stale(Exception):

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from healthcode.domain.anomalies import Thresholds
 from healthcode.domain.duties import DutyPolicy
 from healthcode.domain.orders import LegalBasis
+from healthcode.services.admission import Admission
 from healthcode.services.ports import (
     CheckInStream,
     Clock,
@@ -165,3 +166,5 @@ class ServiceContext:
     status_view: StatusView | None = None
     # Check-ins acknowledged once a durable stream holds them (the cluster's ingest buffer).
     ingest: CheckInStream | None = None
+    # How many code displays at once may read the primary (the cluster: admission.py).
+    primary_reads: Admission | None = None

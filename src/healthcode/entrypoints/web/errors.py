@@ -30,6 +30,7 @@ from healthcode.domain.errors import (
 )
 from healthcode.entrypoints.web.pages.rendering import is_page, render
 from healthcode.services import access
+from healthcode.services.admission import Busy
 
 log = logging.getLogger("healthcode.web")
 
@@ -86,7 +87,7 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         status = status_of(exc)
         headers = None
-        if isinstance(exc, TooMany):
+        if isinstance(exc, TooMany | Busy):
             headers = {"Retry-After": str(exc.retry_after)}
         elif isinstance(exc, Unauthenticated):
             headers = {"WWW-Authenticate": "Bearer"}

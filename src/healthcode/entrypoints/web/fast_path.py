@@ -35,6 +35,7 @@ from healthcode.entrypoints.web.public_reads import CACHE_CONTROL, Encoded, Publ
 from healthcode.entrypoints.web.routes_checkins import checkin_out
 from healthcode.entrypoints.web.schemas import CheckInIn
 from healthcode.services import checkins, codes
+from healthcode.services.admission import Busy
 from healthcode.services.context import ServiceContext
 
 PATH = re.compile(r"^/residents/([0-9a-f]{32})/code$")
@@ -83,6 +84,10 @@ class FastPath:
                         )
                     else:  # one local statement: on the loop, cheaper than a thread hop
                         issued = codes.show_own_code(self.ctx, token, found.group(1))
+                except Busy as busy:  # shed: the general path would ask the primary again
+                    await _send_json(send, error_body(busy.code, busy.field, busy.message), 503,
+                                     retry_after=busy.retry_after)  # fmt: skip
+                    return
                 except Exception:  # any failure is the general path's to answer
                     issued = None
                 if issued is not None:
@@ -195,13 +200,14 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
-async def _send_json(send: Send, body: object, status: int = 200) -> None:
+async def _send_json(
+    send: Send, body: object, status: int = 200, *, retry_after: int | None = None
+) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(data)).encode()),
-                    (b"cache-control", b"no-store")],
-    })  # fmt: skip
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(data)).encode()),
+               (b"cache-control", b"no-store")]  # fmt: skip
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
