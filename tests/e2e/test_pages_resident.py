@@ -279,6 +279,11 @@ def test_exposure_notices_say_where_and_what_to_do(app: App, client: TestClient)
     assert "请居家隔离7天" in page.text
     assert "您有 1 条接触暴露通知。" in client.get("/me").text
     assert venue_id in page.text or "老街餐厅" in page.text
+    en(client)
+    page = client.get("/me/notices")
+    assert "Old Street Restaurant" in page.text  # the venue in the page's language
+    assert "老街餐厅" not in page.text
+    assert "What to do:" in page.text
 
 
 def test_my_dependants_codes(app: App, client: TestClient) -> None:

@@ -7,7 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
@@ -499,6 +499,13 @@ class Notice:
 class NoticeRepository(Protocol):
     def add(self, notices: list[Notice]) -> None: ...
     def of_subject(self, subject_id: str) -> list[Notice]: ...
+    def on_days(self, subjects_by_day: Mapping[int, Collection[str]]) -> list[Notice]:
+        """The notices of these people on these UTC days (day start -> subject ids)."""
+        ...
+
+    def raise_to(self, notice: Notice) -> None:
+        """The notice (same id, person and day) now names a stricter rule and exposure."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ exposure under the key of the day of the visit (adapters/db/sealing.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -218,3 +219,29 @@ class SqlNotices:
             found.append(replace(from_row(Notice, r), subject_id=subject_id,
                                  exposure_id=exposure_id))  # fmt: skip
         return found
+
+    def on_days(self, subjects_by_day: Mapping[int, Collection[str]]) -> list[Notice]:
+        found = []
+        for day, people in sorted(subjects_by_day.items()):
+            key = self.days.key(day)
+            wanted = sorted(set(people))
+            if key is None or not wanted:
+                continue  # no key for the day: no notice of it can be read, nor was made
+            sealed = dict(zip(key.find(wanted), wanted, strict=True))
+            for among in each_in(self.conn, notices.c.subject_id, sorted(sealed)):
+                rows = self.conn.execute(select(notices).where(notices.c.day == day, among))
+                for r in rows:
+                    (exposure_id,) = key.open_records([r.exposure_id])
+                    if exposure_id is None:
+                        continue
+                    found.append(replace(from_row(Notice, r), subject_id=sealed[r.subject_id],
+                                         exposure_id=exposure_id))  # fmt: skip
+        return found
+
+    def raise_to(self, notice: Notice) -> None:
+        (exposure,) = made_key(self.days, notice.day).seal_records([notice.exposure_id])
+        self.conn.execute(
+            notices.update()
+            .where(notices.c.notice_id == notice.notice_id)
+            .values(rule_ref=notice.rule_ref, exposure_id=exposure, created_at=notice.created_at)
+        )

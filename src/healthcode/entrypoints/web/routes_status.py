@@ -83,6 +83,7 @@ def my_notices(subject_id: str, caller: Caller, ctx: Ctx) -> list[NoticeOut]:
             kind=n.notice.kind,
             venue_id=n.notice.venue_id,
             venue_name=n.venue_name,
+            venue_name_en=n.venue_name_en,
             day=n.notice.day,
             level=n.level,
             colour=n.colour,

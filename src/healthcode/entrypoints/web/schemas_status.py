@@ -159,8 +159,9 @@ class NoticeOut(BaseModel):
     notice_id: str
     kind: str
     venue_id: str
-    venue_name: str | None
-    day: int
+    venue_name: str | None = Field(description="In Chinese where the venue has a Chinese name")
+    venue_name_en: str | None = Field(description="In English where it has an English name")
+    day: int = Field(description="Start (UTC) of the day of the exposure")
     level: str
     colour: str
     rule_ref: str

@@ -36,14 +36,15 @@ ACTIONS = {
 @router.get("/me/notices", response_class=HTMLResponse)
 def my_notices(request: Request, caller: Caller, ctx: Ctx) -> HTMLResponse:
     gate_subject(ctx, caller, caller.ref, "resident.notices.read")
-    found = notices.my_notices(ctx, caller.ref)
+    found = notices.my_notices(ctx, caller.ref)  # by the exposure's day, the latest first
+    zh = chinese(request)
     return render(
         request,
         "resident/notices.html",
         notices=[
-            (n, in_language(request, n.rule.description if n.rule else None),
+            (n, n.venue_in(zh), in_language(request, n.rule.description if n.rule else None),
              in_language(request, n.rule.advice if n.rule else None))
-            for n in sorted(found, key=lambda n: n.notice.created_at, reverse=True)
+            for n in found
         ],
     )  # fmt: skip
 
