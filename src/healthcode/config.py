@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -119,6 +120,18 @@ class Settings(BaseSettings):
     )
     city_name_zh: str = Field("示范市", description="City name in Chinese, on the trust list.")
     city_name_en: str = Field("Demo City", description="City name in English, on the trust list.")
+    authority_name_zh: str = Field(
+        "示范市卫生健康委员会", description="The health authority, in Chinese: on posters."
+    )
+    authority_name_en: str = Field(
+        "Demo City Health Commission", description="The health authority, in English: on posters."
+    )
+    public_url: str | None = Field(
+        None,
+        description="The city's public web address (https://host[/path]): the link a poster's QR "
+        "code opens. Unset: the address the poster was asked for at (the web app), or "
+        "http://127.0.0.1:<port> (the command line).",
+    )
     display_timezone: str = Field(
         "Asia/Shanghai",
         description="IANA time zone in which the web app shows times (storage is always UTC).",
@@ -456,6 +469,18 @@ class Settings(BaseSettings):
         if not urls or not all(u.startswith(("nats://", "tls://")) for u in urls):
             raise ValueError("expected nats:// or tls:// URLs, comma-separated")
         return ",".join(urls)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected http(s)://host[/path]")
+        if parts.query or parts.fragment:
+            raise ValueError("expected no query or fragment")
+        return value.strip().rstrip("/")
 
     @field_validator("redis_url")
     @classmethod

@@ -79,8 +79,8 @@ def test_a_resident_enrols_sees_their_code_scans_a_place_and_goes_offline(
 
     # Scan the venue's poster with the camera: checked in, and the visit is in my check-ins.
     page.goto("/me/scan")
-    page.wait_for_url("**/me/checkins?new=*", timeout=15_000)
-    assert "已在 老街餐厅 登记" in page.get_by_test_id("checked-in").inner_text()
+    page.get_by_test_id("pass").wait_for(timeout=15_000)  # the pass, full screen
+    assert page.get_by_test_id("pass-venue").inner_text() == "老街餐厅"
     page.goto("/me/checkins")
     assert "老街餐厅" in page.get_by_test_id("visits").inner_text()
 

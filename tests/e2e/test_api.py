@@ -16,6 +16,7 @@ from healthcode.adapters.qr import qr_png
 from healthcode.bootstrap import App
 from healthcode.entrypoints.web.app import create_app
 from healthcode.verifier.merkle import leaf_hash, verify_consistency, verify_inclusion
+from healthcode.verifier.place_link import place_code_of
 from healthcode.verifier.qr_image import decode_qr_image
 from tests.conftest import resident_headers, staff_headers
 
@@ -157,7 +158,10 @@ def test_poster_png_decodes_to_an_accepted_place_code(
     png = client.get(f"/venues/{venue['venue_id']}/poster.png", headers=admin)
     assert png.headers["content-type"] == "image/png"
     (payload,) = decode_qr_image(png.content)
-    assert payload == venue["place_code"]
+    # A link any phone camera opens (the address it was asked at: no public_url is set), with
+    # the place code in its fragment.
+    assert payload.startswith("HTTP://TESTSERVER/C#PLACE1:")
+    assert place_code_of(payload) == venue["place_code"]
     assert client.post("/place-codes/check", json={"place_code": payload}).json()["ok"]
     forged = payload[:-6] + ("A" if payload[-6] != "A" else "B") + payload[-5:]
     refused = client.post("/place-codes/check", json={"place_code": forged}).json()

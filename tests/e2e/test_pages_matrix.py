@@ -50,6 +50,9 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/me/checkins"): RESIDENT,
     ("POST", "/me/checkins/{venue_id}/{checkin_id}/checkout"): RESIDENT,
     ("GET", "/me/scan"): RESIDENT,
+    ("GET", "/C"): ALL,  # what a poster's QR opens: signed out, a way to sign in
+    ("GET", "/c"): ALL,
+    ("GET", "/v/{venue_id}"): ALL,  # the short link printed on a poster
     ("GET", "/me/notices"): RESIDENT,
     ("GET", "/me/orders"): RESIDENT,
     ("GET", "/me/appeals"): RESIDENT,

@@ -19,6 +19,7 @@ from healthcode.domain.audit import SYSTEM
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import appeals, audit, checkins, enrolment, orders, trace, venues
 from healthcode.services.labs import parse_csv
+from healthcode.verifier.place_link import place_code_of, place_link
 from tests.conftest import officer_on_case, staff_principal
 from tests.support.labs import import_results as lab_import
 
@@ -156,11 +157,15 @@ def test_check_in_with_a_place_code_and_out_again(app: App, client: TestClient) 
     assert "/static/vendor/jsqr/jsQR.js" in scan.text
     assert '<label for="place_code">' in scan.text
     done = client.post("/me/checkins", data={"place_code": place_code}, follow_redirects=False)
-    assert done.status_code == 303
-    assert done.headers["location"].startswith("/me/checkins?new=")
-    page = client.get(done.headers["location"])
-    assert "已在 老街餐厅 登记" in page.text
+    assert done.status_code == 201  # the pass, answered at once
+    assert 'data-testid="pass"' in done.text
+    assert "老街餐厅" in done.text
+    assert "陈*" in done.text  # who was checked in, as a guard may see the name
+    assert 'data-clock' in done.text  # a running clock: a screenshot is not a pass
     (visit,) = checkins.my_checkins(app.ctx, me)
+    assert f'data-checkins="{visit.checkin_id}"' in done.text
+    page = client.get("/me/checkins")
+    assert "老街餐厅" in page.text
     assert visit.venue_id == venue_id
     en(client)
     page = client.get("/me/checkins")
@@ -173,6 +178,44 @@ def test_check_in_with_a_place_code_and_out_again(app: App, client: TestClient) 
     assert visit.time_out is not None
     assert "Out:" in client.get("/me/checkins").text
     assert client.post(action.replace(visit.checkin_id, "c" + "0" * 16)).status_code == 404
+
+
+def test_a_posters_link_opens_the_check_in_and_checks_in_me_and_my_dependant(
+    app: App, client: TestClient
+) -> None:
+    """The poster's QR holds https://HOST/C#<place code>: the page it opens (signed out: a way to
+    sign in and come back; signed in: the form, the dependants named), and the link itself as
+    the place code; the short link printed for typing redirects to it."""
+    venue_id, place_code = venue(app)
+    link = place_link("https://hc.example.gov.cn", place_code)
+    assert link.startswith("HTTPS://HC.EXAMPLE.GOV.CN/C#PLACE1:")
+    assert " " not in link
+    assert place_code_of(link) == place_code
+    signed_out = client.get("/C")
+    assert signed_out.status_code == 200
+    assert 'href="/sign-in?next=/C"' in signed_out.text
+    assert "/static/js/resident-link.js" in signed_out.text
+    short = client.get(f"/v/{venue_id}", follow_redirects=False)
+    assert short.status_code == 303
+    assert short.headers["location"] == "/C#" + link.split("#", 1)[1]
+    assert client.get("/v/vnosuchvenue00000", follow_redirects=False).status_code == 404
+    me = enrolled(client, app)
+    client.post("/me/dependants", data={"name": "陈小五", "relation": "child"})
+    ((child, _),) = enrolment.dependants(app.ctx, me)
+    page = client.get("/c")  # what the QR's /C is, in whatever case a phone sends it
+    assert page.status_code == 200
+    assert f'name="dependants" value="{child}"> 陈**' in page.text  # named, masked
+    assert 'data-role="checkin-form"' in page.text
+    scan = client.get("/me/scan")
+    assert f'value="{child}"> 陈**' in scan.text
+    done = client.post("/me/checkins", data={"place_code": link, "dependants": [child]})
+    assert done.status_code == 201
+    people = re.search(r'data-testid="pass-people".*?</ul>', done.text, re.S)
+    assert people is not None
+    assert "陈*<" in people.group(0)
+    assert "陈**" in people.group(0)
+    assert [c.venue_id for c in checkins.my_checkins(app.ctx, me)] == [venue_id]
+    assert [c.venue_id for c in checkins.my_checkins(app.ctx, child)] == [venue_id]
 
 
 def test_a_bad_place_code_is_named_and_nothing_is_stored(app: App, client: TestClient) -> None:
@@ -311,6 +354,6 @@ def test_my_dependants_codes(app: App, client: TestClient) -> None:
     listing = client.get("/me/dependants")
     assert f"/me/dependants/{child}" in listing.text
     assert f"/me/dependants/{child}" in client.get("/me").text
-    assert "我的被监护人（子女）" in client.get("/me/scan").text
+    assert "陈** <span class=\"muted\">(子女)</span>" in client.get("/me/scan").text
     assert client.get(f"/me/why?dependant={child}").status_code == 200
     assert client.get(f"/me/dependants/{me}").status_code == 404

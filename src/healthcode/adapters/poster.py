@@ -43,9 +43,11 @@ from reportlab.pdfgen import canvas
 
 from healthcode.adapters.qr import qr_matrix
 from healthcode.services.venues import VenueWithPoster
+from healthcode.verifier.place_link import place_link
 
 __all__ = [
     "PosterContent",
+    "PosterFrame",
     "poster_serial",
     "render_poster_pdf",
     "render_poster_png",
@@ -54,9 +56,15 @@ __all__ = [
 
 INSTRUCTION_ZH = "扫码登记 · 请出示健康码"
 INSTRUCTION_EN = "Scan to check in · Show your health code"
+STEPS = (
+    "① 用手机相机扫描二维码 · Scan the QR code with your phone's camera",
+    "② 在打开的页面登录 · Sign in on the page that opens",
+    "③ 点“登记”，向工作人员出示登记凭证 · Tap “Check in”, show staff your pass",
+)
+OPEN_LINK = "没有相机？在浏览器打开 · No camera? Open"
 TRUST_ZH = "签名可验证 · 规则公开"
 TRUST_EN = "healthcode — verified signature, published rules"
-BAND_TEXT = "healthcode  场所码 · Place code"
+KIND = "场所码 · Place code"
 
 PAGE_W, PAGE_H = float(A4[0]), float(A4[1])  # 595.3 x 841.9 pt
 _MARGIN = 42.0
@@ -82,7 +90,9 @@ _CJK_CID_NAME = "STSong-Light"
 
 @dataclass(frozen=True, slots=True)
 class PosterContent:
-    """What one poster shows. At least one of the two names must be given."""
+    """What one poster shows. At least one of the two names must be given. `payload` is what
+    the QR holds: the place code's link (verifier/place_link.py), which any phone camera
+    opens; `short_link` is printed for typing; the authority and the city head the poster."""
 
     name_zh: str | None
     name_en: str | None
@@ -90,6 +100,11 @@ class PosterContent:
     payload: str
     poster_ref: str
     issued_on: str
+    short_link: str = ""
+    authority_zh: str = ""
+    authority_en: str = ""
+    city_zh: str = ""
+    city_en: str = ""
 
     def __post_init__(self) -> None:
         if not (_clean(self.name_zh or "") or _clean(self.name_en or "")):
@@ -326,9 +341,16 @@ def _layout(c: PosterContent) -> _Layout:
     name_en = _clean(c.name_en or "")
 
     band = _Rect(0, 0, PAGE_W, _BAND_H, fill=_ACCENT)
-    band_text = _Text(BAND_TEXT, PAGE_W / 2, 40, 18, _WHITE, True, True, "band")
+    heading = " · ".join(x for x in (_clean(c.authority_zh), _clean(c.authority_en)) if x)
+    heading = heading or "healthcode"
+    size = min(18.0, 18.0 * _CONTENT_W / _text_width(heading, 18, cjk=True, bold=True))
+    band_text = _Text(heading, PAGE_W / 2, 32 + size / 2, max(size, 9.0), _WHITE, True, True,
+                      "band")  # fmt: skip
 
-    top = _Column(_BAND_H + 30)
+    top = _Column(_BAND_H + 6)
+    city = " ".join(x for x in (_clean(c.city_zh), _clean(c.city_en)) if x)
+    top.add(f"{city} · {KIND}" if city else KIND, 12, role="kind", colour=_GREY, min_size=9)
+    top.gap(12)
     if name_zh:
         top.add(name_zh, 36, role="name_zh", bold=True, min_size=20, max_lines=2)
     if name_en:
@@ -350,7 +372,13 @@ def _layout(c: PosterContent) -> _Layout:
     bottom = _Column(0)
     bottom.add(INSTRUCTION_ZH, 26, role="instruction_zh", bold=True)
     bottom.add(INSTRUCTION_EN, 18, role="instruction_en")
-    bottom.gap(14)
+    bottom.gap(6)
+    for step in STEPS:
+        bottom.add(step, 12, role="step", min_size=8, leading=1.45)
+    if _clean(c.short_link):
+        bottom.add(f"{OPEN_LINK} {_clean(c.short_link)}", 11, role="link", colour=_ACCENT,
+                   bold=True, min_size=7, leading=1.6)  # fmt: skip
+    bottom.gap(10)
     rule_y = bottom.cursor
     bottom.gap(6)
     bottom.add(TRUST_ZH, 10, role="trust_zh", colour=_GREY, leading=1.5)
@@ -596,16 +624,40 @@ def render_poster_png(c: PosterContent, dpi: int = 150) -> bytes:
 POSTER_FORMATS = ("svg", "pdf", "png")
 
 
-def render_venue_poster(found: VenueWithPoster, fmt: str) -> bytes:
-    """The printable poster of a venue's current place code, in one of POSTER_FORMATS."""
+@dataclass(frozen=True, slots=True)
+class PosterFrame:
+    """What every poster of the city shows around its venue: the address its links open
+    (https://host[/path]), the health authority and the city, each in Chinese and English."""
+
+    base: str
+    authority_zh: str
+    authority_en: str
+    city_zh: str
+    city_en: str
+
+
+def venue_link(base: str, venue_id: str) -> str:
+    """The short link printed on a poster, for typing: it opens the venue's current place code's
+    check-in (the place code itself is public: GET /venues/{id})."""
+    return f"{base.rstrip('/')}/v/{venue_id}"
+
+
+def render_venue_poster(found: VenueWithPoster, fmt: str, frame: PosterFrame) -> bytes:
+    """The printable poster of a venue's current place code, in one of POSTER_FORMATS: its QR
+    holds the place code's link, which opens the check-in in any phone browser."""
     d = found.venue.draft
     content = PosterContent(
         d.name_zh,
         d.name_en,
         d.district,
-        found.poster.payload,
+        place_link(frame.base, found.poster.payload),
         found.poster.poster_id,
         time.strftime("%Y-%m-%d", time.gmtime(found.poster.issued_at)),
+        venue_link(frame.base, found.venue.venue_id),
+        frame.authority_zh,
+        frame.authority_en,
+        frame.city_zh,
+        frame.city_en,
     )
     if fmt == "svg":
         return render_poster_svg(content).encode()

@@ -17,6 +17,7 @@ from healthcode.domain.errors import Conflict, InvalidInput, NotFound, parse_cho
 from healthcode.domain.identity import (
     DocumentType,
     date_of,
+    mask_name,
     validate_document,
     validate_mobile,
     validate_name,
@@ -217,3 +218,17 @@ def dependants(ctx: ServiceContext, guardian_id: str) -> list[tuple[str, str]]:
         if uow.subjects.get(guardian_id) is None:
             raise NotFound("no such resident", field="guardian_id")
         return uow.subjects.dependants_of(guardian_id)
+
+
+def masked_names(ctx: ServiceContext, guardian_id: str, subject_ids: list[str]) -> dict[str, str]:
+    """The names of the resident and their dependants among `subject_ids` as a guard may see them
+    (domain.identity.mask_name: one character a word), for what they show at a door: the check-in
+    pass, the dependants to tick. Anyone else among them is left out."""
+    with ctx.uow(read_only=True) as uow:
+        mine = {guardian_id} | {d for d, _ in uow.subjects.dependants_of(guardian_id)}
+        found = {}
+        for subject_id in dict.fromkeys(subject_ids):
+            identity = uow.vault.get(subject_id) if subject_id in mine else None
+            if identity is not None:
+                found[subject_id] = mask_name(identity.name)
+        return found

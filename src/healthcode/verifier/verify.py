@@ -33,6 +33,7 @@ from healthcode.verifier.envelope import (
     check_size,
     unwrap,
 )
+from healthcode.verifier.place_link import place_code_of
 from healthcode.verifier.trustlist import TrustedKey, TrustStore
 
 
@@ -229,10 +230,11 @@ def _time_problem(
 
 
 def verify_place_code(text: object, store: TrustStore, now: int, skew: int = 300) -> Verdict:
-    """Signature and key checks of a place code; whether its poster is still current is the
-    issuing server's knowledge (rotation), checked there."""
+    """Signature and key checks of a place code (bare, or the link a poster's QR holds);
+    whether its poster is still current is the issuing server's knowledge (rotation), checked
+    there."""
     try:
-        msg = _open(text, PLACE_CODE_PREFIX)
+        msg = _open(place_code_of(text), PLACE_CODE_PREFIX)
         if isinstance(msg, Verdict):
             return msg
         keys = _signed_by(msg, store, "place")

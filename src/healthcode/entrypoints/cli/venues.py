@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from healthcode.adapters.poster import POSTER_FORMATS, render_venue_poster
+from healthcode.adapters.poster import POSTER_FORMATS, PosterFrame, render_venue_poster
 from healthcode.domain.audit import Actor
 from healthcode.entrypoints.cli.common import (
     command_group,
@@ -69,8 +69,13 @@ def poster(
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in POSTER_FORMATS:
         raise fail(f"--out must end in .svg, .pdf or .png, not {out.suffix or '(none)'}")
-    found = venues.venue_with_poster(open_app().ctx, venue_id)
-    out.write_bytes(render_venue_poster(found, fmt))
+    app = open_app()
+    found = venues.venue_with_poster(app.ctx, venue_id)
+    s = app.settings
+    base = s.public_url or f"http://127.0.0.1:{s.port}"
+    frame = PosterFrame(base, s.authority_name_zh, s.authority_name_en, s.city_name_zh,
+                        s.city_name_en)  # fmt: skip
+    out.write_bytes(render_venue_poster(found, fmt, frame))
     console.print(f"poster written to {out}")
 
 

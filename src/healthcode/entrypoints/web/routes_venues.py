@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from healthcode.adapters.poster import render_venue_poster
+from healthcode.adapters.poster import PosterFrame, render_venue_poster
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.schemas import (
     PlaceCheckOut,
@@ -23,6 +23,13 @@ from healthcode.services.venues import VenueWithPoster
 
 router = APIRouter(tags=["venues"])
 MEDIA = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
+
+
+def poster_frame(request: Request) -> PosterFrame:
+    settings = request.app.state.healthcode.settings
+    base = settings.public_url or str(request.base_url).rstrip("/")
+    return PosterFrame(base, settings.authority_name_zh, settings.authority_name_en,
+                       settings.city_name_zh, settings.city_name_en)  # fmt: skip
 
 
 def venue_out(found: VenueWithPoster) -> VenueOut:
@@ -63,11 +70,15 @@ def rotate(venue_id: str, caller: Caller, ctx: Ctx) -> VenueOut:
     response_class=Response,
     responses={200: {"content": {m: {} for m in MEDIA.values()}}},
 )
-def poster(venue_id: str, fmt: Literal["svg", "pdf", "png"], caller: Caller, ctx: Ctx) -> Response:
+def poster(
+    request: Request, venue_id: str, fmt: Literal["svg", "pdf", "png"], caller: Caller, ctx: Ctx
+) -> Response:
+    """The printable poster: its QR holds the place code's link (settings.public_url, or the
+    address this was asked at), under the city's health authority."""
     access_venue(caller, venue_id, "venue.poster.read")
     found = venues.venue_with_poster(ctx, venue_id)
     return Response(
-        render_venue_poster(found, fmt),
+        render_venue_poster(found, fmt, poster_frame(request)),
         media_type=MEDIA[fmt],
         headers={"Content-Disposition": f'inline; filename="poster-{venue_id}.{fmt}"'},
     )
@@ -83,4 +94,6 @@ def check(body: PlaceCodeIn, ctx: Ctx) -> PlaceCheckOut:
         detail=result.detail,
         venue_id=result.venue.venue_id if result.venue else None,
         venue_name=(draft.name_zh or draft.name_en) if draft else None,
+        venue_name_en=(draft.name_en or draft.name_zh) if draft else None,
+        district=draft.district if draft else None,
     )

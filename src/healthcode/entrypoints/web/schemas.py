@@ -171,7 +171,9 @@ class PlaceCheckOut(BaseModel):
     problem: str | None
     detail: str | None
     venue_id: str | None
-    venue_name: str | None
+    venue_name: str | None = Field(description="In Chinese where the venue has a Chinese name")
+    venue_name_en: str | None = Field(None, description="In English where it has one")
+    district: str | None = None
 
 
 class VerifyIn(Strict):

@@ -88,6 +88,7 @@ def environment(locale: str, timezone: str) -> Environment:
         lang=locale,
         html_lang=i18n.HTML_LANG[locale],
         languages=i18n.NAMES,
+        timezone=timezone,
     )
     return env
 

@@ -1,6 +1,6 @@
 /* Scanning a venue's place code with the phone's camera: the browser's BarcodeDetector where it
-   has one, the vendored jsQR decoder on canvas frames otherwise. A place code (PLACE1:...) is
-   put into the check-in form, which is submitted as if typed: the server checks the signature
+   has one, the vendored jsQR decoder on canvas frames otherwise. A place code (PLACE1:..., or
+   the link to the check-in page that holds it, as posters print it) is put into the check-in form, which is submitted as if typed: the server checks the signature
    and the poster, and checks the resident in. Anything else read is ignored with a message. */
 (function () {
   'use strict';
@@ -25,9 +25,20 @@
     stream = null;
   }
 
+  // A poster's QR holds a link to the check-in page with the place code in its fragment
+  // (https://HOST/C#PLACE1:...); older posters hold the bare place code. Both are read.
+  function placeCode(text) {
+    if (text.indexOf(PLACE) === 0) { return text; }
+    var at = text.indexOf('#');
+    if (!/^https?:\/\//i.test(text) || at < 0) { return ''; }
+    try { text = decodeURIComponent(text.slice(at + 1)); } catch (e) { return ''; }
+    return text.indexOf(PLACE) === 0 ? text : '';
+  }
+
   function found(text) {
     if (done || !text) { return; }
-    if (text.indexOf(PLACE) !== 0) { say('not-place'); return; }
+    text = placeCode(text);
+    if (!text) { say('not-place'); return; }
     done = true;
     stop();
     say('found');
