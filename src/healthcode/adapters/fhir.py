@@ -20,7 +20,7 @@ Every problem is an InvalidInput naming the entry and the element, and nothing i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -53,8 +53,8 @@ FINAL = frozenset({"final", "amended", "corrected"})
 PENDING = frozenset({"registered", "preliminary"})
 
 
-def _fail(where: str, message: str) -> InvalidInput:
-    return InvalidInput(message, field=where, code="fhir")
+def _fail(where: str, message: str, params: Mapping[str, object] | None = None) -> InvalidInput:
+    return InvalidInput(message, field=where, code="fhir", params=params)
 
 
 def _bundle(text: str) -> Any:
@@ -91,7 +91,11 @@ def _document(patient: Any, where: str) -> tuple[str, str]:
         system = str(identifier.system or "")
         if system.startswith(DOC_SYSTEM) and identifier.value:
             return system[len(DOC_SYSTEM) :], str(identifier.value)
-    raise _fail(f"{where}.identifier", f"the patient's document: system {DOC_SYSTEM}<doc_type>")
+    raise _fail(
+        f"{where}.identifier",
+        "the patient's document: system %(doc_system)s<doc_type>",
+        params={"doc_system": DOC_SYSTEM},
+    )
 
 
 def _result(report: Any, resources: dict[str, Any], where: str) -> str:
@@ -104,8 +108,11 @@ def _result(report: Any, resources: dict[str, Any], where: str) -> str:
         codes = _codes([value] if value is not None else []) + _codes(observation.interpretation)
         found |= {RESULTS[c] for c in codes if c in RESULTS}
     if len(found) != 1:
-        message = "one result: detected (positive), not detected (negative) or inconclusive"
-        raise _fail(f"{where}.result", message + ", as SNOMED CT or an interpretation code")
+        raise _fail(
+            f"{where}.result",
+            "one result: detected (positive), not detected (negative) or inconclusive, as "
+            "SNOMED CT or an interpretation code",
+        )
     return found.pop()
 
 
@@ -138,7 +145,11 @@ def parse_bundle(text: str) -> list[LabRow]:
     if not entries:
         raise _fail("bundle.entry", "the Bundle holds no entries")
     if len(entries) > MAX_ENTRIES:
-        raise _fail("bundle.entry", f"at most {MAX_ENTRIES} entries per Bundle")
+        raise _fail(
+            "bundle.entry",
+            "at most %(max_entries)s entries per Bundle",
+            params={"max_entries": MAX_ENTRIES},
+        )
     resources: dict[str, Any] = {}
     for entry in entries:
         resource = entry.resource

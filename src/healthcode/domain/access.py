@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from healthcode.domain.errors import N_
+
 
 class Role(StrEnum):
     PUBLIC = "public"  # anyone, not signed in
@@ -45,6 +47,22 @@ VENUE_SIDE = frozenset({Role.VENUE_DEVICE, Role.VENUE_STAFF, Role.VENUE_ADMIN})
 SIGNED_IN = frozenset(Role) - {Role.PUBLIC, Role.LAB}  # a lab signs each request: no session
 EVERYONE = frozenset(Role)
 SELF = frozenset({Role.RESIDENT})  # a resident, for themselves or a dependant (object gate)
+
+# Each role as a message names it (translated on the pages with the message).
+ROLE_NAMES = {
+    Role.PUBLIC: N_("someone who is not signed in"),
+    Role.APPLICANT: N_("someone not yet enrolled"),
+    Role.RESIDENT: N_("a resident"),
+    Role.GUARDIAN: N_("a guardian"),
+    Role.VENUE_DEVICE: N_("a venue's scanner"),
+    Role.VENUE_STAFF: N_("venue staff"),
+    Role.VENUE_ADMIN: N_("a venue admin"),
+    Role.TRACER: N_("a tracer"),
+    Role.HEALTH_OFFICER: N_("a health officer"),
+    Role.AUTHORITY_ADMIN: N_("an authority admin"),
+    Role.AUDITOR: N_("an auditor"),
+    Role.LAB: N_("a laboratory"),
+}
 
 # action -> roles that may attempt it. Object gates narrow this further.
 POLICY: dict[str, frozenset[Role]] = {

@@ -89,7 +89,9 @@ def check_username(username: str) -> str:
 def check_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(
-            f"a password needs {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
+            "a password needs %(min_password)s to %(max_password)s characters",
+            field="password",
+            params={"min_password": MIN_PASSWORD, "max_password": MAX_PASSWORD},
         )
     return password
 
@@ -98,5 +100,7 @@ def staff_role(value: str) -> Role:
     role = next((r for r in STAFF_ROLES if r.value == value), None)
     if role is None:
         names = ", ".join(sorted(r.value for r in STAFF_ROLES))
-        raise InvalidInput(f"a staff role is one of: {names}", field="role")
+        raise InvalidInput(
+            "a staff role is one of: %(names)s", field="role", params={"names": names}
+        )
     return role

@@ -64,8 +64,9 @@ def check_reason(reason: str) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not REASON_MIN <= len(text) <= REASON_MAX:
         raise InvalidInput(
-            f"say why in {REASON_MIN} to {REASON_MAX} characters: the deciding officer reads it",
+            "say why in %(reason_min)s to %(reason_max)s characters: the deciding officer reads it",
             field="reason",
+            params={"reason_min": REASON_MIN, "reason_max": REASON_MAX},
         )
     return text
 

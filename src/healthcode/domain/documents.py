@@ -116,17 +116,19 @@ def _check_birth_and_checksum(number: str, today: date) -> None:
         problem = ""
     if problem:
         raise InvalidInput(
-            f"ID number digits 7-14 {problem}; expected the holder's birth date as YYYYMMDD "
-            f"between 1900-01-01 and {today.isoformat()}",
+            "ID number digits 7-14 %(problem)s; expected the holder's birth date as YYYYMMDD "
+            "between 1900-01-01 and %(isoformat)s",
             field=_DOC,
             code="id_birth_date",
+            params={"problem": problem, "isoformat": today.isoformat()},
         )
     expected = mod11_2_check_char(number[:17])
     if number[17] != expected:
         raise InvalidInput(
-            f"ID number check character is '{number[17]}' but should be '{expected}' ({_STANDARD})",
+            "ID number check character is '%(number)s' but should be '%(expected)s' (%(standard)s)",
             field=_DOC,
             code="id_checksum",
+            params={"number": number[17], "expected": expected, "standard": _STANDARD},
         )
 
 
@@ -134,10 +136,11 @@ def _id18_shape(number: str) -> str:
     """Length 18 and charset 17 digits + digit/X (lowercase x accepted); returns uppercased."""
     if len(number) != 18:
         raise InvalidInput(
-            f"ID number has {len(number)} characters but must have 18 "
-            "(17 digits and a check character; 15-digit numbers are no longer valid)",
+            "ID number has %(n_number)s characters but must have 18 (17 digits and a check "
+            "character; 15-digit numbers are no longer valid)",
             field=_DOC,
             code="id_length",
+            params={"n_number": len(number)},
         )
     number = number[:17] + number[17].translate(_ASCII_UPPER)
     if not _DIGITS17.fullmatch(number[:17]) or number[17] not in _CHECK_CHARS:
@@ -159,10 +162,11 @@ def validate_prc_id(number: str, today: date) -> str:
             else ""
         )
         raise InvalidInput(
-            f"ID number region code '{number[:2]}' is not a PRC province-level code "
-            f"(GB/T 2260: 11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81-83){hint}",
+            "ID number region code '%(number)s' is not a PRC province-level code (GB/T 2260: "
+            "11-15, 21-23, 31-37, 41-46, 50-54, 61-65, 71, 81-83)%(hint)s",
             field=_DOC,
             code="id_region",
+            params={"number": number[:2], "hint": hint},
         )
     _check_birth_and_checksum(number, today)
     return number
@@ -177,9 +181,10 @@ def prc_id_birth_date(number: str, today: date) -> date:
 def _format_error(doc_type: DocumentType, expected: str) -> InvalidInput:
     # The number itself is not echoed: error messages end up in logs.
     return InvalidInput(
-        f"{doc_type.name_en} number is not in a recognised format: expected {expected}",
+        "%(name_en)s number is not in a recognised format: expected %(expected)s",
         field=_DOC,
         code="doc_format",
+        params={"name_en": doc_type.name_en, "expected": expected},
     )
 
 

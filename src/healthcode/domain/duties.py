@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from healthcode.domain.access import Role
+from healthcode.domain.errors import N_
 
 OPERATOR = "operator"  # the sponsor of accounts the server's operator made (bootstrap only)
 BOOTSTRAP_PER_ROLE = 2  # the operator makes admins and auditors only while fewer are active
@@ -96,17 +97,27 @@ def new_change_id() -> str:
 
 
 REFUSALS = {
-    "same_person": "the person who asked cannot also approve: a second person must",
-    "cooling_off": "an account approves nothing in its first hours after it was created, given "
-    "another role or re-enabled (the cooling-off period)",
-    "appointed_by_proposer": "you were appointed (created, given your role or re-enabled) at the "
-    "request of the person who asked: an independent second person must approve",
-    "appointed_proposer": "you asked for the appointment of the person who asked: an independent "
-    "second person must approve",
-    "same_sponsor": "you and the person who asked were both appointed at the request of the same "
-    "admin recently: an independent second person must approve",
-    "auditor_pair": "auditors are appointed and removed by one auditor and one authority admin "
-    "together, never by two admins",
+    "same_person": N_("the person who asked cannot also approve: a second person must"),
+    "cooling_off": N_(
+        "an account approves nothing in its first hours after it was created, given "
+        "another role or re-enabled (the cooling-off period)"
+    ),
+    "appointed_by_proposer": N_(
+        "you were appointed (created, given your role or re-enabled) at the "
+        "request of the person who asked: an independent second person must approve"
+    ),
+    "appointed_proposer": N_(
+        "you asked for the appointment of the person who asked: an independent "
+        "second person must approve"
+    ),
+    "same_sponsor": N_(
+        "you and the person who asked were both appointed at the request of the same "
+        "admin recently: an independent second person must approve"
+    ),
+    "auditor_pair": N_(
+        "auditors are appointed and removed by one auditor and one authority admin "
+        "together, never by two admins"
+    ),
 }
 
 

@@ -2,12 +2,26 @@
 
 The HTTP layer maps `InvalidInput` to 422 and `NotFound` to 404; the CLI maps both to exit 2.
 Nothing that raises one of these may have written anything (services validate before writing).
+
+Messages are written in English as templates with named parameters (`"at most %(most)s
+characters"`, params={"most": 64}): the API and the command line give the English text
+(`message`), and the web pages the same template translated into the reader's language and then
+filled (`template`, `params`), from the catalogue `locales/<locale>/LC_MESSAGES/errors.po`. The
+template is always a string literal at the raise site (or a constant marked with `N_`), never
+an f-string, so that the catalogue's extraction finds every one of them, and a test fails if
+one is not translated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import TypeVar
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+    """Marks a message template kept in a constant for the catalogue's extraction."""
+    return message
 
 
 class DomainError(Exception):
@@ -15,9 +29,18 @@ class DomainError(Exception):
 
     code: str = "error"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message % self.params if self.params else message
+        super().__init__(self.message)
         self.field = field
         if code is not None:
             self.code = code
@@ -76,8 +99,15 @@ class TooMany(DomainError):
 
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: int,
+        field: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, params=params)
         self.retry_after = max(1, retry_after)
 
 
@@ -97,7 +127,8 @@ def parse_choice(kind: type[E], value: str, *, field: str, code: str, what: str)
     except ValueError:
         choices = ", ".join(member.value for member in kind)
         raise InvalidInput(
-            f"{what} {value[:40]!r} is not recognised: expected one of {choices}",
+            "%(what)s %(value)s is not recognised: expected one of %(choices)s",
             field=field,
             code=code,
+            params={"what": what, "value": repr(value[:40]), "choices": choices},
         ) from None

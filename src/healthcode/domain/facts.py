@@ -162,18 +162,29 @@ def symptoms_detail(values: Sequence[str]) -> str:
 def quarantine_detail(days: int) -> str:
     if not 1 <= days <= MAX_QUARANTINE_DAYS:
         raise InvalidInput(
-            f"a quarantine lasts 1 to {MAX_QUARANTINE_DAYS} days", field="days", code="out_of_range"
+            "a quarantine lasts 1 to %(max_quarantine_days)s days",
+            field="days",
+            code="out_of_range",
+            params={"max_quarantine_days": MAX_QUARANTINE_DAYS},
         )
     return str(days)
 
 
 def vaccination_detail(dose: int, product: str) -> str:
     if not 1 <= dose <= MAX_DOSE:
-        raise InvalidInput(f"dose is 1 to {MAX_DOSE}", field="dose", code="out_of_range")
+        raise InvalidInput(
+            "dose is 1 to %(max_dose)s",
+            field="dose",
+            code="out_of_range",
+            params={"max_dose": MAX_DOSE},
+        )
     if product not in VALUES[(FactKind.VACCINATION, "product")]:
         choices = ", ".join(VALUES[(FactKind.VACCINATION, "product")])
         raise InvalidInput(
-            f"vaccine product must be one of {choices}", field="product", code="unknown_product"
+            "vaccine product must be one of %(choices)s",
+            field="product",
+            code="unknown_product",
+            params={"choices": choices},
         )
     return f"{dose}:{product}"
 
@@ -197,7 +208,9 @@ def hypothetical(index: int, kind: str, time: int, attrs: Mapping[str, object]) 
     extra = sorted(set(attrs) - set(ATTRIBUTES[chosen]))
     if extra:
         raise InvalidInput(
-            f"a {chosen.value} fact has no {extra[0]!r}", field=f"{where}.{extra[0]}"
+            "a %(value)s fact has no %(extra)s",
+            field=f"{where}.{extra[0]}",
+            params={"value": chosen.value, "extra": repr(extra[0])},
         )
     values: dict[str, str | int | bool | Sequence[str]] = {}
     for name, wanted in ATTRIBUTES[chosen].items():
@@ -206,12 +219,18 @@ def hypothetical(index: int, kind: str, time: int, attrs: Mapping[str, object]) 
         ok = (isinstance(value, wanted) and not isinstance(value, bool)) or wanted is bool
         if value is None or not ok or (closed and value not in closed):
             expected = f"one of {', '.join(closed)}" if closed else f"a {wanted.__name__}"
-            raise InvalidInput(f"needs {name}: {expected}", field=f"{where}.{name}")
+            raise InvalidInput(
+                "needs %(name)s: %(expected)s",
+                field=f"{where}.{name}",
+                params={"name": name, "expected": expected},
+            )
         values[name] = value  # type: ignore[assignment]
     try:
         _check_detail(chosen, values)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, field=f"{where}.{exc.field}", code=exc.code) from None
+        raise InvalidInput(
+            exc.template, field=f"{where}.{exc.field}", code=exc.code, params=exc.params
+        ) from None
     return Fact(f"h{index}", chosen, time, values)
 
 

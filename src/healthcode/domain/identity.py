@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from healthcode.domain.documents import (
     DocumentType,
@@ -20,7 +21,7 @@ from healthcode.domain.documents import (
     validate_document,
     validate_prc_id,
 )
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import N_, InvalidInput
 
 __all__ = [
     "NAME_MAX_LENGTH",
@@ -42,24 +43,29 @@ _PHONE_CHARS = re.compile(r"\+?[0-9]+", re.ASCII)
 _MAINLAND = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 # Calling code -> (national mobile number pattern, description for error messages).
 _REGIONS: dict[str, tuple[re.Pattern[str], str]] = {
-    "86": (_MAINLAND, "mainland China mobile numbers are 11 digits starting 13-19"),
+    "86": (_MAINLAND, N_("mainland China mobile numbers are 11 digits starting 13-19")),
     # Hong Kong: not every 4/7/8 block is mobile; the whole 4-9 range is accepted, bounded.
     "852": (
         re.compile(r"[4-9][0-9]{7}", re.ASCII),
-        "Hong Kong mobile numbers are 8 digits starting 4-9",
+        N_("Hong Kong mobile numbers are 8 digits starting 4-9"),
     ),
-    "853": (re.compile(r"6[0-9]{7}", re.ASCII), "Macao mobile numbers are 8 digits starting 6"),
+    "853": (re.compile(r"6[0-9]{7}", re.ASCII), N_("Macao mobile numbers are 8 digits starting 6")),
     # Taiwan mobiles are 09xx-xxx-xxx at home; internationally the trunk 0 is dropped, but
     # people often keep it after +886, so it is accepted (and removed) there only.
     "886": (
         re.compile(r"0?9[0-9]{8}", re.ASCII),
-        "Taiwan mobile numbers are 9 digits starting 9 (or 09 followed by 8 digits)",
+        N_("Taiwan mobile numbers are 9 digits starting 9 (or 09 followed by 8 digits)"),
     ),
 }
 
 
 def _phone_error(detail: str) -> InvalidInput:
-    return InvalidInput(f"mobile number is not valid: {detail}", field="phone", code="phone_format")
+    return InvalidInput(
+        "mobile number is not valid: %(detail)s",
+        field="phone",
+        code="phone_format",
+        params={"detail": detail},
+    )
 
 
 def validate_mobile(phone: str) -> str:
@@ -85,7 +91,12 @@ def validate_mobile(phone: str) -> str:
         if digits.startswith(code):
             national = digits[len(code) :]
             if not pattern.fullmatch(national):
-                raise _phone_error(f"after +{code}, {description}")
+                raise InvalidInput(
+                    "mobile number is not valid: after +%(code)s, %(description)s",
+                    field="phone",
+                    code="phone_format",
+                    params={"code": code, "description": description},
+                )
             return f"+{code}{national.removeprefix('0')}"
     raise InvalidInput(
         "mobile number has a country code we do not accept: expected a mobile number from "
@@ -117,8 +128,10 @@ _AROUND_DOT = re.compile(rf" ?{MIDDLE_DOT} ?")
 _IDEOGRAPHIC_NON_LETTERS = frozenset("\u3007")  # 〇, a letter-number used in some names
 
 
-def _name_error(message: str, code: str) -> InvalidInput:
-    return InvalidInput(message, field="name", code=code)
+def _name_error(
+    message: str, code: str, params: Mapping[str, object] | None = None
+) -> InvalidInput:
+    return InvalidInput(message, field="name", code=code, params=params)
 
 
 def validate_name(name: str) -> str:
@@ -131,9 +144,10 @@ def validate_name(name: str) -> str:
     for ch in name:
         if unicodedata.category(ch) in ("Cc", "Cf") and ch not in _ALLOWED_WHITESPACE:
             raise _name_error(
-                f"name contains an invisible or control character (U+{ord(ch):04X}); "
-                "expected only letters, spaces and · ' - .",
+                "name contains an invisible or control character (U+%(value)s); expected only "
+                "letters, spaces and · ' - .",
                 "name_charset",
+                params={"value": format(ord(ch), "04X")},
             )
     text = " ".join(unicodedata.normalize("NFC", name).translate(_FOLD).split())
     text = _AROUND_DOT.sub(MIDDLE_DOT, text)
@@ -141,8 +155,9 @@ def validate_name(name: str) -> str:
         raise _name_error("name is empty: expected 1 to 64 characters", "name_empty")
     if len(text) > NAME_MAX_LENGTH:
         raise _name_error(
-            f"name has {len(text)} characters but at most {NAME_MAX_LENGTH} are allowed",
+            "name has %(n_text)s characters but at most %(name_max_length)s are allowed",
             "name_too_long",
+            params={"n_text": len(text), "name_max_length": NAME_MAX_LENGTH},
         )
     for ch in text:
         category = unicodedata.category(ch)
@@ -150,7 +165,9 @@ def validate_name(name: str) -> str:
             continue
         kind = "a digit" if category[0] == "N" else f"the character {ch!r}"
         raise _name_error(
-            f"name contains {kind}; expected only letters, spaces and · ' - .", "name_charset"
+            "name contains %(kind)s; expected only letters, spaces and · ' - .",
+            "name_charset",
+            params={"kind": kind},
         )
     if not any(unicodedata.category(ch)[0] == "L" for ch in text):
         raise _name_error("name contains no letter: expected at least one", "name_charset")

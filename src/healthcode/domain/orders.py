@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from healthcode.domain.access import Role
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import N_, InvalidInput
 from healthcode.domain.facts import Fact, FactKind
 
 DAY = 86400
@@ -150,7 +150,10 @@ def parse_legal_bases(doc: object) -> tuple[LegalBasis, ...]:
 def _subject_ids(values: Sequence[str]) -> tuple[str, ...]:
     if isinstance(values, str) or not 1 <= len(values) <= MAX_SUBJECTS:
         raise InvalidInput(
-            f"an order names 1 to {MAX_SUBJECTS} residents", field="subject_ids", code="count"
+            "an order names 1 to %(max_subjects)s residents",
+            field="subject_ids",
+            code="count",
+            params={"max_subjects": MAX_SUBJECTS},
         )
     seen: set[str] = set()
     for value in values:
@@ -167,7 +170,9 @@ def check_reason(reason: str, low: int, high: int) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not low <= len(text) <= high:
         raise InvalidInput(
-            f"a reason of {low} to {high} characters: the resident reads it", field="reason"
+            "a reason of %(low)s to %(high)s characters: the resident reads it",
+            field="reason",
+            params={"low": low, "high": high},
         )
     return text
 
@@ -190,11 +195,16 @@ def check_order(
     if legal_basis not in bases:
         names = ", ".join(sorted(bases)) or "none published"
         raise InvalidInput(
-            f"cite one of the published legal bases: {names}", field="legal_basis", code="unknown"
+            "cite one of the published legal bases: %(names)s",
+            field="legal_basis",
+            code="unknown",
+            params={"names": names},
         )
     text = check_reason(reason, REASON_MIN, REASON_MAX)
     if type(days) is not int or not 1 <= days <= max_days:
-        raise InvalidInput(f"an order lasts 1 to {max_days} days", field="days")
+        raise InvalidInput(
+            "an order lasts 1 to %(max_days)s days", field="days", params={"max_days": max_days}
+        )
     return OrderDraft(_subject_ids(subject_ids), colour, legal_basis, text, days)
 
 
@@ -214,10 +224,12 @@ def approval_refusal(order: ManualOrder, staff_id: str, role: Role) -> str | Non
 
 
 REFUSALS = {
-    "role": "only a tracer, a health officer or an authority admin decides on an order",
-    "proposer": "the officer who proposed an order cannot also approve or reject it",
-    "same_role": "a second officer of a different role must decide on this order "
-    "(a tracer's order goes to a health officer and the other way round, or to an admin)",
+    "role": N_("only a tracer, a health officer or an authority admin decides on an order"),
+    "proposer": N_("the officer who proposed an order cannot also approve or reject it"),
+    "same_role": N_(
+        "a second officer of a different role must decide on this order "
+        "(a tracer's order goes to a health officer and the other way round, or to an admin)"
+    ),
 }
 
 

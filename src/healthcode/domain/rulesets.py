@@ -120,8 +120,13 @@ def split_ref(rule_ref: str) -> tuple[str, int, str] | None:
 # -- checking a document -------------------------------------------------------------------------
 
 
-def _fail(field: str, message: str, code: str = "invalid_ruleset") -> InvalidInput:
-    return InvalidInput(message, field=field, code=code)
+def _fail(
+    field: str,
+    message: str,
+    code: str = "invalid_ruleset",
+    params: Mapping[str, object] | None = None,
+) -> InvalidInput:
+    return InvalidInput(message, field=field, code=code, params=params)
 
 
 def _text(doc: Mapping[str, Any], key: str, where: str) -> Text:
@@ -131,14 +136,22 @@ def _text(doc: Mapping[str, Any], key: str, where: str) -> Text:
     for lang in LANGUAGES:
         text = value[lang]
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
-            raise _fail(f"{where}.{key}.{lang}", f"must be 1 to {MAX_TEXT} characters of text")
+            raise _fail(
+                f"{where}.{key}.{lang}",
+                "must be 1 to %(max_text)s characters of text",
+                params={"max_text": MAX_TEXT},
+            )
     return Text(value["zh"].strip(), value["en"].strip())
 
 
 def _int(doc: Mapping[str, Any], key: str, where: str, low: int, high: int) -> int:
     value = doc.get(key)
     if type(value) is not int or not low <= value <= high:
-        raise _fail(f"{where}.{key}", f"must be a whole number from {low} to {high}")
+        raise _fail(
+            f"{where}.{key}",
+            "must be a whole number from %(low)s to %(high)s",
+            params={"low": low, "high": high},
+        )
     return value
 
 
@@ -172,27 +185,35 @@ def parse_ruleset(doc: object, *, next_version: int | None = None, stored: bool 
     else:
         version = _int(doc, "version", "$", 1, MAX_VERSION)
     if next_version is not None and version > next_version:
-        raise _fail("$.version", f"versions are numbered by the system: the next version of "
-                    f"{set_id} is {next_version}", "version_number")  # fmt: skip
+        raise _fail("$.version", "versions are numbered by the system: the next version of "
+                    "%(set_id)s is %(next_version)s", "version_number",
+                    params={"set_id": set_id, "next_version": next_version})  # fmt: skip
     refuse = doc.get("refuse_at_gate")
     if not isinstance(refuse, list) or not set(refuse) <= set(RAISES) or "red" not in refuse:
         raise _fail("$.refuse_at_gate", "lists the colours a gate refuses; red is always one")
     raw_rules = doc.get("rules")
     if not isinstance(raw_rules, list) or not 1 <= len(raw_rules) <= MAX_RULES:
-        raise _fail("$.rules", f"a rule set has 1 to {MAX_RULES} rules")
+        raise _fail(
+            "$.rules", "a rule set has 1 to %(max_rules)s rules", params={"max_rules": MAX_RULES}
+        )
     rules = tuple(_rule(raw, f"$.rules[{i}]") for i, raw in enumerate(raw_rules))
     seen: set[str] = set()
     for i, rule in enumerate(rules):
         if rule.rule_id in seen:
-            raise _fail(f"$.rules[{i}].id", f"rule id {rule.rule_id!r} is used twice")
+            raise _fail(
+                f"$.rules[{i}].id",
+                "rule id %(rule_id)s is used twice",
+                params={"rule_id": repr(rule.rule_id)},
+            )
         seen.add(rule.rule_id)
     ruleset = RuleSet(set_id, version, _text(doc, "description", "$"), frozenset(refuse), rules)
     ids = [(f"$.rules[{i}].id", rule.rule_id) for i, rule in enumerate(rules)]
     for where, rule_id in [*ids, ("$.ruleset", NO_RULE)]:
         ref = ruleset.ref(rule_id)
         if len(ref) > RULE_REF_LENGTH:
-            raise _fail(where, f"{ref!r} is longer than {RULE_REF_LENGTH} characters: too long "
-                        "for a health code")  # fmt: skip
+            raise _fail(where, "%(ref)s is longer than %(rule_ref_length)s characters: too "
+                        "long for a health code",
+                        params={"ref": repr(ref), "rule_ref_length": RULE_REF_LENGTH})  # fmt: skip
     return ruleset
 
 
@@ -209,7 +230,9 @@ def _rule(raw: object, where: str) -> Rule:
     fact = raw.get("fact")
     if fact not in {k.value for k in RULE_KINDS}:  # never a manual order: it is not evidence
         kinds = ", ".join(k.value for k in RULE_KINDS)
-        raise _fail(f"{where}.fact", f"a rule applies to one fact kind: {kinds}")
+        raise _fail(
+            f"{where}.fact", "a rule applies to one fact kind: %(kinds)s", params={"kinds": kinds}
+        )
     kind = FactKind(fact)
     if "logic" not in raw:
         raise _fail(f"{where}.logic", "a rule needs a CertLogic condition (true for always)")
@@ -270,15 +293,17 @@ def _check_literal(node: object, where: str) -> None:
         return
     if isinstance(node, int | float):
         if not -MAX_NUMBER <= node <= MAX_NUMBER:
-            raise _fail(where, f"numbers in a condition are from -{MAX_NUMBER} to {MAX_NUMBER}",
-                        "literal")  # fmt: skip
+            raise _fail(where, "numbers in a condition are from -%(max_number)s to "
+                                "%(max_number)s",
+                        "literal", params={"max_number": MAX_NUMBER})  # fmt: skip
         return
     if isinstance(node, str):
         if node not in LITERALS:
-            raise _fail(where, f"{node[:40]!r} is not a value of the health fact vocabulary: a "
-                        "condition compares with closed values only, and time only in days "
-                        "relative to a fact (plusTime ... 'day'), never a date or an hour",
-                        "literal")  # fmt: skip
+            raise _fail(where, "%(node)s is not a value of the health fact vocabulary: a "
+                                "condition compares with closed values only, and time only in "
+                                "days relative to a fact (plusTime ... 'day'), never a date or "
+                                "an hour",
+                        "literal", params={"node": repr(node[:40])})  # fmt: skip
         return
     raise _fail(where, "is not a JSON value")
 
@@ -287,7 +312,9 @@ def check_logic(
     node: object, kind: FactKind, where: str, scope: FactKind | None = None, depth: int = 0
 ) -> None:
     if depth > MAX_DEPTH:
-        raise _fail(where, f"a condition nests at most {MAX_DEPTH} levels")
+        raise _fail(
+            where, "a condition nests at most %(max_depth)s levels", params={"max_depth": MAX_DEPTH}
+        )
     if isinstance(node, list):
         for i, item in enumerate(node):
             check_logic(item, kind, f"{where}[{i}]", scope, depth + 1)
@@ -299,14 +326,19 @@ def check_logic(
         raise _fail(where, "an operation is an object with exactly one key")
     op, args = next(iter(node.items()))
     if op not in OPERATIONS:
-        raise _fail(where, f"{op!r} is not a CertLogic operation", "unknown_operation")
+        raise _fail(
+            where,
+            "%(op)s is not a CertLogic operation",
+            "unknown_operation",
+            params={"op": repr(op)},
+        )
     if op == "var":
         path = args[0] if isinstance(args, list) and args else args
         for default in args[1:] if isinstance(args, list) else []:
             _check_literal(default, f"{where}[1]")
         if not isinstance(path, str) or not _var_ok(path, kind, scope):
-            raise _fail(where, f"variable {path!r} is not in the health fact vocabulary",
-                        "unknown_variable")  # fmt: skip
+            raise _fail(where, "variable %(path)s is not in the health fact vocabulary",
+                        "unknown_variable", params={"path": repr(path)})  # fmt: skip
         return
     if op == "reduce":
         if not isinstance(args, list) or len(args) != 3:

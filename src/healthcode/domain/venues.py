@@ -71,14 +71,24 @@ def new_poster_id() -> str:
 def _text(value: str | None, field: str, limit: int, *, required: bool) -> str | None:
     if value is None or not value.strip():
         if required:
-            raise InvalidInput(f"{field} is required", field=field, code="required")
+            raise InvalidInput(
+                "%(field)s is required", field=field, code="required", params={"field": field}
+            )
         return None
     cleaned = " ".join(value.split())
     if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
-        raise InvalidInput(f"{field} contains control characters", field=field, code="charset")
+        raise InvalidInput(
+            "%(field)s contains control characters",
+            field=field,
+            code="charset",
+            params={"field": field},
+        )
     if len(cleaned) > limit:
         raise InvalidInput(
-            f"{field} is longer than {limit} characters", field=field, code="too_long"
+            "%(field)s is longer than %(limit)s characters",
+            field=field,
+            code="too_long",
+            params={"field": field, "limit": limit},
         )
     return cleaned
 

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.domain.access import OFFICERS, Role, allowed
+from healthcode.domain.access import OFFICERS, ROLE_NAMES, Role, allowed
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import LogEntry, commitment
-from healthcode.domain.errors import Forbidden, Refused
+from healthcode.domain.errors import N_, Forbidden, Refused
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import UnitOfWork
 
 ACCESS_BASIS = "public_health_emergency_act"
-NO_RESIDENT = "no such resident"
+NO_RESIDENT = N_("no such resident")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,11 @@ class Grant:
 def require(principal: Principal, action: str) -> None:
     """The role-level half (AUTHZ-1): may this role attempt this action at all?"""
     if not allowed(action, principal.role):
-        raise Forbidden(f"a {principal.role.value} may not do this", code="forbidden")
+        raise Forbidden(
+            "%(role)s may not do this",
+            code="forbidden",
+            params={"role": ROLE_NAMES.get(principal.role, principal.role.value)},
+        )
 
 
 def _subject_ref(uow: UnitOfWork, subject_id: str) -> str:

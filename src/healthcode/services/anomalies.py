@@ -144,7 +144,11 @@ def alerts(ctx: ServiceContext, since: int | None = None) -> list[Alert]:
     now = ctx.clock.now()
     start = now - DAY if since is None else since
     if start < now - ALERTS_MAX_DAYS * DAY:
-        raise InvalidInput(f"alerts go back at most {ALERTS_MAX_DAYS} days", field="since")
+        raise InvalidInput(
+            "alerts go back at most %(alerts_max_days)s days",
+            field="since",
+            params={"alerts_max_days": ALERTS_MAX_DAYS},
+        )
     with ctx.uow(read_only=True) as uow:
         entries = read_since(uow, start)
     return [a for a in (alert_of(e) for e in entries if e.action == ACTION) if a is not None]

@@ -75,7 +75,11 @@ def _target(ctx: ServiceContext, uow: UnitOfWork, subject_id: str, target_id: st
     behind = {f.fact.fact_id: f.fact.kind for f in status.findings}
     kind = behind.get(target_id)
     if kind is None:
-        raise InvalidInput(f"{target_id[:24]!r} is {NOT_CONTESTABLE}", field="target_id")
+        raise InvalidInput(
+            "%(target_id)s is %(not_contestable)s",
+            field="target_id",
+            params={"target_id": repr(target_id[:24]), "not_contestable": NOT_CONTESTABLE},
+        )
     if kind is FactKind.EXPOSURE:
         return Target.EXPOSURE
     if kind in RECORDED:
@@ -166,7 +170,11 @@ def decide_appeal(
         if appeal is None:
             raise NotFound("no such appeal", field="appeal_id")
         if appeal.state != AppealState.PENDING.value:
-            raise Conflict(f"the appeal was already {appeal.state}", field="appeal_id")
+            raise Conflict(
+                "the appeal was already %(state)s",
+                field="appeal_id",
+                params={"state": appeal.state},
+            )
         if appeal.target_kind == Target.ORDER:
             order = uow.orders.get(appeal.target_id)
             involved = {order.proposed_by, order.decided_by, order.released_by} if order else set()

@@ -177,7 +177,10 @@ def checkpoint_now(ctx: ServiceContext, *, force: bool = False) -> Checkpoint | 
 def _check_size(size: int, tree_size: int, field: str) -> None:
     if not 0 < size <= tree_size:
         raise InvalidInput(
-            f"{field} must be between 1 and the log size {tree_size}", field=field, code="range"
+            "%(field)s must be between 1 and the log size %(tree_size)s",
+            field=field,
+            code="range",
+            params={"field": field, "tree_size": tree_size},
         )
 
 

@@ -24,7 +24,7 @@ from healthcode.domain.accounts import (
     token_hash,
 )
 from healthcode.domain.audit import Actor, LogEntry, commitment
-from healthcode.domain.errors import Conflict, InvalidInput, TooMany, Unauthenticated
+from healthcode.domain.errors import N_, Conflict, InvalidInput, TooMany, Unauthenticated
 from healthcode.domain.identity import validate_mobile
 from healthcode.services import enrolment
 from healthcode.services.context import ServiceContext
@@ -33,8 +33,8 @@ from healthcode.services.group_commit import group_commit
 from healthcode.services.ports import OtpChallenge, StoredSession, UnitOfWork
 
 AUTH_BASIS = "account_terms"
-WRONG_CREDENTIALS = "wrong username, password or authenticator code"
-WRONG_CODE = "wrong or expired code: ask for a new one"
+WRONG_CREDENTIALS = N_("wrong username, password or authenticator code")
+WRONG_CODE = N_("wrong or expired code: ask for a new one")
 TOUCH_EVERY = 60  # seconds: how stale `last_seen` may get before a request refreshes it
 PUBLIC_ACTOR = Actor(PUBLIC.role.value, "anonymous")  # who fails to sign in
 
@@ -145,7 +145,11 @@ def send_code(ctx: ServiceContext, phone: str) -> int:
         previous = uow.otp.get(tag)
         if previous is not None and now - previous.created_at < a.otp_resend_seconds:
             wait = a.otp_resend_seconds - (now - previous.created_at)
-            raise TooMany(f"a code was sent just now: ask again in {wait} s", retry_after=wait)
+            raise TooMany(
+                "a code was sent just now: ask again in %(wait)s s",
+                retry_after=wait,
+                params={"wait": wait},
+            )
         uow.otp.put(OtpChallenge(tag, _code_hash(tag, code), now, now + a.otp_seconds, 0))
         uow.commit()
     ctx.sender.send(number, code, max(1, a.otp_seconds // 60))

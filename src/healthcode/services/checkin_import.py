@@ -61,9 +61,10 @@ def parse_csv(text: str) -> list[CheckInRow]:
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise InvalidInput(
-            f"CSV header lacks {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+            "CSV header lacks %(join)s; expected %(join2)s",
             field="header",
             code="csv_header",
+            params={"join": ", ".join(missing), "join2": ", ".join(COLUMNS)},
         )
     at = [header.index(c) for c in COLUMNS]
     width = max(at) + 1
@@ -79,18 +80,24 @@ def parse_csv(text: str) -> list[CheckInRow]:
             errors += [RowError(n, "row", "blank line") for n in blank]
             blank = []
         if len(raw) < width:
-            errors.append(RowError(number, "row", f"expected {len(header)} fields"))
+            errors.append(
+                RowError(number, "row", "expected %(count)s fields", {"count": len(header)})
+            )
             continue
         venue, subject, time_in, time_out, client = (raw[i].strip() for i in at)
         try:
             start = parse_time(time_in)
         except ValueError as exc:
-            errors.append(RowError(number, "time_in", str(exc)))
+            errors.append(
+                RowError(number, "time_in", "cannot be read: %(reason)s", {"reason": str(exc)})
+            )
             continue
         try:
             end = parse_time(time_out) if time_out else None
         except ValueError as exc:
-            errors.append(RowError(number, "time_out", str(exc)))
+            errors.append(
+                RowError(number, "time_out", "cannot be read: %(reason)s", {"reason": str(exc)})
+            )
             continue
         rows.append(
             CheckInRow(
@@ -132,7 +139,10 @@ def _row_error(row: CheckInRow, venue_type: VenueType | None, latest: int) -> Ro
     if row.time_out is not None:
         longest = MAX_DWELL_SECONDS[venue_type]
         return RowError(
-            0, "time_out", f"stay longer than a {venue_type.value}'s {longest // 3600} h maximum"
+            0,
+            "time_out",
+            "stay longer than a %(venue_type)s's %(hours)s h maximum",
+            {"venue_type": venue_type.value, "hours": longest // 3600},
         )
     return RowError(0, "client_id", "8 to 64 letters, digits, '-' or '_'")
 
@@ -243,13 +253,19 @@ def _each(
             or (client is not None and not valid_client(client))
         ):
             error = _row_error(row, types.get(venue_id), latest)
-            errors.append(RowError(line, error.field, error.message))
+            errors.append(RowError(line, error.field, error.message, error.params))
             continue
         if client is not None:
             key = (venue_id, client)
             if key in seen:
-                message = f"same venue and client_id as line {seen[key]}"
-                errors.append(RowError(line, "client_id", message))
+                errors.append(
+                    RowError(
+                        line,
+                        "client_id",
+                        "same venue and client_id as line %(line)s",
+                        {"line": seen[key]},
+                    )
+                )
                 continue
             seen[key] = line
             if key in known:

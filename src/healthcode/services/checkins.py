@@ -209,7 +209,10 @@ def _check_in(
 
 def _over_cap() -> Conflict:
     return Conflict(
-        f"more than {DAILY_CAP} check-ins in 24 hours", field="subject_id", code="daily_cap"
+        "more than %(daily_cap)s check-ins in 24 hours",
+        field="subject_id",
+        code="daily_cap",
+        params={"daily_cap": DAILY_CAP},
     )
 
 
@@ -298,7 +301,12 @@ def scan_health_code(ctx: ServiceContext, venue_id: str, code: str) -> ScanResul
 
 def _check_items(items: Sequence[UploadItem]) -> None:
     if len(items) > MAX_BATCH:
-        raise InvalidInput(f"at most {MAX_BATCH} scans per upload", field="items", code="too_many")
+        raise InvalidInput(
+            "at most %(max_batch)s scans per upload",
+            field="items",
+            code="too_many",
+            params={"max_batch": MAX_BATCH},
+        )
     for index, item in enumerate(items):
         if not CLIENT_ID.match(item.client_id):
             raise InvalidInput(

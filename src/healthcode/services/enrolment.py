@@ -190,9 +190,10 @@ def add_dependant(ctx: ServiceContext, cmd: AddDependant) -> Enrolled:
             raise NotFound("no such resident to act as guardian", field="guardian_id")
         if len(uow.subjects.dependants_of(cmd.guardian_id)) >= MAX_DEPENDANTS:
             raise Conflict(
-                f"a guardian may hold at most {MAX_DEPENDANTS} dependants",
+                "a guardian may hold at most %(max_dependants)s dependants",
                 field="guardian_id",
                 code="too_many_dependants",
+                params={"max_dependants": MAX_DEPENDANTS},
             )
         enrolled = _store(uow, "dependant", name, doc, None, now)
         uow.subjects.add_guardianship(cmd.guardian_id, enrolled.subject_id, relation.value, now)

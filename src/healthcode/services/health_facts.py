@@ -38,7 +38,10 @@ def _when(ctx: ServiceContext, time: int, field: str) -> int:
         raise InvalidInput("cannot be in the future", field=field, code="in_future")
     if time < now - MAX_PAST_DAYS * DAY:
         raise InvalidInput(
-            f"must be within the last {MAX_PAST_DAYS} days", field=field, code="too_old"
+            "must be within the last %(max_past_days)s days",
+            field=field,
+            code="too_old",
+            params={"max_past_days": MAX_PAST_DAYS},
         )
     return min(time, now)
 

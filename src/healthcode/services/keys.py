@@ -71,7 +71,11 @@ def signing_key(
     """Fail closed: no usable key, no code (SIG-7). Among `keys` if the caller holds them."""
     key = newest_usable(uow.keys.all() if keys is None else keys, use, now)
     if key is None:
-        raise Unavailable(f"no active {use.value} signing key: rotate keys", code="no_key")
+        raise Unavailable(
+            "no active %(value)s signing key: rotate keys",
+            code="no_key",
+            params={"value": use.value},
+        )
     return key
 
 
@@ -144,9 +148,14 @@ def withdraw_key(ctx: ServiceContext, kid: str, actor: Actor, reason: str) -> st
     with ctx.uow() as uow, _keys_undone_on_failure(ctx) as fresh:
         key = uow.keys.get(kid)
         if key is None:
-            raise NotFound(f"no signing key {kid}", field="kid")
+            raise NotFound("no signing key %(kid)s", field="kid", params={"kid": kid})
         if key.withdrawn_at is not None:
-            raise Conflict(f"key {kid} is already withdrawn", field="kid", code="withdrawn")
+            raise Conflict(
+                "key %(kid)s is already withdrawn",
+                field="kid",
+                code="withdrawn",
+                params={"kid": kid},
+            )
         replacement = None
         if key.can_sign(now):
             replacement = _new_key(ctx, uow, key.use, key.alg, now, fresh)
@@ -231,7 +240,12 @@ def import_trust_list(
     try:
         parsed = parse_trust_list(document, fingerprint)
     except TrustListError as exc:
-        raise InvalidInput(str(exc), field="document", code="trust_list") from None
+        raise InvalidInput(
+            "the trust list is not valid: %(reason)s",
+            field="document",
+            code="trust_list",
+            params={"reason": str(exc)},
+        ) from None
     if parsed.city == ctx.policy.city:
         raise InvalidInput(
             "this is our own city's list; it is published, not imported",
@@ -243,16 +257,17 @@ def import_trust_list(
         held = uow.trust_lists.latest(parsed.city)
         if held is not None and held.anchor_fingerprint != parsed.anchor_fingerprint:
             raise Conflict(
-                f"{parsed.city} is pinned to another anchor; remove it first",
+                "%(city)s is pinned to another anchor; remove it first",
                 field="fingerprint",
                 code="anchor_changed",
+                params={"city": parsed.city},
             )
         if held is not None and parsed.version <= held.version:
             raise Conflict(
-                f"{parsed.city} version {parsed.version} is not newer than the held "
-                f"version {held.version}",
+                "%(city)s version %(version)s is not newer than the held version %(version2)s",
                 field="document",
                 code="rollback",
+                params={"city": parsed.city, "version": parsed.version, "version2": held.version},
             )
         uow.trust_lists.add(
             StoredTrustList(

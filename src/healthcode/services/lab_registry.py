@@ -33,7 +33,7 @@ ADMINS = frozenset({Role.AUTHORITY_ADMIN})
 
 def _admin(principal: Principal, what: str) -> None:
     if principal.kind != PrincipalKind.STAFF or principal.role not in ADMINS:
-        raise Forbidden(f"only an authority admin may {what} a lab")
+        raise Forbidden("only an authority admin may %(what)s a lab", params={"what": what})
 
 
 def _log(uow: UnitOfWork, action: str, principal: Principal, lab: Lab, now: int) -> None:
@@ -80,7 +80,9 @@ def approve_lab(ctx: ServiceContext, principal: Principal, lab_id: str) -> Lab:
     with ctx.uow() as uow:
         lab = _get(uow, lab_id)
         if lab.state != "pending":
-            raise Conflict(f"the lab is {lab.state} already", field="lab_id")
+            raise Conflict(
+                "the lab is %(state)s already", field="lab_id", params={"state": lab.state}
+            )
         why = check_independent(ctx, uow, principal.ref, lab.requested_by, now)
         if why is None:
             approved = replace(lab, approved_by=principal.ref, approved_at=now)
@@ -128,5 +130,9 @@ def authenticate_lab(ctx: ServiceContext, signed: LabSignature, path: str, body:
     if lab is None or not verify_es256(lab.public_key, message, signed.signature):
         raise Forbidden("the lab's signature does not verify", code="bad_signature")
     if lab.state != "active":
-        raise Forbidden(f"this lab is {lab.state}: it may not submit results", code="not_a_lab")
+        raise Forbidden(
+            "this lab is %(state)s: it may not submit results",
+            code="not_a_lab",
+            params={"state": lab.state},
+        )
     return lab

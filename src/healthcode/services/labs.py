@@ -14,9 +14,10 @@ retention ends.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import Actor, LogEntry, commitment
 from healthcode.domain.cases import DAY, Case, LabResult, TestResult, open_case
-from healthcode.domain.errors import DomainError, Forbidden, InvalidInput, parse_choice
+from healthcode.domain.errors import N_, DomainError, Forbidden, InvalidInput, parse_choice
 from healthcode.domain.facts import FactKind
 from healthcode.domain.identity import date_of, validate_document
 from healthcode.domain.labs import LINK_DAYS, Lab, LabSample
@@ -53,9 +54,16 @@ class LabRow:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """A bad row: `message` is a template filled with `params` (see domain/errors.py)."""
+
     line: int
     field: str
     message: str
+    params: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message % self.params if self.params else self.message
 
 
 class ImportRefused(InvalidInput):
@@ -64,10 +72,18 @@ class ImportRefused(InvalidInput):
     def __init__(self, errors: list[RowError]) -> None:
         first = errors[0]
         super().__init__(
-            f"{len(errors)} bad row(s), nothing imported; first: line {first.line}: "
-            f"{first.field}: {first.message}",
+            N_(
+                "%(count)s bad row(s), nothing imported; first: line %(line)s: %(field)s: "
+                "%(problem)s"
+            ),
             field="rows",
             code="bad_rows",
+            params={
+                "count": len(errors),
+                "line": first.line,
+                "field": first.field,
+                "problem": first.text,
+            },
         )
         self.errors = errors
 
@@ -91,7 +107,10 @@ def parse_csv(text: str) -> list[LabRow]:
         return _rows(reader)
     except csv.Error as exc:
         raise InvalidInput(
-            f"not valid CSV after line {reader.line_num}: {exc}", field="file", code="csv_format"
+            "not valid CSV after line %(line_num)s: %(exc)s",
+            field="file",
+            code="csv_format",
+            params={"line_num": reader.line_num, "exc": exc},
         ) from None
 
 
@@ -99,14 +118,20 @@ def _rows(reader: csv.DictReader[str]) -> list[LabRow]:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InvalidInput(
-            f"CSV header lacks {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+            "CSV header lacks %(join)s; expected %(join2)s",
             field="header",
             code="csv_header",
+            params={"join": ", ".join(missing), "join2": ", ".join(COLUMNS)},
         )
     rows: list[LabRow] = []
     for number, raw in enumerate(reader, start=2):  # line 1 is the header
         if len(rows) >= MAX_ROWS:
-            raise InvalidInput(f"at most {MAX_ROWS} rows per file", field="rows", code="too_many")
+            raise InvalidInput(
+                "at most %(max_rows)s rows per file",
+                field="rows",
+                code="too_many",
+                params={"max_rows": MAX_ROWS},
+            )
         values = [(raw.get(c) or "").strip() for c in (*COLUMNS, "lab")]
         rows.append(LabRow(number, *values))
     return rows
@@ -138,7 +163,10 @@ def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, lab: Lab, now:
         raise InvalidInput("1 to 64 letters, digits, '.', '_', '/' or '-'", field="test_id")
     if row.lab and row.lab != lab.code:
         raise InvalidInput(
-            f"a lab submits its own results only: this is {lab.code}", field="lab", code="lab"
+            "a lab submits its own results only: this is %(code)s",
+            field="lab",
+            code="lab",
+            params={"code": lab.code},
         )
     text = row.result.lower()
     result = (
@@ -149,7 +177,11 @@ def _check_row(ctx: ServiceContext, uow: UnitOfWork, row: LabRow, lab: Lab, now:
     try:
         sample_time = parse_time(row.sample_time)
     except ValueError as exc:
-        raise InvalidInput(str(exc), field="sample_time") from None
+        raise InvalidInput(
+            "the sample time cannot be read: %(reason)s",
+            field="sample_time",
+            params={"reason": str(exc)},
+        ) from None
     if sample_time > now + ctx.policy.clock_skew_seconds:
         raise InvalidInput("sample time is in the future", field="sample_time")
     doc_type, doc_number = validate_document(row.doc_type, row.doc_number, date_of(now))
@@ -169,14 +201,19 @@ def _check_all(
         key = (row.test_id, row.result.lower() == REGISTERED)
         if key in seen:
             errors.append(
-                RowError(row.line, "test_id", f"same lab and test id as line {seen[key]}")
+                RowError(
+                    row.line,
+                    "test_id",
+                    "same lab and test id as line %(line)s",
+                    {"line": seen[key]},
+                )
             )
             continue
         seen[key] = row.line
         try:
             checked.append(_check_row(ctx, uow, row, lab, now))
         except DomainError as exc:
-            errors.append(RowError(row.line, exc.field or "row", exc.message))
+            errors.append(RowError(row.line, exc.field or "row", exc.template, exc.params))
     if errors:
         raise ImportRefused(errors)
     return checked

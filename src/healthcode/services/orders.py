@@ -77,7 +77,9 @@ def subject_commitment(uow: UnitOfWork, subject_id: str) -> str:
 def _staff(principal: Principal, roles: frozenset[Role], what: str) -> None:
     if principal.kind != PrincipalKind.STAFF or principal.role not in roles:
         names = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(f"only a {names} may {what} a manual order")
+        raise Forbidden(
+            "only a %(names)s may %(what)s a manual order", params={"names": names, "what": what}
+        )
 
 
 def _log(
@@ -195,10 +197,11 @@ def propose_order(
         _log_refusal(ctx, principal, "order.proposed", "none", legal_basis,
                      "refused:too_many_subjects")  # fmt: skip
         raise InvalidInput(
-            f"an officer may name at most {policy.subjects_per_officer_day} residents a day: "
-            "no order may be larger",
+            "an officer may name at most %(subjects_per_officer_day)s residents a day: no "
+            "order may be larger",
             field="subject_ids",
             code="too_many_subjects",
+            params={"subjects_per_officer_day": policy.subjects_per_officer_day},
         )
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -231,10 +234,11 @@ def propose_order(
     what, seconds = wait
     _log_refusal(ctx, principal, "order.proposed", "none", legal_basis, "refused:quota")
     raise TooMany(
-        f"quota reached: {what} in 24 hours, so that nobody can colour many people quickly; "
-        f"try again in {seconds} s",
+        "quota reached: %(what)s in 24 hours, so that nobody can colour many people quickly; "
+        "try again in %(seconds)s s",
         retry_after=seconds,
         field="subject_ids",
+        params={"what": what, "seconds": seconds},
     )
 
 
@@ -279,8 +283,9 @@ def _pending(uow: UnitOfWork, order_id: str, wanted: OrderState) -> ManualOrder:
     order = _get(uow, order_id)
     if order.state != wanted.value:
         raise Conflict(
-            f"the order is {order.state}: only a {wanted.value} order can take this step",
+            "the order is %(state)s: only a %(value)s order can take this step",
             field="order_id",
+            params={"state": order.state, "value": wanted.value},
         )
     return order
 
@@ -372,7 +377,11 @@ def revoke_order(ctx: ServiceContext, principal: Principal, order_id: str) -> Ma
         order = _get(uow, order_id)
         state = order.effective_state(now)
         if state not in (OrderState.PROPOSED, OrderState.FROZEN, OrderState.ACTIVE):
-            raise Conflict(f"the order is {state.value}: nothing to revoke", field="order_id")
+            raise Conflict(
+                "the order is %(value)s: nothing to revoke",
+                field="order_id",
+                params={"value": state.value},
+            )
         revoked = replace(
             order, state=OrderState.REVOKED.value, ended_by=principal.ref, ended_at=now
         )

@@ -23,7 +23,7 @@ MAX_DAYS = 31
 def report(ctx: ServiceContext, days: int = 7) -> Report:
     """The last `days` UTC days (1 to 31), today (so far) the last of them."""
     if type(days) is not int or not 1 <= days <= MAX_DAYS:
-        raise InvalidInput(f"days is 1 to {MAX_DAYS}", field="days")
+        raise InvalidInput("days is 1 to %(max_days)s", field="days", params={"max_days": MAX_DAYS})
     now = ctx.clock.now()
     first_day = day_of(now) - (days - 1) * DAY
     with public_read(ctx) as uow:

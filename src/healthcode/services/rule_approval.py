@@ -22,7 +22,7 @@ from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.domain.audit import LogEntry
 from healthcode.domain.duties import REFUSALS as DUTY_REFUSALS
-from healthcode.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from healthcode.domain.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from healthcode.domain.published import PublicEntry, parse_entry
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
@@ -55,7 +55,10 @@ class ActivationRequest:
 def _staff(principal: Principal, roles: frozenset[Role], what: str) -> None:
     if principal.kind != PrincipalKind.STAFF or principal.role not in roles:
         names = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(f"only a {names} may {what} the activation of a rule set")
+        raise Forbidden(
+            "only a %(names)s may %(what)s the activation of a rule set",
+            params={"names": names, "what": what},
+        )
 
 
 def _published(uow: UnitOfWork, set_id: str, version: int) -> StoredRuleSet:
@@ -102,10 +105,10 @@ def request_activation(
 def _open(uow: UnitOfWork, request: ActivationRequest, now: int) -> str | None:
     """Why the request can no longer be approved, or None."""
     if now >= request.expires_at:
-        return "the request has expired: ask again"
+        return N_("the request has expired: ask again")
     active = uow.rulesets.active()
     if active is not None and (active.activated_at or 0) >= request.requested_at:
-        return "a rule set was activated since the request was made: ask again"
+        return N_("a rule set was activated since the request was made: ask again")
     return None
 
 
@@ -156,11 +159,17 @@ def approve_activation(ctx: ServiceContext, principal: Principal, request_seq: i
 
 
 REFUSALS_HERE = {
-    "same_person": "the person who asked for an activation cannot approve it: a second person must",
-    "concentrated": "the colours this rule set would change concentrate on one venue, district "
-    "or hour (see its dry run): an auditor must approve its activation",
-    "not_concentrated": "an authority admin approves this activation; an auditor approves only "
-    "those whose colours concentrate on one venue, district or hour",
+    "same_person": N_(
+        "the person who asked for an activation cannot approve it: a second person must"
+    ),
+    "concentrated": N_(
+        "the colours this rule set would change concentrate on one venue, district "
+        "or hour (see its dry run): an auditor must approve its activation"
+    ),
+    "not_concentrated": N_(
+        "an authority admin approves this activation; an auditor approves only "
+        "those whose colours concentrate on one venue, district or hour"
+    ),
 }
 
 

@@ -81,8 +81,12 @@ def dry_run(engine: RuleEngine, ruleset: RuleSet) -> None:
                     applies(rule, fact, data, engine.apply)
                 except Exception as exc:
                     raise InvalidInput(
-                        f"rule {rule.rule_id!r} fails on a sample {fact.kind.value} fact: "
-                        f"{str(exc)[:120]}",
+                        "rule %(rule_id)s fails on a sample %(value)s fact: %(value2)s",
                         field=f"$.rules[{i}].logic",
                         code="rule_fails",
+                        params={
+                            "rule_id": repr(rule.rule_id),
+                            "value": fact.kind.value,
+                            "value2": str(exc)[:120],
+                        },
                     ) from None

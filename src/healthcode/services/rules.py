@@ -64,7 +64,9 @@ def check_document(ctx: ServiceContext, text: str) -> tuple[RuleSet, str, str]:
     try:
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"not JSON: {exc}", field="document", code="not_json") from None
+        raise InvalidInput(
+            "not JSON: %(exc)s", field="document", code="not_json", params={"exc": exc}
+        ) from None
     ruleset = parse_ruleset(doc, next_version=next_version(ctx, set_id_of(doc)))
     doc["version"] = ruleset.version
     if not ctx.policy.vaccination_facts and FactKind.VACCINATION in kinds_used(ruleset):
@@ -86,10 +88,11 @@ def load_ruleset(ctx: ServiceContext, text: str, actor: Actor) -> RuleSetInfo:
         if existing is not None:
             if existing.digest != digest:
                 raise Conflict(
-                    f"{ruleset.set_id} version {ruleset.version} is already published with "
-                    "other content: publish a new version",
+                    "%(set_id)s version %(version)s is already published with other content: "
+                    "publish a new version",
                     field="$.version",
                     code="version_taken",
+                    params={"set_id": ruleset.set_id, "version": ruleset.version},
                 )
             return _info(uow, existing)
         stored = StoredRuleSet(ruleset.set_id, ruleset.version, canonical, digest, now)
@@ -124,10 +127,11 @@ def activate_first(ctx: ServiceContext, set_id: str, version: int, actor: Actor)
         active = uow.rulesets.active()
         if active is not None:
             raise Conflict(
-                f"{active.set_id}@{active.version} is active: changing the rules takes two "
-                "people (one asks for the activation, a different authority admin approves it)",
+                "%(set_id)s@%(version)s is active: changing the rules takes two people (one "
+                "asks for the activation, a different authority admin approves it)",
                 field="version",
                 code="two_person_rule",
+                params={"set_id": active.set_id, "version": active.version},
             )
         done = activate_in(ctx, uow, stored, actor, now)
         uow.commit()

@@ -49,6 +49,7 @@ PURPOSE = "access_management"
 VENUE_ROLES = frozenset({Role.VENUE_STAFF, Role.VENUE_ADMIN})
 OPERATOR = Actor("operator", "cli")  # whoever runs the CLI on the server itself
 REQUESTERS = frozenset({Role.AUTHORITY_ADMIN, Role.AUDITOR})  # auditors: auditors' changes only
+AUDITOR_PAIR = REFUSALS["auditor_pair"]  # the refusal of a change to auditors by the wrong pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ def _log(
 def _staff_principal(principal: Principal, roles: frozenset[Role], what: str) -> None:
     if principal.kind != PrincipalKind.STAFF or principal.role not in roles:
         names = ", ".join(sorted(r.value for r in roles))
-        raise Forbidden(f"only a {names} may {what}")
+        raise Forbidden("only a %(names)s may %(what)s", params={"names": names, "what": what})
 
 
 def _active(uow: UnitOfWork, role: Role) -> list[StaffAccount]:
@@ -159,10 +160,11 @@ def bootstrap_staff(ctx: ServiceContext, username: str, role: str, password: str
         uow.log.lock()  # two bootstraps cannot both see "one admin so far"
         if len(_active(uow, kind)) >= BOOTSTRAP_PER_ROLE:
             raise Conflict(
-                f"the city already has {BOOTSTRAP_PER_ROLE} active {kind.value} accounts: a new "
+                "the city already has %(bootstrap_per_role)s active %(value)s accounts: a new "
                 "one is requested by one of them and approved by a second person (POST /staff)",
                 field="role",
                 code="two_person_rule",
+                params={"bootstrap_per_role": BOOTSTRAP_PER_ROLE, "value": kind.value},
             )
         account = _new_account(uow, name, kind, hashed, secret, None, now, active=True)
         change = StaffChange(
@@ -366,7 +368,9 @@ def _pending(uow: UnitOfWork, change_id: str) -> StaffChange:
     if change is None:
         raise NotFound("no such staff change request", field="request")
     if change.state != ChangeState.PENDING.value:
-        raise Conflict(f"the request was {change.state} already", field="request")
+        raise Conflict(
+            "the request was %(state)s already", field="request", params={"state": change.state}
+        )
     return change
 
 
@@ -446,7 +450,7 @@ def refuse_change(ctx: ServiceContext, principal: Principal, change_id: str) -> 
         change = _pending(uow, change_id)  # an expired one may still be refused
         mine = change.requested_by == principal.ref
         if not mine and _pair_refusal(uow, principal, change) is not None:
-            raise Forbidden(REFUSALS["auditor_pair"], code="two_person_rule")
+            raise Forbidden(AUDITOR_PAIR, code="two_person_rule")
         refused = replace(
             change, state=ChangeState.REFUSED.value, decided_by=principal.ref, decided_at=now
         )

@@ -260,7 +260,11 @@ def trace_outbreak(
     else:
         wanted = list(dict.fromkeys(case_ids))
         if len(wanted) > MAX_BATCH_CASES:
-            raise InvalidInput(f"at most {MAX_BATCH_CASES} cases per batch", field="case_ids")
+            raise InvalidInput(
+                "at most %(max_batch_cases)s cases per batch",
+                field="case_ids",
+                params={"max_batch_cases": MAX_BATCH_CASES},
+            )
         with ctx.uow(read_only=True) as uow:
             for i, case_id in enumerate(wanted):
                 missing = uow.cases.get_case(case_id) is None

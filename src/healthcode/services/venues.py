@@ -252,8 +252,9 @@ def refuse_unless_ok(result: PlaceCodeCheck) -> PlaceCodeCheck:
     """A failed check as the caller's input error."""
     if not result.ok:
         raise InvalidInput(
-            f"place code refused: {result.problem}: {result.detail}",
+            "place code refused: %(problem)s: %(detail)s",
             field="place_code",
             code=str(result.problem),
+            params={"problem": result.problem, "detail": result.detail},
         )
     return result

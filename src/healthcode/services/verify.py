@@ -27,5 +27,10 @@ def code_from_image(data: bytes) -> str:
     try:
         found = decode_qr_image(data)
     except QrImageError as exc:
-        raise InvalidInput(exc.message, field="image", code=str(exc.code)) from None
+        raise InvalidInput(
+            "no QR code could be read in the image: %(reason)s",
+            field="image",
+            code=str(exc.code),
+            params={"reason": exc.message},
+        ) from None
     return found[0]

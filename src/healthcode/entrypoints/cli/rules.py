@@ -170,7 +170,9 @@ def _fact(index: int, text: str) -> Any:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"not JSON: {exc}", field=f"facts[{index}]") from None
+        raise InvalidInput(
+            "not JSON: %(exc)s", field=f"facts[{index}]", params={"exc": exc}
+        ) from None
     if not isinstance(raw, dict) or "kind" not in raw or "time" not in raw:
         raise InvalidInput('a fact is {"kind": ..., "time": ..., ...}', field=f"facts[{index}]")
     when = raw.pop("time")

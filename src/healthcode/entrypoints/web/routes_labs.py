@@ -100,7 +100,12 @@ def import_rows(body: LabImportIn, caller: Caller, ctx: Ctx) -> LabImportOut:
 async def _text(request: Request, what: str) -> str:
     data = await request.body()
     if len(data) > MAX_BODY_BYTES:
-        raise InvalidInput(f"at most {MAX_BODY_BYTES} bytes", field=what, code="too_large")
+        raise InvalidInput(
+            "at most %(max_body_bytes)s bytes",
+            field=what,
+            code="too_large",
+            params={"max_body_bytes": MAX_BODY_BYTES},
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -30,7 +30,10 @@ async def verify_image(image: Annotated[UploadFile, File()], ctx: Ctx) -> GuardV
     data = await image.read(DEFAULT_MAX_BYTES + 1)
     if len(data) > DEFAULT_MAX_BYTES:
         raise InvalidInput(
-            f"image is larger than {DEFAULT_MAX_BYTES} bytes", field="image", code="image_too_large"
+            "image is larger than %(default_max_bytes)s bytes",
+            field="image",
+            code="image_too_large",
+            params={"default_max_bytes": DEFAULT_MAX_BYTES},
         )
     text = verify.code_from_image(data)
     return GuardVerdictOut(**verify.verify_text(ctx, text).for_guard())

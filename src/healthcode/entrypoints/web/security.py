@@ -250,7 +250,7 @@ async def _lab(request: Request, built: object, header: str) -> Principal:
             lab_registry.authenticate_lab, ctx, signed, request.url.path, body
         )
     except (InvalidInput, Forbidden) as exc:
-        raise Unauthenticated(exc.message, field=SIGNATURE_HEADER) from None
+        raise Unauthenticated(exc.template, field=SIGNATURE_HEADER, params=exc.params) from None
     return labs.lab_principal(lab)
 
 

@@ -95,7 +95,9 @@ def _ids(text: str) -> list[str]:
         raise InvalidInput("name at least one resident (their pseudonym)", field="subject_ids")
     bad = next((s for s in found if not SUBJECT_ID.match(s)), None)
     if bad is not None:
-        raise InvalidInput(f"not a resident pseudonym: {bad[:40]}", field="subject_ids")
+        raise InvalidInput(
+            "not a resident pseudonym: %(bad)s", field="subject_ids", params={"bad": bad[:40]}
+        )
     return list(dict.fromkeys(found))
 
 

@@ -118,8 +118,9 @@ class EntryView:
 def entry_view(ctx: ServiceContext, index: int, cp: Checkpoint | None) -> EntryView:
     size = audit.log_size(ctx)
     if index >= size:
-        raise InvalidInput(f"the log has {size} entries: an index is 0 to {size - 1}",
-                           field="index", code="range")  # fmt: skip
+        raise InvalidInput("the log has %(size)s entries: an index is 0 to %(last)s",
+                           field="index", code="range",
+                           params={"size": size, "last": size - 1})  # fmt: skip
     (found,) = audit.read_entries(ctx, index, index + 1)
     fields = json.loads(found.entry)
     pretty = json.dumps(fields, ensure_ascii=False, indent=2, sort_keys=True)

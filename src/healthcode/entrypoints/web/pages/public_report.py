@@ -124,8 +124,9 @@ def date_range(now: int, days: int | None, start: str | None, end: str | None) -
     if first > last:
         raise InvalidInput("the first day comes before the last", field="from", code="range")
     if first < today - (report.MAX_DAYS - 1) * DAY:
-        raise InvalidInput(f"the report goes back at most {report.MAX_DAYS} days",
-                           field="from", code="range")  # fmt: skip
+        raise InvalidInput("the report goes back at most %(max_days)s days",
+                           field="from", code="range",
+                           params={"max_days": report.MAX_DAYS})  # fmt: skip
     return first, last
 
 

@@ -8,6 +8,7 @@ seconds and shown in the city's time zone, in the reader's language.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -22,6 +23,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from healthcode.domain.accounts import PUBLIC, Principal
+from healthcode.domain.errors import DomainError
 from healthcode.entrypoints.web.pages import i18n
 
 CSP = (
@@ -44,7 +46,31 @@ class PageRoute(APIRoute):
 
 
 def is_page(request: Request) -> bool:
-    return isinstance(request.scope.get("route"), PageRoute)
+    """A web page's route, or no route at all asked for by a browser (an unknown address gets a
+    page, not JSON); the API's routes answer JSON whatever asks."""
+    route = request.scope.get("route")
+    if route is None:
+        return "text/html" in request.headers.get("accept", "")
+    return isinstance(route, PageRoute)
+
+
+def said(locale: str, template: str, params: Mapping[str, object] | None = None) -> str:
+    """A server message in the reader's language: its template translated, then filled with
+    its parameters, each of which is translated too where the catalogue has it (a role, a word
+    such as "result"), so that no English is left in a Chinese page but names and values."""
+    translate = i18n.translations(locale).gettext
+    if not params:
+        return translate(template)
+    filled = {k: translate(v) if isinstance(v, str) else v for k, v in params.items()}
+    try:
+        return translate(template) % filled
+    except (KeyError, ValueError, TypeError):  # a translation that lost a placeholder
+        return template % dict(params)
+
+
+def say(request: Request, error: DomainError) -> str:
+    """`said` for an error, in the language of this request."""
+    return said(i18n.negotiate(request), error.template, error.params)
 
 
 def _templates_dir() -> str:
@@ -83,7 +109,15 @@ def environment(locale: str, timezone: str) -> Environment:
     def number(value: int | float) -> str:
         return format_decimal(value, locale=loc)
 
-    env.filters.update(when=when, day=day, duration=duration, number=number)
+    def said_error(error: DomainError | Any) -> str:
+        """An error's message in this language (a page's own problem objects carry theirs)."""
+        if error is None:
+            return ""
+        if isinstance(error, DomainError):
+            return said(locale, error.template, error.params)
+        return str(error.message)
+
+    env.filters.update(when=when, day=day, duration=duration, number=number, said=said_error)
     env.globals.update(
         lang=locale,
         html_lang=i18n.HTML_LANG[locale],

@@ -6,7 +6,8 @@
   var clock = document.querySelector('[data-clock]');
   if (!clock) { return; }
   var lang = document.documentElement.lang || 'zh-CN';
-  var zone = document.documentElement.getAttribute('data-timezone') || undefined;
+  var meta = document.querySelector('meta[name=timezone]');
+  var zone = (meta && meta.getAttribute('content')) || undefined;
   var format;
   try {
     format = new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZone: zone });
