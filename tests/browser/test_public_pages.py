@@ -61,3 +61,14 @@ def test_an_auditor_signs_in_and_refuses_a_frozen_order(launch: Launch, live: Li
     assert big.order_id in page.get_by_test_id("done").inner_text()
     assert page.locator(f'article[data-order="{big.order_id}"]').count() == 0
     assert orders.get_order(app.ctx, auditor.principal, big.order_id).state == "rejected"
+
+
+def test_the_api_docs_work_offline(launch: Launch) -> None:
+    """Swagger UI (/docs) and ReDoc (/redoc) from the vendored copies: they draw the API's
+    operations with no other host asked for anything (the fixture fails the test if one is)."""
+    page: Any = launch(locale="en")
+    page.goto("/docs")
+    page.locator(".swagger-ui .opblock").first.wait_for(timeout=20_000)
+    assert page.locator(".swagger-ui .opblock").count() > 50
+    page.goto("/redoc")
+    page.get_by_text("/residents/{subject_id}/code").first.wait_for(timeout=20_000)

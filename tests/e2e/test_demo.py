@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -195,3 +196,22 @@ def test_fresh_wipes_only_a_demo_directory(tmp_path: Path) -> None:
         assert count(engine, subjects, subjects.c.kind == "resident") == 20
     finally:
         engine.dispose()
+
+
+def test_demo_totp_prints_each_staff_accounts_code_of_the_moment(
+    seeded: tuple[Path, str],
+) -> None:
+    """The staff sign-in's second factor for someone trying the demo: the codes the accounts'
+    secrets give now (the CLI's clock), each accepted by the staff sign-in."""
+    demo_city = seeded[0]
+    result = Cli(NOW).invoke(["demo", "totp", "--data-dir", str(demo_city)])
+    assert result.exit_code == 0, result.output
+    story = json.loads((demo_city / "demo.json").read_text(encoding="utf-8"))
+    assert story["staff"]
+    for login in story["staff"]:
+        expected = pyotp.TOTP(login["totp_secret"]).at(NOW.now())
+        assert re.search(rf"{re.escape(login['username'])}\s+{expected}\b", result.output)
+    assert story["staff_password"] in result.output
+    missing = Cli(NOW).invoke(["demo", "totp", "--data-dir", str(demo_city / "nowhere")])
+    assert missing.exit_code == 2
+    assert "scripts/demo" in missing.output

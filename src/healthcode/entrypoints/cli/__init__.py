@@ -22,7 +22,7 @@ from healthcode.entrypoints.cli.common import (
     open_app,
     uvicorn_options,
 )
-from healthcode.entrypoints.cli.demo import demo
+from healthcode.entrypoints.cli.demo import demo_app
 from healthcode.entrypoints.cli.ingest import ingest
 from healthcode.entrypoints.cli.keys import keys_app, trust_app
 from healthcode.entrypoints.cli.labs import case_app, lab_app
@@ -41,7 +41,7 @@ from healthcode.verifier.verify import verify_health_code
 app = command_group(
     help="healthcode: accountable health codes, place codes and a public log.", no_args_is_help=True
 )
-app.command()(demo)
+app.add_typer(demo_app, name="demo")
 app.command()(worker)
 app.command()(ingest)
 app.add_typer(staff_app, name="staff")

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import pyotp
 import typer
 from pydantic import ValidationError
 from rich.progress import (
@@ -220,6 +221,11 @@ def _print_accounts(
         "the account's TOTP secret. Ready sessions (they end after "
         f"{settings.staff_idle_minutes} minutes without use; then sign in):"
     )
+    _say(
+        f"Staff sign in on {base}/sign-in/staff with the password above and the code of the "
+        f"moment: `healthcode demo totp --data-dir {settings.data_dir}` prints them (new every "
+        "30 s)."
+    )
     for login in who.staff:
         _say(f"  {_label(login.role):<20}{login.username:<18}TOTP secret {login.totp_secret}")
         _say(f"  {'':<20}{login.story}")
@@ -276,8 +282,13 @@ def _save(data_dir: Path, summary: dict[str, int], who: Cast, city: City) -> Non
     (data_dir / STORY).write_text(text + "\n", encoding="utf-8")
 
 
+demo_app = typer.Typer(invoke_without_command=True)
+
+
+@demo_app.callback()
 @handles_errors
 def demo(
+    context: typer.Context,
     seed_: Annotated[int, typer.Option("--seed", help="Same seed, same city")] = DEFAULT_SEED,
     residents: Annotated[int, typer.Option(min=10, max=100_000)] = 2000,
     days: Annotated[int, typer.Option(min=3, max=MAX_DAYS, help="Ending now")] = 14,
@@ -294,7 +305,10 @@ def demo(
     ] = None,
 ) -> None:
     """Seed a demo city (residents, venues, 14 days of check-ins, an outbreak, lab results,
-    traced cases), print its demo accounts, and serve it. Dev profile: never deploy it."""
+    traced cases), print its demo accounts, and serve it. Dev profile: never deploy it.
+    `healthcode demo totp` prints the staff accounts' current sign-in codes."""
+    if context.invoked_subcommand is not None:
+        return
     data_dir = data_dir.expanduser().resolve()
     _prepare(data_dir, fresh)
     settings = _settings(data_dir, database_url)
@@ -357,3 +371,24 @@ def _serve(built: App, host: str, port: int) -> None:
     uvicorn.run(
         create_app(built=built), host=host, port=port, log_level="info", **uvicorn_options()
     )
+
+
+@demo_app.command("totp")
+@handles_errors
+def totp(
+    data_dir: Annotated[Path, typer.Option(help="The demo directory")] = Path("var/demo"),
+) -> None:
+    """The demo staff accounts' current sign-in codes (TOTP, new every 30 seconds), for the
+    staff sign-in page (/sign-in/staff) with the demo password."""
+    story_file = data_dir.expanduser().resolve() / STORY
+    if not story_file.is_file():
+        raise fail(f"no demo city in {data_dir} (no {STORY}): run scripts/demo first, or give "
+                   "--data-dir")  # fmt: skip
+    story = json.loads(story_file.read_text(encoding="utf-8"))
+    now = (injected_clock() or SystemClock()).now()
+    left = 30 - now % 30
+    console.print(f"Staff sign-in: /sign-in/staff, password {story['staff_password']}; "
+                  f"these codes work for {left} s more:")  # fmt: skip
+    for login in story["staff"]:
+        code = pyotp.TOTP(login["totp_secret"]).at(now)
+        _say(f"  {_label(login['role']):<20}{login['username']:<18}{code}")

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
@@ -114,6 +115,52 @@ class CityApi(FastAPI):
         return stack if front is None else front(stack)
 
 
+VENDOR = "/static/vendor"
+# The docs pages load and connect to this server only (ReDoc's sidebar would fetch its maker's
+# logo from a CDN: the browser does not ask); Swagger UI starts from an inline script, ReDoc
+# searches in a worker of its own.
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; font-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _api_docs(app: FastAPI) -> None:
+    """The API's docs, /docs (Swagger UI) and /redoc (ReDoc), from the vendored copies
+    (scripts/vendor-js), so that they work offline and ask no other host for anything."""
+
+    async def swagger(_: Request) -> Response:
+        return _own_only(
+            get_swagger_ui_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=f"{app.title} API",
+                swagger_js_url=f"{VENDOR}/swagger-ui-dist/swagger-ui-bundle.js",
+                swagger_css_url=f"{VENDOR}/swagger-ui-dist/swagger-ui.css",
+                swagger_favicon_url="/static/icon.svg",
+            )
+        )
+
+    async def redoc(_: Request) -> Response:
+        return _own_only(
+            get_redoc_html(
+                openapi_url=app.openapi_url or "/openapi.json",
+                title=f"{app.title} API",
+                redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+                redoc_favicon_url="/static/icon.svg",
+                with_google_fonts=False,
+            )
+        )
+
+    app.add_route("/docs", swagger, include_in_schema=False)
+    app.add_route("/redoc", redoc, include_in_schema=False)
+
+
+def _own_only(page: Response) -> Response:
+    page.headers["Content-Security-Policy"] = DOCS_CSP
+    return page
+
+
 def create_app(settings: Settings | None = None, built: App | None = None) -> FastAPI:
     if built is None:
         built = build(settings or Settings())
@@ -138,9 +185,12 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         summary="Health codes, place codes and a public transparency log",
         lifespan=lifespan,
         dependencies=[Depends(security.authorise)],  # deny by default, on every route
+        docs_url=None,  # served below from the vendored Swagger UI and ReDoc: no CDN
+        redoc_url=None,
     )
     app.state.healthcode = built
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
+    _api_docs(app)
     shared = None
     if built.settings.redis_url:  # a cluster: every process counts the same limits
         secret = built.keyring.shared_secret("rate-limit")
