@@ -17,16 +17,18 @@ from typing import Any
 
 import pytest
 
-from healthcode.bootstrap import App
+from healthcode.bootstrap import App, build, initialise
+from healthcode.domain.audit import Actor
 from healthcode.domain.checkins import CheckInSource
-from healthcode.services import checkins, codes, enrolment, labs, staff, venues
+from healthcode.services import checkins, codes, enrolment, keys, labs, staff, venues
 from healthcode.services.enrolment import EnrolResident
 from healthcode.services.venues import RegisterVenue
 from tests.browser.conftest import Launch, Live, qr_video
-from tests.conftest import TEST_STAFF_PASSWORD, staff_login
+from tests.conftest import TEST_STAFF_PASSWORD, make_settings, staff_login
 from tests.support.labs import import_results as lab_import
 
 expect = pytest.importorskip("playwright.sync_api").expect
+ADMIN = Actor("authority_admin", "officer-1")
 SCAN_WAIT_MS = 15_000
 
 
@@ -155,3 +157,56 @@ def test_an_expired_code_is_refused_and_says_how_long_ago(
     assert verdict.get_attribute("data-decision") == "invalid"
     assert verdict.get_attribute("data-reason") == "expired"
     assert page.locator("#verdict-reason").inner_text() == said
+
+
+def test_the_guard_admits_another_trusted_citys_code_offline_and_refuses_its_withdrawn_key(
+    launch: Launch, live: Live, tmp_path: Path
+) -> None:
+    """The scanner keeps every trusted city's signed list (ours and those our authority
+    imported, each checked against its pin): offline, a code of another city is admitted by the
+    same rules; once that city has withdrawn the key and the scanner has seen its newer list,
+    the same code is refused."""
+    app = live.app
+    venue_id = diner(app)
+    other = build(
+        make_settings(tmp_path / "other", f"sqlite:///{tmp_path / 'other.db'}", city="CN-OTHR")
+    )
+    initialise(other)
+    try:
+        visitor = resident(other, "赵六", "E55555555", "13912345670")
+        code = codes.issue_health_code(other.ctx, visitor)
+        assert code.colour == "green"
+        exported = keys.our_trust_list(other.ctx)
+        keys.import_trust_list(app.ctx, exported.document, exported.anchor_fingerprint, ADMIN)
+
+        page: Any = launch(video=qr_video(code.text, tmp_path / "visitor.y4m"), locale="en")
+        sign_in_guard(page, app, venue_id)
+        open_scanner(page)
+        page.wait_for_selector("#scanner[data-offline=ready]")
+        assert page.locator("#scanner").get_attribute("data-cities") == "CN-TEST CN-OTHR"
+        assert "CN-OTHR v1" in page.get_by_test_id("trust-status").inner_text()
+        page.context.set_offline(True)
+        page.reload()
+        page.wait_for_selector("#scanner[data-trust=ready]")
+        page.get_by_role("button", name="Start scanning").click()
+        verdict = page.get_by_test_id("verdict")
+        verdict.wait_for(state="visible", timeout=SCAN_WAIT_MS)
+        assert verdict.get_attribute("data-decision") == "admit"
+        assert page.get_by_test_id("verdict-name").inner_text() == "赵*"
+
+        # The other city withdraws the key; our authority imports its newer list.
+        keys.withdraw_key(other.ctx, code.kid, ADMIN, "key_compromise")
+        newer = keys.our_trust_list(other.ctx)
+        keys.import_trust_list(app.ctx, newer.document, newer.anchor_fingerprint, ADMIN)
+        page.context.set_offline(False)
+        open_scanner(page)
+        assert f"CN-OTHR v{newer.version}" in page.get_by_test_id("trust-status").inner_text()
+        page.context.set_offline(True)
+        page.reload()
+        page.wait_for_selector("#scanner[data-trust=ready]")
+        page.get_by_role("button", name="Start scanning").click()
+        verdict = page.get_by_test_id("verdict")
+        expect(verdict).to_have_attribute("data-reason", "key_withdrawn", timeout=SCAN_WAIT_MS)
+        assert verdict.get_attribute("data-decision") == "invalid"
+    finally:
+        other.close()

@@ -10,6 +10,7 @@ from healthcode.entrypoints.web.deps import Acting, Ctx
 from healthcode.entrypoints.web.schemas import (
     KeyOut,
     TrustImportIn,
+    TrustListDocument,
     TrustListSummary,
     WithdrawIn,
 )
@@ -34,6 +35,21 @@ def held_trust_lists(ctx: Ctx) -> list[TrustListSummary]:
         )
         for t in keys.held_trust_lists(ctx)
     ]
+
+
+@router.get("/trust-lists/documents", response_model=list[TrustListDocument])
+def trust_list_documents(ctx: Ctx) -> list[TrustListDocument]:
+    """Every trust list this city holds, ours and those it imported (the latest version of
+    each), as signed, with the anchor fingerprint each is pinned to: what a guard's scanner
+    keeps to admit every trusted city's codes offline. The pins of other cities are our
+    authority's (set when it imported them); each document is still checked against its pin."""
+    return [
+        TrustListDocument(
+            city=t.city, version=t.version, anchor_fingerprint=t.anchor_fingerprint,
+            document=t.document,
+        )
+        for t in keys.held_trust_lists(ctx)
+    ]  # fmt: skip
 
 
 @router.post("/trust-lists", status_code=201, response_model=TrustListSummary)

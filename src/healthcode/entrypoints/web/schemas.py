@@ -195,6 +195,13 @@ class TrustImportIn(Strict):
     fingerprint: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
 
 
+class TrustListDocument(BaseModel):
+    city: str
+    version: int
+    anchor_fingerprint: str
+    document: str  # the signed list, as published
+
+
 class TrustListSummary(BaseModel):
     city: str
     version: int

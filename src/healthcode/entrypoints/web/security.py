@@ -98,6 +98,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     # Keys and trust lists.
     ("GET", "/trust-list"): "trust.read",
     ("GET", "/trust-lists"): "trust.read",
+    ("GET", "/trust-lists/documents"): "trust.read",
     ("POST", "/trust-lists"): "trust.import",
     ("GET", "/keys"): "keys.read",
     ("POST", "/keys/{use}/rotate"): "keys.manage",

@@ -26,7 +26,7 @@
   };
   const QUEUE_KEY = "hc.venue.queue." + venue;
   const SYNC_KEY = "hc.venue.synced." + venue;
-  const TRUST_KEY = "hc.venue.trust";
+  const TRUST_KEY = "hc.venue.trust-lists"; // city -> {document, pin}
   const CAMERA_KEY = "hc.venue.camera";
   const REPEAT_SECONDS = 60; // the same code again within a minute: the same visitor
   const RESULT_MS = 5000; // how long a verdict fills the screen
@@ -52,42 +52,66 @@
 
   // --- The trust list: fetched when online, kept (verified again on every load) for offline --
 
+  // Every trusted city's list: ours, pinned by the anchor the page names, and those our
+  // authority imported, each pinned by the fingerprint it was imported with. Each is checked
+  // against its pin on every load; per city the newest version held wins (an older one is a
+  // rollback), so a key another city withdrew is refused once its newer list has been seen.
   let trust = null;
 
-  async function parsed(documentText) {
+  async function parsed(documentText, pin) {
     try {
-      return await V.loadTrustList(documentText, cfg.anchor);
+      return await V.loadTrustList(documentText, pin);
     } catch (e) {
       return null;
     }
   }
 
+  const pinOf = (city, given) => (city === cfg.city ? cfg.anchor : given);
+
   async function loadTrust() {
-    const stored = localStorage.getItem(TRUST_KEY);
-    let held = stored ? await parsed(stored) : null;
+    let stored = {};
+    try { stored = JSON.parse(localStorage.getItem(TRUST_KEY) || "{}") || {}; } catch (e) { stored = {}; }
+    const held = {}; // city -> {list, document, pin}
+    for (const city of Object.keys(stored)) {
+      const kept = stored[city];
+      const list = kept && await parsed(kept.document, pinOf(city, kept.pin));
+      if (list && list.city === city) held[city] = { list, document: kept.document, pin: kept.pin };
+    }
     let refreshed = false;
     try {
-      const response = await fetch("/trust-list", { cache: "no-store", credentials: "same-origin" });
+      const response = await fetch("/trust-lists/documents", { cache: "no-store", credentials: "same-origin" });
       if (response.ok) {
-        const text = await response.text();
-        const fresh = await parsed(text);
-        // An older list than the one held is a rollback: keep the newer one.
-        if (fresh && fresh.city === cfg.city && (!held || fresh.version >= held.version)) {
-          held = fresh;
-          localStorage.setItem(TRUST_KEY, text);
-          refreshed = true;
+        for (const row of await response.json()) {
+          const fresh = await parsed(row.document, pinOf(row.city, row.anchor_fingerprint));
+          const before = held[row.city];
+          if (fresh && fresh.city === row.city && (!before || fresh.version >= before.list.version)) {
+            held[row.city] = { list: fresh, document: row.document, pin: row.anchor_fingerprint };
+          }
         }
+        refreshed = true;
+        const keep = {};
+        for (const city of Object.keys(held)) keep[city] = { document: held[city].document, pin: held[city].pin };
+        localStorage.setItem(TRUST_KEY, JSON.stringify(keep));
       }
     } catch (e) {
-      // offline and no service worker copy: the stored copy it is
+      // offline and no service worker copy: the stored copies it is
     }
-    trust = held;
+    const own = held[cfg.city];
     const status = $("trust-status");
-    if (!trust) {
+    if (!own) {
+      trust = null;
       status.textContent = texts["trust-missing"];
       return;
     }
-    status.textContent = fill(texts["trust-ok"], { version: trust.version, when: when(trust.issuedAt) }) +
+    const others = Object.keys(held).filter((c) => c !== cfg.city).sort();
+    trust = {
+      city: own.list.city, version: own.list.version, issuedAt: own.list.issuedAt,
+      keys: [].concat(...Object.keys(held).map((c) => held[c].list.keys)),
+    };
+    root.dataset.cities = [cfg.city].concat(others).join(" ");
+    status.textContent = fill(texts["trust-ok"], { version: own.list.version, when: when(own.list.issuedAt) }) +
+      (others.length ? " " + fill(texts["trust-others"], {
+        cities: others.map((c) => c + " v" + held[c].list.version).join(", ") }) : "") +
       (refreshed ? "" : " " + texts["trust-stale"]);
   }
 

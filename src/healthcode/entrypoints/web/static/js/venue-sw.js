@@ -1,7 +1,7 @@
 /* The scanner's service worker (served as /venue/sw.js, scope /venue/): it keeps the scanner
-   page, its scripts and the city's trust list, so that a guard can open the scanner and decide
-   admit / refuse with no network. Nothing else is cached: no other page, and no API answer but
-   the public trust list.
+   page, its scripts and the trust lists of every city it trusts, so that a guard can open the
+   scanner and decide admit / refuse with no network. Nothing else is cached: no other page, and
+   no API answer but the public trust lists.
 
    The page and the trust list are fetched from the network first (fresh when possible) and
    fall back to the kept copy; scripts and styles come from the kept copy and are refreshed in
@@ -9,9 +9,9 @@
    venue staff) is forgotten. */
 "use strict";
 
-const CACHE = "hc-venue-v1";
+const CACHE = "hc-venue-v2";
 const PAGE = "/venue/scan";
-const TRUST = "/trust-list";
+const TRUST = "/trust-lists/documents"; // every trusted city's list (ours among them)
 const ASSETS = [
   "/static/css/app.css",
   "/static/css/venue.css",
