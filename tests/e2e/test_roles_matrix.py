@@ -95,6 +95,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/cases/{case_id}/trace"): OFFICERS,
     ("GET", "/trust-list"): ALL,
     ("GET", "/trust-lists"): ALL,
+    ("GET", "/trust-lists/documents"): ALL,  # what a guard's scanner keeps, as signed
     ("POST", "/trust-lists"): ADMIN,
     ("GET", "/keys"): frozenset({R.AUTHORITY_ADMIN, R.AUDITOR}),
     ("POST", "/keys/{use}/rotate"): ADMIN,
