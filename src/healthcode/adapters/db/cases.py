@@ -46,6 +46,12 @@ class SqlCases:
         )
         return [self._case(r) for r in rows]
 
+    def opened_since(self, since: int) -> list[Case]:
+        rows = self.conn.execute(
+            select(cases).where(cases.c.opened_at >= since).order_by(cases.c.opened_at)
+        )
+        return [self._case(r) for r in rows]
+
     def results_of(self, subject_ids: list[str]) -> dict[str, list[LabResult]]:
         found: dict[str, list[LabResult]] = {s: [] for s in subject_ids}
         for where in each_in(self.conn, lab_results.c.subject_id, subject_ids):

@@ -238,6 +238,23 @@ class SqlNotices:
                                          exposure_id=exposure_id))  # fmt: skip
         return found
 
+    def sent_since(self, since: int) -> list[tuple[int, str]]:
+        keys = self.days.keys()
+        rows = self.conn.execute(
+            select(notices.c.day, notices.c.exposure_id, notices.c.created_at).where(
+                notices.c.created_at >= since
+            )
+        )
+        found = []
+        for r in rows:
+            key = keys.get(r.day - r.day % 86400)
+            if key is None:
+                continue
+            (exposure_id,) = key.open_records([r.exposure_id])
+            if exposure_id is not None:
+                found.append((int(r.created_at), exposure_id))
+        return found
+
     def raise_to(self, notice: Notice) -> None:
         (exposure,) = made_key(self.days, notice.day).seal_records([notice.exposure_id])
         self.conn.execute(

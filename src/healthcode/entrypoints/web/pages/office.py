@@ -9,6 +9,7 @@ the rule it falls under) and the transmission graph as an inline SVG drawn on th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
@@ -22,6 +23,8 @@ from healthcode.domain.cases import Case
 from healthcode.domain.errors import DomainError, InvalidInput
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.errors import status_of
+from healthcode.entrypoints.web.pages import i18n
+from healthcode.entrypoints.web.pages.charts import Chart, Series, svg
 from healthcode.entrypoints.web.pages.office_graph import layout
 from healthcode.entrypoints.web.pages.rendering import PageRoute, redirect, render
 from healthcode.entrypoints.web.security import Caller
@@ -30,6 +33,7 @@ from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
 from healthcode.services.context import ServiceContext
 from healthcode.services.trace_evidence import trace_with_evidence
+from healthcode.services.tracing_figures import DayFigures, tracing_figures
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -66,7 +70,43 @@ def dashboard(request: Request, caller: Caller, ctx: Ctx) -> HTMLResponse:
     tasks = [(href, key) for action, href, key in TASKS if allowed(action, caller.role)]
     cases = len(_my_cases(ctx, caller)) if allowed("case.list", caller.role) else None
     waiting = len(orders.awaiting(ctx, caller)) if allowed("order.decide", caller.role) else None
-    return render(request, "office/dashboard.html", tasks=tasks, cases=cases, waiting=waiting)
+    zone = request.app.state.healthcode.settings.display_timezone
+    figures = tracing_figures(ctx, zone)
+    _ = i18n.translations(i18n.negotiate(request)).gettext
+    drawn = [(c, svg(c)) for c in figure_charts(figures, zone, _)]
+    return render(request, "office/dashboard.html", tasks=tasks, cases=cases, waiting=waiting,
+                  figures=drawn)  # fmt: skip
+
+
+def figure_charts(days: list[DayFigures], zone: str, _: Callable[[str], str]) -> list[Chart]:
+    """The dashboard's charts: what tracing is judged by, per day of the city's calendar."""
+    labels = [d.day.isoformat() for d in days]
+    ticks = [d.day.isoformat()[5:] for d in days]
+    axis = _("Day (%(zone)s)") % {"zone": zone}
+
+    def chart(cid: str, title: str, desc: str, y: str, series: list[Series]) -> Chart:
+        return Chart(cid, title, desc, labels, series, axis, y, stacked=False, ticks=ticks)
+
+    def whole(value: float | None) -> int:
+        return round(value) if value is not None else 0
+
+    return [
+        chart("chart-cases", _("Cases opened per day"),
+              _("Bars per day: cases opened by a positive result."), _("Cases"),
+              [Series("cases", _("Cases"), [d.cases for d in days])]),
+        chart("chart-contacts", _("Close contacts found per case"),
+              _("Bars per day: the mean number of close contacts found for the cases opened "
+                "that day."), _("Contacts"),
+              [Series("contacts", _("Close contacts per case (mean)"),
+                      [whole(d.contacts_per_case) for d in days])]),
+        chart("chart-notice-time", _("Hours from sample to notice"),
+              _("Bars per day: for the exposure notices sent that day, the hours from the "
+                "sample of the case that found the contact to the notice: the median and the "
+                "90th percentile."), _("Hours"),
+              [Series("median", _("Median"), [whole(d.sample_to_notice_median_h) for d in days]),
+               Series("p90", _("90th percentile"),
+                      [whole(d.sample_to_notice_p90_h) for d in days])]),
+    ]  # fmt: skip
 
 
 def _officers(ctx: ServiceContext) -> list[tuple[str, str, str]]:
