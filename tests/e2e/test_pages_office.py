@@ -116,6 +116,8 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     _, health = officer(app, "health_officer")
     listed = client.get("/office/cases", headers=health)
     assert case_id in listed.text
+    assert "nobody yet" in listed.text  # not assigned: the list says so
+    assert "not traced yet" in listed.text
     assert "No open case is assigned to you" in client.get("/office/cases", headers=tracer_h).text
     assert client.get(f"/office/cases/{case_id}", headers=tracer_h).status_code == 404
     assert client.post(f"/office/cases/{case_id}/trace", headers=tracer_h).status_code == 404
@@ -159,6 +161,10 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     assert "default@1#second" in table
     assert entries(app, "case.traced")[0]["actor"]["ref"] == f"staff:{tracer.ref}"
     assert client.post(f"/office/cases/{case_id}/trace", headers=other_h).status_code == 404
+    row = client.get("/office/cases", headers=health).text
+    (who,) = [a.username for a in staff.list_staff(app.ctx) if a.staff_id == tracer.ref]
+    assert who in row[row.index('data-testid="case-officers"') :]  # assigned, by name
+    assert "traced: 1 close, 1 secondary contacts" in row
 
 
 def propose(client: TestClient, headers: dict[str, str], **form: str) -> object:

@@ -344,3 +344,27 @@ def _open_case_once(
 def open_cases(ctx: ServiceContext) -> list[Case]:
     with ctx.uow(read_only=True) as uow:
         return uow.cases.open_cases()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    """What the cases list shows of a case beside its id: who works on it, how far tracing got
+    (counts only: the contacts themselves are behind the case's own page and its gate)."""
+
+    officers: list[str]  # the usernames of the staff it is assigned to
+    close: int  # close contacts found so far
+    secondary: int
+    traced: bool  # traced at least once (an exposure found)
+
+
+def case_states(ctx: ServiceContext, case_ids: list[str]) -> dict[str, CaseState]:
+    with ctx.uow(read_only=True) as uow:
+        found = {}
+        for case_id in case_ids:
+            names = [a.username for s in uow.assignments.staff_of(case_id)
+                     if (a := uow.staff.get(s)) is not None]  # fmt: skip
+            exposures = uow.exposures.of_case(case_id)
+            close = {e.subject_id for e in exposures if e.level == "close"}
+            secondary = {e.subject_id for e in exposures if e.level != "close"} - close
+            found[case_id] = CaseState(names, len(close), len(secondary), bool(exposures))
+        return found

@@ -124,9 +124,11 @@ def _cases_page(
     can_assign = allowed("case.assign", caller.role)
     context: dict[str, object] = {"error": None, "error_case": None, "assigned": None}
     context.update(extra)
+    cases = _my_cases(ctx, caller)
     return render(
         request, "office/cases.html", status,
-        cases=_my_cases(ctx, caller), officers=_officers(ctx) if can_assign else [],
+        cases=cases, states=labs.case_states(ctx, [c.case_id for c in cases]),
+        now=ctx.clock.now(), officers=_officers(ctx) if can_assign else [],
         can_assign=can_assign, **context,
     )  # fmt: skip
 
