@@ -196,3 +196,13 @@ def test_the_people_and_venues_depend_on_the_seed_only(city: City) -> None:
     assert [p.name for p in later.people] == [p.name for p in city.people]
     assert later.venues == city.venues
     assert later.visits != city.visits  # their days follow the calendar
+
+
+@pytest.mark.parametrize("days", [3, 4, 7, 14])
+@pytest.mark.parametrize("residents", [10, 300])
+def test_any_length_of_city_has_a_case_to_trace(days: int, residents: int) -> None:
+    """However short the city and however few its people, a traveller falls ill, tests positive
+    and is reported before its end: the demo always has a case to trace."""
+    made = generate(CityConfig(seed=CONFIG.seed, residents=residents, days=days), END)
+    reported = [t for t in made.tests if t.positive and t.reported_at <= made.timeline.end]
+    assert reported

@@ -19,6 +19,7 @@ from healthcode.demo.timeline import Timeline
 DEFAULT_SEED = 11643  # after GB 11643, the standard of the ID numbers
 RESIDENTS_PER_VENUE = 6
 DAYS_BEFORE_END_OF_OUTBREAK = 11  # index cases arrive this many days before the last day
+EARLIEST_RETURN_DAYS = 3  # in a shorter city, at most this many days before its first day
 RESIDENTS_PER_INDEX_CASE = 400
 OUTBREAK_ATTEMPTS = 20
 ONWARD_CASES_PER = 250  # residents, for an outbreak worth tracing
@@ -94,10 +95,13 @@ def _live(
     outbreak = Outbreak(rng, timeline, people, venues, config.rules, config.transmissibility)
     index_cases = config.index_cases or max(3, config.residents // RESIDENTS_PER_INDEX_CASE)
     first_day = max(0, config.days - DAYS_BEFORE_END_OF_OUTBREAK)
+    # A city shorter than the outbreak's run-up gets its travellers back earlier, before its
+    # first day, so that they fall ill, test positive and are traced within its days.
+    earlier = min(EARLIEST_RETURN_DAYS, max(0, DAYS_BEFORE_END_OF_OUTBREAK - config.days))
     visits: list[Visit] = []
     for day in range(config.days):
         if day == first_day:
-            outbreak.seed_index_cases(day, index_cases)
+            outbreak.seed_index_cases(day, index_cases, earlier)
         outbreak.take_samples(day)
         today = plan_day(rng, planner, people, dependants, day, outbreak.away())
         today.sort(key=lambda v: (v.time_in, v.person))

@@ -118,14 +118,15 @@ class Outbreak:
             onset = None
         self.infections[person] = Infection(person, at, source, venue, infectious_from, onset)
 
-    def seed_index_cases(self, day: int, count: int) -> None:
-        """`count` working residents come back from a trip infected, shortly before `day`."""
+    def seed_index_cases(self, day: int, count: int, days_earlier: int = 0) -> None:
+        """`count` working residents come back from a trip infected, shortly before `day` (and
+        `days_earlier` days before that: a short city sees its first cases fall ill early)."""
         travellers = [p.key for p in self.people if p.workplace is not None] or [
             p.key for p in self.people if not p.is_dependant
         ]
         for person in self.rng.sample(travellers, min(count, len(travellers))):
-            at = self.timeline.day_start(day) - int(self.rng.uniform(0, 12 * HOUR))
-            self.infect(person, at, None, None)
+            at = self.timeline.day_start(day) - days_earlier * DAY
+            self.infect(person, at - int(self.rng.uniform(0, 12 * HOUR)), None, None)
 
     def _infectious_part(self, visit: Visit) -> tuple[int, int] | None:
         infection = self.infections.get(visit.person)

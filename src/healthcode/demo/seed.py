@@ -2,8 +2,10 @@
 
 A settable clock replays the city: keys, venues and people exist an hour before the first day;
 each day's check-ins arrive as a bulk import when the day is over; each lab batch is imported
-at the time the lab sent it (so a case's isolation is the time its result came in); and when
-the last day reaches its end, every open case is traced. Nothing here bypasses a service.
+at the time the lab sent it (so a case's isolation is the time its result came in); and the
+cases a day's results opened are traced that evening, once its check-ins are in, so that the
+notices, colours and the transparency report follow the outbreak day by day (a case opened
+on the last day is traced when the city reaches now). Nothing here bypasses a service.
 """
 
 from __future__ import annotations
@@ -143,6 +145,9 @@ def _replay_days(
     )
     advance_checkins = phases.phase("importing check-ins, day by day", len(city.visits))
     advance_labs = phases.phase("importing lab results as labs sent them", len(city.tests))
+    positives = sum(1 for t in city.tests if t.positive)
+    advance_traces = phases.phase("tracing each day's new cases (depth 2)", positives)
+    opened: list[str] = []  # cases the day's results opened, traced in the evening
     for at, kind, key in events:
         clock.set(at)
         if kind == 0:
@@ -150,21 +155,27 @@ def _replay_days(
                 app.ctx, by_day[key[0]], AUTHORITY, advance_checkins
             )
             seeded.checkins += report.imported
+            _trace(app, seeded, opened, advance_traces)
+            opened = []
             continue
         batch = batches[key]
         imported = labs.import_results(app.ctx, _lab_rows(city, batch), lab_of[key[1]])
         seeded.lab_results += imported.imported
+        opened += imported.cases_opened
         advance_labs(len(batch))
+    clock.set(timeline.end)
+    _trace(app, seeded, opened, advance_traces)
 
 
-def _trace_all(app: App, clock: SettableClock, city: City, seeded: Seeded, phases: Phases) -> None:
-    clock.set(city.timeline.end)
+def _trace(app: App, seeded: Seeded, case_ids: list[str], advance: Callable[[int], None]) -> None:
+    if case_ids:
+        report = trace.trace_outbreak(app.ctx, case_ids, TRACER, 2, advance)
+        seeded.traces.update((result.case_id, result) for result in report.traced)
+
+
+def _cases(app: App, seeded: Seeded) -> None:
     person_of = {subject: key for key, subject in seeded.subjects.items()}
-    cases = labs.open_cases(app.ctx)
-    seeded.cases = {case.case_id: person_of[case.subject_id] for case in cases}
-    advance = phases.phase("tracing every open case (depth 2)", len(cases))
-    report = trace.trace_outbreak(app.ctx, list(seeded.cases), TRACER, 2, advance)
-    seeded.traces = {result.case_id: result for result in report.traced}
+    seeded.cases = {case.case_id: person_of[case.subject_id] for case in labs.open_cases(app.ctx)}
 
 
 def _register_labs(
@@ -204,5 +215,5 @@ def seed(
     _register_venues(app, city, seeded, phases)
     _enrol(app, city, seeded, phases)
     _replay_days(app, clock, city, seeded, phases, lab_of)
-    _trace_all(app, clock, city, seeded, phases)
+    _cases(app, seeded)
     return seeded
