@@ -11,6 +11,7 @@ through Chromium's fake camera.
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 import tempfile
@@ -21,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.browser.conftest: the fake-camera video maker
 
 from healthcode.adapters.clock import FixedClock  # noqa: E402
+from healthcode.adapters.poster import PosterFrame, render_venue_poster  # noqa: E402
 from healthcode.bootstrap import App, build, initialise  # noqa: E402
 from healthcode.config import Settings  # noqa: E402
 from healthcode.demo.accounts import Cast, add_staff, cast, found_staff, open_sessions  # noqa: E402
@@ -36,6 +39,7 @@ from healthcode.demo.seed import seed  # noqa: E402
 from healthcode.demo.timeline import HOUR  # noqa: E402
 from healthcode.entrypoints.web.app import create_app  # noqa: E402
 from healthcode.services import codes  # noqa: E402
+from healthcode.verifier.place_link import place_link  # noqa: E402
 from tests.browser.conftest import qr_video  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -67,8 +71,10 @@ SHOTS = [
     Shot("why-red-en", "/me/why", "index case", "en"),
     Shot("my-checkins-zh", "/me/checkins", "close contact"),
     Shot("who-read-my-record-en", "/me/record", "close contact", "en"),
-    Shot("scan-place-code-zh", "/me/scan", "unaffected resident", camera="place code",
-         wait_for="[data-testid=checked-in]"),
+    Shot("check-in-pass-zh", "/me/scan", "unaffected resident", camera="place code",
+         wait_for="[data-testid=pass]"),
+    Shot("check-in-pass-en", "/me/scan", "unaffected resident", "en", camera="place code",
+         wait_for="[data-testid=pass]"),
     Shot("venue-en", "/venue", "venue_admin", "en", DESK),
     Shot("scanner-admit-zh", "/venue/scan", "venue_staff", camera="unaffected resident",
          click="#start-camera", wait_for=VERDICT),
@@ -76,6 +82,8 @@ SHOTS = [
          click="#start-camera", wait_for=VERDICT),
     Shot("venue-register-en", "/venue/register", "authority_admin", "en", DESK),
     Shot("office-en", "/office", "health_officer", "en", DESK),
+    Shot("dashboard-zh", "/office", "health_officer", viewport=DESK),
+    Shot("cases-en", "/office/cases", "health_officer", "en", DESK),
     Shot("trace-graph-en", "/office/cases/{case_id}", "tracer", "en", DESK,
          click="form[action$='/trace'] button[type=submit]", wait_for="main svg[role=img]"),
     Shot("lab-import-zh", "/office/labs", "health_officer", viewport=DESK),
@@ -133,16 +141,30 @@ def _token(who: str, cast_: Cast, sessions: dict[str, object]) -> str | None:
     raise SystemExit(f"no demo account for {who!r}")
 
 
-def _camera(kind: str, app: App, cast_: Cast, folder: Path) -> Path:
-    """A video of what the camera sees: a demo resident's fresh code, or the venue's poster."""
+def _camera(kind: str, app: App, cast_: Cast, folder: Path, base: str) -> Path:
+    """A video of what the camera sees: a demo resident's fresh code, or the venue's poster
+    (its QR: the link to the check-in page)."""
     if kind == "place code":
         if cast_.venue is None:
             raise SystemExit("the demo city has no venue")
-        text = cast_.venue.poster.payload
+        text = place_link(base, cast_.venue.poster.payload)
     else:
         account = next(a for a in cast_.accounts if a.role == kind)
         text = codes.issue_health_code(app.ctx, account.subject_id).text
     return qr_video(text, folder / f"{kind.replace(' ', '-')}.y4m")
+
+
+def _poster(app: App, cast_: Cast, base: str) -> None:
+    """The demo venue's printed poster, as its PNG (scaled for the README)."""
+    if cast_.venue is None:
+        return
+    s = app.settings
+    frame = PosterFrame(base, s.authority_name_zh, s.authority_name_en, s.city_name_zh,
+                        s.city_name_en)  # fmt: skip
+    image = Image.open(io.BytesIO(render_venue_poster(cast_.venue, "png", frame)))
+    image.thumbnail((620, 880))
+    image.save(OUT / "poster.png", optimize=True)
+    print("  poster.png")
 
 
 def _take(page: Page, shot: Shot, cast_: Cast) -> None:
@@ -177,13 +199,14 @@ def main() -> None:
         initialise(app)
         sessions = open_sessions(app, cast_)
         server, base = _serve(app)
+        _poster(app, cast_, base)
         try:
             with sync_playwright() as p:
                 wanted = set(sys.argv[1:])
                 for shot in [s for s in SHOTS if not wanted or s.name in wanted]:
                     args = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
                     if shot.camera:
-                        video = _camera(shot.camera, app, cast_, folder)
+                        video = _camera(shot.camera, app, cast_, folder, base)
                         args.append(f"--use-file-for-fake-video-capture={video}")
                     browser = p.chromium.launch(executable_path=chromium, args=args)
                     context = browser.new_context(
