@@ -153,12 +153,35 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     assert "<desc" in svg
     assert "老街餐厅" in svg
     assert "街角小店" in svg
-    table = traced.text[traced.text.index('data-testid="contacts"') :]
+    assert f'href="/office/cases/{case_id}/contacts"' in traced.text  # no table of thousands
+    assert 'data-testid="contacts"' not in traced.text
+    workspace = client.get(f"/office/cases/{case_id}/contacts", headers=tracer_h)
+    assert workspace.status_code == 200
+    table = workspace.text[workspace.text.index('data-testid="visit-group"') :]
     assert city.contact in table
     assert city.secondary in table
     assert city.bystander not in table
-    assert "default@1#close" in table
-    assert "default@1#second" in table
+    assert len(entries(app, "case.contacts_read")) == 1  # the view is on the log
+    only_close = client.get(f"/office/cases/{case_id}/contacts?level=close", headers=tracer_h)
+    assert city.contact in only_close.text
+    assert city.secondary not in only_close.text
+    bad = client.get(f"/office/cases/{case_id}/contacts?level=everyone", headers=tracer_h)
+    assert bad.status_code == 422
+    assert client.get(f"/office/cases/{case_id}/contacts", headers=other_h).status_code == 404
+    no_reason = client.get(f"/office/cases/{case_id}/contacts.csv?purpose=x", headers=tracer_h)
+    assert no_reason.status_code == 422
+    assert entries(app, "case.contacts_exported") == []
+    exported = client.get(f"/office/cases/{case_id}/contacts.csv",
+                          params={"purpose": "district_handover"},
+                          headers=tracer_h)  # fmt: skip
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = exported.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("subject_id,level,venue_id")
+    assert any(city.contact in line and ",close," in line for line in lines[1:])
+    (logged,) = entries(app, "case.contacts_exported")
+    assert logged["details"]["purpose"] == "district_handover"
+    assert logged["details"]["rows"] == len(lines) - 1
     assert entries(app, "case.traced")[0]["actor"]["ref"] == f"staff:{tracer.ref}"
     assert client.post(f"/office/cases/{case_id}/trace", headers=other_h).status_code == 404
     row = client.get("/office/cases", headers=health).text

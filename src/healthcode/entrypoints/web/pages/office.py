@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Request
+from fastapi import Query as QueryParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.background import BackgroundTask
 
 from healthcode.domain.access import OFFICERS, Role, allowed
@@ -33,6 +35,12 @@ from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
 from healthcode.services.context import ServiceContext
 from healthcode.services.trace_evidence import trace_with_evidence
+from healthcode.services.trace_workspace import (
+    PURPOSES,
+    Filters,
+    contacts_csv,
+    contacts_page,
+)
 from healthcode.services.tracing_figures import DayFigures, tracing_figures
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -43,6 +51,8 @@ ACTIONS = {
     ("POST", "/office/cases/{case_id}/assign"): "case.assign",
     ("GET", "/office/cases/{case_id}"): "case.trace",
     ("POST", "/office/cases/{case_id}/trace"): "case.trace",
+    ("GET", "/office/cases/{case_id}/contacts"): "case.trace",
+    ("GET", "/office/cases/{case_id}/contacts.csv"): "case.trace",
 }
 
 # What the start page offers, in this order: (action the policy must allow, link, title).
@@ -195,3 +205,49 @@ async def trace_page(
     people = sorted({c.subject_id for c in traced.contacts})
     page.background = BackgroundTask(status_queue.settle_quietly, ctx, people)
     return page
+
+
+Query = Annotated[str, QueryParam(max_length=64)]
+
+
+def _filters(level: str, venue: str, day: str, colour: str) -> Filters:
+    return Filters(level.strip(), venue.strip(), day.strip(), colour.strip())
+
+
+@router.get("/office/cases/{case_id}/contacts", response_class=HTMLResponse)
+def contacts_workspace(
+    request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, level: Query = "",
+    venue: Query = "", day: Query = "", colour: Query = "", page: int = 1,
+) -> HTMLResponse:  # fmt: skip
+    """The tracer's workspace: the case's stored contacts by venue and visit, filtered and
+    paged (services/trace_workspace.py); each view is on the log."""
+    zone = request.app.state.healthcode.settings.display_timezone
+    form = {"level": level, "venue": venue, "day": day, "colour": colour}
+    try:
+        filters = _filters(level, venue, day, colour)
+        shown = contacts_page(ctx, caller, case_id, zone, filters, page,
+                              chinese=i18n.negotiate(request) == "zh_CN")  # fmt: skip
+    except InvalidInput as exc:
+        return render(request, "office/contacts.html", 422, case_id=case_id, shown=None,
+                      form=form, error=exc, query="", zone=zone, can_propose=False,
+                      purposes=PURPOSES)  # fmt: skip
+    query = urlencode({k: v for k, v in form.items() if v})
+    return render(request, "office/contacts.html", case_id=case_id, shown=shown, form=form,
+                  error=None, query=query, zone=zone, purposes=PURPOSES,
+                  can_propose=allowed("order.propose", caller.role))  # fmt: skip
+
+
+@router.get("/office/cases/{case_id}/contacts.csv", response_model=None)
+def contacts_export(
+    request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, purpose: str = "",
+    level: Query = "", venue: Query = "", day: Query = "", colour: Query = "",
+) -> Response:  # fmt: skip
+    """The contacts matching the filters as CSV: the purpose is required and logged."""
+    zone = request.app.state.healthcode.settings.display_timezone
+    text = contacts_csv(ctx, caller, case_id, zone, _filters(level, venue, day, colour),
+                        purpose[:64], chinese=i18n.negotiate(request) == "zh_CN")  # fmt: skip
+    return Response(
+        text.encode("utf-8-sig"),  # the byte order mark: spreadsheets then read Chinese right
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="contacts-{case_id}.csv"'},
+    )
