@@ -1,10 +1,11 @@
 """The tracer's workspace: a traced case's contacts as its trace stored them, grouped by venue and
 visit, filtered and paged, and exported as CSV.
 
-A case with thousands of contacts is read a page at a time: the contacts are grouped by the
-visit that found them (a venue and the case's, or the close contact's, check-in), the largest
-group first, `PAGE` groups a page, filtered by level, venue, day (the city's calendar) and the
-contact's colour now. Only the case's assigned officers and health officers see it (the same
+A case with thousands of contacts is read a page at a time: each contact once (by the longest of
+the exposures that found them, with a count of the others), grouped by the visit that found
+them (a venue and the case's, or the close contact's, check-in), the largest group first,
+`PAGE` contacts a page, filtered by level, venue, day (the city's calendar) and the contact's
+colour now. Only the case's assigned officers and health officers see it (the same
 gate as tracing it). Each view puts one entry on the log (`case.contacts_read`: the case, how
 many contacts were shown); an export puts one with the purpose the officer chose from a closed
 list (`case.contacts_exported`: the public log holds tokens, never free text)."""
@@ -29,7 +30,7 @@ from healthcode.services.ports import StoredExposure, UnitOfWork
 from healthcode.services.trace import TRACE_BASIS
 from healthcode.services.venues import names_within
 
-PAGE = 25  # visits a page
+PAGE = 100  # contacts a page
 # Why contacts may leave the system in a file, as the log names it.
 PURPOSES = (
     "district_handover",  # to the district's disease-control centre, for its follow-up
@@ -67,6 +68,7 @@ class ContactRow:
     minutes: int
     colour: str  # now
     via: str | None  # for a secondary contact: the close contact they met
+    more: int = 0  # other exposures of theirs in this case (other visits, other levels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ class ContactsPage:
     groups: list[VisitGroup]
     page: int
     pages: int
-    matching: int  # contacts matching the filters, on every page
+    matching: int  # contacts (people) matching the filters, on every page
     close: int  # all the case's close contacts (distinct people)
     secondary: int
     venues: list[tuple[str, str]]  # (id, name) of every venue, for the filter
@@ -134,15 +136,32 @@ def contacts_page(
         access_case(uow, principal, case_id, "case.trace")
         exposures, names, colours, tz = _rows(uow, case_id, zone, chinese)
         chosen = _matching(exposures, colours, tz, filters)
-        grouped: dict[tuple[str, str], list[StoredExposure]] = {}
+        by_person: dict[str, list[StoredExposure]] = {}
         for e in chosen:
-            grouped.setdefault((e.venue_id, e.source_checkin_id), []).append(e)
-        order = sorted(grouped.items(), key=lambda kv: (-len(kv[1]), min(e.start for e in kv[1])))
-        pages = max(1, math.ceil(len(order) / PAGE))
+            by_person.setdefault(e.subject_id, []).append(e)
+        grouped: dict[tuple[str, str], list[tuple[StoredExposure, int]]] = {}
+        for found in by_person.values():  # each person once, by their longest exposure
+            best = max(found, key=lambda e: (e.level == "close", e.end - e.start, -e.start))
+            grouped.setdefault((best.venue_id, best.source_checkin_id), []).append(
+                (best, len(found) - 1)
+            )
+        order = sorted(
+            grouped.items(), key=lambda kv: (-len(kv[1]), min(e.start for e, _ in kv[1]))
+        )
+        flat = [
+            (key, e, more)
+            for key, found in order
+            for e, more in sorted(
+                found, key=lambda f: (f[0].level != "close", f[0].start, f[0].subject_id)
+            )
+        ]
+        pages = max(1, math.ceil(len(flat) / PAGE))
         page = min(max(1, page), pages)
-        groups = []
-        for (venue_id, source), found in order[(page - 1) * PAGE : page * PAGE]:
-            rows = [
+        groups: list[VisitGroup] = []
+        for (venue_id, source), e, more in flat[(page - 1) * PAGE : page * PAGE]:
+            if not groups or (groups[-1].venue_id, groups[-1].source_checkin) != (venue_id, source):
+                groups.append(VisitGroup(venue_id, names[venue_id], _day(e.start, tz), source))
+            groups[-1].contacts.append(
                 ContactRow(
                     e.subject_id,
                     e.level,
@@ -151,11 +170,9 @@ def contacts_page(
                     max(0, e.end - e.start) // 60,
                     colours[e.subject_id],
                     e.via_subject,
+                    more,
                 )
-                for e in sorted(found, key=lambda e: (e.level != "close", e.start, e.subject_id))
-            ]
-            groups.append(VisitGroup(venue_id, names[venue_id], _day(found[0].start, tz), source,
-                                     rows))  # fmt: skip
+            )
         shown = sum(len(g.contacts) for g in groups)
         actor = actor_of(uow, principal)
         uow.log.append(LogEntry("case.contacts_read", actor, "case", case_id, "contact_tracing",
@@ -164,7 +181,7 @@ def contacts_page(
     close = {e.subject_id for e in exposures if e.level == "close"}
     secondary = {e.subject_id for e in exposures if e.level != "close"} - close
     return ContactsPage(
-        case_id, groups, page, pages, len(chosen), len(close), len(secondary),
+        case_id, groups, page, pages, len(by_person), len(close), len(secondary),
         sorted(names.items(), key=lambda kv: kv[1]), sorted({_day(e.start, tz) for e in exposures}),
     )  # fmt: skip
 
