@@ -124,8 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     text = f"""The tracer's pages at **{args.contacts:,} close contacts** of one case (one venue,
 {visits} visits of the case's with {PER_VISIT} contacts each), through the whole web stack in one
 process (FastAPI's TestClient: routing, session, gate, rendering; no network), {args.repeat}
-repetitions each, interleaved. The baseline is the home page, rendered with no database read. The trace page no longer lists every contact: it gives the summary and
-the graph and links to the workspace, which shows each contact once, 100 a page.
+repetitions each, interleaved. The baseline is the home page, rendered with no database read.
+The trace page no longer lists every contact: it gives the summary and the graph and links to
+the workspace, which shows each contact once, 100 a page.
 
 {machine_description(("fastapi", "jinja2", "sqlalchemy"), when=utc_now())}
 
