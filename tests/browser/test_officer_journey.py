@@ -100,9 +100,11 @@ def test_import_assign_trace_propose_and_approve(launch: Launch, live: Live) -> 
     assert graph.locator("[data-node=case]").count() == 1
     assert graph.locator("[data-node=close]").count() == 1
     assert venue in graph.inner_html()
+    field.get_by_test_id("open-workspace").click()  # the contacts: by venue and visit, paged
+    field.wait_for_url(f"**/office/cases/{case_id}/contacts")
     contacts = field.get_by_test_id("contacts")
-    assert contact[:6] in contacts.inner_text()
-    assert "default@1#close" in contacts.inner_text()
+    assert contact in contacts.inner_text()
+    assert venue in field.get_by_test_id("visit-group").inner_text()
     contacts.get_by_role("checkbox").check()
     field.get_by_role("button", name="为选中的接触者提出赋码令").click()
     field.wait_for_url("**/office/orders/new?*")

@@ -253,7 +253,7 @@ def _each(
             or (client is not None and not valid_client(client))
         ):
             error = _row_error(row, types.get(venue_id), latest)
-            errors.append(RowError(line, error.field, error.message, error.params))
+            errors.append(RowError(line, error.field, error.template, error.params))
             continue
         if client is not None:
             key = (venue_id, client)

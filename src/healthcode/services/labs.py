@@ -54,16 +54,16 @@ class LabRow:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """A bad row: `message` is a template filled with `params` (see domain/errors.py)."""
+    """A bad row: what is wrong, as a template with its parameters (see domain/errors.py)."""
 
     line: int
     field: str
-    message: str
+    template: str
     params: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     @property
-    def text(self) -> str:
-        return self.message % self.params if self.params else self.message
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
 
 
 class ImportRefused(InvalidInput):
@@ -82,7 +82,7 @@ class ImportRefused(InvalidInput):
                 "count": len(errors),
                 "line": first.line,
                 "field": first.field,
-                "problem": first.text,
+                "problem": first.message,
             },
         )
         self.errors = errors

@@ -124,7 +124,7 @@ def import_file(
     # Report only once the progress display is gone, so nothing interleaves with it.
     if refused is not None:
         for e in refused.errors:
-            err.print(f"line {e.line}: {e.field}: {e.text}", markup=False)
+            err.print(f"line {e.line}: {e.field}: {e.message}", markup=False)
         err.print(f"[red]error:[/red] {len(refused.errors)} bad row(s); nothing imported")
         raise typer.Exit(EXIT_USAGE)
     print_json(

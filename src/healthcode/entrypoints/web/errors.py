@@ -129,7 +129,7 @@ def install(app: FastAPI) -> None:
         rows = getattr(exc, "errors", None)  # a refused import lists every bad row
         if rows:
             body["error"]["rows"] = [  # type: ignore[index]
-                {"line": r.line, "field": r.field, "message": r.text} for r in rows
+                {"line": r.line, "field": r.field, "message": r.message} for r in rows
             ]
         return JSONResponse(body, status_code=status, headers=headers)
 
