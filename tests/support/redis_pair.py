@@ -55,6 +55,8 @@ class Relay:
             except OSError:
                 return
             far = socket.create_connection(("127.0.0.1", self.target))
+            for s in (near, far):  # no Nagle: each WAIT is a small write answered at once
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets += [near, far]
             for a, b in ((near, far), (far, near)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
