@@ -9,7 +9,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,16 +16,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_port
+
 
 def binaries() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     return Path(found[-1]).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -71,7 +66,7 @@ def streaming_pair() -> Iterator[Pair]:
         user = pwd.getpwnam("postgres")
         os.chown(directory, user.pw_uid, user.pw_gid)
     os.chmod(directory, 0o700)
-    pair = Pair(directory, found, _free_port(), _free_port())
+    pair = Pair(directory, found, free_port(), free_port())
     try:
         pair.run(str(found / "initdb"), "-D", str(directory / "primary"), "-A", "trust",
                  "-U", "postgres", "--no-sync")  # fmt: skip

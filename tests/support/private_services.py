@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tests.support.pg_cluster import binaries
+from tests.support.ports import free_port
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
@@ -44,12 +45,6 @@ def _answers(url: str, default_port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -66,7 +61,7 @@ def start_postgres() -> tuple[str, Callable[[], None]] | None:
         user = pwd.getpwnam("postgres")
         os.chown(directory, user.pw_uid, user.pw_gid)
     os.chmod(directory, 0o700)
-    data, port = directory / "data", _free_port()
+    data, port = directory / "data", free_port()
     subprocess.run(_as_postgres([str(found / "initdb"), "-D", str(data), "-A", "trust",
                                  "-U", "postgres", "--no-sync"]),
                    check=True, capture_output=True, timeout=120)  # fmt: skip
@@ -88,7 +83,7 @@ def start_redis() -> tuple[str, Callable[[], None]] | None:
     server = shutil.which("redis-server")
     if server is None:
         return None
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

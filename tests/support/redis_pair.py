@@ -18,15 +18,11 @@ from pathlib import Path
 
 import redis
 
+from tests.support.ports import free_port
+
 
 def available() -> bool:
     return shutil.which("redis-server") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -34,7 +30,7 @@ class Relay:
     """TCP from `port` to the primary, forwarding in both directions while `flowing` is set."""
 
     target: int
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     flowing: threading.Event = field(default_factory=threading.Event)
     _sockets: list[socket.socket] = field(default_factory=list)
     _stopped: bool = False
@@ -122,7 +118,7 @@ def _server(port: int, directory: Path, *more: str) -> subprocess.Popen[bytes]:
 
 @contextmanager
 def started(directory: Path) -> Iterator[RedisPair]:
-    primary_port, replica_port = _free_port(), _free_port()
+    primary_port, replica_port = free_port(), free_port()
     primary = _server(primary_port, directory)
     relay = Relay(primary_port)
     replica: subprocess.Popen[bytes] | None = None
