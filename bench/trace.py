@@ -45,6 +45,7 @@ import os
 import pstats
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -456,6 +457,89 @@ def measure(
     return result
 
 
+SEARCH_HEADING = "Tracing: the batch's contact search at scale"
+
+
+def search_measure(
+    kind: str,
+    app: App,
+    city: City,
+    case_ids: list[str],
+    cases: list[int],
+    import_seconds: float,
+    console: Console,
+) -> Result:
+    """--search-only: every picked case's contacts (--sample + 20 + --batch of them) searched
+    in one batch from the database and from the contact archive, against numpy brute force on
+    the same cases."""
+    policy = app.ctx.policy
+    ref = Reference(city, policy.trace_min_overlap_seconds, policy.trace_extension_seconds)
+    windows: dict[str, tuple[int, int]] = {}
+    with app.ctx.uow(read_only=True) as uow:
+        for case_id in case_ids:
+            case = uow.cases.get_case(case_id)
+            assert case is not None
+            windows[case_id] = (case.window_start, case.window_end)
+    index = {s: i for i, s in enumerate(city.subject_ids)}
+    result = Result(kind, city.size, import_seconds)
+    console.print(f"{kind}: the contact search of {len(case_ids)} cases, database and archive")
+    wanted = [ref.brute(p, windows[c]) for c, p in zip(case_ids, cases, strict=True)]
+    search_archive(app, result, case_ids, wanted, index)
+    gc.collect()
+    t0 = time.perf_counter()
+    for case_id, person in zip(case_ids, cases, strict=True):
+        ref.brute(person, windows[case_id])
+    result.batch_brute_seconds = time.perf_counter() - t0
+    result.batch_cases = len(case_ids)
+    result.contacts = [len(w) for w in wanted]
+    return result
+
+
+def search_section(
+    results: list[Result], args: argparse.Namespace, machine: str, load: tuple[float, float]
+) -> str:
+    rows = [
+        [r.kind, f"{r.batch_cases:,}", str(r.archived_days), f"{r.export_seconds:.1f}",
+         f"{r.search_db_seconds:.2f}", f"{r.search_archive_seconds:.2f}",
+         f"{r.batch_brute_seconds:.2f}", f"{r.search_db_seconds / r.batch_brute_seconds:.2f}×",
+         f"{r.search_archive_seconds / r.batch_brute_seconds:.2f}×", str(r.archive_mismatches)]
+        for r in results
+    ]  # fmt: skip
+    table = markdown_table(
+        ["Database", "Cases", "Days archived", "Archive written s", "Search, database s",
+         "Search, archive s", "numpy s", "database / numpy", "archive / numpy",
+         "Contacts differ"],
+        rows, "lrrrrrrrrr",
+    )  # fmt: skip
+    sizes = "; ".join(
+        f"{r.kind} {r.database_mb / 1000:.1f} GB written by import_checkins in "
+        f"{r.import_seconds:.0f} s ({r.checkins / r.import_seconds:,.0f} check-ins/s)"
+        for r in results
+    )
+    contacts = "; ".join(
+        f"{r.kind} {statistics.median(r.contacts):,.0f} / {max(r.contacts):,}" for r in results
+        if r.contacts
+    )  # fmt: skip
+    return f"""The contact search of a batch of cases (depth 1: the close contacts, nothing stored
+and no colour work, as `trace_outbreak` does it before it stores anything) in the synthetic city
+of **{args.checkins:,} check-ins** (the city of "Tracing: cases in a synthetic city"), from the
+database question by question and from the contact archive (`adapters/contact_archive.py`:
+closed days as Parquet files searched by DuckDB in one join per round of questions, the days
+still open from the database), after writing the archive once; against brute-force numpy on
+the same cases in the same run. The close contacts of every case are compared across the
+three.
+
+{machine}
+
+Command: `.venv/bin/python bench/trace.py {" ".join(args.argv)}`; seed {args.seed}. Databases:
+{sizes}. Load average (1 min) at start and end: {load[0]:.2f} and {load[1]:.2f}.
+
+{table}
+
+Close contacts per case (p50 / max): {contacts}.
+"""
+
+
 def search_archive(
     app: App, result: Result, batch: list[str], expected: list[set[int]], index: dict[str, int]
 ) -> None:
@@ -859,6 +943,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip", default="", help="databases to leave out: sqlite, postgresql")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="only the batch's contact search (database, contact archive, numpy), in its own "
+        "section: no trace stored, no colour work (minutes, not hours, at 10,000,000)",
+    )
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.quick:
@@ -892,6 +982,11 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"{kind}: writing the city")
                 case_ids, seconds = write_city(app, city, cases, console)
                 console.print(f"{kind}: {args.checkins / seconds:,.0f} check-ins/s imported")
+                if args.search_only:
+                    result = search_measure(kind, app, city, case_ids, cases, seconds, console)
+                    result.database_mb = database_mb(app, db)
+                    results.append(result)
+                    continue
                 result = measure(kind, app, city, case_ids, cases, args.sample, seconds, console)
                 result.database_mb = database_mb(app, db)
                 results.append(result)
@@ -900,6 +995,12 @@ def main(argv: list[str] | None = None) -> int:
                 db.drop()
                 shutil.rmtree(directory, ignore_errors=True)
 
+    if args.search_only:
+        text_ = search_section(results, args, machine, (load_start, os.getloadavg()[0]))
+        console.print(text_)
+        if not args.no_write:
+            replace_section(BENCHMARKS_MD, SEARCH_HEADING, text_)
+        return 0
     console_tables(console, results)
     console.print(interpretation(results))
     if not args.no_write:
