@@ -388,6 +388,21 @@ def search_only(app: App, case_id: str) -> set[str]:
         return set(found.close)
 
 
+def _reference(
+    app: App, city: City, case_ids: list[str]
+) -> tuple[Reference, dict[str, tuple[int, int]], dict[str, int]]:
+    """numpy's reference on the city, each case's infectious window, each subject's index."""
+    policy = app.ctx.policy
+    ref = Reference(city, policy.trace_min_overlap_seconds, policy.trace_extension_seconds)
+    windows: dict[str, tuple[int, int]] = {}
+    with app.ctx.uow(read_only=True) as uow:
+        for case_id in case_ids:
+            case = uow.cases.get_case(case_id)
+            assert case is not None
+            windows[case_id] = (case.window_start, case.window_end)
+    return ref, windows, {s: i for i, s in enumerate(city.subject_ids)}
+
+
 def measure(
     kind: str,
     app: App,
@@ -398,15 +413,7 @@ def measure(
     import_seconds: float,
     console: Console,
 ) -> Result:
-    policy = app.ctx.policy
-    ref = Reference(city, policy.trace_min_overlap_seconds, policy.trace_extension_seconds)
-    windows: dict[str, tuple[int, int]] = {}
-    with app.ctx.uow(read_only=True) as uow:
-        for case_id in case_ids:
-            case = uow.cases.get_case(case_id)
-            assert case is not None
-            windows[case_id] = (case.window_start, case.window_end)
-    index = {s: i for i, s in enumerate(city.subject_ids)}
+    ref, windows, index = _reference(app, city, case_ids)
     result = Result(kind, city.size, import_seconds)
     console.print(f"{kind}: tracing {sample} cases one by one, numpy alongside")
     for case_id, person in zip(case_ids[:sample], cases[:sample], strict=True):
@@ -472,15 +479,7 @@ def search_measure(
     """--search-only: every picked case's contacts (--sample + 20 + --batch of them) searched
     in one batch from the database and from the contact archive, against numpy brute force on
     the same cases."""
-    policy = app.ctx.policy
-    ref = Reference(city, policy.trace_min_overlap_seconds, policy.trace_extension_seconds)
-    windows: dict[str, tuple[int, int]] = {}
-    with app.ctx.uow(read_only=True) as uow:
-        for case_id in case_ids:
-            case = uow.cases.get_case(case_id)
-            assert case is not None
-            windows[case_id] = (case.window_start, case.window_end)
-    index = {s: i for i, s in enumerate(city.subject_ids)}
+    ref, windows, index = _reference(app, city, case_ids)
     result = Result(kind, city.size, import_seconds)
     console.print(f"{kind}: the contact search of {len(case_ids)} cases, database and archive")
     wanted = [ref.brute(p, windows[c]) for c, p in zip(case_ids, cases, strict=True)]
