@@ -1,31 +1,33 @@
-"""The transmission graph of a traced case, laid out on the server for an inline SVG.
+"""The transmission graph of a traced case as chains, laid out on the server for an inline SVG.
 
-A deterministic layout, so the same trace always draws the same picture and no JavaScript graph
-library is needed: the case in the middle, its close contacts evenly on a ring around it (in the
-order of their pseudonyms), each secondary contact on an outer ring, beside the close contact it
-met. Edges carry the venue where the two met. Colour is never the only signal: every node has a
-text label and a shape by kind, and the page shows the same data as a table.
+Four columns, read left to right as the virus would travel: the case; the venues where the case
+met its close contacts (the busiest first); the close contacts met there; and, beside each, the
+secondary contacts found through them, as one node with their number. Large traces stay
+readable: at most MAX_VENUES venues are drawn (the rest as one "more venues" node), at most
+MAX_PER_VENUE close contacts under each (the rest as one "+N" node), so the picture has a few
+dozen nodes whether the case has twenty contacts or two thousand; the workspace lists everyone.
+A deterministic layout (the same trace draws the same picture, no JavaScript); every node has a
+text label and a shape by kind, so colour is never the only signal.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from healthcode.services.trace_evidence import TracedCase, TracedContact
 
-SIZE = 640  # the smallest picture; it grows with the ring of close contacts
-INNER, RING_GAP, MARGIN = 170.0, 115.0, 55.0
-NODE_SPACING = 40.0  # along the inner ring: a 28 px circle and its label never overlap
-MAX_NODES = 60  # beyond this the picture is unreadable: the table lists everyone
-MAX_LABELLED_EDGES = 16  # more venue labels than this would cover the picture
+MAX_VENUES = 8
+MAX_PER_VENUE = 4
+ROW = 34.0  # vertical room of one close contact
+COLUMNS = (95.0, 280.0, 470.0, 610.0)  # case, venues, close contacts, secondary contacts
+WIDTH, TOP, BOTTOM = 780, 40.0, 30.0
 
 
 @dataclass(frozen=True, slots=True)
 class Node:
     key: str
     label: str
-    kind: str  # case | close | secondary
+    kind: str  # case | venue | close | more | secondary
     is_case: bool
     x: float
     y: float
@@ -35,7 +37,7 @@ class Node:
 class Edge:
     source: Node
     target: Node
-    venue: str
+    venue: str  # kept for the label of a case-to-venue edge ("" elsewhere)
 
     @property
     def mid(self) -> tuple[float, float]:
@@ -44,63 +46,74 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class Graph:
-    size: int
+    width: int
+    height: int
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
-    left_out: int  # contacts not drawn (the table has them)
-    labelled: bool  # edges carry their venue's name (few edges); else the table does
+    left_out: int  # contacts inside an aggregate node ("+N", "more venues")
+    labelled: bool  # edges carry a label (here: never; the venue is a node of its own)
+
+    @property
+    def size(self) -> int:  # the larger side, for the template's viewBox
+        return max(self.width, self.height)
 
 
 def short(subject_id: str) -> str:
     return subject_id[:6]
 
 
-def _at(centre: float, radius: float, angle: float) -> tuple[float, float]:
-    return (
-        round(centre + radius * math.cos(angle), 1),
-        round(centre + radius * math.sin(angle), 1),
-    )
-
-
-def _venues(contact: TracedContact) -> str:
-    return " · ".join(dict.fromkeys(e.venue_name for e in contact.evidence))
+def _venue_of(contact: TracedContact) -> tuple[str, str]:
+    first = min(contact.evidence, key=lambda e: (e.start, e.venue_id))
+    return first.venue_id, first.venue_name
 
 
 def layout(traced: TracedCase) -> Graph:
-    close = sorted((c for c in traced.contacts if c.level == "close"), key=lambda c: c.subject_id)
-    secondary = sorted(
-        (c for c in traced.contacts if c.level == "secondary"), key=lambda c: c.subject_id
-    )
-    drawn_close = close[: MAX_NODES - 1]
-    inner = max(INNER, len(drawn_close) * NODE_SPACING / (2 * math.pi))
-    outer = inner + RING_GAP
-    size = max(SIZE, round(2 * (outer + MARGIN)))
-    centre = size / 2
-    case = Node(traced.case.case_id, traced.case.case_id, "case", True, centre, centre)
-    room = MAX_NODES - 1 - len(drawn_close)
-    nodes: dict[str, Node] = {}
-    angles: dict[str, float] = {}
+    close = [c for c in traced.contacts if c.level == "close"]
+    secondary: dict[str, int] = {}
+    for c in traced.contacts:
+        if c.level != "close" and c.via:
+            secondary[c.via] = secondary.get(c.via, 0) + 1
+    by_venue: dict[tuple[str, str], list[TracedContact]] = {}
+    for c in sorted(close, key=lambda c: c.subject_id):
+        by_venue.setdefault(_venue_of(c), []).append(c)
+    venues = sorted(by_venue.items(), key=lambda kv: (-len(kv[1]), kv[0][1]))
+    drawn, rest = venues[:MAX_VENUES], venues[MAX_VENUES:]
+    rows = sum(min(len(v), MAX_PER_VENUE) + (len(v) > MAX_PER_VENUE) for _, v in drawn)
+    rows += 1 if rest else 0
+    height = round(TOP + BOTTOM + max(1, rows) * ROW)
+    case = Node(traced.case.case_id, traced.case.case_id, "case", True, COLUMNS[0], height / 2)
+    nodes: list[Node] = [case]
     edges: list[Edge] = []
-    for i, contact in enumerate(drawn_close):
-        angle = -math.pi / 2 + 2 * math.pi * i / max(1, len(drawn_close))
-        x, y = _at(centre, inner, angle)
-        node = Node(contact.subject_id, short(contact.subject_id), "close", contact.is_case, x, y)
-        nodes[contact.subject_id], angles[contact.subject_id] = node, angle
-        edges.append(Edge(case, node, _venues(contact)))
-    by_via: dict[str, list[TracedContact]] = {}
-    for contact in secondary:
-        if contact.via in nodes and room > 0:
-            by_via.setdefault(contact.via, []).append(contact)
-            room -= 1
-    spread = 2 * math.pi / max(1, len(drawn_close))
-    for via, group in by_via.items():
-        for j, contact in enumerate(group):
-            offset = (j - (len(group) - 1) / 2) * spread / max(2, len(group) + 1)
-            x, y = _at(centre, outer, angles[via] + offset)
-            kind = "secondary"
-            node = Node(contact.subject_id, short(contact.subject_id), kind, contact.is_case, x, y)
-            nodes[contact.subject_id] = node
-            edges.append(Edge(nodes[via], node, _venues(contact)))
-    left_out = len(traced.contacts) - len(nodes)
-    labelled = len(edges) <= MAX_LABELLED_EDGES
-    return Graph(size, (case, *nodes.values()), tuple(edges), left_out, labelled)
+    left_out = 0
+    y = TOP + ROW / 2
+    for (venue_id, name), contacts in drawn:
+        shown = contacts[:MAX_PER_VENUE]
+        extra = len(contacts) - len(shown)
+        span = (len(shown) + (1 if extra else 0)) * ROW
+        venue = Node(venue_id, f"{name} ({len(contacts)})", "venue", False, COLUMNS[1],
+                     y + span / 2 - ROW / 2)  # fmt: skip
+        nodes.append(venue)
+        edges.append(Edge(case, venue, name))
+        for c in shown:
+            node = Node(c.subject_id, short(c.subject_id), "close", c.is_case, COLUMNS[2], y)
+            nodes.append(node)
+            edges.append(Edge(venue, node, ""))
+            if secondary.get(c.subject_id):
+                n = secondary[c.subject_id]
+                leaf = Node(f"{c.subject_id}-secondary", str(n), "secondary", False, COLUMNS[3], y)
+                nodes.append(leaf)
+                edges.append(Edge(node, leaf, ""))
+            y += ROW
+        if extra:
+            more = Node(f"{venue_id}-more", f"+{extra}", "more", False, COLUMNS[2], y)
+            nodes.append(more)
+            edges.append(Edge(venue, more, ""))
+            left_out += extra
+            y += ROW
+    if rest:
+        count = sum(len(v) for _, v in rest)
+        more = Node("more-venues", f"+{len(rest)} · {count}", "more", False, COLUMNS[1], y)
+        nodes.append(more)
+        edges.append(Edge(case, more, ""))
+        left_out += count
+    return Graph(WIDTH, height, tuple(nodes), tuple(edges), left_out, False)
