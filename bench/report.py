@@ -7,13 +7,16 @@ generically (CPU model, core count, versions): never a host name or a path of th
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 import importlib.metadata
 import os
 import platform
+import pstats
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
@@ -186,3 +189,29 @@ def ratio_rows(
          f"{min(v):{number}}–{max(v):{number}}", f"{statistics.median(v) / base:.2f}×"]
         for name, v in runs.items()
     ]  # fmt: skip
+
+
+def profile_shares(run: Callable[[], object], root: str, top: int) -> list[tuple[str, float]]:
+    """Where `run()`'s time goes: our functions (healthcode's) by cumulative time under the
+    profiler, as a share of the time in the function named `root`."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run()
+    profiler.disable()
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    ours = {f: v for f, v in stats.items() if "healthcode" in Path(f[0]).parts}
+    total = max((v[3] for f, v in ours.items() if f[2] == root), default=0.0) or 1.0
+    ranked = sorted(ours.items(), key=lambda kv: kv[1][3], reverse=True)[:top]
+    return [(where(f), v[3] / total) for f, v in ranked]
+
+
+def where(func: tuple[str, int, str]) -> str:
+    """A function named by pstats, without any path of this machine."""
+    filename, line, name = func
+    if filename == "~":
+        return name.strip("{}<>")
+    parts = Path(filename).parts
+    for anchor in ("site-packages", "src"):
+        if anchor in parts:
+            return f"{'/'.join(parts[parts.index(anchor) + 1 :])}:{line} {name}"
+    return f"{Path(filename).name}:{line} {name}"

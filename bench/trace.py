@@ -38,11 +38,9 @@ from __future__ import annotations
 
 import argparse
 import base64
-import cProfile
 import datetime as dt
 import gc
 import os
-import pstats
 import secrets
 import shutil
 import statistics
@@ -78,7 +76,14 @@ from healthcode.services import lab_registry, labs, staff, status_queue, trace, 
 from healthcode.services.checkin_import import CheckInRow, import_checkins
 from healthcode.services.ports import Identity
 from ingest import DEFAULT_PG, Database, new_database, settings_for, versions
-from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
+from report import (
+    BENCHMARKS_MD,
+    machine_description,
+    markdown_table,
+    profile_shares,
+    replace_section,
+    utc_now,
+)
 
 HEADING = "Tracing: cases in a synthetic city"
 DAY = 86400
@@ -576,28 +581,12 @@ def search_archive(
 def profile_traces(app: App, case_ids: list[str], top: int = 12) -> list[tuple[str, float]]:
     """Where the time of first traces goes: our functions by cumulative time, as a share of
     the time spent in trace_case (under the profiler)."""
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for case_id in case_ids:
-        trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)
-    profiler.disable()
-    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    ours = {f: v for f, v in stats.items() if "healthcode" in Path(f[0]).parts}
-    total = max((v[3] for f, v in ours.items() if f[2] == "trace_case"), default=0.0) or 1.0
-    ranked = sorted(ours.items(), key=lambda kv: kv[1][3], reverse=True)[:top]
-    return [(_where(f), v[3] / total) for f, v in ranked]
 
+    def run() -> None:
+        for case_id in case_ids:
+            trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)
 
-def _where(func: tuple[str, int, str]) -> str:
-    """A function named by pstats, without any path of this machine."""
-    filename, line, name = func
-    if filename == "~":
-        return name.strip("{}<>")
-    parts = Path(filename).parts
-    for anchor in ("site-packages", "src"):
-        if anchor in parts:
-            return f"{'/'.join(parts[parts.index(anchor) + 1 :])}:{line} {name}"
-    return f"{Path(filename).name}:{line} {name}"
+    return profile_shares(run, "trace_case", top)
 
 
 def query_plans(app: App) -> list[str]:

@@ -17,14 +17,11 @@ docs/BENCHMARKS.md unless --no-write.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -37,7 +34,14 @@ from healthcode.domain.checkins import CheckIn, CheckInSource
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import enrolment, staff, status_queue
 from healthcode.services.trace_workspace import Filters, contacts_page
-from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
+from report import (
+    BENCHMARKS_MD,
+    machine_description,
+    markdown_table,
+    profile_shares,
+    replace_section,
+    utc_now,
+)
 from tests.conftest import headers_of, make_settings, staff_principal
 
 HEADING = "Tracing: the tracer's pages"
@@ -150,22 +154,11 @@ cumulative time, as a share of `contacts_page`):
 
 
 def profiled(app: object, officer: object, case_id: str, top: int = 8) -> list[tuple[str, float]]:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(3):
-        contacts_page(app.ctx, officer, case_id, "Asia/Shanghai", Filters())  # type: ignore[attr-defined,arg-type]
-    profiler.disable()
-    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    ours = {f: v for f, v in stats.items() if "healthcode" in Path(f[0]).parts}
-    total = max((v[3] for f, v in ours.items() if f[2] == "contacts_page"), default=0.0) or 1.0
-    ranked = sorted(ours.items(), key=lambda kv: kv[1][3], reverse=True)[:top]
-    return [(_where(f), v[3] / total) for f, v in ranked]
+    def run() -> None:
+        for _ in range(3):
+            contacts_page(app.ctx, officer, case_id, "Asia/Shanghai", Filters())  # type: ignore[attr-defined,arg-type]
 
-
-def _where(func: tuple[str, int, str]) -> str:
-    parts = Path(func[0]).parts
-    anchor = parts.index("healthcode") if "healthcode" in parts else len(parts) - 1
-    return f"{'/'.join(parts[anchor:])}:{func[1]} {func[2]}"
+    return profile_shares(run, "contacts_page", top)
 
 
 if __name__ == "__main__":
