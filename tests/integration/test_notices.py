@@ -111,3 +111,22 @@ def _under(exposure: StoredExposure, rule: object) -> dict[str, Status]:
     fact = Fact(exposure.exposure_id, FactKind.EXPOSURE, exposure.start, {"level": exposure.level})
     finding = Finding(rule, fact, exposure.start, exposure.start + 7 * DAY)  # type: ignore[arg-type]
     return {exposure.subject_id: Status("red", "x", (), None, None, (finding,))}
+
+
+def test_a_secondary_notice_is_raised_by_a_close_exposure_under_the_same_rule(app: App) -> None:
+    """Where no rule applies (or the same one), the level still counts: a person told they were
+    a secondary contact is told again, as a close one, of the same venue and day."""
+    case_id, (who,) = seed(app, 1)
+    with app.ctx.uow() as uow:
+        mild = _exposure("e" + "8" * 16, who, case_id, "secondary")
+        (first,) = notices.notify_exposures(uow, [mild], {}, START)
+        uow.commit()
+    with app.ctx.uow() as uow:
+        close = _exposure("e" + "9" * 16, who, case_id, "close")
+        assert notices.notify_exposures(uow, [close], {}, START + 60) == []
+        uow.commit()
+    (raised,) = notices.my_notices(app.ctx, who)
+    assert raised.notice.notice_id == first.notice_id
+    assert raised.notice.exposure_id == close.exposure_id
+    assert raised.level == "close"
+    assert raised.notice.created_at == START + 60

@@ -60,6 +60,9 @@ def notify_exposures(
         by_day.setdefault(day, set()).add(subject_id)
     told = {(n.subject_id, n.venue_id, n.day): n for n in uow.notices.on_days(by_day)}
     levels = {e.exposure_id: e.level for found in groups.values() for e in found}
+    if told:  # the level of each exposure an earlier notice names
+        held = uow.exposures.of_subjects(sorted({n.subject_id for n in told.values()}))
+        levels.update((e.exposure_id, e.level) for found in held.values() for e in found)
     rules: dict[str, Rule | None] = {}
     made = []
     for (subject_id, venue_id, day), found in sorted(groups.items()):
@@ -73,7 +76,7 @@ def notify_exposures(
         before = told.get((subject_id, venue_id, day))
         if before is not None:
             then = _rule(uow, before.rule_ref, rules)
-            if _rank(strictest, first.level) > _rank(then, levels.get(before.exposure_id, "close")):
+            if _rank(strictest, first.level) > _rank(then, levels.get(before.exposure_id, "")):
                 uow.notices.raise_to(replace(before, rule_ref=ref, exposure_id=first.exposure_id,
                                              created_at=now))  # fmt: skip
             continue
@@ -92,11 +95,13 @@ def _rule(uow: UnitOfWork, rule_ref: str, known: dict[str, Rule | None]) -> Rule
     return known[rule_ref]
 
 
-def _view(uow: UnitOfWork, notice: Notice, levels: Mapping[str, str]) -> NoticeView:
+def _view(
+    uow: UnitOfWork, notice: Notice, levels: Mapping[str, str], rules: dict[str, Rule | None]
+) -> NoticeView:
     venue = uow.venues.get(notice.venue_id)
     zh = (venue.draft.name_zh or venue.draft.name_en) if venue else None
     en = (venue.draft.name_en or venue.draft.name_zh) if venue else None
-    rule = _rule(uow, notice.rule_ref, {})
+    rule = _rule(uow, notice.rule_ref, rules)
     colour = rule.colour if rule else "green"
     return NoticeView(notice, zh, levels.get(notice.exposure_id, "close"), colour, rule, en)
 
@@ -107,7 +112,8 @@ def my_notices(ctx: ServiceContext, subject_id: str) -> list[NoticeView]:
         if subject is None or subject.erased_at is not None:
             raise NotFound("no such resident", field="subject_id")
         levels = {e.exposure_id: e.level for e in uow.exposures.of_subject(subject_id)}
-        found = [_view(uow, n, levels) for n in uow.notices.of_subject(subject_id)]
+        rules: dict[str, Rule | None] = {}  # the rule sets' rules, each read and parsed once
+        found = [_view(uow, n, levels, rules) for n in uow.notices.of_subject(subject_id)]
     # By the exposure's day, the latest first (a notice raised to a stricter rule stays on its
     # day); then by when it was sent.
     return sorted(found, key=lambda v: (v.notice.day, v.notice.created_at), reverse=True)
