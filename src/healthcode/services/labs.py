@@ -31,7 +31,7 @@ from healthcode.domain.identity import date_of, validate_document
 from healthcode.domain.labs import LINK_DAYS, Lab, LabSample
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
-from healthcode.services.ports import UnitOfWork
+from healthcode.services.ports import UnitOfWork, contacts_found
 from healthcode.services.status import refresh
 
 COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result")  # and "lab", optional
@@ -364,7 +364,6 @@ def case_states(ctx: ServiceContext, case_ids: list[str]) -> dict[str, CaseState
             names = [a.username for s in uow.assignments.staff_of(case_id)
                      if (a := uow.staff.get(s)) is not None]  # fmt: skip
             exposures = uow.exposures.of_case(case_id)
-            close = {e.subject_id for e in exposures if e.level == "close"}
-            secondary = {e.subject_id for e in exposures if e.level != "close"} - close
+            close, secondary = contacts_found(exposures)
             found[case_id] = CaseState(names, len(close), len(secondary), bool(exposures))
         return found

@@ -7,7 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
@@ -288,6 +288,14 @@ class StoredExposure:
     found_at: int
     withdrawn_at: int | None = None  # an appeal against it was granted: no colour rests on it
     withdrawn_by_appeal: str | None = None
+
+
+def contacts_found(exposures: Iterable[StoredExposure]) -> tuple[set[str], set[str]]:
+    """The people a case's exposures name: its close contacts, and its secondary contacts who
+    are not close ones too. An exposure withdrawn on appeal names nobody."""
+    live = [e for e in exposures if e.withdrawn_at is None]
+    close = {e.subject_id for e in live if e.level == "close"}
+    return close, {e.subject_id for e in live if e.level != "close"} - close
 
 
 class ExposureRepository(Protocol):

@@ -26,7 +26,7 @@ from healthcode.domain.errors import InvalidInput
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import StoredExposure, UnitOfWork
+from healthcode.services.ports import StoredExposure, UnitOfWork, contacts_found
 from healthcode.services.trace import TRACE_BASIS
 from healthcode.services.venues import names_within
 
@@ -178,8 +178,7 @@ def contacts_page(
         uow.log.append(LogEntry("case.contacts_read", actor, "case", case_id, "contact_tracing",
                                 TRACE_BASIS, details={"shown": shown}), now)  # fmt: skip
         uow.commit()
-    close = {e.subject_id for e in exposures if e.level == "close"}
-    secondary = {e.subject_id for e in exposures if e.level != "close"} - close
+    close, secondary = contacts_found(exposures)
     return ContactsPage(
         case_id, groups, page, pages, len(by_person), len(close), len(secondary),
         sorted(names.items(), key=lambda kv: kv[1]), sorted({_day(e.start, tz) for e in exposures}),

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from healthcode.domain.checkins import DAY
 from healthcode.services.context import ServiceContext
+from healthcode.services.ports import contacts_found
 
 HOUR = 3600
 
@@ -55,7 +56,7 @@ def tracing_figures(ctx: ServiceContext, zone: str, days: int = 14) -> list[DayF
         case_of_exposure: dict[str, str] = {}
         for case in cases:
             exposures = uow.exposures.of_case(case.case_id)
-            contacts[case.case_id] = len({e.subject_id for e in exposures if e.level == "close"})
+            contacts[case.case_id] = len(contacts_found(exposures)[0])
             case_of_exposure.update((e.exposure_id, case.case_id) for e in exposures)
         results = uow.cases.results_of(sorted({c.subject_id for c in cases}))
         sampled: dict[str, int] = {}
