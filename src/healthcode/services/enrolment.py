@@ -224,12 +224,24 @@ def dependants(ctx: ServiceContext, guardian_id: str) -> list[tuple[str, str]]:
 def masked_names(ctx: ServiceContext, guardian_id: str, subject_ids: list[str]) -> dict[str, str]:
     """The names of the resident and their dependants among `subject_ids` as a guard may see them
     (domain.identity.mask_name: one character a word), for what they show at a door: the check-in
-    pass, the dependants to tick. Anyone else among them is left out."""
+    pass. Anyone else among them is left out."""
     with ctx.uow(read_only=True) as uow:
         mine = {guardian_id} | {d for d, _ in uow.subjects.dependants_of(guardian_id)}
-        found = {}
-        for subject_id in dict.fromkeys(subject_ids):
-            identity = uow.vault.get(subject_id) if subject_id in mine else None
-            if identity is not None:
-                found[subject_id] = mask_name(identity.name)
-        return found
+        return _masked(uow, [s for s in dict.fromkeys(subject_ids) if s in mine])
+
+
+def named_dependants(ctx: ServiceContext, guardian_id: str) -> list[tuple[str, str, str | None]]:
+    """(subject id, relation, masked name) of each dependant: the ones to tick at a door."""
+    with ctx.uow(read_only=True) as uow:
+        held = uow.subjects.dependants_of(guardian_id)
+        names = _masked(uow, [d for d, _ in held])
+        return [(d, relation, names.get(d)) for d, relation in held]
+
+
+def _masked(uow: UnitOfWork, subject_ids: list[str]) -> dict[str, str]:
+    found = {}
+    for subject_id in subject_ids:
+        identity = uow.vault.get(subject_id)
+        if identity is not None:
+            found[subject_id] = mask_name(identity.name)
+    return found

@@ -37,11 +37,6 @@ class Node:
 class Edge:
     source: Node
     target: Node
-    venue: str  # kept for the label of a case-to-venue edge ("" elsewhere)
-
-    @property
-    def mid(self) -> tuple[float, float]:
-        return (self.source.x + self.target.x) / 2, (self.source.y + self.target.y) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +46,6 @@ class Graph:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     left_out: int  # contacts inside an aggregate node ("+N", "more venues")
-    labelled: bool  # edges carry a label (here: never; the venue is a node of its own)
-
-    @property
-    def size(self) -> int:  # the larger side, for the template's viewBox
-        return max(self.width, self.height)
 
 
 def short(subject_id: str) -> str:
@@ -93,27 +83,27 @@ def layout(traced: TracedCase) -> Graph:
         venue = Node(venue_id, f"{name} ({len(contacts)})", "venue", False, COLUMNS[1],
                      y + span / 2 - ROW / 2)  # fmt: skip
         nodes.append(venue)
-        edges.append(Edge(case, venue, name))
+        edges.append(Edge(case, venue))
         for c in shown:
             node = Node(c.subject_id, short(c.subject_id), "close", c.is_case, COLUMNS[2], y)
             nodes.append(node)
-            edges.append(Edge(venue, node, ""))
+            edges.append(Edge(venue, node))
             if secondary.get(c.subject_id):
                 n = secondary[c.subject_id]
                 leaf = Node(f"{c.subject_id}-secondary", str(n), "secondary", False, COLUMNS[3], y)
                 nodes.append(leaf)
-                edges.append(Edge(node, leaf, ""))
+                edges.append(Edge(node, leaf))
             y += ROW
         if extra:
             more = Node(f"{venue_id}-more", f"+{extra}", "more", False, COLUMNS[2], y)
             nodes.append(more)
-            edges.append(Edge(venue, more, ""))
+            edges.append(Edge(venue, more))
             left_out += extra
             y += ROW
     if rest:
         count = sum(len(v) for _, v in rest)
         more = Node("more-venues", f"+{len(rest)} · {count}", "more", False, COLUMNS[1], y)
         nodes.append(more)
-        edges.append(Edge(case, more, ""))
+        edges.append(Edge(case, more))
         left_out += count
-    return Graph(WIDTH, height, tuple(nodes), tuple(edges), left_out, False)
+    return Graph(WIDTH, height, tuple(nodes), tuple(edges), left_out)

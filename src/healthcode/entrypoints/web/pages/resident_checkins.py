@@ -61,15 +61,8 @@ def _scan_page(
 ) -> HTMLResponse:
     return render(
         request, "resident/scan.html", status, error=error, place_code=place_code,
-        dependants=_named_dependants(ctx, caller.ref),
+        dependants=enrolment.named_dependants(ctx, caller.ref),
     )  # fmt: skip
-
-
-def _named_dependants(ctx: Ctx, me: str) -> list[tuple[str, str, str | None]]:
-    """(subject id, relation, masked name) of the dependants I may check in with me."""
-    held = enrolment.dependants(ctx, me)
-    names = enrolment.masked_names(ctx, me, [d for d, _ in held])
-    return [(d, relation, names.get(d)) for d, relation in held]
 
 
 @router.get("/me/scan", response_class=HTMLResponse)
@@ -112,7 +105,7 @@ def by_link(request: Request, caller: Caller, ctx: Ctx) -> HTMLResponse:
     resident = caller.role is Role.RESIDENT
     return render(
         request, "resident/link.html", resident=resident,
-        dependants=_named_dependants(ctx, caller.ref) if resident else [],
+        dependants=enrolment.named_dependants(ctx, caller.ref) if resident else [],
     )  # fmt: skip
 
 
