@@ -158,9 +158,7 @@ def _poster(app: App, cast_: Cast, base: str) -> None:
     """The demo venue's printed poster, as its PNG (scaled for the README)."""
     if cast_.venue is None:
         return
-    s = app.settings
-    frame = PosterFrame(base, s.authority_name_zh, s.authority_name_en, s.city_name_zh,
-                        s.city_name_en)  # fmt: skip
+    frame = PosterFrame.of(app.settings, base)
     image = Image.open(io.BytesIO(render_venue_poster(cast_.venue, "png", frame)))
     image.thumbnail((620, 880))
     image.save(OUT / "poster.png", optimize=True)

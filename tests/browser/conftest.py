@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,16 +33,12 @@ from healthcode.bootstrap import App, build, initialise
 from healthcode.entrypoints.web.app import create_app
 from tests.conftest import make_settings
 from tests.support import clock_ahead
+from tests.support.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("HEALTHCODE_BROWSER") == "required":
     raise RuntimeError("the browser tests are required here, and Debian's chromium is missing")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -59,7 +54,7 @@ def live(tmp_path: Path) -> Iterator[Live]:
     settings = make_settings(tmp_path / "data", f"sqlite:///{db}", rate_logins_per_minute=600)
     built = build(settings)
     initialise(built)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(built=built), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,15 +36,11 @@ from healthcode.verifier.checkpoint import verify_checkpoint
 from healthcode.verifier.merkle import verify_consistency
 from tests.conftest import TEST_PASSPHRASE, make_settings, staff_headers
 from tests.support import clock_ahead
+from tests.support.ports import free_port
 
 ROUNDS = 20
 WRITERS = 4
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def open_app(data_dir: Path, url: str) -> App:

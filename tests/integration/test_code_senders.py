@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 
@@ -13,6 +12,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from healthcode.adapters.otp_sender import ConsoleSender, SmtpSender
+from tests.support.ports import free_port
 
 
 class Inbox:
@@ -23,11 +23,6 @@ class Inbox:
         self.mail.append(envelope)
         return "250 OK"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from healthcode.adapters.qr import qr_matrix
+from healthcode.config import Settings
 from healthcode.services.venues import VenueWithPoster
 from healthcode.verifier.place_link import place_link
 
@@ -634,6 +635,13 @@ class PosterFrame:
     authority_en: str
     city_zh: str
     city_en: str
+
+    @classmethod
+    def of(cls, settings: Settings, base: str) -> PosterFrame:
+        """The city's frame: `settings.public_url` if set, else `base` (where it is served)."""
+        s = settings
+        return cls(s.public_url or base, s.authority_name_zh, s.authority_name_en,
+                   s.city_name_zh, s.city_name_en)  # fmt: skip
 
 
 def venue_link(base: str, venue_id: str) -> str:

@@ -71,10 +71,7 @@ def poster(
         raise fail(f"--out must end in .svg, .pdf or .png, not {out.suffix or '(none)'}")
     app = open_app()
     found = venues.venue_with_poster(app.ctx, venue_id)
-    s = app.settings
-    base = s.public_url or f"http://127.0.0.1:{s.port}"
-    frame = PosterFrame(base, s.authority_name_zh, s.authority_name_en, s.city_name_zh,
-                        s.city_name_en)  # fmt: skip
+    frame = PosterFrame.of(app.settings, f"http://127.0.0.1:{app.settings.port}")
     out.write_bytes(render_venue_poster(found, fmt, frame))
     console.print(f"poster written to {out}")
 

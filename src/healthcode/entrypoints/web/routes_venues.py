@@ -26,10 +26,7 @@ MEDIA = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
 
 
 def poster_frame(request: Request) -> PosterFrame:
-    settings = request.app.state.healthcode.settings
-    base = settings.public_url or str(request.base_url).rstrip("/")
-    return PosterFrame(base, settings.authority_name_zh, settings.authority_name_en,
-                       settings.city_name_zh, settings.city_name_en)  # fmt: skip
+    return PosterFrame.of(request.app.state.healthcode.settings, str(request.base_url).rstrip("/"))
 
 
 def venue_out(found: VenueWithPoster) -> VenueOut:
