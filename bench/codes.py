@@ -80,7 +80,14 @@ from healthcode.verifier.envelope import (
 )
 from healthcode.verifier.trustlist import TrustStore, parse_trust_list
 from healthcode.verifier.verify import Decision, verify_health_code
-from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
+from report import (
+    BENCHMARKS_MD,
+    machine_description,
+    markdown_table,
+    replace_section,
+    utc_now,
+    where,
+)
 
 HEADING = "Codes: issuance and verification"
 ISSUE_TARGET = 0.70  # ES256 issuance rate / raw sign rate, from the issue
@@ -444,18 +451,6 @@ def breakdown(steps: list[Step], inputs: Sequence[Any], real: Op, raw: Op) -> Br
     )
 
 
-def _where(func: tuple[str, int, str]) -> str:
-    """A function named by pstats, without any path of this machine."""
-    filename, line, name = func
-    if filename == "~":  # a built-in
-        return name.strip("{}<>")
-    parts = Path(filename).parts
-    for anchor in ("site-packages", "src"):
-        if anchor in parts:
-            return f"{'/'.join(parts[parts.index(anchor) + 1 :])}:{line} {name}"
-    return f"{Path(filename).name}:{line} {name}"
-
-
 def profile(op: Op, seconds: float, top: int = 8) -> list[tuple[str, float, float]]:
     """The top functions by own time: (function, share of profiled time, µs per operation)."""
     profiler = cProfile.Profile()
@@ -477,7 +472,7 @@ def profile(op: Op, seconds: float, top: int = 8) -> list[tuple[str, float, floa
     }
     total = sum(v[2] for v in mine.values()) or 1.0
     ranked = sorted(mine.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
-    return [(_where(f), v[2] / total, v[2] / done * 1e6) for f, v in ranked]
+    return [(where(f), v[2] / total, v[2] / done * 1e6) for f, v in ranked]
 
 
 # --- Output ------------------------------------------------------------------------------------
