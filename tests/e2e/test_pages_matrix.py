@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/office/cases/{case_id}"): OFFICERS,  # then only a case assigned to them
     ("POST", "/office/cases/{case_id}/assign"): HEALTH_OFFICER,
     ("POST", "/office/cases/{case_id}/trace"): OFFICERS,
+    ("GET", "/office/cases/{case_id}/trace"): OFFICERS,  # then only a case assigned to them
     ("GET", "/office/cases/{case_id}/contacts"): OFFICERS,  # then only a case assigned to them
     ("GET", "/office/cases/{case_id}/contacts.csv"): OFFICERS,
     ("GET", "/office/orders"): OFFICE,

@@ -143,8 +143,18 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     assert bad.status_code == 422
     assert 'id="depth-error"' in bad.text
     assert entries(app, "case.traced") == []
-    traced = client.post(f"/office/cases/{case_id}/trace", data={"depth": "2"}, headers=tracer_h)
+    traced = client.post(f"/office/cases/{case_id}/trace", data={"depth": "2"}, headers=tracer_h,
+                         follow_redirects=False)  # fmt: skip
+    assert traced.status_code == 303  # the trace page is a GET: a reload does not trace again
+    assert traced.headers["location"].startswith(f"/office/cases/{case_id}/trace?new=")
+    assert len(entries(app, "case.traced")) == 1
+    traced = client.get(traced.headers["location"], headers=tracer_h)
     assert traced.status_code == 200
+    assert 'data-testid="trace-done"' in traced.text
+    assert 'data-testid="trace-done"' not in client.get(
+        f"/office/cases/{case_id}/trace", headers=tracer_h
+    ).text  # the stored trace, without the news of the last one
+    assert len(entries(app, "case.traced")) == 1  # viewing it traced nothing
     svg = traced.text[traced.text.index("<svg") : traced.text.index("</svg>")]
     assert svg.count('data-node="case"') == 1
     assert svg.count('data-node="close"') == 1
@@ -162,7 +172,7 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     assert city.secondary in table
     assert "街角小店" in table  # where the close contact met the secondary one
     assert city.bystander not in table
-    assert len(entries(app, "case.contacts_read")) == 1  # the view is on the log
+    assert len(entries(app, "case.contacts_read")) == 3  # each view is on the log
     only_close = client.get(f"/office/cases/{case_id}/contacts?level=close", headers=tracer_h)
     assert city.contact in only_close.text
     assert city.secondary not in only_close.text
@@ -185,6 +195,7 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     assert logged["details"]["rows"] == len(lines) - 1
     assert entries(app, "case.traced")[0]["actor"]["ref"] == f"staff:{tracer.ref}"
     assert client.post(f"/office/cases/{case_id}/trace", headers=other_h).status_code == 404
+    assert client.get(f"/office/cases/{case_id}/trace", headers=other_h).status_code == 404
     row = client.get("/office/cases", headers=health).text
     (who,) = [a.username for a in staff.list_staff(app.ctx) if a.staff_id == tracer.ref]
     assert who in row[row.index('data-testid="case-officers"') :]  # assigned, by name

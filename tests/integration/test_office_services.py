@@ -14,11 +14,12 @@ from healthcode.bootstrap import App
 from healthcode.domain.access import Role
 from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Conflict, Forbidden, NotFound
-from healthcode.services import orders, rule_approval, rules
+from healthcode.services import orders, rule_approval, rules, staff
 from healthcode.services.labs import parse_csv
 from healthcode.services.rule_dry_run import Shift, dry_run_ruleset
 from healthcode.services.status import status_of
-from healthcode.services.trace_evidence import trace_with_evidence
+from healthcode.services.trace import trace_case
+from healthcode.services.trace_evidence import traced_case
 from tests.conftest import staff_principal
 from tests.integration.office_city import City, build_city, doc_number
 from tests.integration.orders_city import REASON, entries
@@ -34,7 +35,7 @@ def city(app: App, clock: FixedClock) -> City:
 
 def traced(app: App, city: City) -> str:
     (case_id,) = lab_import(app, parse_csv(city.csv)).cases_opened
-    trace_with_evidence(app.ctx, case_id, HEALTH)
+    trace_case(app.ctx, case_id, HEALTH)
     return case_id
 
 
@@ -50,25 +51,35 @@ def load_version(app: App, version: int, **colours: str) -> None:
 
 def test_a_trace_names_venues_rules_and_which_contacts_are_cases(app: App, city: City) -> None:
     (case_id,) = lab_import(app, parse_csv(city.csv)).cases_opened
-    result = trace_with_evidence(app.ctx, case_id, HEALTH)
+    officer = staff_principal(app, "health_officer")
+    staff.assign_case(app.ctx, staff_principal(app, "health_officer"), case_id, officer.ref)
+    assert traced_case(app.ctx, officer, case_id).contacts == ()  # not traced yet
+    assert entries(app, "case.contacts_read") == []  # nobody read: nothing logged
+    trace_case(app.ctx, case_id, HEALTH)
+    result = traced_case(app.ctx, officer, case_id)
     assert result.case.case_id == case_id
     close, secondary = result.contacts
     assert (close.subject_id, close.level, close.is_case) == (city.contact, "close", False)
-    (evidence,) = close.evidence
-    assert (evidence.venue_name, evidence.rule_ref, evidence.colour) == (
+    assert (close.venue_name, close.rule_ref, close.colour) == (
         "老街餐厅", "default@1#close", "red",
     )  # fmt: skip
-    assert evidence.minutes >= 15
+    assert close.minutes >= 15
     assert (secondary.subject_id, secondary.via) == (city.secondary, city.contact)
-    assert secondary.evidence[0].venue_name == "街角小店"
-    assert secondary.evidence[0].rule_ref == "default@1#second"
+    assert secondary.venue_name == "街角小店"
+    assert secondary.rule_ref == "default@1#second"
     assert [e["action"] for e in entries(app, "case.traced")] == ["case.traced"]
-    # The contact tests positive too: the next trace shows them as a case.
+    read = entries(app, "case.contacts_read")
+    assert [(e["object"]["ref"], e["details"]) for e in read] == [(case_id, {"read": 2})]
+    # The contact tests positive too: the trace page shows them as a case.
     now = app.ctx.clock.now()
     row = f"T-2,prc_id,{doc_number(1)},{now - 600},positive,LAB1\n"
     lab_import(app, parse_csv(city.csv.splitlines()[0] + "\n" + row))
-    again = trace_with_evidence(app.ctx, case_id, HEALTH, depth=1)
-    assert [(c.subject_id, c.is_case) for c in again.contacts] == [(city.contact, True)]
+    again = traced_case(app.ctx, officer, case_id)
+    assert [(c.subject_id, c.is_case) for c in again.contacts] == [
+        (city.contact, True), (city.secondary, False),
+    ]  # fmt: skip
+    with pytest.raises(NotFound):  # the case's gate: only whom it is assigned to
+        traced_case(app.ctx, staff_principal(app, "health_officer"), case_id)
 
 
 def test_the_dry_run_counts_changes_by_rule_and_changes_nothing(app: App, city: City) -> None:

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from healthcode.domain.cases import Case
 from healthcode.entrypoints.web.pages.office_graph import MAX_PER_VENUE, MAX_VENUES, layout
-from healthcode.services.trace_evidence import Evidence, TracedCase, TracedContact
+from healthcode.services.trace_evidence import TracedCase, TracedContact
 
 
 def _contact(n: int, venue: int, level: str = "close", via: str | None = None) -> TracedContact:
-    evidence = Evidence(f"v{venue:03d}", f"venue {venue}", 1000 + n, 2000 + n, None, "green",
-                        f"c{n:06d}", "c0")  # fmt: skip
-    return TracedContact(f"{n:032x}", level, via, False, (evidence,))
+    return TracedContact(f"{n:032x}", level, via, False, f"v{venue:03d}", f"venue {venue}",
+                         1000 + n, 2000 + n, 1, None, "green")  # fmt: skip
 
 
 def test_a_large_trace_stays_a_readable_chain_and_counts_everyone() -> None:
     close = [_contact(n, n % 30) for n in range(2000)]  # 30 venues
     secondary = [_contact(5000 + n, 99, "secondary", close[n % 50].subject_id) for n in range(300)]
-    traced = TracedCase(Case("k1", "a" * 32, "LAB/1", 0, 10, 0), tuple(close + secondary), 0, 0)
+    traced = TracedCase(Case("k1", "a" * 32, "LAB/1", 0, 10, 0), tuple(close + secondary))
     graph = layout(traced)
     kinds = [n.kind for n in graph.nodes]
     assert kinds.count("case") == 1
@@ -37,7 +36,7 @@ def test_a_large_trace_stays_a_readable_chain_and_counts_everyone() -> None:
 
 def test_a_small_trace_draws_everyone() -> None:
     close = [_contact(n, 1) for n in range(3)]
-    traced = TracedCase(Case("k2", "b" * 32, "LAB/2", 0, 10, 0), tuple(close), 0, 0)
+    traced = TracedCase(Case("k2", "b" * 32, "LAB/2", 0, 10, 0), tuple(close))
     graph = layout(traced)
     assert [n.kind for n in graph.nodes].count("close") == 3
     assert graph.left_out == 0

@@ -31,7 +31,7 @@ from healthcode.domain.identity import date_of, validate_document
 from healthcode.domain.labs import LINK_DAYS, Lab, LabSample
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
-from healthcode.services.ports import UnitOfWork, contacts_found
+from healthcode.services.ports import UnitOfWork
 from healthcode.services.status import refresh
 
 COLUMNS = ("test_id", "doc_type", "doc_number", "sample_time", "result")  # and "lab", optional
@@ -354,16 +354,20 @@ class CaseState:
     officers: list[str]  # the usernames of the staff it is assigned to
     close: int  # close contacts found so far
     secondary: int
-    traced: bool  # traced at least once (an exposure found)
+    traced: bool  # traced, and a contact found (an exposure not withdrawn)
 
 
 def case_states(ctx: ServiceContext, case_ids: list[str]) -> dict[str, CaseState]:
+    """Every case's state in one read of the people their exposures name (not every exposure:
+    a case of 2,000 contacts has some 20,000)."""
     with ctx.uow(read_only=True) as uow:
+        people = uow.exposures.people_of_cases(case_ids)
         found = {}
         for case_id in case_ids:
             names = [a.username for s in uow.assignments.staff_of(case_id)
                      if (a := uow.staff.get(s)) is not None]  # fmt: skip
-            exposures = uow.exposures.of_case(case_id)
-            close, secondary = contacts_found(exposures)
-            found[case_id] = CaseState(names, len(close), len(secondary), bool(exposures))
+            close = sum(1 for p in people[case_id] if p.best.level == "close")
+            found[case_id] = CaseState(
+                names, close, len(people[case_id]) - close, bool(people[case_id])
+            )
         return found

@@ -1,42 +1,53 @@
-"""A traced case as the officer reads it: each contact with the evidence in words (the venue's
-name, the overlap window, the level, and the published rule the exposure falls under), and which
-contacts are confirmed cases themselves, for the transmission graph.
+"""A traced case as the officer reads it, from what its traces stored: each person its
+exposures name, once, with the exposure that names them best (close before secondary, then the
+longest), the venue's name, the published rule that exposure falls under, and which contacts are
+confirmed cases themselves, for the summary and the transmission graph of the trace page.
 
-It traces through `trace.trace_case` (stored, logged with the case as its purpose); the caller has
-passed the case's access gate, as the API route does. The rule an exposure "falls under" is the
-strictest active rule that applies to that exposure on its own, at its time: what the contact
-was told in their notice, not their colour today (which other facts may change).
+Reading it does not trace again: the trace page is the stored trace (a new trace is a separate
+action, services/trace.py), so it loads as fast at 2,000 contacts as at twenty. It reads the
+case's exposures a person at a time (ExposureRepository.people_of_cases), behind the case's access
+gate, and each read is on the log (`case.contacts_read`, with how many contacts it read). The rule
+an exposure "falls under" is the strictest active rule that applies to that exposure on its own,
+at its time: what the contact was told in their notice, not their colour today (which other
+facts may change).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from healthcode.domain.audit import Actor
+from healthcode.domain.accounts import Principal
+from healthcode.domain.audit import LogEntry
 from healthcode.domain.cases import Case
 from healthcode.domain.errors import NotFound
 from healthcode.domain.facts import Fact, FactKind, facts_data, iso
 from healthcode.domain.rulesets import Rule, RuleSet, colour_rank
 from healthcode.domain.status import applies
-from healthcode.domain.tracing import Exposure
+from healthcode.services.access import access_case
+from healthcode.services.auth import actor_of
 from healthcode.services.context import ServiceContext
 from healthcode.services.rulebook import active_ruleset
-from healthcode.services.trace import Contact, trace_case
+from healthcode.services.trace import TRACE_BASIS
 from healthcode.services.venues import names_within
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
-    """The contact was at `venue_id` with the case (or the close contact) in [start, end)."""
+class TracedContact:
+    """A person the case's exposures name, by the exposure that names them best: they were at
+    `venue_id` with the case (or, a secondary contact, with the close contact `via`) in
+    [start, end)."""
 
+    subject_id: str
+    level: str  # close | secondary
+    via: str | None  # a secondary contact: the close contact they met
+    is_case: bool  # has an open case of their own
     venue_id: str
     venue_name: str
     start: int
     end: int
-    rule_ref: str | None  # the active rule the exposure falls under; None: no rule applies
+    exposures: int  # how many of the case's exposures name them
+    rule_ref: str | None  # the active rule that exposure falls under; None: no rule applies
     colour: str  # the colour that rule gives ("green" when none)
-    contact_checkin: str
-    source_checkin: str
 
     @property
     def minutes(self) -> int:
@@ -44,24 +55,35 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
-class TracedContact:
-    subject_id: str
-    level: str  # close | secondary
-    via: str | None  # a secondary contact: the close contact they met
-    is_case: bool  # has an open case of their own
-    evidence: tuple[Evidence, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class TracedCase:
     case: Case
     contacts: tuple[TracedContact, ...]  # close contacts first
-    new_exposures: int
-    colours_queued: int  # contacts whose colours are derived again once the tracer has these
+
+    def of_level(self, level: str) -> list[TracedContact]:
+        return [c for c in self.contacts if c.level == level]
 
 
-def _rule_for(ctx: ServiceContext, ruleset: RuleSet, level: str, hit: Exposure) -> Rule | None:
-    fact = Fact("x", FactKind.EXPOSURE, hit.start, {"level": level, "minutes": hit.seconds // 60})
+class _Rules:
+    """The rule each exposure falls under, found once per (level, minutes): an exposure is
+    judged on its own, as the only fact, at its own time, and a rule names no date (time in a
+    condition is relative: domain/rulesets.py), so those two are all that can differ (2,000
+    contacts fall in a few dozen such shapes)."""
+
+    def __init__(self, ctx: ServiceContext, ruleset: RuleSet) -> None:
+        self.ctx, self.ruleset = ctx, ruleset
+        self.found: dict[tuple[str, int], Rule | None] = {}
+
+    def of(self, level: str, start: int, end: int) -> Rule | None:
+        shape = (level, (end - start) // 60)
+        if shape not in self.found:
+            self.found[shape] = _rule_for(self.ctx, self.ruleset, level, start, shape[1])
+        return self.found[shape]
+
+
+def _rule_for(
+    ctx: ServiceContext, ruleset: RuleSet, level: str, start: int, minutes: int
+) -> Rule | None:
+    fact = Fact("x", FactKind.EXPOSURE, start, {"level": level, "minutes": minutes})
     data: dict[str, object] = {"facts": facts_data([fact]), "now": iso(fact.time)}
     found: list[Rule] = []
     for rule in ruleset.rules:
@@ -75,51 +97,35 @@ def _rule_for(ctx: ServiceContext, ruleset: RuleSet, level: str, hit: Exposure) 
     return max(found, key=lambda r: (colour_rank(r.colour), r.lasts_days), default=None)
 
 
-def _contact(
-    ctx: ServiceContext,
-    ruleset: RuleSet,
-    names: dict[str, str],
-    cases: set[str],
-    level: str,
-    contact: Contact,
-) -> TracedContact:
-    evidence = []
-    for hit in sorted(contact.exposures, key=lambda e: e.start):
-        rule = _rule_for(ctx, ruleset, level, hit)
-        evidence.append(
-            Evidence(
-                hit.source.venue_id,
-                names.get(hit.source.venue_id, hit.source.venue_id),
-                hit.start,
-                hit.end,
-                ruleset.ref(rule.rule_id) if rule else None,
-                rule.colour if rule else "green",
-                hit.contact.checkin_id,
-                hit.source.checkin_id,
-            )
-        )
-    return TracedContact(
-        contact.subject_id, level, contact.via, contact.subject_id in cases, tuple(evidence)
-    )
-
-
-def trace_with_evidence(
-    ctx: ServiceContext, case_id: str, actor: Actor, depth: int = 2
+def traced_case(
+    ctx: ServiceContext, principal: Principal, case_id: str, chinese: bool = True
 ) -> TracedCase:
-    """Trace a case (its colour work left queued: the caller settles it once the tracer has
-    the contacts) and gather what the tracer's desk shows of each contact."""
-    result = trace_case(ctx, case_id, actor, depth, settle=False)
-    everyone = [*result.close, *result.secondary]
-    with ctx.uow(read_only=True) as uow:
+    """The case as its traces so far found it (no contacts before its first trace)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        access_case(uow, principal, case_id, "case.trace")
         case = uow.cases.get_case(case_id)
-        if case is None:
+        if case is None:  # pragma: no cover - the gate refuses an unknown case
             raise NotFound("no such case", field="case_id")
-        ruleset = active_ruleset(uow)
-        names = names_within(
-            uow, sorted({e.source.venue_id for c in everyone for e in c.exposures})
-        )
-        found = uow.cases.cases_of([c.subject_id for c in everyone])
-        cases = {s for s, held in found.items() if any(c.closed_at is None for c in held)}
-    contacts = [_contact(ctx, ruleset, names, cases, "close", c) for c in result.close]
-    contacts += [_contact(ctx, ruleset, names, cases, "secondary", c) for c in result.secondary]
-    return TracedCase(case, tuple(contacts), result.new_exposures, result.colours_queued)
+        people = uow.exposures.people_of_cases([case_id])[case_id]
+        names = names_within(uow, sorted({p.best.venue_id for p in people}), chinese)
+        held = uow.cases.cases_of([p.best.subject_id for p in people])
+        cases = {s for s, found in held.items() if any(c.closed_at is None for c in found)}
+        rules = _Rules(ctx, active_ruleset(uow))
+        contacts = []
+        for p in people:
+            e = p.best
+            rule = rules.of(e.level, e.start, e.end)
+            contacts.append(TracedContact(
+                e.subject_id, e.level, e.via_subject, e.subject_id in cases, e.venue_id,
+                names[e.venue_id], e.start, e.end, p.count,
+                rules.ruleset.ref(rule.rule_id) if rule else None,
+                rule.colour if rule else "green",
+            ))  # fmt: skip
+        if contacts:
+            uow.log.append(LogEntry("case.contacts_read", actor_of(uow, principal), "case",
+                                    case_id, "contact_tracing", TRACE_BASIS,
+                                    details={"read": len(contacts)}), now)  # fmt: skip
+        uow.commit()
+    contacts.sort(key=lambda c: (c.level != "close", c.subject_id))
+    return TracedCase(case, tuple(contacts))

@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from healthcode.domain.checkins import DAY
 from healthcode.services.context import ServiceContext
-from healthcode.services.ports import contacts_found
 
 HOUR = 3600
 
@@ -52,12 +51,11 @@ def tracing_figures(ctx: ServiceContext, zone: str, days: int = 14) -> list[DayF
     with ctx.uow(read_only=True) as uow:
         # Cases that may have sent notices in the window began up to a retention period before.
         cases = uow.cases.opened_since(since - ctx.retention.days * DAY)
-        contacts: dict[str, int] = {}
-        case_of_exposure: dict[str, str] = {}
-        for case in cases:
-            exposures = uow.exposures.of_case(case.case_id)
-            contacts[case.case_id] = len(contacts_found(exposures)[0])
-            case_of_exposure.update((e.exposure_id, case.case_id) for e in exposures)
+        people = uow.exposures.people_of_cases([c.case_id for c in cases])
+        contacts = {
+            case_id: sum(1 for p in found if p.best.level == "close")
+            for case_id, found in people.items()
+        }
         results = uow.cases.results_of(sorted({c.subject_id for c in cases}))
         sampled: dict[str, int] = {}
         for case in cases:
@@ -65,6 +63,7 @@ def tracing_figures(ctx: ServiceContext, zone: str, days: int = 14) -> list[DayF
                 if f"{r.lab}/{r.test_id}" == case.index_test:
                     sampled[case.case_id] = r.sample_time
         sent = uow.notices.sent_since(since)
+        case_of_exposure = uow.exposures.cases_of(sorted({e for _, e in sent}))
 
     opened: dict[date, list[int]] = {}
     for case in cases:

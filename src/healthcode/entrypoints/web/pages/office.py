@@ -3,8 +3,9 @@
 The start page links only to what the policy table lets the officer's role do. Cases and traces go
 through the same services and gates as the API (routes_labs.py, routes_staff.py): a tracer sees
 and traces only the cases assigned to them, and any other case answers 404, like a missing one
-(the refusal is on the log). A trace shows each contact with the evidence (venue, overlap window,
-the rule it falls under) and the transmission graph as an inline SVG drawn on the server.
+(the refusal is on the log). A new trace is a post; the trace page is a GET of the stored trace
+(its summary and the transmission graph as an inline SVG drawn on the server), and the contacts
+workspace lists each contact, filtered, paged and exportable.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from healthcode.services import labs, orders, staff, status_queue
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_for
 from healthcode.services.context import ServiceContext
-from healthcode.services.trace_evidence import trace_with_evidence
+from healthcode.services.trace import trace_case
+from healthcode.services.trace_evidence import traced_case
 from healthcode.services.trace_workspace import (
     PURPOSES,
     Filters,
@@ -51,6 +53,7 @@ ACTIONS = {
     ("POST", "/office/cases/{case_id}/assign"): "case.assign",
     ("GET", "/office/cases/{case_id}"): "case.trace",
     ("POST", "/office/cases/{case_id}/trace"): "case.trace",
+    ("GET", "/office/cases/{case_id}/trace"): "case.trace",
     ("GET", "/office/cases/{case_id}/contacts"): "case.trace",
     ("GET", "/office/cases/{case_id}/contacts.csv"): "case.trace",
 }
@@ -179,11 +182,12 @@ def _depth(text: str) -> int:
     return int(text)
 
 
-@router.post("/office/cases/{case_id}/trace", response_class=HTMLResponse)
+@router.post("/office/cases/{case_id}/trace", response_model=None)
 async def trace_page(
     request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, depth: Text = "2"
-) -> HTMLResponse:
-    """The trace is computed, stored and logged on each post (as POST /cases/{id}/trace)."""
+) -> HTMLResponse | RedirectResponse:
+    """A new trace: computed, stored and logged (as POST /cases/{id}/trace), then shown by the
+    trace page (a GET: a reload does not trace again)."""
 
     def gate() -> None:
         with ctx.uow(read_only=True) as uow:
@@ -196,15 +200,31 @@ async def trace_page(
         case = await run_in_threadpool(_open_case, ctx, case_id)
         return render(request, "office/case.html", 422, case_id=case_id, case=case, error=exc)
     actor = actor_for(ctx, caller)
-    traced = await run_in_threadpool(trace_with_evidence, ctx, case_id, actor, levels)
-    page = render(
-        request, "office/trace.html", traced=traced, graph=layout(traced), depth=levels,
-        can_propose=allowed("order.propose", caller.role),
+    result = await run_in_threadpool(trace_case, ctx, case_id, actor, levels, settle=False)
+    done = urlencode({"new": result.new_exposures, "queued": result.colours_queued,
+                      "depth": levels})  # fmt: skip
+    answer = redirect(f"/office/cases/{case_id}/trace?{done}")
+    # The contacts first; their colours right after the answer is sent (services/status_queue.py).
+    people = sorted({c.subject_id for c in [*result.close, *result.secondary]})
+    answer.background = BackgroundTask(status_queue.settle_quietly, ctx, people)
+    return answer
+
+
+Count = Annotated[int | None, QueryParam(ge=0, le=10**9)]
+
+
+@router.get("/office/cases/{case_id}/trace", response_class=HTMLResponse)
+def traced_page(
+    request: Request, case_id: CaseId, caller: Caller, ctx: Ctx, new: Count = None,
+    queued: Count = None, depth: Annotated[int | None, QueryParam(ge=1, le=2)] = None,
+) -> HTMLResponse:  # fmt: skip
+    """The trace page: the stored trace (summary and graph, services/trace_evidence.py); after a
+    new trace, what it added."""
+    traced = traced_case(ctx, caller, case_id, chinese=i18n.negotiate(request) == "zh_CN")
+    return render(
+        request, "office/trace.html", traced=traced, graph=layout(traced), depth=depth,
+        new=new, queued=queued, can_propose=allowed("order.propose", caller.role),
     )  # fmt: skip
-    # The contacts first; their colours right after the page is sent (services/status_queue.py).
-    people = sorted({c.subject_id for c in traced.contacts})
-    page.background = BackgroundTask(status_queue.settle_quietly, ctx, people)
-    return page
 
 
 Query = Annotated[str, QueryParam(max_length=64)]

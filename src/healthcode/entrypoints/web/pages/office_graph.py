@@ -52,11 +52,6 @@ def short(subject_id: str) -> str:
     return subject_id[:6]
 
 
-def _venue_of(contact: TracedContact) -> tuple[str, str]:
-    first = min(contact.evidence, key=lambda e: (e.start, e.venue_id))
-    return first.venue_id, first.venue_name
-
-
 def layout(traced: TracedCase) -> Graph:
     close = [c for c in traced.contacts if c.level == "close"]
     secondary: dict[str, int] = {}
@@ -65,7 +60,7 @@ def layout(traced: TracedCase) -> Graph:
             secondary[c.via] = secondary.get(c.via, 0) + 1
     by_venue: dict[tuple[str, str], list[TracedContact]] = {}
     for c in sorted(close, key=lambda c: c.subject_id):
-        by_venue.setdefault(_venue_of(c), []).append(c)
+        by_venue.setdefault((c.venue_id, c.venue_name), []).append(c)
     venues = sorted(by_venue.items(), key=lambda kv: (-len(kv[1]), kv[0][1]))
     drawn, rest = venues[:MAX_VENUES], venues[MAX_VENUES:]
     rows = sum(min(len(v), MAX_PER_VENUE) + (len(v) > MAX_PER_VENUE) for _, v in drawn)
