@@ -137,10 +137,17 @@ def started(directory: Path) -> Iterator[RedisPair]:
             "--replica-serve-stale-data", "no",
         )  # fmt: skip
         pair = RedisPair(primary_port, replica_port, relay)
-        with redis.Redis(port=replica_port, socket_connect_timeout=0.2) as client:
-            while True:  # in sync: the link is up
+        with (
+            redis.Redis(port=replica_port, socket_connect_timeout=0.2) as client,
+            redis.Redis(port=primary_port, socket_connect_timeout=0.2) as primary_client,
+        ):
+            # In sync: the replica's link is up and the primary counts it online (the replica
+            # may say "up" while the primary still prepares its copy, and then a WAIT times out).
+            while True:
                 try:
-                    if client.info("replication").get("master_link_status") == "up":
+                    up = client.info("replication").get("master_link_status") == "up"
+                    seen = primary_client.info("replication").get("slave0", {})
+                    if up and seen.get("state") == "online":
                         break
                 except redis.RedisError:
                     pass
