@@ -66,6 +66,7 @@ def city_policy(settings: Settings) -> CityPolicy:
         city=settings.city,
         city_name_zh=settings.city_name_zh,
         city_name_en=settings.city_name_en,
+        timezone=settings.display_timezone,
         code_algorithm=settings.code_algorithm,
         code_lifetime_seconds=settings.code_lifetime_seconds,
         max_code_lifetime_seconds=settings.max_code_lifetime_seconds,

@@ -200,6 +200,17 @@ def test_cases_are_assigned_then_traced_by_the_assigned_tracer_only(
     (who,) = [a.username for a in staff.list_staff(app.ctx) if a.staff_id == tracer.ref]
     assert who in row[row.index('data-testid="case-officers"') :]  # assigned, by name
     assert "traced: 1 close, 1 secondary contacts" in row
+    # One time zone, the city's, named at the foot; one date format per language.
+    for headers, moment, zone in (
+        ({**health, **EN}, r"\d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d", "time zone: Asia/Shanghai"),
+        ({**health, "Accept-Language": "zh-CN"}, r"20\d\d年\d{1,2}月\d{1,2}日 \d\d:\d\d",
+         "本市时区：Asia/Shanghai"),
+    ):  # fmt: skip
+        listed = client.get("/office/cases", headers=headers).text
+        assert f"{zone} (UTC+08:00)" in listed
+        dates = re.findall(r"<td>([^<]*\d\d:\d\d[^<]*)</td>", listed)
+        assert dates
+        assert all(re.fullmatch(f"{moment}( – {moment})?", d) for d in dates), dates
 
 
 def propose(client: TestClient, headers: dict[str, str], **form: str) -> object:

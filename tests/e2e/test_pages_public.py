@@ -19,8 +19,8 @@ from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.audit import Actor
 from healthcode.domain.orders import ManualOrder, OrderState
-from healthcode.domain.published import DAY, day_of
-from healthcode.domain.report import iso_day
+from healthcode.domain.published import DAY
+from healthcode.domain.report import day_in
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import anomalies, audit, orders, rule_approval, rules, trace
 from tests.conftest import headers_of, make_settings, staff_principal
@@ -31,6 +31,11 @@ from tests.integration.test_outbreak import TRACER, seed_two_clusters
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
 DEFAULT_RULESET = Path("src/healthcode/rulesets/default.json")
+
+
+def city_day(clock: FixedClock, offset: int = 0) -> str:
+    """The day `offset` days from today in the test city's calendar (Asia/Shanghai)."""
+    return day_in("Asia/Shanghai", clock.now() + offset * DAY).isoformat()
 
 
 @pytest.fixture
@@ -99,8 +104,8 @@ def test_the_report_draws_charts_and_never_shows_a_withheld_count_as_zero(
         assert f'<title id="{cid}-title">' in html
         assert f'<desc id="{cid}-desc">' in html
         assert f'aria-labelledby="{cid}-title {cid}-desc"' in html
-    assert "Day (UTC)" in html
-    today = iso_day(day_of(clock.now()))
+    assert "Day (Asia/Shanghai)" in html  # the city's calendar, named
+    today = city_day(clock)
     colours = section(html, 'id="chart-colours"', "</figure>")
     # 2 red by the rules: withheld, drawn hatched, in the table as "fewer than 10" (never 0),
     # and the day's total with them, so that 14 − 12 does not give them away; the 12 people
@@ -116,7 +121,7 @@ def test_the_report_draws_charts_and_never_shows_a_withheld_count_as_zero(
         "12",
         "withheld: a count in it is fewer than 10",
     ]
-    assert row(colours, iso_day(day_of(clock.now()) - DAY)) == ["0"] * 6
+    assert row(colours, city_day(clock, -1)) == ["0"] * 6
     orders_table = section(html, 'id="chart-orders"', "</figure>")
     assert row(orders_table, today)[:2] == ["1", "1"]  # proposed, approved: never withheld
     alerts = section(html, 'id="chart-anomalies"', "</figure>")
@@ -133,17 +138,16 @@ def test_a_date_range_is_shown_and_a_bad_one_is_named(
     app: App, clock: FixedClock, client: TestClient
 ) -> None:
     clock.advance(3 * DAY)
-    today = day_of(clock.now())
-    first, last = iso_day(today - 2 * DAY), iso_day(today - DAY)
+    first, last = city_day(clock, -2), city_day(clock, -1)
     page = client.get(f"/public/report?from={first}&to={last}", headers=EN)
     assert page.status_code == 200
     colours = section(page.text, 'id="chart-colours"', "</figure>")
     assert re.findall(r'<th scope="row">([0-9-]+)</th>', colours) == [first, last]
     bad = {
         "from=2026-13-01": "from",
-        f"from={iso_day(today - 40 * DAY)}": "from",
+        f"from={city_day(clock, -40)}": "from",
         f"from={last}&to={first}": "from",
-        f"to={iso_day(today + DAY)}": "to",
+        f"to={city_day(clock, 1)}": "to",
     }
     for query, field in bad.items():
         answer = client.get(f"/public/report?{query}", headers=EN)

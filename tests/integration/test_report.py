@@ -4,6 +4,7 @@ current colour counts), with small counts of people suppressed; an export recomp
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ from healthcode.bootstrap import App
 from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.errors import InvalidInput
-from healthcode.domain.published import DAY, day_of, parse_entry
-from healthcode.domain.report import build_report
+from healthcode.domain.published import DAY, parse_entry
+from healthcode.domain.report import build_report, day_in, day_start
 from healthcode.services import anomalies, audit, orders, report, trace
 from tests.conftest import make_settings
 from tests.integration.orders_city import officer
@@ -40,7 +41,9 @@ def test_a_day_with_an_outbreak_and_orders(app: App, clock: FixedClock) -> None:
     assert {a.detector for a in flagged} == {"non_health_cluster"}
     made = report.report(app.ctx, days=2)
     today = made.days[-1]
-    assert today.start == day_of(clock.now())
+    assert made.timezone == "Asia/Shanghai"  # the city's calendar
+    assert today.start == day_start("Asia/Shanghai", day_in("Asia/Shanghai", clock.now()))
+    assert today.day == day_in("Asia/Shanghai", clock.now()).isoformat()
     changes = today.colour_changes
     # 2 people red by the rules: suppressed, and the total with them, or else 14 − 12 would
     # give the 2 away; the 12 people an order turned red are never hidden.
@@ -60,7 +63,8 @@ def test_a_day_with_an_outbreak_and_orders(app: App, clock: FixedClock) -> None:
     # colours and staff, which are not on the log).
     lines = [json.loads(line) for line in audit.export_lines(app.ctx)]
     entries = [parse_entry(x["seq"], x["entry"]) for x in lines if x["seq"] < made.log_size]
-    again = build_report(entries, first_day=made.days[0].start, days=2,
+    again = build_report(entries, first_day=date.fromisoformat(made.days[0].day), days=2,
+                         zone=made.timezone,
                          generated_at=made.generated_at, first_seq=made.first_seq,
                          log_size=made.log_size, current=app_counts(app),
                          staff=made.days[-1].current_staff)  # fmt: skip

@@ -4,6 +4,8 @@ report is a function of the log entries alone."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from healthcode.domain.audit import SYSTEM, LogEntry, canonical_entry
@@ -11,6 +13,7 @@ from healthcode.domain.published import DAY, PublicEntry, parse_entry
 from healthcode.domain.report import build_report, suppress
 
 T0 = 1_794_960_000  # a UTC midnight
+DAY0 = date(2026, 11, 18)  # its day
 assert T0 % DAY == 0
 
 
@@ -99,7 +102,7 @@ def test_a_report_from_log_entries() -> None:
     log.add(T0 + DAY + 5, "status.changed", "subject", to="yellow", rule="default@1#symptoms")
     log.add(T0 - 5, "case.traced", "case")  # the day before: not in the report
 
-    made = build_report(log.entries, first_day=T0, days=2, generated_at=T0 + DAY + 10,
+    made = build_report(log.entries, first_day=DAY0, days=2, zone="UTC", generated_at=T0 + DAY + 10,
                         first_seq=0, log_size=len(log.entries),
                         current={"red": 15, "yellow": 2, "green": 40})  # fmt: skip
     first, second = made.days
@@ -121,9 +124,32 @@ def test_a_report_from_log_entries() -> None:
     assert second.current_colours is not None
     assert second.current_colours.cells == {"yellow": None, "red": 15}
     # Anyone with the same entries gets the same report.
-    again = build_report(list(log.entries), first_day=T0, days=2, generated_at=T0 + DAY + 10,
-                         first_seq=0, log_size=len(log.entries),
+    again = build_report(list(log.entries), first_day=DAY0, days=2, zone="UTC",
+                         generated_at=T0 + DAY + 10, first_seq=0, log_size=len(log.entries),
                          current={"red": 15, "yellow": 2})  # fmt: skip
     assert again.as_dict() == made.as_dict()
     as_json = made.as_dict()
     assert as_json["days"][0]["colour_changes"]["suppressed"] == ["to_green", "red_order", "total"]  # type: ignore[index]
+
+
+def test_days_are_the_citys_calendar_named_in_the_report() -> None:
+    """A day is the city's: its midnight in the city's time zone (UTC+8: 16:00 UTC), and where
+    the clocks change, a day of 23 or 25 hours."""
+    log = Log()
+    log.add(T0 + 15 * 3600, "case.traced", "case")  # 23:00 in Shanghai, 18 November
+    log.add(T0 + 16 * 3600, "case.traced", "case")  # 00:00 in Shanghai, 19 November
+    log.add(T0 + 16 * 3600 + 1, "case.traced", "case")
+    made = build_report(log.entries, first_day=DAY0, days=2, zone="Asia/Shanghai",
+                        generated_at=T0 + DAY, first_seq=0, log_size=3)  # fmt: skip
+    assert [(d.day, d.start, d.trace_runs) for d in made.days] == [
+        ("2026-11-18", T0 - 8 * 3600, 1), ("2026-11-19", T0 + 16 * 3600, 2),
+    ]  # fmt: skip
+    assert made.as_dict()["timezone"] == "Asia/Shanghai"
+    # Berlin, 29 March 2026: the clocks go from 02:00 to 03:00, a day of 23 hours.
+    spring = 1_774_738_800  # 2026-03-29 00:00 in Berlin (23:00 UTC the day before)
+    log = Log()
+    log.add(spring + 23 * 3600 - 1, "case.traced", "case")  # its last second
+    log.add(spring + 23 * 3600, "case.traced", "case")  # the next day's first
+    made = build_report(log.entries, first_day=date(2026, 3, 29), days=2, zone="Europe/Berlin",
+                        generated_at=spring + DAY, first_seq=0, log_size=2)  # fmt: skip
+    assert [(d.start, d.trace_runs) for d in made.days] == [(spring, 1), (spring + 23 * 3600, 1)]

@@ -1,5 +1,5 @@
-"""The transparency report: per UTC day, what the public log shows, counted and with small counts
-of people suppressed.
+"""The transparency report: per day of the city's calendar (its time zone, named in the report),
+what the public log shows, counted and with small counts of people suppressed.
 
 Every number but one comes from the log entries alone (domain/published.py), so anyone holding a
 log export (`healthcode audit verify` checks it) can recompute the report and compare: the same
@@ -31,13 +31,15 @@ and hiding "3 manual orders" is what the report exists to prevent.
 
 from __future__ import annotations
 
-import time as _time
-from collections.abc import Iterable, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from healthcode.domain.anomalies import ACTION as ANOMALY_ACTION
 from healthcode.domain.anomalies import DETECTORS, NON_GREEN, order_id_of
-from healthcode.domain.published import DAY, PublicEntry, day_of
+from healthcode.domain.published import PublicEntry
 
 THRESHOLD = 10  # counts of people from 1 to THRESHOLD - 1 are suppressed
 CHANGE_CELLS = ("to_green", "yellow_rule", "yellow_order", "red_rule", "red_order")
@@ -90,7 +92,7 @@ def suppress(counts: Mapping[str, int], *, with_total: bool = False) -> Group:
 
 @dataclass(slots=True)
 class DayCounts:
-    """One UTC day of the log, counted (nothing suppressed yet)."""
+    """One day of the log, counted (nothing suppressed yet)."""
 
     start: int
     changes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CHANGE_CELLS, 0))
@@ -173,20 +175,31 @@ def count_day(day: DayCounts, e: PublicEntry) -> None:
         day.anomaly_alerts[detector] = day.anomaly_alerts.get(detector, 0) + 1
 
 
-def count_days(entries: Iterable[PublicEntry], first_day: int, days: int) -> list[DayCounts]:
-    """The entries of the UTC days from `first_day` (a day start) on, counted day by day."""
-    out = [DayCounts(first_day + i * DAY) for i in range(days)]
+def day_start(zone: str, day: date) -> int:
+    """The first second (epoch) of `day` in the city's calendar (a day of 23 or 25 hours where
+    the clocks change)."""
+    return int(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp())
+
+
+def day_in(zone: str, time: int) -> date:
+    """The day of the city's calendar that `time` (epoch seconds) falls on."""
+    return datetime.fromtimestamp(time, ZoneInfo(zone)).date()
+
+
+def count_days(entries: Iterable[PublicEntry], starts: Sequence[int], end: int) -> list[DayCounts]:
+    """The entries of the days that begin at `starts` (ascending; the last ends at `end`),
+    counted day by day."""
+    out = [DayCounts(start) for start in starts]
     for e in entries:
-        i = (day_of(e.time) - first_day) // DAY
-        if 0 <= i < days:
-            count_day(out[i], e)
+        if starts and starts[0] <= e.time < end:
+            count_day(out[bisect_right(starts, e.time) - 1], e)
     return out
 
 
 @dataclass(frozen=True, slots=True)
 class DayReport:
-    day: str  # YYYY-MM-DD (UTC)
-    start: int
+    day: str  # YYYY-MM-DD, the city's calendar
+    start: int  # its first second
     colour_changes: Group
     appeals: Group
     orders: dict[str, int]
@@ -221,17 +234,14 @@ class DayReport:
         }
 
 
-def iso_day(start: int) -> str:
-    return _time.strftime("%Y-%m-%d", _time.gmtime(start))
-
-
 def day_report(
     counts: DayCounts,
+    day: str,
     current: Mapping[str, int] | None = None,
     staff: Mapping[str, int] | None = None,
 ) -> DayReport:
     return DayReport(
-        iso_day(counts.start),
+        day,
         counts.start,
         suppress(counts.changes, with_total=True),
         suppress(counts.appeals),
@@ -259,10 +269,12 @@ class Report:
     log_size: int
     threshold: int
     days: list[DayReport]
+    timezone: str  # the city's: where its days begin and end
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "format": "healthcode-transparency-report/1",
+            "format": "healthcode-transparency-report/2",
+            "timezone": self.timezone,
             "generated_at": self.generated_at,
             "first_seq": self.first_seq,
             "log_size": self.log_size,
@@ -280,20 +292,24 @@ class Report:
 def build_report(
     entries: Iterable[PublicEntry],
     *,
-    first_day: int,
+    first_day: date,
     days: int,
+    zone: str,
     generated_at: int,
     first_seq: int,
     log_size: int,
     current: Mapping[str, int] | None = None,
     staff: Mapping[str, int] | None = None,
 ) -> Report:
-    """The report of `days` UTC days from `first_day`; the snapshots (`current` colour counts,
-    active `staff` by role) go on the last."""
-    counted = count_days(entries, first_day, days)
+    """The report of `days` days of the city's calendar (time zone `zone`) from `first_day`; the
+    snapshots (`current` colour counts, active `staff` by role) go on the last."""
+    dates = [first_day + timedelta(days=i) for i in range(days)]
+    starts = [day_start(zone, d) for d in dates]
+    counted = count_days(entries, starts, day_start(zone, first_day + timedelta(days=days)))
     last = len(counted) - 1
     reports = [
-        day_report(c, current if i == last else None, staff if i == last else None)
+        day_report(c, dates[i].isoformat(), current if i == last else None,
+                   staff if i == last else None)
         for i, c in enumerate(counted)
-    ]
-    return Report(generated_at, first_seq, log_size, THRESHOLD, reports)
+    ]  # fmt: skip
+    return Report(generated_at, first_seq, log_size, THRESHOLD, reports, zone)

@@ -43,6 +43,7 @@ class CityPolicy:
     trace_min_overlap_seconds: int = 900
     trace_extension_seconds: int = 1800
     vaccination_facts: bool = False
+    timezone: str = "UTC"  # the city's calendar: its days in the report and on every page
     rule_concentration_people: int = 10  # a rule set's new colours on one venue, district or
     rule_concentration_percent: int = 50  # ... hour (this many, this share) need an auditor
 

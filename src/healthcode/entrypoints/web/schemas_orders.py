@@ -95,9 +95,11 @@ class AlertOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    """The public transparency report, per UTC day, recomputable from the log export alone."""
+    """The public transparency report, per day of the city's calendar (`timezone`),
+    recomputable from the log export alone."""
 
     format: str
+    timezone: str
     generated_at: int
     first_seq: int
     log_size: int

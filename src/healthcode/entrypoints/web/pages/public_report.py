@@ -3,13 +3,14 @@
 The numbers are the API's (`GET /report`, services/report.py), computed from the public log, so
 anyone holding an export can recompute them. Counts of people from 1 to 9 are withheld by the
 report and shown as "fewer than 10" (hatched in the charts), never as 0. The charts are SVG
-drawn on the server (pages/charts.py). Days are UTC days, as in the report.
+drawn on the server (pages/charts.py). Days are the city's (its time zone, named on the axis),
+as in the report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -18,13 +19,13 @@ from markupsafe import Markup
 
 from healthcode.domain.anomalies import DETECTORS
 from healthcode.domain.errors import DomainError, InvalidInput
-from healthcode.domain.published import DAY, day_of
 from healthcode.domain.report import (
     APPEAL_CELLS,
     CHANGE_CELLS,
     ORDER_STEPS,
     STAFF_STEPS,
     DayReport,
+    day_in,
 )
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.errors import status_of
@@ -103,41 +104,41 @@ def role_labels(_: Gettext) -> dict[str, str]:
     }
 
 
-def _parse_day(text: str, field: str) -> int:
+def _parse_day(text: str, field: str) -> date:
     try:
-        parsed = date.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError:
         raise InvalidInput("a date is written YYYY-MM-DD", field=field, code="bad_date") from None
-    return int(datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC).timestamp())
 
 
-def date_range(now: int, days: int | None, start: str | None, end: str | None) -> tuple[int, int]:
-    """(first day, last day) as UTC day starts: the last `days` days, or `from`..`to`."""
-    today = day_of(now)
+def date_range(
+    today: date, days: int | None, start: str | None, end: str | None
+) -> tuple[date, date]:
+    """(first day, last day) of the city's calendar: the last `days` days, or `from`..`to`."""
     if not start and not end:
-        n = days or 7
-        return today - (n - 1) * DAY, today
+        return today - timedelta(days=(days or 7) - 1), today
     last = _parse_day(end, "to") if end else today
-    first = _parse_day(start, "from") if start else last - 6 * DAY
+    first = _parse_day(start, "from") if start else last - timedelta(days=6)
     if last > today:
         raise InvalidInput("the report ends today at the latest", field="to", code="range")
     if first > last:
         raise InvalidInput("the first day comes before the last", field="from", code="range")
-    if first < today - (report.MAX_DAYS - 1) * DAY:
+    if first < today - timedelta(days=report.MAX_DAYS - 1):
         raise InvalidInput("the report goes back at most %(max_days)s days",
                            field="from", code="range",
                            params={"max_days": report.MAX_DAYS})  # fmt: skip
     return first, last
 
 
-def charts(days: list[DayReport], _: Gettext) -> list[Chart]:
+def charts(days: list[DayReport], _: Gettext, zone: str) -> list[Chart]:
     words = series_labels(_)
     refused = refusal_labels(_)
     families = sorted({k for d in days for k in d.refusals} | {"access", "order", "staff"})
     labs = sorted({lab for d in days for lab in d.labs})
     labels = [d.day for d in days]
     ticks = [d.day[5:] for d in days]
-    day_axis, count_axis, hidden = _("Day (UTC)"), _("Count"), _("fewer than 10")
+    day_axis = _("Day (%(zone)s)") % {"zone": zone}
+    count_axis, hidden = _("Count"), _("fewer than 10")
 
     def chart(cid: str, title: str, desc: str, series: list[Series], stacked: bool) -> Chart:
         return Chart(cid, title, desc, labels, series, day_axis, count_axis, hidden, stacked, ticks)
@@ -191,25 +192,27 @@ def report_page(
     end: Annotated[DateText, Query(alias="to")] = None,
 ) -> HTMLResponse:
     _ = i18n.translations(i18n.negotiate(request)).gettext
-    now = ctx.clock.now()
+    zone = ctx.policy.timezone
+    today = day_in(zone, ctx.clock.now())
     form = {"from": start or "", "to": end or "", "days": days}
     try:
-        first, last = date_range(now, days, start, end)
-        made = report.report(ctx, (day_of(now) - first) // DAY + 1)
+        first, last = date_range(today, days, start, end)
+        made = report.report(ctx, (today - first).days + 1)
     except DomainError as exc:
         return render(request, "public/report.html", status_of(exc), error=exc, form=form,
                       made=None, figures=[], current=None, staff_now=[])  # fmt: skip
-    shown = [d for d in made.days if d.start <= last]
+    shown = [d for d in made.days if d.day <= last.isoformat()]
     form.update({"from": shown[0].day, "to": shown[-1].day})
     totals = [d.colour_changes.total for d in shown]  # may be withheld too
     figures: list[tuple[Chart, Markup, list[int | None] | None]] = [
-        (c, svg(c), totals if c.chart_id == "chart-colours" else None) for c in charts(shown, _)
+        (c, svg(c), totals if c.chart_id == "chart-colours" else None)
+        for c in charts(shown, _, zone)
     ]
     latest = made.days[-1]
     roles = role_labels(_)
     staff_now = [(roles.get(r, r), n) for r, n in (latest.current_staff or {}).items()]
     return render(
         request, "public/report.html", error=None, form=form, made=made, figures=figures,
-        current=latest.current_colours if last == latest.start else None,
-        staff_now=staff_now if last == latest.start else [],
+        current=latest.current_colours if last == today else None,
+        staff_now=staff_now if last == today else [],
     )  # fmt: skip

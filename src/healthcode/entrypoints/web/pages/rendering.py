@@ -77,6 +77,20 @@ def _templates_dir() -> str:
     return str(resources.files("healthcode.entrypoints.web").joinpath("templates"))
 
 
+# One date format per language on every page (dates and moments; the report's tables and the
+# date fields keep ISO days, which people type and machines read): (day, moment).
+DATE_PATTERNS = {
+    "zh_CN": ("yyyy年M月d日", "yyyy年M月d日 HH:mm"),
+    "en": ("d MMM yyyy", "d MMM yyyy, HH:mm"),
+}
+
+
+def zone_label(timezone: str, now: datetime) -> str:
+    """The city's time zone as the foot of every page names it: "Asia/Shanghai (UTC+08:00)"."""
+    offset = now.astimezone(ZoneInfo(timezone)).strftime("%z")
+    return f"{timezone} (UTC{offset[:3]}:{offset[3:]})"
+
+
 @cache
 def environment(locale: str, timezone: str) -> Environment:
     env = Environment(
@@ -91,16 +105,22 @@ def environment(locale: str, timezone: str) -> Environment:
     zone = ZoneInfo(timezone)
     loc = i18n.babel_locale(locale)
 
-    def when(epoch: int | None, fmt: str = "medium") -> str:
+    day_pattern, time_pattern = DATE_PATTERNS.get(locale, DATE_PATTERNS["en"])
+
+    def when(epoch: int | None) -> str:
+        """A moment: the one date format of this language and the time to the minute, in the
+        city's time zone (named at the foot of every page)."""
         if epoch is None:
             return "—"
-        return format_datetime(datetime.fromtimestamp(epoch, UTC), fmt, tzinfo=zone, locale=loc)
+        return format_datetime(datetime.fromtimestamp(epoch, UTC), time_pattern, tzinfo=zone,
+                               locale=loc)  # fmt: skip
 
     def day(epoch: int | None) -> str:
+        """A day of the city's calendar, in the one date format of this language."""
         if epoch is None:
             return "—"
         return format_date(
-            datetime.fromtimestamp(epoch, UTC).astimezone(zone), "medium", locale=loc
+            datetime.fromtimestamp(epoch, UTC).astimezone(zone), day_pattern, locale=loc
         )
 
     def duration(seconds: int | float) -> str:
@@ -137,10 +157,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     locale = i18n.negotiate(request)
     settings = request.app.state.healthcode.settings
     env = environment(locale, settings.display_timezone)
+    now = datetime.fromtimestamp(request.app.state.healthcode.ctx.clock.now(), UTC)
     html = env.get_template(template).render(
         request=request,
         principal=principal_of(request),
         path=request.url.path,
+        zone_label=zone_label(settings.display_timezone, now),
         city=settings.city_name_zh if locale == "zh_CN" else settings.city_name_en,
         **context,
     )
