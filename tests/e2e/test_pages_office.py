@@ -350,6 +350,10 @@ def test_rules_load_dry_run_and_activation_by_a_second_person(
     admin, admin_h = officer(app, "authority_admin")
     page = client.get("/office/rules/default/2", headers=admin_h)
     assert f"/office/rules/requests/{seq}/approve" in page.text
+    asker = page.text[page.text.index('data-testid="activation-requests"') :]
+    assert "(health officer)" in asker  # the role in words, never its internal name
+    zh = client.get("/office/rules/default/2", headers={**admin_h, "Accept-Language": "zh-CN"})
+    assert "health_officer" not in zh.text[zh.text.index('data-testid="activation-requests"') :]
     assert client.post("/office/rules/requests/abc/approve", headers=admin_h).status_code == 422
     assert client.post("/office/rules/requests/0/approve", headers=admin_h).status_code == 404
     approved = client.post(f"/office/rules/requests/{seq}/approve", headers=admin_h,
