@@ -141,14 +141,20 @@ def started(directory: Path) -> Iterator[RedisPair]:
             redis.Redis(port=replica_port, socket_connect_timeout=0.2) as client,
             redis.Redis(port=primary_port, socket_connect_timeout=0.2) as primary_client,
         ):
-            # In sync: the replica's link is up and the primary counts it online (the replica
-            # may say "up" while the primary still prepares its copy, and then a WAIT times out).
+            # In sync: the replica's link is up, the primary counts it online, and it
+            # acknowledges a write (it may say "up" while the primary still prepares its copy,
+            # and be online a second before it acknowledges anything: WAITs would time out).
             while True:
                 try:
                     up = client.info("replication").get("master_link_status") == "up"
                     seen = primary_client.info("replication").get("slave0", {})
                     if up and seen.get("state") == "online":
-                        break
+                        with primary_client.pipeline(transaction=False) as pipe:
+                            pipe.set("redis-pair:ready", "1")
+                            pipe.execute_command("WAIT", 1, 100)
+                            if int(pipe.execute()[1]) == 1:
+                                primary_client.delete("redis-pair:ready")
+                                break
                 except redis.RedisError:
                     pass
                 assert time.monotonic() < deadline, "the Redis replica did not sync"

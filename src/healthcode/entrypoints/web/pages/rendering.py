@@ -9,7 +9,7 @@ seconds and shown in the city's time zone, in the reader's language.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -115,12 +115,15 @@ def environment(locale: str, timezone: str) -> Environment:
         return format_datetime(datetime.fromtimestamp(epoch, UTC), time_pattern, tzinfo=zone,
                                locale=loc)  # fmt: skip
 
-    def day(epoch: int | None) -> str:
-        """A day of the city's calendar, in the one date format of this language."""
-        if epoch is None:
+    def day(when: int | str | None) -> str:
+        """A day of the city's calendar (a moment in it, or the day as YYYY-MM-DD), in the one
+        date format of this language."""
+        if when is None:
             return "—"
+        if isinstance(when, str):
+            return format_date(date.fromisoformat(when), day_pattern, locale=loc)
         return format_date(
-            datetime.fromtimestamp(epoch, UTC).astimezone(zone), day_pattern, locale=loc
+            datetime.fromtimestamp(when, UTC).astimezone(zone), day_pattern, locale=loc
         )
 
     def duration(seconds: int | float) -> str:
