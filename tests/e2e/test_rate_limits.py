@@ -74,3 +74,22 @@ def test_sign_in_and_one_time_codes_over_the_limit_get_429(
         again = client.post("/auth/code", json={"phone": "13912345678"})
         assert again.status_code == 429
     built.close()
+
+
+@pytest.mark.parametrize(("language", "words"), [("zh-CN", "请求过于频繁"), ("en", "Too many")])
+def test_a_browser_over_the_limit_gets_a_page_in_its_language(
+    tmp_path: Path, database_url: str, clock: FixedClock, language: str, words: str
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url, rate_logins_per_minute=2)
+    built = build(settings, clock=clock, migrate=False)
+    initialise(built)
+    browser = {"Accept": "text/html", "Accept-Language": language}
+    wrong = {"username": "li.tracer", "password": "not the password", "totp": "000000"}
+    with TestClient(create_app(built=built)) as client:
+        answers = [client.post("/sign-in/staff", data=wrong, headers=browser) for _ in range(4)]
+    built.close()
+    flooded = answers[-1]
+    assert flooded.status_code == 429
+    assert flooded.headers["content-type"].startswith("text/html")
+    assert int(flooded.headers["Retry-After"]) >= 1
+    assert words in flooded.text
