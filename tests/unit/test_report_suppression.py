@@ -4,16 +4,16 @@ report is a function of the log entries alone."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime
 
 import pytest
 
 from healthcode.domain.audit import SYSTEM, LogEntry, canonical_entry
 from healthcode.domain.published import DAY, PublicEntry, parse_entry
-from healthcode.domain.report import build_report, suppress
+from healthcode.domain.report import build_report, day_in, suppress
 
 T0 = 1_794_960_000  # a UTC midnight
-DAY0 = date(2026, 11, 18)  # its day
+DAY0 = datetime.fromtimestamp(T0, UTC).date()  # its day (2026-11-18)
 assert T0 % DAY == 0
 
 
@@ -150,6 +150,7 @@ def test_days_are_the_citys_calendar_named_in_the_report() -> None:
     log = Log()
     log.add(spring + 23 * 3600 - 1, "case.traced", "case")  # its last second
     log.add(spring + 23 * 3600, "case.traced", "case")  # the next day's first
-    made = build_report(log.entries, first_day=date(2026, 3, 29), days=2, zone="Europe/Berlin",
+    made = build_report(log.entries, first_day=day_in("Europe/Berlin", spring), days=2,
+                        zone="Europe/Berlin",
                         generated_at=spring + DAY, first_seq=0, log_size=2)  # fmt: skip
     assert [(d.start, d.trace_runs) for d in made.days] == [(spring, 1), (spring + 23 * 3600, 1)]
