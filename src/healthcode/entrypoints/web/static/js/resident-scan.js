@@ -92,7 +92,8 @@
       video.srcObject = s;
       return video.play();
     }).then(function () {
-      start.hidden = true;
+      start.disabled = true;  // out of sight, keeping its place: nothing below it moves
+      start.style.visibility = 'hidden';
       say('looking');
       look();
     }).catch(function () {
