@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 DAY = 86400
-_TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.:@#/-]{0,95}$")
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9_.:@#/-]{0,95}\Z")
 _HEX_PREFIX = "u:"  # a value that is not a token (e.g. a district name in Chinese), as UTF-8 hex
 _MAX_TEXT_BYTES = 40
 

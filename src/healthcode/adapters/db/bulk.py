@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table
 
 
 def insert_tuples(
@@ -34,11 +34,10 @@ def insert_tuples(
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Rows as mappings of column name to value (all with the same columns)."""
+    """Rows as mappings of column name to value (all with the same columns, of plain types:
+    no SQLAlchemy type processing is applied; SQLAlchemy's own executemany built each row's
+    parameters in Python, a fifth of the cost of storing a trace's exposures)."""
     if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
         return
     columns = list(rows[0])
     insert_tuples(conn, table.name, columns, [tuple(r[c] for c in columns) for r in rows])

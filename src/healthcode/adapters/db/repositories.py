@@ -41,9 +41,16 @@ from healthcode.services.ports import StoredTrustList, Subject, Venue
 T = TypeVar("T")
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def as_row(obj: Any) -> dict[str, Any]:
-    """A dataclass whose field names are its table's column names, as row values."""
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    """A dataclass whose field names are its table's column names, as row values (the names
+    read once per class: `fields` costs more than the row, and a trace makes thousands)."""
+    names = _NAMES.get(type(obj))
+    if names is None:
+        names = _NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: getattr(obj, name) for name in names}
 
 
 def chunks(items: list[str], size: int = 500) -> list[list[str]]:

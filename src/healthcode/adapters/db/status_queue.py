@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from healthcode.adapters.db.repositories import each_in, keys_in
 from healthcode.adapters.db.sealing import LinkSeal
@@ -21,6 +20,11 @@ from healthcode.adapters.db.tables import status_queue
 from healthcode.domain.audit import Actor
 from healthcode.services.ports import QueuedColour
 
+_ADD = (
+    "INSERT INTO status_queue (subject_id, case_id, found_at, actor_role, actor_ref, reason)"
+    " VALUES ({marks}) ON CONFLICT (subject_id, case_id, found_at)"
+    " DO UPDATE SET reason = excluded.reason"
+)
 _DONE = text(
     "DELETE FROM status_queue AS q"
     " USING unnest(CAST(:subjects AS text[]), CAST(:cases AS text[]), CAST(:times AS bigint[]))"
@@ -45,27 +49,15 @@ class SqlStatusQueue:
             self.touched.update(i.subject_id for i in items)
         sealed = self.links.seal([i.subject_id for i in items])
         rows = [
-            {
-                "subject_id": who,
-                "case_id": i.case_id,
-                "found_at": i.found_at,
-                "actor_role": i.actor.role,
-                "actor_ref": i.actor.ref,
-                "reason": i.reason,
-            }
+            (who, i.case_id, i.found_at, i.actor.role, i.actor.ref, i.reason)
             for i, who in zip(items, sealed, strict=True)
         ]
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(status_queue)
         # The same key again (a second trace of the case within the second): update, which on
         # PostgreSQL waits for a settler holding the row and inserts anew once it is done;
-        # doing nothing would let that settler delete work it never saw.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[status_queue.c.subject_id, status_queue.c.case_id,
-                            status_queue.c.found_at],
-            set_={"reason": stmt.excluded.reason},
-        )  # fmt: skip
-        self.conn.execute(stmt, rows)
+        # doing nothing would let that settler delete work it never saw. Straight to the
+        # driver: a trace queues hundreds of people at once.
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        self.conn.exec_driver_sql(_ADD.format(marks=", ".join([mark] * 6)), rows)
 
     def take(self, limit: int, subject_ids: list[str] | None = None) -> list[QueuedColour]:
         # Oldest first, by the index on found_at alone: ordering ties by more columns made the
