@@ -36,7 +36,7 @@ from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.services import auth, staff
-from tests.support import clock_ahead
+from tests.support import clock_ahead, route_cache
 from tests.support.staff import PASSWORD, appoint, principal_of
 
 # Timing is the machine's business, not the property's: on two shared cores with PostgreSQL
@@ -53,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # REL-6: with HEALTHCODE_TEST_CLOCK_AHEAD_DAYS set (scripts/test sets a year), the wall
     # clock runs that far ahead for the whole session (tests/support/clock_ahead.py).
     clock_ahead.start()
+    # Each route built once per process, not per app (tests/support/route_cache.py).
+    route_cache.install()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
