@@ -266,3 +266,18 @@ def test_a_body_that_is_not_json_is_refused_by_field(
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "body"
     assert counts(app) == before
+
+
+def test_the_frameworks_telemetry_stays_off_whatever_the_environment_says(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI's own spans, metrics and logs would carry request paths (a resident's id is in
+    many) and exception messages to an exporter named by the environment, outside the log."""
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    web = create_app(built=app)
+    config = web._telemetry  # where FastAPI keeps it
+    assert not any(config[k] for k in ("tracing", "metrics", "logs", "operation_spans"))
+    assert config["auto_configure"] is False
+    assert not web._native_telemetry.enabled()
+    with TestClient(web) as client:
+        assert client.get("/health").status_code == 200

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp
 
 from healthcode import __version__
@@ -104,6 +105,16 @@ def background_jobs(built: App, leader: Leadership) -> list[Coroutine[None, None
     ]  # fmt: skip
 
 
+# FastAPI's own OpenTelemetry spans, metrics and logs stay off, whatever the environment says:
+# they would carry request paths (a resident's id is in many), validation failures and
+# exception messages to whatever exporter the environment names, outside the public log and
+# its accountability. (Off, each request also skips looking for a configured provider.)
+TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+    "auto_configure": False,
+}  # fmt: skip
+
+
 class CityApi(FastAPI):
     """FastAPI with the fast path (`state.front`, fast_path.py) in front of its middleware
     stack: the hottest requests skip the error, telemetry and body-limit layers, which the
@@ -187,6 +198,7 @@ def create_app(settings: Settings | None = None, built: App | None = None) -> Fa
         dependencies=[Depends(security.authorise)],  # deny by default, on every route
         docs_url=None,  # served below from the vendored Swagger UI and ReDoc: no CDN
         redoc_url=None,
+        telemetry=TELEMETRY_OFF,
     )
     app.state.healthcode = built
     app.state.route_actions = security.ROUTE_ACTIONS | pages.PAGE_ACTIONS
