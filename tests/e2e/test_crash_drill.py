@@ -66,10 +66,10 @@ def city_env(data_dir: Path, url: str, **more: str) -> dict[str, str]:
 @contextmanager
 def serving(
     data_dir: Path, url: str, *, sequence_after_commit: bool = True, workers: int = 1,
-    **more: str,
+    output: Path | None = None, **more: str,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:  # fmt: skip
     """`healthcode serve` on 127.0.0.1, with the test's settings (and `more`, as
-    HEALTHCODE_... variables); yields once it answers."""
+    HEALTHCODE_... variables); yields once it answers. Its output goes to `output` if given."""
     port = free_port()
     env = city_env(data_dir, url, **{
         "HEALTHCODE_LOG_SEQUENCE_AFTER_COMMIT": str(sequence_after_commit).lower(), **more
@@ -78,9 +78,8 @@ def serving(
         str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port),
         "--workers", str(workers),
     ])  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    sink = output.open("wb") if output is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -100,6 +99,8 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
         process.wait(timeout=10)
+        if output is not None:
+            sink.close()  # type: ignore[union-attr]
 
 
 def enrol_until_stopped(

@@ -102,9 +102,11 @@ def print_json(data: Any) -> None:
     console.print_json(json.dumps(data, ensure_ascii=False, default=str))
 
 
-def uvicorn_options() -> dict[str, str]:
+def uvicorn_options() -> dict[str, str | bool]:
     """The fastest event loop and HTTP parser uvicorn can use here: uvloop and httptools (both
-    in our dependencies; uvloop is not built for Windows), else asyncio and h11."""
+    in our dependencies; uvloop is not built for Windows), else asyncio and h11. No access log:
+    it would write every request's path, many with a resident's id in them, to the server's
+    output, a record of who asked about whom outside the public log and its retention."""
     import importlib.util
 
     fast_loop = importlib.util.find_spec("uvloop") is not None
@@ -112,4 +114,5 @@ def uvicorn_options() -> dict[str, str]:
     return {
         "loop": "uvloop" if fast_loop else "asyncio",
         "http": "httptools" if fast_http else "h11",
+        "access_log": False,
     }
