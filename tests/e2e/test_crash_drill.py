@@ -66,10 +66,11 @@ def city_env(data_dir: Path, url: str, **more: str) -> dict[str, str]:
 @contextmanager
 def serving(
     data_dir: Path, url: str, *, sequence_after_commit: bool = True, workers: int = 1,
-    output: Path | None = None, **more: str,
+    output: Path | None = None, uvicorn: bool = False, **more: str,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:  # fmt: skip
     """`healthcode serve` on 127.0.0.1, with the test's settings (and `more`, as
-    HEALTHCODE_... variables); yields once it answers. Its output goes to `output` if given."""
+    HEALTHCODE_... variables); yields once it answers. Its output goes to `output` if given.
+    With `uvicorn`, the app is served by uvicorn's own command line, with its defaults."""
     port = free_port()
     env = city_env(data_dir, url, **{
         "HEALTHCODE_LOG_SEQUENCE_AFTER_COMMIT": str(sequence_after_commit).lower(), **more
@@ -77,6 +78,9 @@ def serving(
     command = clock_ahead.command([
         str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port),
         "--workers", str(workers),
+    ] if not uvicorn else [
+        sys.executable, "-m", "uvicorn", "healthcode.entrypoints.web.app:create_app",
+        "--factory", "--port", str(port), "--workers", str(workers),
     ])  # fmt: skip
     sink = output.open("wb") if output is not None else subprocess.DEVNULL
     process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)

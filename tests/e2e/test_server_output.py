@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_crash_drill import open_app, serving
 
 SUBJECT = "0123456789abcdef0123456789abcdef"
@@ -17,18 +19,21 @@ ASKED = [
 ]
 
 
-def test_the_server_writes_no_request_to_its_output(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("uvicorn", [False, True], ids=["healthcode serve", "uvicorn"])
+def test_the_server_writes_no_request_to_its_output(
+    tmp_path: Path, database_url: str, uvicorn: bool
+) -> None:
     data_dir = tmp_path / "data"
     open_app(data_dir, database_url).close()  # the city's keys and schema
     output = tmp_path / "server.out"
-    with serving(data_dir, database_url, output=output) as (_, port):
+    with serving(data_dir, database_url, output=output, uvicorn=uvicorn) as (_, port):
         for method, path, status in ASKED:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             conn.request(method, path)
             assert conn.getresponse().status == status
             conn.close()
     written = output.read_text(errors="replace")
-    assert "healthcode API on http://127.0.0.1" in written  # the output is this server's
+    assert f"127.0.0.1:{port}" in written  # the output is this server's
     assert SUBJECT not in written
     assert "/residents/" not in written
     assert "/health" not in written

@@ -10,14 +10,16 @@ later app of the process.
 
 What is shared is only what the route and its inclusion determine: the endpoint, its parameters,
 its response model. Requests still go through each app's own middleware, state and services
-(`request.app` is the app that received the request). One thing a built route also holds is the
-app that may override its dependencies: no test overrides one (`app.dependency_overrides` stays
-empty; `install` refuses to share a route built while one was set). If FastAPI's internals move,
-`install` does nothing and the suite runs as before, only slower.
+(`request.app` is the app that received the request). A built route would also hold the app that
+may override its dependencies: a shared one is built for none, so it looks up no overrides. No
+test overrides a dependency (a route asked for while an app has overrides is built for that app
+alone, but one built before is not). If FastAPI's internals move, `install` does nothing and the
+suite runs as before, only slower.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 _installed = False
@@ -53,9 +55,12 @@ def install() -> None:
         )
         found = built.get(key)
         if found is None:
-            found = original(original_route=original_route, include_context=include_context)
+            # Built for no app in particular: a shared route holds no app's overrides (none is
+            # set: see above) and keeps no app, with its services, alive.
+            shared = dataclasses.replace(include_context, dependency_overrides_provider=None)
+            found = original(original_route=original_route, include_context=shared)
             built[key] = found
-            keep.append((original_route, getattr(include_context, "included_router", None)))
+            keep.append((original_route, include_context))  # what the key's ids and reprs name
         return found
 
     effective.from_api_route = from_api_route

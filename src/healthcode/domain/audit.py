@@ -18,6 +18,7 @@ from functools import lru_cache
 
 ENTRY_VERSION = 1
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9_.:@#/-]{0,95}\Z")
+_TOKEN_MAX = 96
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +44,15 @@ class LogEntry:
     def __post_init__(self) -> None:
         # Tokens only: free text is where personal data would creep in.
         for name in ("action", "object_kind", "purpose", "basis", "outcome"):
-            if not _is_token(getattr(self, name)):
+            if not _token(getattr(self, name)):
                 raise ValueError(f"log entry {name} must be a short lowercase token")
         for key, value in self.details.items():
-            if not _is_token(key) or (isinstance(value, str) and not _is_token(value)):
+            if not _token(key) or (isinstance(value, str) and not _token(value)):
                 raise ValueError(f"log entry detail {key!r} must be a token or an integer")
+
+
+def _token(text: str) -> bool:
+    return len(text) <= _TOKEN_MAX and _is_token(text)  # nothing longer is remembered
 
 
 @lru_cache(maxsize=4096)

@@ -173,6 +173,10 @@ def _own_only(page: Response) -> Response:
 
 
 def create_app(settings: Settings | None = None, built: App | None = None) -> FastAPI:
+    # No access log, however the server was started (`healthcode serve` also tells uvicorn not
+    # to write one): it would write every request's path, many with a resident's id in them, to
+    # the server's output, a record of who asked about whom outside the public log.
+    logging.getLogger("uvicorn.access").disabled = True
     if built is None:
         built = build(settings or Settings())
         initialise(built)
