@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from healthcode.adapters.clock import FixedClock
-from healthcode.adapters.status_view import QUEUED_STATE, RedisStatusView, State
+from healthcode.adapters.status_view import (
+    QUEUED_STATE,
+    TIMEOUT_SECONDS,
+    RedisStatusView,
+    State,
+)
 from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.audit import Actor
 from healthcode.domain.errors import Unavailable
@@ -422,6 +428,29 @@ def test_a_replica_that_fell_behind_refuses_changes_and_never_shows_an_older_col
     while time.monotonic() < deadline:
         assert held_now(replicated, "p") in (None, Viewed(RED))
     _until_replica_has(replicated, "p", Viewed(RED))
+
+
+def test_the_sunset_waits_for_a_slow_replica_longer_than_a_reader_would(
+    replicated: RedisStatusView, pair: redis_pair.RedisPair
+) -> None:
+    """A replica that takes a second to catch up (twice what a reader waits for an answer,
+    within what the sunset waits for its replicas) holds the sunset up, not back: it finishes
+    once the replica is empty, and not before."""
+    truth: dict[str, State] = {"p": GREEN}
+    replicated.mark(["p"])
+    replicated.release(["p"], lambda ids: {i: truth[i] for i in ids})
+    _until_replica_has(replicated, "p", Viewed(GREEN))
+    pair.hold()
+    releaser = threading.Timer(4 * TIMEOUT_SECONDS, pair.release)
+    releaser.start()
+    try:
+        started = time.monotonic()
+        assert replicated.forget_all() == 1
+        assert time.monotonic() - started >= 4 * TIMEOUT_SECONDS
+    finally:
+        releaser.cancel()
+        pair.release()
+    assert redis.Redis.from_url(pair.replica_url).hget(replicated.key("p"), "v") is None
 
 
 def test_a_change_is_refused_while_a_replica_is_behind_and_stores_nothing(

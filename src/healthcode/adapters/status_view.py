@@ -69,6 +69,7 @@ PENDING_SECONDS = 3600  # a mark whose writer died is forgotten after this
 VALUE_SECONDS = 6 * 3600
 BATCH = 1000  # keys per script call
 WAIT_MILLISECONDS = 250  # for every replica to hold a mark, before the change is refused
+SUNSET_WAIT_MILLISECONDS = 10 * WAIT_MILLISECONDS  # for every replica to be empty at the sunset
 QUEUED = "q"  # colour work queued: the database (and its path that settles it) answers
 
 
@@ -179,10 +180,10 @@ def decode(value: str) -> Viewed | None:
         return None
 
 
-def _client(url: str) -> redis.Redis:
+def _client(url: str, timeout: float = TIMEOUT_SECONDS) -> redis.Redis:
     return redis.Redis.from_url(
         url,
-        socket_timeout=TIMEOUT_SECONDS,
+        socket_timeout=timeout,
         socket_connect_timeout=TIMEOUT_SECONDS,
         decode_responses=True,
     )
@@ -204,6 +205,7 @@ class RedisStatusView:
         self.closed = self.prefix + "closed"  # set at the sunset
         self._secret_of = secret  # asked at first use: the key store may not exist yet
         self._secret: bytes | None = None
+        self.url = url
         self.client = _client(url)
         self.replicas = [_client(u) for u in replicas]
         self._mark = self.client.register_script(_MARK)
@@ -341,11 +343,15 @@ class RedisStatusView:
             deleted += int(self.client.unlink(*batch))
         if self.replicas:  # every replica empty before the sunset says it is done
             # WAIT counts its own connection's writes: one more, on the same connection, after
-            # all the deletions (a replica applies the primary's writes in order).
-            pipe = self.client.pipeline(transaction=False)
-            pipe.set(self.closed, "1")
-            pipe.execute_command("WAIT", len(self.replicas), 10 * WAIT_MILLISECONDS)
-            _, held = pipe.execute()
+            # all the deletions (a replica applies the primary's writes in order). A connection
+            # of its own, whose reads wait longer than the WAIT: the readers' connection gives
+            # up on an answer after TIMEOUT_SECONDS.
+            timeout = SUNSET_WAIT_MILLISECONDS / 1000 + TIMEOUT_SECONDS
+            with _client(self.url, timeout) as waiter:
+                pipe = waiter.pipeline(transaction=False)
+                pipe.set(self.closed, "1")
+                pipe.execute_command("WAIT", len(self.replicas), SUNSET_WAIT_MILLISECONDS)
+                _, held = pipe.execute()
             if int(held) < len(self.replicas):
                 raise redis.TimeoutError(f"{held} of {len(self.replicas)} replicas emptied")
         return deleted
