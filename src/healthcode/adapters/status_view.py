@@ -31,13 +31,13 @@ never a stale colour.
 **Replicas for reads** (`HEALTHCODE_REDIS_REPLICA_URLS`): readers ask one of the primary's
 replicas, chosen per read, and everything else goes to the primary. The mark is then written
 with `WAIT` for every replica in the same round trip: the commit happens only once each replica
-holds the mark (a replica that does not take it in WAIT_MILLISECONDS refuses the change, as a
-Redis that does not answer does), so no reader on a replica can see the value from before an
-acknowledged change: a replica applies the primary's writes in order, and holds the mark or
-what came after it. A reader that fails on a replica reads the database. Fills and drops check
-the generation on the primary, which a lagging replica's reader saw older: they are refused,
-never wrong. Replicas must be run with `replica-serve-stale-data no`, so that one cut off from
-its primary refuses reads rather than answering from an old copy.
+holds the mark (a replica that does not take it in `wait_ms`, WAIT_MILLISECONDS unless told,
+refuses the change, as a Redis that does not answer does), so no reader on a replica can see the
+value from before an acknowledged change: a replica applies the primary's writes in order, and
+holds the mark or what came after it. A reader that fails on a replica reads the database. Fills
+and drops check the generation on the primary, which a lagging replica's reader saw older: they
+are refused, never wrong. Replicas must be run with `replica-serve-stale-data no`, so that one
+cut off from its primary refuses reads rather than answering from an old copy.
 
 Redis holds no one's identity: the key is a keyed hash (HMAC-SHA-256 with a secret of the city's
 key store) of the person's id, the value their colour, rule reference and review instant. Values
@@ -69,7 +69,7 @@ PENDING_SECONDS = 3600  # a mark whose writer died is forgotten after this
 VALUE_SECONDS = 6 * 3600
 BATCH = 1000  # keys per script call
 WAIT_MILLISECONDS = 250  # for every replica to hold a mark, before the change is refused
-SUNSET_WAIT_MILLISECONDS = 10 * WAIT_MILLISECONDS  # for every replica to be empty at the sunset
+SUNSET_WAITS = 10  # the sunset waits this many times as long for every replica to be empty
 QUEUED = "q"  # colour work queued: the database (and its path that settles it) answers
 
 
@@ -199,6 +199,7 @@ class RedisStatusView:
         namespace: str,
         secret: Callable[[], bytes],
         replicas: Sequence[str] = (),
+        wait_ms: int = WAIT_MILLISECONDS,
     ) -> None:
         self.prefix = f"healthcode:{namespace}:status:"
         self.counter = self.prefix + "generation"  # the namespace's generation numbers
@@ -206,7 +207,11 @@ class RedisStatusView:
         self._secret_of = secret  # asked at first use: the key store may not exist yet
         self._secret: bytes | None = None
         self.url = url
-        self.client = _client(url)
+        self.wait_ms = wait_ms  # for every replica to hold a mark
+        # A mark's WAIT is on this connection: its reads wait for the WAIT's answer.
+        longest = wait_ms / 1000
+        self.client = _client(url, TIMEOUT_SECONDS if longest < TIMEOUT_SECONDS else
+                              longest + TIMEOUT_SECONDS)  # fmt: skip
         self.replicas = [_client(u) for u in replicas]
         self._mark = self.client.register_script(_MARK)
         self._release = self.client.register_script(_RELEASE)
@@ -282,7 +287,7 @@ class RedisStatusView:
                 # The script and WAIT on one connection: WAIT counts this connection's writes.
                 pipe = self.client.pipeline(transaction=False)
                 self._mark(keys=[self.counter, *keys], args=[PENDING_SECONDS], client=pipe)
-                pipe.execute_command("WAIT", len(self.replicas), WAIT_MILLISECONDS)
+                pipe.execute_command("WAIT", len(self.replicas), self.wait_ms)
                 _, held = pipe.execute()
                 marked += keys
                 if int(held) < len(self.replicas):
@@ -346,11 +351,11 @@ class RedisStatusView:
             # all the deletions (a replica applies the primary's writes in order). A connection
             # of its own, whose reads wait longer than the WAIT: the readers' connection gives
             # up on an answer after TIMEOUT_SECONDS.
-            timeout = SUNSET_WAIT_MILLISECONDS / 1000 + TIMEOUT_SECONDS
-            with _client(self.url, timeout) as waiter:
+            longest = SUNSET_WAITS * self.wait_ms
+            with _client(self.url, longest / 1000 + TIMEOUT_SECONDS) as waiter:
                 pipe = waiter.pipeline(transaction=False)
                 pipe.set(self.closed, "1")
-                pipe.execute_command("WAIT", len(self.replicas), SUNSET_WAIT_MILLISECONDS)
+                pipe.execute_command("WAIT", len(self.replicas), longest)
                 _, held = pipe.execute()
             if int(held) < len(self.replicas):
                 raise redis.TimeoutError(f"{held} of {len(self.replicas)} replicas emptied")
