@@ -148,6 +148,17 @@ class City:
         return len(self.venue)
 
 
+CITY_HOUR = 20  # the city's clock stands at 20:00 UTC of the day before the run
+
+
+def city_clock(wall: int) -> int:
+    """The instant the city is made for and traced at: the same time of day in every run, so
+    that a seed makes the same city whenever it runs. (At the wall clock's own time, a run just
+    after midnight squeezed the whole last day's visits into its first hour, and its busiest
+    case had half as many contacts again as one run in the afternoon.)"""
+    return (wall // DAY - 1) * DAY + CITY_HOUR * HOUR
+
+
 def make_city(checkins: int, now: int, seed: int) -> City:
     rng = np.random.default_rng(seed)
     residents = max(100, checkins // 10)
@@ -535,7 +546,8 @@ three.
 
 {machine}
 
-Command: `.venv/bin/python bench/trace.py {" ".join(args.argv)}`; seed {args.seed}. Databases:
+Command: `.venv/bin/python bench/trace.py {" ".join(args.argv)}`; seed {args.seed}, the city's
+clock at {CITY_HOUR}:00 UTC of the day before the run. Databases:
 {sizes}. Load average (1 min) at start and end: {load[0]:.2f} and {load[1]:.2f}.
 
 {table}
@@ -862,9 +874,10 @@ def section(
         variants, are checked to be the same.""",
     )
     run = _paragraphs(
-        f"""Command: `{command}`; seed {args.seed}. Databases: {sizes}. Load average (1 min) at
-        start and end: {load[0]:.2f} and {load[1]:.2f} (other processes shared the machine when
-        this is well above 1).""",
+        f"""Command: `{command}`; seed {args.seed}, the city's clock at {CITY_HOUR}:00 UTC of
+        the day before the run (the same city in every run). Databases: {sizes}. Load average
+        (1 min) at start and end: {load[0]:.2f} and {load[1]:.2f} (other processes shared the
+        machine when this is well above 1).""",
         f"""Targets (from the issue): p50 ≤ {P50_TARGET_MS:.0f} ms per case at 10,000,000
         check-ins, and ≤ {RATIO_TARGET:.0f}× numpy; a batch of 1,000 cases ≤
         {BATCH_RATIO_TARGET:.0f}× numpy; on SQLite and on PostgreSQL.""",
@@ -952,7 +965,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     machine = machine_description(("sqlalchemy", "psycopg", "numpy"), when=utc_now())
     load_start = os.getloadavg()[0]
-    now = int(time.time())
+    now = city_clock(int(time.time()))
     console.print(f"generating a city of {args.checkins:,} check-ins")
     city = make_city(args.checkins, now, args.seed)
     cases = pick_cases(city, args.sample + PROFILED + args.batch, args.seed)
