@@ -79,7 +79,7 @@ def serving(
         str(Path(sys.executable).parent / "healthcode"), "serve", "--port", str(port),
         "--workers", str(workers),
     ] if not uvicorn else [
-        sys.executable, "-m", "uvicorn", "healthcode.entrypoints.web.app:create_app",
+        str(Path(sys.executable).parent / "uvicorn"), "healthcode.entrypoints.web.app:create_app",
         "--factory", "--port", str(port), "--workers", str(workers),
     ])  # fmt: skip
     sink = output.open("wb") if output is not None else subprocess.DEVNULL
