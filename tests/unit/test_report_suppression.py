@@ -4,7 +4,7 @@ report is a function of the log entries alone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,8 @@ from healthcode.domain.published import DAY, PublicEntry, parse_entry
 from healthcode.domain.report import build_report, day_in, suppress
 
 T0 = 1_794_960_000  # a UTC midnight
-DAY0 = datetime.fromtimestamp(T0, UTC).date()  # its day (2026-11-18)
+DAY0 = datetime.fromtimestamp(T0, UTC).date()  # its day
+DAY1 = DAY0 + timedelta(days=1)
 assert T0 % DAY == 0
 
 
@@ -106,7 +107,7 @@ def test_a_report_from_log_entries() -> None:
                         first_seq=0, log_size=len(log.entries),
                         current={"red": 15, "yellow": 2, "green": 40})  # fmt: skip
     first, second = made.days
-    assert (first.day, first.start, second.day) == ("2026-11-18", T0, "2026-11-19")
+    assert (first.day, first.start, second.day) == (DAY0.isoformat(), T0, DAY1.isoformat())
     changes = first.colour_changes
     assert changes.cells["red_rule"] == 12
     assert changes.total is None  # published only when no cell of it is suppressed
@@ -136,17 +137,17 @@ def test_days_are_the_citys_calendar_named_in_the_report() -> None:
     """A day is the city's: its midnight in the city's time zone (UTC+8: 16:00 UTC), and where
     the clocks change, a day of 23 or 25 hours."""
     log = Log()
-    log.add(T0 + 15 * 3600, "case.traced", "case")  # 23:00 in Shanghai, 18 November
-    log.add(T0 + 16 * 3600, "case.traced", "case")  # 00:00 in Shanghai, 19 November
+    log.add(T0 + 15 * 3600, "case.traced", "case")  # 23:00 in Shanghai, on DAY0
+    log.add(T0 + 16 * 3600, "case.traced", "case")  # 00:00 in Shanghai, on DAY1
     log.add(T0 + 16 * 3600 + 1, "case.traced", "case")
     made = build_report(log.entries, first_day=DAY0, days=2, zone="Asia/Shanghai",
                         generated_at=T0 + DAY, first_seq=0, log_size=3)  # fmt: skip
     assert [(d.day, d.start, d.trace_runs) for d in made.days] == [
-        ("2026-11-18", T0 - 8 * 3600, 1), ("2026-11-19", T0 + 16 * 3600, 2),
+        (DAY0.isoformat(), T0 - 8 * 3600, 1), (DAY1.isoformat(), T0 + 16 * 3600, 2),
     ]  # fmt: skip
     assert made.as_dict()["timezone"] == "Asia/Shanghai"
-    # Berlin, 29 March 2026: the clocks go from 02:00 to 03:00, a day of 23 hours.
-    spring = 1_774_738_800  # 2026-03-29 00:00 in Berlin (23:00 UTC the day before)
+    # Berlin, the last Sunday of March: the clocks go from 02:00 to 03:00, a day of 23 hours.
+    spring = 1_774_738_800  # that Sunday, 00:00 in Berlin (23:00 UTC the day before)
     log = Log()
     log.add(spring + 23 * 3600 - 1, "case.traced", "case")  # its last second
     log.add(spring + 23 * 3600, "case.traced", "case")  # the next day's first
