@@ -18,9 +18,9 @@ from healthcode.bootstrap import App
 from healthcode.config import Settings
 from healthcode.domain.access import Role
 from healthcode.domain.audit import Actor
+from healthcode.domain.calendar import day_in
 from healthcode.domain.orders import ManualOrder, OrderState
 from healthcode.domain.published import DAY
-from healthcode.domain.report import day_in
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import anomalies, audit, orders, rule_approval, rules, trace
 from tests.conftest import headers_of, make_settings, staff_principal

@@ -13,9 +13,10 @@ from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App
 from healthcode.config import Settings
 from healthcode.domain.access import Role
+from healthcode.domain.calendar import day_in, day_start
 from healthcode.domain.errors import InvalidInput
 from healthcode.domain.published import DAY, parse_entry
-from healthcode.domain.report import build_report, day_in, day_start
+from healthcode.domain.report import build_report
 from healthcode.services import anomalies, audit, orders, report, trace
 from tests.conftest import make_settings
 from tests.integration.orders_city import officer

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from healthcode.domain.audit import SYSTEM, LogEntry, canonical_entry
+from healthcode.domain.calendar import day_in
 from healthcode.domain.published import DAY, PublicEntry, parse_entry
-from healthcode.domain.report import build_report, day_in, suppress
+from healthcode.domain.report import build_report, suppress
 
 T0 = 1_794_960_000  # a UTC midnight
 DAY0 = datetime.fromtimestamp(T0, UTC).date()  # its day

@@ -34,11 +34,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from healthcode.domain.anomalies import ACTION as ANOMALY_ACTION
 from healthcode.domain.anomalies import DETECTORS, NON_GREEN, order_id_of
+from healthcode.domain.calendar import day_start
 from healthcode.domain.published import PublicEntry
 
 THRESHOLD = 10  # counts of people from 1 to THRESHOLD - 1 are suppressed
@@ -173,17 +173,6 @@ def count_day(day: DayCounts, e: PublicEntry) -> None:
     elif action == ANOMALY_ACTION:
         detector = e.text("detector")
         day.anomaly_alerts[detector] = day.anomaly_alerts.get(detector, 0) + 1
-
-
-def day_start(zone: str, day: date) -> int:
-    """The first second (epoch) of `day` in the city's calendar (a day of 23 or 25 hours where
-    the clocks change)."""
-    return int(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(zone)).timestamp())
-
-
-def day_in(zone: str, time: int) -> date:
-    """The day of the city's calendar that `time` (epoch seconds) falls on."""
-    return datetime.fromtimestamp(time, ZoneInfo(zone)).date()
 
 
 def count_days(entries: Iterable[PublicEntry], starts: Sequence[int], end: int) -> list[DayCounts]:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from healthcode.domain.calendar import day_in, day_start
 from healthcode.domain.errors import InvalidInput
-from healthcode.domain.report import Report, build_report, day_in, day_start
+from healthcode.domain.report import Report, build_report
 from healthcode.services.anomalies import read_since
 from healthcode.services.context import ServiceContext
 from healthcode.services.public import public_read

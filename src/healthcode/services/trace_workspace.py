@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from healthcode.domain.accounts import Principal
 from healthcode.domain.audit import LogEntry
+from healthcode.domain.calendar import day_start
 from healthcode.domain.errors import InvalidInput
 from healthcode.services.access import access_case
 from healthcode.services.auth import actor_of
@@ -122,11 +123,8 @@ def _query(f: Filters, tz: ZoneInfo) -> ExposureQuery:
     if not f.day:
         return ExposureQuery(f.level, f.venue_id)
     day = date.fromisoformat(f.day)
-    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
     after = date.fromordinal(day.toordinal() + 1)
-    next_midnight = datetime(after.year, after.month, after.day, tzinfo=tz)
-    return ExposureQuery(f.level, f.venue_id, int(midnight.timestamp()),
-                         int(next_midnight.timestamp()))  # fmt: skip
+    return ExposureQuery(f.level, f.venue_id, day_start(tz.key, day), day_start(tz.key, after))
 
 
 def _matching(

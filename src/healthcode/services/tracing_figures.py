@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from statistics import median
-from zoneinfo import ZoneInfo
 
+from healthcode.domain.calendar import day_in, day_start
 from healthcode.domain.checkins import DAY
 from healthcode.services.context import ServiceContext
 
@@ -39,14 +39,13 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 def tracing_figures(ctx: ServiceContext, zone: str, days: int = 14) -> list[DayFigures]:
     """The last `days` days, the oldest first, today included."""
-    tz = ZoneInfo(zone)
     now = ctx.clock.now()
-    today = datetime.fromtimestamp(now, tz).date()
+    today = day_in(zone, now)
     first = date.fromordinal(today.toordinal() - days + 1)
-    since = int(datetime(first.year, first.month, first.day, tzinfo=tz).timestamp())
+    since = day_start(zone, first)
 
     def day_of(epoch: int) -> date:
-        return datetime.fromtimestamp(epoch, tz).date()
+        return day_in(zone, epoch)
 
     with ctx.uow(read_only=True) as uow:
         # Cases that may have sent notices in the window began up to a retention period before.

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from healthcode.domain.anomalies import DETECTORS
+from healthcode.domain.calendar import day_in
 from healthcode.domain.errors import DomainError, InvalidInput
 from healthcode.domain.report import (
     APPEAL_CELLS,
@@ -25,7 +26,6 @@ from healthcode.domain.report import (
     ORDER_STEPS,
     STAFF_STEPS,
     DayReport,
-    day_in,
 )
 from healthcode.entrypoints.web.deps import Ctx
 from healthcode.entrypoints.web.errors import status_of
