@@ -39,6 +39,11 @@ class InsecureSettings(ValueError):
     """A secret is missing or is a placeholder outside the dev profile."""
 
 
+class SettingsWarning(UserWarning):
+    """Something about the settings the operator should see (a development secret in use).
+    Its own category, so whoever shows settings warnings shows these and nothing else."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HEALTHCODE_", env_file=".env", extra="ignore")
 
@@ -519,7 +524,9 @@ class Settings(BaseSettings):
                     "development only."
                 )
             warnings.warn(
-                f"dev profile: using a development {name}; never deploy this", stacklevel=2
+                f"dev profile: using a development {name}; never deploy this",
+                SettingsWarning,
+                stacklevel=2,
             )
             setattr(self, name, SecretStr(dev_value))
         if self.code_lifetime_seconds > self.max_code_lifetime_seconds:

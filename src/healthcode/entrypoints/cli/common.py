@@ -20,7 +20,7 @@ from rich.console import Console
 
 from healthcode.adapters.crypto.keystore import KeyStoreError
 from healthcode.bootstrap import App, build
-from healthcode.config import Settings
+from healthcode.config import Settings, SettingsWarning
 from healthcode.domain.errors import DomainError
 from healthcode.services.ports import Clock
 
@@ -43,7 +43,12 @@ def load_settings() -> Settings:
             warnings.simplefilter("always")
             settings = Settings()
         for warning in caught:
-            err.print(f"[yellow]warning:[/yellow] {warning.message}")
+            if issubclass(warning.category, SettingsWarning):
+                err.print(f"[yellow]warning:[/yellow] {warning.message}")
+            else:  # not ours (a driver's resource warning at garbage collection): as it was
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
         return settings
     except ValidationError as exc:
         first = exc.errors()[0]

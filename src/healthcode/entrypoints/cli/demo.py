@@ -29,7 +29,7 @@ from rich.progress import (
 
 from healthcode.adapters.clock import FixedClock, SystemClock
 from healthcode.bootstrap import App, build, initialise
-from healthcode.config import Settings
+from healthcode.config import Settings, SettingsWarning
 from healthcode.demo.accounts import (
     DEMO_STAFF_PASSWORD,
     Cast,
@@ -122,7 +122,7 @@ def _settings(data_dir: Path, database_url: str | None = None) -> Settings:
     database at `database_url`: a cluster's PostgreSQL, scripts/cluster)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the dev secrets are the point here
+            warnings.simplefilter("ignore", SettingsWarning)  # the dev secrets are the point
             return Settings(
                 profile="dev",
                 data_dir=data_dir,
