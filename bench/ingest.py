@@ -81,6 +81,7 @@ ADMIN = Actor("authority_admin", "bench")
 USES_PER_RESIDENT = 55  # under the daily cap of 60 check-ins per person in 24 hours
 HTTP_TARGET = 2000  # requests/s, single check-ins, on 2 cores (from the issue)
 BULK_TARGET = 300_000  # check-ins/s into SQLite (from the issue)
+FLOOR_TARGET = 0.80  # of the bare driver on the same schema, both databases (from issue 12)
 UPLOAD_BATCH = 1000  # scans per upload request (the API's maximum)
 BULK_CACHE_KIB = 256 * 1024
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -329,6 +330,13 @@ BARE_TABLE = (
     "time_out BIGINT, source VARCHAR(16) NOT NULL, client_id VARCHAR(64), "
     "PRIMARY KEY (venue_id, checkin_id))"
 )
+BARE_BY_DAY = BARE_TABLE.replace(
+    "PRIMARY KEY (venue_id, checkin_id))", "PRIMARY KEY (venue_id, checkin_id, time_in)) "
+).replace(")) ", ")) PARTITION BY RANGE (time_in)")
+BARE_BY_DAY_INDEXES = [
+    *BARE_INDEXES[:2],
+    "CREATE UNIQUE INDEX ix_bare_venue_client ON bare (venue_id, client_id, time_in)",
+]
 COLUMNS = ", ".join(c.name for c in checkins.columns)
 
 
@@ -356,18 +364,41 @@ def raw_sqlite(path: Path, rows: list[tuple[Any, ...]], *, in_key_order: bool) -
         conn.close()
 
 
-def raw_postgres(url: str, rows: list[tuple[Any, ...]], *, in_key_order: bool) -> float:
-    """Seconds to COPY `rows` with psycopg into a bare table with our indexes, one transaction."""
+def _day_then_key(row: tuple[Any, ...]) -> tuple[int, str, str]:
+    """A day's partition at a time, each in key order: the best order for a table partitioned
+    by day (in key order alone, every row goes to another day's indexes)."""
+    return row[3] - row[3] % 86400, row[0], row[1]
+
+
+def raw_postgres(
+    url: str, rows: list[tuple[Any, ...]], *, in_key_order: bool, by_day: bool = False
+) -> float:
+    """Seconds to COPY `rows` with psycopg into a bare table with our indexes, one transaction.
+    With `by_day`, the table is laid out as ours is (migration 0007): partitioned by the day
+    of time_in, the unique indexes carrying time_in, a partition for each day of `rows` (made
+    before the clock starts, as a running city has them) and a default one; and the rows go
+    in a day at a time, each day in key order."""
     import psycopg
 
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn:
-        conn.execute(BARE_TABLE)
-        for statement in BARE_INDEXES:
-            conn.execute(statement)
+        if by_day:
+            conn.execute(BARE_BY_DAY)
+            for statement in BARE_BY_DAY_INDEXES:
+                conn.execute(statement)
+            conn.execute("CREATE TABLE bare_default PARTITION OF bare DEFAULT")
+            for day in sorted({row[3] - row[3] % 86400 for row in rows}):
+                conn.execute(
+                    f"CREATE TABLE bare_p{day} PARTITION OF bare "
+                    f"FOR VALUES FROM ({day}) TO ({day + 86400})"
+                )
+        else:
+            conn.execute(BARE_TABLE)
+            for statement in BARE_INDEXES:
+                conn.execute(statement)
         conn.commit()
         start = time.perf_counter()
-        data = sorted(rows) if in_key_order else rows
+        data = sorted(rows, key=_day_then_key if by_day else None) if in_key_order else rows
         with conn.cursor() as cursor, cursor.copy(f"COPY bare ({COLUMNS}) FROM STDIN") as copy:
             for row in data:
                 copy.write_row(row)
@@ -396,6 +427,12 @@ class BulkResult:
     ours: list[float] = field(default_factory=list)  # check-ins/s per repetition
     raw_given: list[float] = field(default_factory=list)
     raw_sorted: list[float] = field(default_factory=list)
+    raw_by_day: list[float] = field(default_factory=list)  # PostgreSQL: ours is partitioned
+
+    @property
+    def floor(self) -> list[float]:
+        """The bare driver on the same schema, in key order: the baseline of the target."""
+        return self.raw_by_day if self.kind == "PostgreSQL" else self.raw_sorted
 
 
 def measure_bulk(
@@ -414,6 +451,7 @@ def measure_bulk(
                 ("ours", result.ours),
                 ("given", result.raw_given),
                 ("sorted", result.raw_sorted),
+                *((("by day", result.raw_by_day),) if kind == "PostgreSQL" else ()),
             ):
                 db = new_database(kind, directory, admin_url, template if what == "ours" else "")
                 try:
@@ -424,7 +462,12 @@ def measure_bulk(
                         path = Path(make_url(db.url).database or "")
                         seconds = raw_sqlite(path, tuples, in_key_order=what == "sorted")
                     else:
-                        seconds = raw_postgres(db.url, tuples, in_key_order=what == "sorted")
+                        seconds = raw_postgres(
+                            db.url,
+                            tuples,
+                            in_key_order=what != "given",
+                            by_day=what == "by day",
+                        )
                     out.append(count / seconds)
                 finally:
                     db.drop()
@@ -865,26 +908,41 @@ BULK_HEADER = ["Row", "Median check-ins/s", "Range", "vs floor", "Target", "Resu
 def bulk_rows(results: list[BulkResult]) -> list[list[str]]:
     rows = []
     for r in results:
-        floor = r.raw_sorted
+        floor = r.floor
         ratios = [a / b for a, b in zip(r.ours, floor, strict=True)]
         rate = statistics.median(r.ours)
-        target = f"≥ {BULK_TARGET:,}/s" if r.kind == "SQLite" else "informative"
-        result = ("PASS" if rate >= BULK_TARGET else "FAIL") if r.kind == "SQLite" else "—"
+        ratio = statistics.median(ratios)
+        target = f"≥ {FLOOR_TARGET:.0%} of floor"
+        passed = ratio >= FLOOR_TARGET
+        if r.kind == "SQLite":
+            target += f"; ≥ {BULK_TARGET:,}/s"
+        result = ", ".join(
+            [
+                "PASS" if passed else "FAIL",
+                *(["PASS" if rate >= BULK_TARGET else "FAIL"] if r.kind == "SQLite" else []),
+            ]
+        )
         rows.append(
             [
                 f"import_checkins, {r.kind}",
                 f"{rate:,.0f}",
                 f"{min(r.ours):,.0f}–{max(r.ours):,.0f}",
-                f"{statistics.median(ratios):.0%}",
+                f"{ratio:.0%}",
                 target,
                 result,
             ]
         )
         driver = "sqlite3 executemany" if r.kind == "SQLite" else "psycopg COPY"
         cache = ", 256 MiB page cache" if r.kind == "SQLite" else ""
+        sorted_label = f"raw {driver}, in key order{cache}"
         for label, values in (
             (f"raw {driver}, rows as given", r.raw_given),
-            (f"raw {driver}, in key order{cache} (floor)", r.raw_sorted),
+            (sorted_label + (" (floor)" if r.kind == "SQLite" else ", one table"), r.raw_sorted),
+            *(
+                ((f"raw {driver}, by day as ours, each in key order (floor)", r.raw_by_day),)
+                if r.kind == "PostgreSQL"
+                else ()
+            ),
         ):
             rows.append(
                 [
@@ -956,14 +1014,24 @@ def interpretation(
         parts.append(text_)
     for r in bulk:
         rate = statistics.median(r.ours)
-        floor = statistics.median(r.raw_sorted)
+        floor = statistics.median(r.floor)
         given = statistics.median(r.raw_given)
-        parts.append(
-            f"Bulk import into {r.kind}: {rate:,.0f} check-ins/s, "
-            f"{statistics.median(a / b for a, b in zip(r.ours, r.raw_sorted, strict=True)):.0%}"
-            f" of the bare driver writing the same tuples in key order ({floor:,.0f}/s) and "
-            f"{rate / given:.0%} of it writing them as given ({given:,.0f}/s)."
+        ratio = statistics.median(a / b for a, b in zip(r.ours, r.floor, strict=True))
+        schema = (
+            ", a day at a time, into a table partitioned by day as ours"
+            if r.kind == "PostgreSQL"
+            else ""
         )
+        text_ = (
+            f"Bulk import into {r.kind}: {rate:,.0f} check-ins/s, {ratio:.0%} of the bare "
+            f"driver writing the same tuples in key order{schema} ({floor:,.0f}/s; "
+            f"{'meets' if ratio >= FLOOR_TARGET else 'misses'} the {FLOOR_TARGET:.0%} target) "
+            f"and {rate / given:.0%} of it writing them as given ({given:,.0f}/s)"
+        )
+        if r.kind == "PostgreSQL":
+            one = statistics.median(r.raw_sorted)
+            text_ += f"; in key order into one unpartitioned table it writes {one:,.0f}/s"
+        parts.append(text_ + ".")
     return " ".join(parts)
 
 
@@ -1023,8 +1091,11 @@ many cores they kept busy). SQLite runs as our engine sets it up: WAL, `synchron
 
 {_wrap(how_run)}{provenance}
 
-Targets (from the issue): (a) ≥ {HTTP_TARGET:,} single check-ins/s on 2 cores; (c) ≥
-{BULK_TARGET:,} check-ins/s into SQLite.
+Targets (from the issues): (a) ≥ {HTTP_TARGET:,} single check-ins/s on 2 cores; (c) ≥
+{FLOOR_TARGET:.0%} of the bare driver's floor on the same schema on both databases (on
+PostgreSQL ours is partitioned by day, so its floor is the driver's COPY into a table laid out
+the same way, with the data's day partitions made beforehand), and ≥ {BULK_TARGET:,}
+check-ins/s into SQLite.
 
 {http_table}
 

@@ -16,13 +16,14 @@ from healthcode.bootstrap import App
 from healthcode.domain.audit import Actor
 from healthcode.domain.checkins import (
     DAILY_CAP,
+    DAY,
     HOUR,
     MAX_DWELL_SECONDS,
     CheckInBatch,
     CheckInSource,
     new_checkin,
 )
-from healthcode.domain.errors import InvalidInput
+from healthcode.domain.errors import Conflict, InvalidInput
 from healthcode.domain.venues import VenueType
 from healthcode.services import audit, checkins, enrolment, venues
 from healthcode.services.checkin_import import (
@@ -260,3 +261,50 @@ def test_residents_checked_for_a_batch_stay_live_until_it_commits(app: App) -> N
             other.rollback()
         uow.commit()
     assert [c.venue_id for c in checkins.my_checkins(app.ctx, who)] == [place]
+
+
+def _partitions(app: App) -> dict[str, int]:
+    """Each day partition's name and how many check-ins it holds, the default one included."""
+    with app.engine.connect() as conn:
+        names = conn.exec_driver_sql(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'checkins'::regclass"
+        ).scalars()
+        return {
+            name: conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one()  # noqa: S608 - names from the catalogue
+            for name in names
+        }
+
+
+def test_imported_past_days_land_in_their_own_day_partitions(app: App) -> None:
+    """Expiry drops a day's partition whole; an import of past days makes theirs first, so
+    that its rows are not left in the default partition to be deleted one by one. Days older
+    than retention get none (their rows expire at the next purge), nor does anything after a
+    sunset."""
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("daily partitions are a PostgreSQL feature")
+    from healthcode.adapters.db.checkin_partitions import DEFAULT, partition_name
+    from healthcode.services import retention
+
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    kept = app.ctx.retention.days
+    before = _partitions(app)
+    assert partition_name(now - 3 * DAY) not in before  # only today's and the next are made
+    times = [now - 3 * DAY, now - 3 * DAY + 60, now - 2 * DAY, now - (kept + 5) * DAY]
+    lines = [f"{place},{who},{t},,dev-9-{i:06d}" for i, t in enumerate(times)]
+    assert import_checkins(app.ctx, parse_csv(csv_of(*lines)), ADMIN).imported == 4
+    after = _partitions(app)
+    assert after[partition_name(now - 3 * DAY)] == 2
+    assert after[partition_name(now - 2 * DAY)] == 1
+    assert after[DEFAULT] == before.get(DEFAULT, 0) + 1  # the day past retention
+    assert partition_name(now - (kept + 5) * DAY) not in after
+    assert partition_name(now - kept * DAY) in after  # every day kept, from the oldest on
+    assert len(checkins.my_checkins(app.ctx, who, days=kept + 10)) >= 3
+
+    yesterday = partition_name(now - DAY)
+    assert yesterday not in after
+    retention.sunset(app.ctx)
+    with pytest.raises(Conflict):
+        import_checkins(app.ctx, parse_csv(csv_of(f"{place},{who},{now - DAY},,")), ADMIN)
+    assert yesterday not in _partitions(app)

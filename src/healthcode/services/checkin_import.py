@@ -22,6 +22,7 @@ from healthcode.domain.audit import Actor, LogEntry
 from healthcode.domain.checkins import MAX_DWELL_SECONDS, CheckInBatch, CheckInSource
 from healthcode.domain.errors import InvalidInput
 from healthcode.domain.venues import VenueType
+from healthcode.services import retention
 from healthcode.services.checkins import CLIENT_ID, UPLOAD_BASIS
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
@@ -328,6 +329,9 @@ def import_checkins(
     if not rows:
         raise InvalidInput("no rows to import", field="rows", code="empty")
     now = ctx.clock.now()
+    with ctx.uow() as uow:  # after the sunset, not even a partition is made
+        require_emergency(uow)
+    retention.prepare_days_of(ctx, [row.time_in for row in rows])
     with ctx.uow() as uow:
         require_emergency(uow)
         checked = _check(ctx, uow, rows, now)

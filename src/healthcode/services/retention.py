@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from healthcode.domain.audit import SYSTEM, LogEntry
@@ -97,6 +98,27 @@ def prepare(ctx: ServiceContext) -> int:
         made = uow.retention.ensure_checkin_days(
             today, today + ctx.retention.partition_days_ahead * DAY
         )
+        uow.commit()
+    return made
+
+
+def prepare_days_of(ctx: ServiceContext, times: Sequence[int]) -> int:
+    """The check-in partitions of the days these instants fall on (PostgreSQL), for check-ins
+    about to be imported, in a short transaction of their own: an import of past days then
+    puts each day's rows in that day's partition, which expiry drops whole, instead of in the
+    default one, whose rows a purge deletes one by one and whose pages keep them until a
+    vacuum reuses them; and the import's long transaction never locks the table's layout.
+    Only days from the oldest still kept to today: a file cannot make partitions without end
+    (rows outside those days are refused by the import, or expire at the next purge)."""
+    if not times:
+        return 0
+    today = _today(ctx.clock.now())
+    first = max(_today(min(times)), today - ctx.retention.days * DAY)
+    last = min(_today(max(times)), today)
+    if first > last:
+        return 0
+    with ctx.uow() as uow:
+        made = uow.retention.ensure_checkin_days(first, last)
         uow.commit()
     return made
 

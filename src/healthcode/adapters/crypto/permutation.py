@@ -112,8 +112,10 @@ class KeyCipher:
 
     def seal(self, blocks: bytes) -> list[str]:
         """Each 16-byte block of `blocks`, encrypted, as 32 hex digits."""
-        sealed = self.encrypt.update(blocks).hex()
-        return [sealed[i : i + 2 * BLOCK] for i in range(0, len(sealed), 2 * BLOCK)]
+        if not blocks:
+            return []
+        # Split in C: hex digits with a space after every block, then cut at the spaces.
+        return str(self.encrypt.update(blocks).hex(" ", BLOCK)).split(" ")
 
     def open_blocks(self, sealed: Sequence[str]) -> list[bytes]:
         """The blocks behind stored values (32 hex digits each)."""
