@@ -1173,24 +1173,35 @@ list and the daily cap, (venue_id, client_id) for idempotent uploads), so every 
 B-tree inserts (the rowid table and four indexes), with random keys in most of them. The bare
 driver writing the same tuples in one transaction, with nothing of ours in the way and in the
 best order, stays well below 300,000/s on this machine; no import built on this schema can
-reach the target here. What the import adds on top of the floor is Python, kept to a few passes
-over columns, most of them in C: the good rows become a batch of columns, with no object per
-check-in; a batch that is all good is checked column by column, and only one with a bad row or
-a duplicate goes row by row to name every bad line; venue types come in one query for all the
-venues, stored client ids in a few (first the venues that have any, then only their pairs); the
-residents are checked once, inside the write transaction, and the answer is held until the
-commit (SQLite's write lock keeps other writers out; on PostgreSQL the residents' rows are
-locked FOR SHARE, so an erasure waits for the import), so that the repository never stores a
-check-in of someone unknown or erased; each day's subjects are sealed in one call, the fresh
-check-in ids cut from one random draw, and the tuples made by zip. The adapter puts the whole
-batch in key order (by venue, then each venue's few rows by id: the order the floor gets by
-sorting the tuples, in about a third of the time) and writes it in parts of 200,000, giving
-SQLite a 256 MiB page cache meanwhile, which is why the import beats the bare driver writing
-rows in the order given. Left on top of the floor: checking the rows, sealing, the ids and the
-tuples, and once per process the key store's unlocking (scrypt) when the first day key is used.
-On PostgreSQL the rows also go through the day partitions (past days into the default one),
-whose unique indexes carry time_in, and the import's Python work before its COPY runs while
-the server waits, where the floor's only such work is its sort.
+reach that target here. What the import adds on top of the floor is Python, kept to a few
+passes over columns, most of them in C: the good rows become a batch of columns, with no object
+per check-in; a batch that is all good is checked column by column, and only one with a bad row
+or a duplicate goes row by row to name every bad line; venue types come in one query for all
+the venues, stored client ids in a few (first the venues that have any, then only their
+pairs); the residents are checked once, inside the write transaction (on SQLite in one
+statement, the ids as a JSON array), and the answer is held until the commit (SQLite's write
+lock keeps other writers out; on PostgreSQL the residents' rows are locked FOR SHARE, so an
+erasure waits for the import), so that the repository never stores a check-in of someone
+unknown or erased; each day's subjects are sealed in one call and the sealed values split in
+C, the fresh check-in ids cut from one random draw, and the tuples made by zip. On SQLite the
+adapter puts the whole batch in key order (by venue, then each venue's few rows by id: the
+order the floor gets by sorting the tuples, in about a third of the time) and writes it in
+parts of 200,000, giving SQLite a 256 MiB page cache meanwhile, which is why the import beats
+the bare driver writing rows in the order given. Left on top of that floor: checking the rows,
+sealing, the ids, the tuples and the sort, and once per process the key store's unlocking
+(scrypt) when the first day key is used.
+
+On PostgreSQL the table is partitioned by day, and the import makes the partitions of the days
+it brings first (services/retention.prepare_days_of, in a short transaction of its own, only
+days still kept), so that each day's rows land in that day's partition, which expiry drops
+whole, rather than in the default one. It then sends a day at a time, each in key order, so
+that the server fills one partition's four small indexes at a time; and psycopg's COPY sends
+from a thread of its own (QueuedLibpqWriter), so that the next day's rows are sealed, sorted and
+formatted while the server stores the day before: the server sets the pace. Its floor is the
+bare driver doing the same into a table laid out the same way, with the partitions made before
+the clock starts; in key order alone, every row goes to another day's indexes, slower still
+than one unpartitioned table (both rows shown). What is left on top of that floor is what
+runs before the first row is sent: checking the rows, the residents, the partitions.
 
 Single check-ins over HTTP. A resident's own check-in is one piece of work in a transaction
 shared with the other check-ins of the moment (services/group_commit.py: one writer thread per
