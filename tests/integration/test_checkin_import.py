@@ -221,6 +221,23 @@ def test_stored_client_ids_are_found_by_pair(app: App) -> None:
         assert uow.checkins.stored_client_ids([]) == set()
 
 
+def test_a_big_day_reports_its_progress_in_parts(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL sends a day at a time, SQLite writes in parts: both report every WRITE_PART
+    rows, so that a day of millions does not show as one jump at its end."""
+    from healthcode.adapters.db import checkins as repository
+
+    monkeypatch.setattr(repository, "WRITE_PART", 2)
+    who, place = resident(app), venue(app)
+    now = app.ctx.clock.now()
+    rows = [CheckInRow(place, who, now - 600 + i, None) for i in range(5)]
+    rows.append(CheckInRow(place, who, now - 2 * DAY, None))  # another day
+    done: list[int] = []
+    import_checkins(app.ctx, rows, ADMIN, done.append)
+    assert sum(done) == 6
+    assert max(done) == 2
+    assert len(checkins.my_checkins(app.ctx, who)) == 6
+
+
 def test_progress_counts_duplicates_first_then_what_is_written(app: App) -> None:
     who, place = resident(app), venue(app)
     now = app.ctx.clock.now()

@@ -267,9 +267,9 @@ class SqlCheckIns:
         self, parts: Iterator[list[tuple[Any, ...]]], progress: Callable[[int], None] | None = None
     ) -> None:
         """COPY the rows of each part into the table, inside the unit of work's transaction,
-        `progress(n)` as each part's n rows are sent. A thread of psycopg's sends what this one
-        has formatted (up to 32 MiB ahead), so that the next part is made and formatted while
-        the server stores the ones before: the server, not this process, sets the pace."""
+        `progress(n)` as each n rows (WRITE_PART at most) are sent. A thread of psycopg's sends
+        what this one has formatted (up to 32 MiB ahead), so that the next part is made and
+        formatted while the server stores the ones before: the server sets the pace."""
         driver = self.conn.connection.driver_connection
         assert driver is not None  # noqa: S101 - a live connection
         with (
@@ -281,10 +281,12 @@ class SqlCheckIns:
         ):
             write = copy.write_row
             for part in parts:
-                for row in part:
-                    write(row)
-                if progress is not None:
-                    progress(len(part))
+                for start in range(0, len(part), WRITE_PART):  # a big day reports as it goes
+                    some = part[start : start + WRITE_PART]
+                    for row in some:
+                        write(row)
+                    if progress is not None:
+                        progress(len(some))
 
     def _not_live(self, subject_ids: set[str], *, hold: bool = False) -> set[str]:
         """Those of `subject_ids` that are not live residents (unknown or erased). With `hold`,
