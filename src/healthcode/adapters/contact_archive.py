@@ -37,15 +37,15 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import duckdb
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from healthcode.adapters.db.checkins import SubjectCipher
 from healthcode.domain.checkins import DAY, LONGEST_DWELL
 from healthcode.domain.tracing import Overlapping, Visit
 from healthcode.services.ports import ArchiveExport, CheckInRepository, UnitOfWork, VisitAsk
+
+if TYPE_CHECKING:  # DuckDB and numpy load when an archive is used, not with every process
+    import duckdb
 
 FILE = re.compile(r"^checkins-(\d+)\.parquet$")
 COLUMNS = ("venue_id", "checkin_id", "subject", "time_in", "ends_at")
@@ -66,6 +66,8 @@ def _quoted(path: Path) -> str:
 def _duck() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that never writes a temporary file (what it holds is ciphertext,
     but no copy of it should outlive the search)."""
+    import duckdb
+
     con = duckdb.connect(":memory:", config={"threads": 2})
     con.execute("SET temp_directory = ''")
     return con
@@ -143,6 +145,8 @@ class DuckArchive:
         return ArchiveExport(written, rows, kept)
 
     def _write(self, day: int, checkins: CheckInRepository) -> int:
+        import numpy as np
+
         got = checkins.day_rows(day)
         columns: dict[str, Any] = {
             "venue_id": np.array(got.venue_ids, dtype=object),
@@ -292,6 +296,9 @@ class ArchiveReader:
         """The rows of `sql`, which joins the files' visits with the questions (`asks`, columns
         `names`); None if a file could not be read (the purge deleted it meanwhile): then the
         database answers every question from here on."""
+        import duckdb
+        import numpy as np
+
         columns = {
             name: np.array(values, dtype=object if isinstance(values[0], str) else np.int64)
             for name, values in zip(names, zip(*asked, strict=True), strict=True)

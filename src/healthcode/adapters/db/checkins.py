@@ -21,7 +21,6 @@ from itertools import groupby, repeat
 from operator import itemgetter
 from typing import Any, Protocol
 
-from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -270,6 +269,8 @@ class SqlCheckIns:
         `progress(n)` as each n rows (WRITE_PART at most) are sent. A thread of psycopg's sends
         what this one has formatted (up to 32 MiB ahead), so that the next part is made and
         formatted while the server stores the ones before: the server sets the pace."""
+        from psycopg.copy import QueuedLibpqWriter  # only PostgreSQL's processes need psycopg
+
         driver = self.conn.connection.driver_connection
         assert driver is not None  # noqa: S101 - a live connection
         with (
