@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from healthcode.adapters.db import vault_table  # noqa: F401 - registers the vault on metadata
 from healthcode.adapters.db.tables import metadata
@@ -22,6 +23,7 @@ def _run(conn: object) -> None:
 
 if connection is not None:
     _run(connection)
-else:
-    with create_engine(config.get_main_option("sqlalchemy.url") or "").connect() as conn:
+else:  # alembic's own command line: a connection that is closed after, not left in a pool
+    url = config.get_main_option("sqlalchemy.url") or ""
+    with create_engine(url, poolclass=NullPool).connect() as conn:
         _run(conn)
