@@ -35,4 +35,4 @@ def test_the_dev_profile_warns_in_the_settings_category(monkeypatch: pytest.Monk
     monkeypatch.setenv("HEALTHCODE_PROFILE", "dev")
     monkeypatch.delenv("HEALTHCODE_KEY_PASSPHRASE", raising=False)
     with pytest.warns(SettingsWarning, match="development key_passphrase"):
-        common.Settings()
+        common.Settings(_env_file=None)  # type: ignore[call-arg]

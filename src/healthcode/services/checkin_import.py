@@ -329,9 +329,7 @@ def import_checkins(
     if not rows:
         raise InvalidInput("no rows to import", field="rows", code="empty")
     now = ctx.clock.now()
-    with ctx.uow() as uow:  # after the sunset, not even a partition is made
-        require_emergency(uow)
-    retention.prepare_days_of(ctx, [row.time_in for row in rows])
+    retention.prepare_days_of(ctx, [row.time_in for row in rows])  # Conflict after the sunset
     with ctx.uow() as uow:
         require_emergency(uow)
         checked = _check(ctx, uow, rows, now)

@@ -567,6 +567,13 @@ class RetentionStore(Protocol):
         """PostgreSQL: a check-in partition for each UTC day in [first_day, last_day] (day
         starts, epoch seconds); return how many were made. SQLite: nothing to do, 0."""
 
+    def ensure_checkin_days_of(
+        self, times: Sequence[int], first_day: int, last_day: int, *, lock_wait_ms: int
+    ) -> int:
+        """PostgreSQL: a check-in partition for each UTC day in [first_day, last_day] that one
+        of `times` falls on, waiting at most `lock_wait_ms` for any lock (else the database's
+        error); return how many were made. SQLite: nothing to do, 0."""
+
     def purge_checkins(self, before: int) -> PurgedCheckIns:
         """Delete check-ins with time_in < before (dropping whole-day partitions on PG)."""
 

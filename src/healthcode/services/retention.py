@@ -24,14 +24,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from healthcode.domain.audit import SYSTEM, LogEntry
-from healthcode.domain.errors import Conflict
+from healthcode.domain.errors import Conflict, DomainError
 from healthcode.domain.facts import FactKind
 from healthcode.services import audit
 from healthcode.services.context import ServiceContext
-from healthcode.services.emergency import SUNSET_CODE
+from healthcode.services.emergency import SUNSET_CODE, require_emergency
 from healthcode.services.ports import MaintenanceRun, UnitOfWork
 
 log = logging.getLogger("healthcode.retention")
+PARTITION_WAIT_MS = 2000  # an import waits this long at most to attach its days' partitions
 
 DAY = 86400
 RETENTION_BASIS = "retention_policy"
@@ -108,18 +109,28 @@ def prepare_days_of(ctx: ServiceContext, times: Sequence[int]) -> int:
     puts each day's rows in that day's partition, which expiry drops whole, instead of in the
     default one, whose rows a purge deletes one by one and whose pages keep them until a
     vacuum reuses them; and the import's long transaction never locks the table's layout.
-    Only days from the oldest still kept to today: a file cannot make partitions without end
-    (rows outside those days are refused by the import, or expire at the next purge)."""
+    Only days that have rows, from the oldest still kept to today: a file cannot make
+    partitions without end (rows outside those days are refused by the import, or expire at
+    the next purge). Refused after the sunset (Conflict). Attaching a partition locks the
+    default one: if that waits longer than PARTITION_WAIT_MS (another import writing into it,
+    a long read), or fails otherwise, nothing is made and the import goes on, its rows in the
+    default partition as before (logged)."""
     if not times:
         return 0
     today = _today(ctx.clock.now())
-    first = max(_today(min(times)), today - ctx.retention.days * DAY)
-    last = min(_today(max(times)), today)
-    if first > last:
+    first = today - ctx.retention.days * DAY
+    try:
+        with ctx.uow() as uow:
+            require_emergency(uow)
+            made = uow.retention.ensure_checkin_days_of(
+                times, first, today, lock_wait_ms=PARTITION_WAIT_MS
+            )
+            uow.commit()
+    except DomainError:
+        raise
+    except Exception as exc:  # the partitions only spare the purge work: the import goes on
+        log.warning("the partitions of an import's days were not made (%s)", _name(exc))
         return 0
-    with ctx.uow() as uow:
-        made = uow.retention.ensure_checkin_days(first, last)
-        uow.commit()
     return made
 
 

@@ -266,9 +266,10 @@ class SqlCheckIns:
         self, parts: Iterator[list[tuple[Any, ...]]], progress: Callable[[int], None] | None = None
     ) -> None:
         """COPY the rows of each part into the table, inside the unit of work's transaction,
-        `progress(n)` as each n rows (WRITE_PART at most) are sent. A thread of psycopg's sends
-        what this one has formatted (up to 32 MiB ahead), so that the next part is made and
-        formatted while the server stores the ones before: the server sets the pace."""
+        `progress(n)` as each n rows (WRITE_PART at most) are handed to the sending thread: a
+        thread of psycopg's sends what this one has formatted (up to 32 MiB ahead), so that the
+        next part is made and formatted while the server stores the ones before (the server
+        sets the pace; the rows count once the commit returns)."""
         from psycopg.copy import QueuedLibpqWriter  # only PostgreSQL's processes need psycopg
 
         driver = self.conn.connection.driver_connection

@@ -70,6 +70,16 @@ class SqlRetention:
             return 0
         return checkin_partitions.ensure_days(self.conn, first_day, last_day)
 
+    def ensure_checkin_days_of(
+        self, times: Sequence[int], first_day: int, last_day: int, *, lock_wait_ms: int
+    ) -> int:
+        if not checkin_partitions.is_partitioned(self.conn):
+            return 0
+        end = last_day + DAY
+        days = {at - at % DAY for at in times if first_day <= at < end}
+        self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+        return sum(checkin_partitions.ensure_days(self.conn, day, day) for day in sorted(days))
+
     def purge_checkins(self, before: int) -> PurgedCheckIns:
         rows = partitions = 0
         if checkin_partitions.is_partitioned(self.conn):

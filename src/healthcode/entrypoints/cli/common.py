@@ -47,7 +47,11 @@ def load_settings() -> Settings:
                 err.print(f"[yellow]warning:[/yellow] {warning.message}")
             else:  # not ours (a driver's resource warning at garbage collection): as it was
                 warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
+                    warning.message,
+                    warning.category,
+                    warning.filename,
+                    warning.lineno,
+                    source=warning.source,
                 )
         return settings
     except ValidationError as exc:
