@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
@@ -47,13 +48,18 @@ def _lock(conn: Connection) -> None:
     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK})")
 
 
-def ensure_days(conn: Connection, first_day: int, last_day: int) -> int:
-    """A partition for each day in [first_day, last_day]; rows of that day already in the
-    default partition move into it. Returns how many partitions were made."""
+def day_range(first_day: int, last_day: int) -> range:
+    """The start of each UTC day from the one of `first_day` to `last_day`."""
+    return range(first_day - first_day % DAY, last_day + 1, DAY)
+
+
+def ensure_days(conn: Connection, days: Iterable[int]) -> int:
+    """A partition for each of these days (day starts, in any order); rows of that day
+    already in the default partition move into it. Returns how many partitions were made."""
     _lock(conn)
     existing = day_partitions(conn)
     made = 0
-    for day in range(first_day - first_day % DAY, last_day + 1, DAY):
+    for day in sorted(set(days)):
         if day in existing:
             continue
         name, end = partition_name(day), day + DAY

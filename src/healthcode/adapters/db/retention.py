@@ -68,7 +68,9 @@ class SqlRetention:
     def ensure_checkin_days(self, first_day: int, last_day: int) -> int:
         if not checkin_partitions.is_partitioned(self.conn):
             return 0
-        return checkin_partitions.ensure_days(self.conn, first_day, last_day)
+        return checkin_partitions.ensure_days(
+            self.conn, checkin_partitions.day_range(first_day, last_day)
+        )
 
     def ensure_checkin_days_of(
         self, times: Sequence[int], first_day: int, last_day: int, *, lock_wait_ms: int
@@ -78,7 +80,7 @@ class SqlRetention:
         end = last_day + DAY
         days = {at - at % DAY for at in times if first_day <= at < end}
         self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
-        return sum(checkin_partitions.ensure_days(self.conn, day, day) for day in sorted(days))
+        return checkin_partitions.ensure_days(self.conn, days)
 
     def purge_checkins(self, before: int) -> PurgedCheckIns:
         rows = partitions = 0
