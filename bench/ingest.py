@@ -66,7 +66,7 @@ from healthcode.adapters.db.tables import checkins, device_tokens, sessions, sub
 from healthcode.bootstrap import App, build, initialise
 from healthcode.config import Settings
 from healthcode.domain.audit import Actor
-from healthcode.domain.checkins import MAX_DWELL_SECONDS
+from healthcode.domain.checkins import DAY, MAX_DWELL_SECONDS
 from healthcode.domain.venues import VenueType
 from healthcode.services import checkins as checkin_service
 from healthcode.services import codes
@@ -367,7 +367,7 @@ def raw_sqlite(path: Path, rows: list[tuple[Any, ...]], *, in_key_order: bool) -
 def _day_then_key(row: tuple[Any, ...]) -> tuple[int, str, str]:
     """A day's partition at a time, each in key order: the best order for a table partitioned
     by day (in key order alone, every row goes to another day's indexes)."""
-    return row[3] - row[3] % 86400, row[0], row[1]
+    return row[3] - row[3] % DAY, row[0], row[1]
 
 
 def raw_postgres(
@@ -387,10 +387,10 @@ def raw_postgres(
             for statement in BARE_BY_DAY_INDEXES:
                 conn.execute(statement)
             conn.execute("CREATE TABLE bare_default PARTITION OF bare DEFAULT")
-            for day in sorted({row[3] - row[3] % 86400 for row in rows}):
+            for day in sorted({row[3] - row[3] % DAY for row in rows}):
                 conn.execute(
                     f"CREATE TABLE bare_p{day} PARTITION OF bare "
-                    f"FOR VALUES FROM ({day}) TO ({day + 86400})"
+                    f"FOR VALUES FROM ({day}) TO ({day + DAY})"
                 )
         else:
             conn.execute(BARE_TABLE)
