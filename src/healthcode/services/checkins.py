@@ -7,6 +7,7 @@ Check-ins are personal data under retention, not log entries; an upload is logge
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -21,13 +22,13 @@ from healthcode.domain.checkins import (
     check_out,
     new_checkin,
 )
-from healthcode.domain.errors import Conflict, InvalidInput, NotFound
+from healthcode.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from healthcode.services.auth import live_resident
 from healthcode.services.context import ServiceContext
 from healthcode.services.emergency import require_emergency
-from healthcode.services.group_commit import group_commit
+from healthcode.services.group_commit import Together, group_commit
 from healthcode.services.keys import trust_store
-from healthcode.services.ports import CheckInStream, UnitOfWork, Venue
+from healthcode.services.ports import CheckInSight, CheckInStream, SightAsk, UnitOfWork, Venue
 from healthcode.services.venues import (
     PlaceCodeCheck,
     place_claims,
@@ -36,7 +37,7 @@ from healthcode.services.venues import (
     require_place_code,
 )
 from healthcode.services.verify import verify_policy
-from healthcode.verifier.claims import HealthClaims
+from healthcode.verifier.claims import HealthClaims, PlaceClaims
 from healthcode.verifier.trustlist import TrustStore
 from healthcode.verifier.verify import Decision, Verdict, VerifyPolicy, verify_health_code
 
@@ -120,34 +121,107 @@ def check_in_own(
 ) -> Future[list[CheckIn] | None]:
     """The hot path of a check-in: the session, the access gate (the resident themselves),
     the poster and the write in one transaction, committed with the other check-ins of the
-    moment. Resolves to None when the caller is anyone but a signed-in resident checking in
-    themselves: the caller then takes the general path (sign-in, the gate, check_in_at_place),
-    which answers those cases as it always has."""
-
-    def work(uow: UnitOfWork, write: bool = True) -> list[CheckIn] | None:
-        now = ctx.clock.now()
-        claims = place_claims(ctx, uow, place_code, now)
-        venue_id, poster_id = ("", "") if isinstance(claims, PlaceCodeCheck) else (
-            claims.venue_id, claims.poster_id)  # fmt: skip
-        sight = uow.checkin_sight.read(token_hash(token), subject_id, venue_id, poster_id,
-                                       now - DAY)  # fmt: skip
-        if sight is None:  # more keyed days than one statement counts: the general path
-            return None
-        principal = live_resident(ctx, sight.session, sight.subject_alive, now, CHECK_IN)
-        if principal is None or principal.ref != subject_id:
-            return None  # the general path answers (who may not check in hears it first)
-        if isinstance(claims, PlaceCodeCheck):
-            refuse_unless_ok(claims)
-        venue = refuse_unless_ok(poster_check(sight.venue, sight.poster, now)).venue
-        assert venue is not None  # noqa: S101 - an accepted poster has its venue
-        if sight.recent >= DAILY_CAP:
-            raise _over_cap()
-        return _record(uow, subject_id, venue, dependants, now, counted=True, write=write)
-
+    moment, which read together in one round trip and write together in another
+    (`_own_check_ins`). Resolves to None when the caller is anyone but a signed-in resident
+    checking in themselves: the caller then takes the general path (sign-in, the gate,
+    check_in_at_place), which answers those cases as it always has."""
+    asked = _Own(token, subject_id, place_code, tuple(dict.fromkeys(dependants)))
     if ctx.ingest is not None:  # checked by reads alone, then published to the buffer
-        checked = group_commit(ctx.uow).submit(lambda uow: work(uow, write=False))
+        checked = group_commit(ctx.uow).submit(_own_work(ctx, asked, write=False))
         return _then_publish(ctx.ingest, checked)
-    return group_commit(ctx.uow).submit(work)
+    return group_commit(ctx.uow).submit(_own_work(ctx, asked, write=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """A resident's own check-in, as asked."""
+
+    token: str
+    subject_id: str
+    place_code: str
+    dependants: tuple[str, ...]
+
+
+def _own_work(
+    ctx: ServiceContext, asked: _Own, *, write: bool
+) -> Together[_Own, list[CheckIn] | None]:
+    def run(uow: UnitOfWork, asks: list[_Own]) -> list[list[CheckIn] | DomainError | None]:
+        return _own_check_ins(ctx, uow, asks, write=write)
+
+    return Together((CHECK_IN, id(ctx), write), run, asked)
+
+
+def _own_check_ins(
+    ctx: ServiceContext, uow: UnitOfWork, asks: list[_Own], *, write: bool
+) -> list[list[CheckIn] | DomainError | None]:
+    """Residents' own check-ins of one moment: what each needs read in one round trip
+    (session, person, venue, poster, the last 24 hours), each judged on its own (a refusal is
+    its answer alone), then every accepted one written in one more round trip. The daily cap
+    counts the rows of this batch as the database would count them had each been written in
+    turn. `write` False: judged only (the caller publishes them to the ingest buffer)."""
+    now = ctx.clock.now()
+    claims = [place_claims(ctx, uow, ask.place_code, now) for ask in asks]
+    sights = uow.checkin_sight.read_many(
+        [
+            SightAsk(token_hash(ask.token), ask.subject_id, *_poster_named(claim), now - DAY)
+            for ask, claim in zip(asks, claims, strict=True)
+        ]
+    )
+    added: Counter[str] = Counter()  # this batch's check-ins, by person
+    answers: list[list[CheckIn] | DomainError | None] = []
+    for ask, claim, sight in zip(asks, claims, sights, strict=True):
+        try:
+            made = _judge_own(ctx, uow, ask, claim, sight, added, now)
+        except DomainError as refused:
+            answers.append(refused)
+            continue
+        answers.append(made)
+        added.update(checkin.subject_id for checkin in made or ())
+    accepted = [checkin for made in answers if isinstance(made, list) for checkin in made]
+    if write and accepted:
+        uow.checkins.add_all(accepted)
+    return answers
+
+
+def _poster_named(claims: PlaceClaims | PlaceCodeCheck) -> tuple[str, str]:
+    """The venue and poster a genuine place code names ("", "": none, for a refused one)."""
+    if isinstance(claims, PlaceCodeCheck):
+        return "", ""
+    return claims.venue_id, claims.poster_id
+
+
+def _judge_own(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    ask: _Own,
+    claims: PlaceClaims | PlaceCodeCheck,
+    sight: CheckInSight | None,
+    added: Counter[str],
+    now: int,
+) -> list[CheckIn] | None:
+    """One resident's own check-in, judged from what was read (None: the general path's to
+    answer); raises the refusal. Nothing is written here."""
+    if sight is None:  # more keyed days than one statement counts: the general path
+        return None
+    principal = live_resident(ctx, sight.session, sight.subject_alive, now, CHECK_IN)
+    if principal is None or principal.ref != ask.subject_id:
+        return None  # the general path answers (who may not check in hears it first)
+    if isinstance(claims, PlaceCodeCheck):
+        refuse_unless_ok(claims)
+    venue = refuse_unless_ok(poster_check(sight.venue, sight.poster, now)).venue
+    assert venue is not None  # noqa: S101 - an accepted poster has its venue
+    if sight.recent + added[ask.subject_id] >= DAILY_CAP:
+        raise _over_cap()
+    require_emergency(uow)
+    for dependant in ask.dependants:
+        if not uow.subjects.is_guardian_of(ask.subject_id, dependant):
+            raise NotFound("no such dependant of this resident", field="dependants")
+        if uow.checkins.count_since(dependant, now - DAY) + added[dependant] >= DAILY_CAP:
+            raise _over_cap()
+    return [
+        new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
+        for person in (ask.subject_id, *ask.dependants)
+    ]
 
 
 def _then_publish(

@@ -13,6 +13,12 @@ a cap) only before it writes: such an error is answered to that piece alone and 
 on, with nothing of it to undo. Any other failure (of a write, of the commit) fails the whole
 transaction, and every piece of it is answered with that error: nothing of it was stored.
 
+Pieces of one kind can also run together (`Together`): the check-ins of the moment read what
+they need in one round trip and write their rows in another, instead of two each. A kind's
+`run` answers each piece, in order, with its result or the domain error that refuses that piece
+alone; it writes only after every piece is judged, so a refused piece still leaves nothing of
+itself to undo.
+
 The writer thread starts on first use and ends after IDLE_SECONDS without work.
 """
 
@@ -20,19 +26,34 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from healthcode.domain.errors import DomainError
 from healthcode.services.ports import UnitOfWork, UnitOfWorkFactory
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 MAX_BATCH = 256
 IDLE_SECONDS = 5.0
 
-Work = Callable[[UnitOfWork], Any]
+
+@dataclass(frozen=True, slots=True)
+class Together(Generic[A, R]):
+    """A piece of work run with the batch's other pieces of the same `kind`: `run(uow, asks)`
+    gets every such piece's ask, in order, and answers each with its result or with the
+    DomainError that refuses it alone (all judged before anything is written)."""
+
+    kind: Hashable
+    run: Callable[[UnitOfWork, list[A]], list[R | DomainError]]
+    ask: A
+
+
+Work = Callable[[UnitOfWork], Any] | Together[Any, Any]
 
 
 class GroupCommit:
@@ -47,7 +68,7 @@ class GroupCommit:
         self._writers: list[threading.Thread] = []
         self._most = writers
 
-    def submit(self, work: Callable[[UnitOfWork], T]) -> Future[T]:
+    def submit(self, work: Callable[[UnitOfWork], T] | Together[Any, T]) -> Future[T]:
         """Queue `work`; the future is resolved once the transaction it ran in has committed
         (or with the error the work raised, or the commit's)."""
         done: Future[T] = Future()
@@ -88,13 +109,22 @@ class GroupCommit:
 
     def _commit(self, batch: list[tuple[Work, Future[Any]]]) -> None:
         answers: list[tuple[Future[Any], Any, BaseException | None]] = []
+        kinds: dict[Hashable, list[tuple[Together[Any, Any], Future[Any]]]] = {}
+        alone: list[tuple[Callable[[UnitOfWork], Any], Future[Any]]] = []
+        for work, done in batch:
+            if not done.set_running_or_notify_cancel():
+                continue
+            if isinstance(work, Together):
+                kinds.setdefault(work.kind, []).append((work, done))
+            else:
+                alone.append((work, done))
         try:
             with self._uow() as uow:
-                for work, done in batch:
-                    if not done.set_running_or_notify_cancel():
-                        continue
+                for pieces in kinds.values():
+                    answers += _together(uow, pieces)
+                for one, done in alone:
                     try:
-                        answers.append((done, work(uow), None))
+                        answers.append((done, one(uow), None))
                     except DomainError as exc:  # that piece's own answer, before it wrote
                         answers.append((done, None, exc))
                 uow.commit()
@@ -108,6 +138,22 @@ class GroupCommit:
                 done.set_exception(error)
             else:
                 done.set_result(result)
+
+
+def _together(
+    uow: UnitOfWork, pieces: list[tuple[Together[Any, Any], Future[Any]]]
+) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    """The answers of one kind's pieces, run together."""
+    try:
+        results = pieces[0][0].run(uow, [work.ask for work, _ in pieces])
+    except DomainError as exc:  # refused as a whole, before anything was written
+        return [(done, None, exc) for _, done in pieces]
+    if len(results) != len(pieces):
+        raise RuntimeError(f"{len(pieces)} pieces of work, {len(results)} answers")
+    return [
+        (done, None, result) if isinstance(result, DomainError) else (done, result, None)
+        for (_, done), result in zip(pieces, results, strict=True)
+    ]
 
 
 _COMMITTERS: WeakKeyDictionary[object, GroupCommit] = WeakKeyDictionary()

@@ -176,6 +176,9 @@ class AuditLog(Protocol):
 
 class CheckInRepository(Protocol):
     def add(self, checkin: CheckIn) -> None: ...
+    def add_all(self, made: Sequence[CheckIn]) -> None:
+        """`add` for each, in one round trip to the database."""
+
     def add_new(self, found: Sequence[CheckIn]) -> int: ...
     def add_batch(
         self,
@@ -465,10 +468,27 @@ class CheckInSight:
     recent: int
 
 
+@dataclass(frozen=True, slots=True)
+class SightAsk:
+    """What one check-in's read is about: the session (its token's hash), the person, the
+    venue and poster of the place code, and the start of the daily cap's 24 hours."""
+
+    session_id: str
+    subject_id: str
+    venue_id: str
+    poster_id: str
+    since: int
+
+
 class CheckInSightReader(Protocol):
     def read(
         self, session_id: str, subject_id: str, venue_id: str, poster_id: str, since: int
-    ) -> CheckInSight | None: ...
+    ) -> CheckInSight | None:
+        """None when the 24 hours touch more keyed days than one statement counts (the caller
+        then reads the usual way)."""
+
+    def read_many(self, asks: Sequence[SightAsk]) -> list[CheckInSight | None]:
+        """`read` for each ask, in order, in one round trip to the database."""
 
 
 class CodeSightReader(Protocol):

@@ -4,11 +4,13 @@ The session, the person, the venue and the poster are point reads by primary key
 one-row select so that each may be missing; the person's check-ins of the last 24 hours (the
 daily cap) are a scalar count over their stored form of each day (its day's key, as
 SqlCheckIns.count_since reads them). One round trip, in the check-in's own transaction,
-straight through the driver (adapters/db/prepared.py).
+straight through the driver (adapters/db/prepared.py); the check-ins of one group commit read
+together, in one round trip (`read_many`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select
@@ -21,7 +23,7 @@ from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import checkins, posters, sessions, subjects, venues
 from healthcode.domain.checkins import DAY
 from healthcode.domain.venues import Poster
-from healthcode.services.ports import CheckInSight
+from healthcode.services.ports import CheckInSight, SightAsk
 
 MOST_DAYS = 3  # the days a 24-hour window can touch that have keys (today, yesterday, tomorrow)
 FOREVER = 2**62
@@ -57,7 +59,7 @@ def _read(days: int) -> Any:
         venues.c.district, venues.c.venue_type, venues.c.operator, venues.c.created_at,
         posters.c.poster_id, posters.c.kid, posters.c.payload, posters.c.issued_at,
         posters.c.superseded_at, posters.c.grace_until,
-        (_count(days) if days else literal(0)).label("recent"),
+        _count(days).label("recent"),
     ).select_from(
         one.outerjoin(sessions, sessions.c.session_id == bindparam("session_id"))
         .outerjoin(subjects, subjects.c.subject_id == bindparam("subject_id"))
@@ -72,7 +74,11 @@ def _read(days: int) -> Any:
     )  # fmt: skip
 
 
-_READS = {days: Prepared(_read(days)) for days in range(MOST_DAYS + 1)}
+# Every read names MOST_DAYS days: a window with fewer keyed days fills the rest with a day no
+# row can be in (an empty range), so that one statement's form serves every check-in and a
+# batch of them goes to the database as one pipeline (adapters/db/prepared.py).
+_READ = Prepared(_read(MOST_DAYS))
+_NO_DAY = {"form": "", "lo": 0, "hi": 0}
 
 
 class SqlCheckInSight:
@@ -86,23 +92,46 @@ class SqlCheckInSight:
     ) -> CheckInSight | None:
         """None when the window touches more keyed days than one statement counts (the
         caller then reads the usual way)."""
-        forms = self.cipher.pseudonyms(subject_id, since, FOREVER)
+        return self.read_many([SightAsk(session_id, subject_id, venue_id, poster_id, since)])[0]
+
+    def read_many(self, asks: Sequence[SightAsk]) -> list[CheckInSight | None]:
+        """`read` for each ask, in order, in one round trip to the database."""
+        batch, at = [], []
+        for ask in asks:
+            params = self._params(ask)
+            at.append(None if params is None else len(batch))
+            if params is not None:
+                batch.append(params)
+        rows = _READ.many(self.conn, batch)
+        return [
+            None if index is None else self._sight(ask, rows[index])
+            for ask, index in zip(asks, at, strict=True)
+        ]
+
+    def _params(self, ask: SightAsk) -> dict[str, object] | None:
+        forms = self.cipher.pseudonyms(ask.subject_id, ask.since, FOREVER)
         if len(forms) > MOST_DAYS:
             return None
         params: dict[str, object] = {
-            "session_id": session_id, "subject_id": subject_id, "venue_id": venue_id,
-            "poster_id": poster_id,
+            "session_id": ask.session_id, "subject_id": ask.subject_id,
+            "venue_id": ask.venue_id, "poster_id": ask.poster_id,
         }  # fmt: skip
-        for i, (day, form) in enumerate(sorted(forms.items())):
-            params |= {f"p{i}": form, f"lo{i}": max(since, day), f"hi{i}": day + DAY}
-        row = _READS[len(forms)].one(self.conn, params)
+        days = [
+            {"form": form, "lo": max(ask.since, day), "hi": day + DAY}
+            for day, form in sorted(forms.items())
+        ]
+        for i, day in enumerate(days + [_NO_DAY] * (MOST_DAYS - len(days))):
+            params |= {f"p{i}": day["form"], f"lo{i}": day["lo"], f"hi{i}": day["hi"]}
+        return params
+
+    def _sight(self, ask: SightAsk, row: Any) -> CheckInSight:
         session = session_in(row, self.links)
         venue = venue_of(row) if row.venue_id is not None else None
         poster = None
         if row.poster_id is not None:
             poster = Poster(
-                venue_id, row.poster_id, row.kid, row.payload, row.issued_at, row.superseded_at,
-                row.grace_until,
+                ask.venue_id, row.poster_id, row.kid, row.payload, row.issued_at,
+                row.superseded_at, row.grace_until,
             )  # fmt: skip
         return CheckInSight(
             session,

@@ -138,6 +138,21 @@ class SqlCheckIns:
         row = {**as_row(checkin), "subject_id": sealed, "source": checkin.source.value}
         _INSERT_ONE.run(self.conn, row)
 
+    def add_all(self, made: Sequence[CheckIn]) -> None:
+        """Each day's people sealed in one call, the rows sent in one pipeline."""
+        stored: list[str] = [""] * len(made)
+        for day, indexes in _days([c.time_in for c in made]).items():
+            sealed = self.cipher.seal(day, [made[i].subject_id for i in indexes])
+            for index, value in zip(indexes, sealed, strict=True):
+                stored[index] = value
+        _INSERT_ONE.run_many(
+            self.conn,
+            [
+                {**as_row(c), "subject_id": value, "source": c.source.value}
+                for c, value in zip(made, stored, strict=True)
+            ],
+        )
+
     def add_new(self, found: Sequence[CheckIn]) -> int:
         """Add those of these check-ins that are not stored yet (by venue and id, or venue and
         client id) and whose person is a live resident; how many were added. What a consumer

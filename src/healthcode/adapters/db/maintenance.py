@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, literal, select
 
+from healthcode.adapters.db.prepared import Prepared, pipelined
 from healthcode.adapters.db.repositories import as_row, from_row
 from healthcode.adapters.db.tables import maintenance_runs
 from healthcode.services.ports import MaintenanceRun
@@ -14,9 +15,12 @@ from healthcode.services.ports import MaintenanceRun
 _SUNSET_LOCK = 0x6863_7375_6E73  # "hcsuns"
 
 
-_SUNSET = select(func.min(maintenance_runs.c.finished_at)).where(
-    and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
+_SUNSET = Prepared(
+    select(func.min(maintenance_runs.c.finished_at).label("finished_at")).where(
+        and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
+    )
 )
+_SHARED = Prepared(select(func.pg_advisory_xact_lock_shared(literal(_SUNSET_LOCK))))
 
 
 class SqlMaintenance:
@@ -43,9 +47,11 @@ class SqlMaintenance:
         before, as sunset waits for the exclusive lock."""
         if self._sunset is not None:
             return self._sunset[0]
-        if self.conn.dialect.name == "postgresql":
-            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock_shared({_SUNSET_LOCK})")
-        found = self.conn.execute(_SUNSET).scalar_one()
+        if self.conn.dialect.name == "postgresql":  # the lock, then the marker: one round trip
+            rows = pipelined(self.conn, [(_SHARED, {}), (_SUNSET, {})])[-1]
+        else:
+            rows = pipelined(self.conn, [(_SUNSET, {})])[0]
+        found = _SUNSET.row(self.conn, rows).finished_at
         self._sunset = (int(found) if found is not None else None,)
         return self._sunset[0]
 

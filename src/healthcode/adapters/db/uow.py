@@ -254,9 +254,12 @@ class SqlUnitOfWorkFactory:
         self.write_lock = (
             WriterLock(engine.url.database) if engine.dialect.name == "sqlite" else None
         )
-        # Group commit (services/group_commit.py): SQLite has one writer at a time; PostgreSQL
-        # runs a few batches side by side, within the connection pool (5 by default).
-        self.writers = 1 if engine.dialect.name == "sqlite" else 3
+        # Group commit (services/group_commit.py): one writer thread per process. SQLite has
+        # one writer at a time anyway; on PostgreSQL a batch of check-ins reads in one round
+        # trip and writes in another whatever its size, so one writer keeps batches large: the
+        # CPU of a check-in fell from 770-850 µs (three writers) to 650 µs (one), measured
+        # under load (docs/BENCHMARKS.md).
+        self.writers = 1
         # The log's queue (adapters/db/log_store.py): on PostgreSQL writers queue their
         # entries and the sequencer numbers them after commit; SQLite sequences them in the
         # writer's transaction, which holds the only write lock anyway.
