@@ -39,6 +39,7 @@ class KeyStore:
         self._scrypt_n = 2**scrypt_log2_n  # for a store created here; an existing one says its own
         self._kek: AESGCM | None = None
         self._listing: tuple[tuple[int, int], list[str]] | None = None  # stamp, file names
+        self._stamp_paths: dict[str, str] = {}  # key name -> its file's path, for `stamp`
 
     @property
     def _meta_path(self) -> Path:
@@ -143,10 +144,13 @@ class KeyStore:
     def stamp(self, name: str) -> tuple[int, int] | None:
         """Which file holds the key now (inode, modification time), or None if there is none:
         a cached key is good only while its file's stamp is unchanged."""
-        if not NAME.match(name):
-            raise KeyStoreError(f"bad key name {name!r}")
+        path = self._stamp_paths.get(name)
+        if path is None:  # checked once per name: every use of a cached key asks
+            if not NAME.match(name):
+                raise KeyStoreError(f"bad key name {name!r}")
+            path = self._stamp_paths[name] = os.path.join(self.directory, f"{name}.key")
         try:
-            found = os.stat(os.path.join(self.directory, f"{name}.key"))
+            found = os.stat(path)
         except FileNotFoundError:
             return None
         return found.st_ino, found.st_mtime_ns
