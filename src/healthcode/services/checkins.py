@@ -210,18 +210,7 @@ def _judge_own(
         refuse_unless_ok(claims)
     venue = refuse_unless_ok(poster_check(sight.venue, sight.poster, now)).venue
     assert venue is not None  # noqa: S101 - an accepted poster has its venue
-    if sight.recent + added[ask.subject_id] >= DAILY_CAP:
-        raise _over_cap()
-    require_emergency(uow)
-    for dependant in ask.dependants:
-        if not uow.subjects.is_guardian_of(ask.subject_id, dependant):
-            raise NotFound("no such dependant of this resident", field="dependants")
-        if uow.checkins.count_since(dependant, now - DAY) + added[dependant] >= DAILY_CAP:
-            raise _over_cap()
-    return [
-        new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
-        for person in (ask.subject_id, *ask.dependants)
-    ]
+    return _made(uow, ask.subject_id, venue, ask.dependants, now, sight.recent, added)
 
 
 def _then_publish(
@@ -278,7 +267,7 @@ def _check_in(
     assert venue is not None  # noqa: S101 - an accepted place code has its venue
     require_emergency(uow)  # after the sunset: 409, before "no such resident" (all are erased)
     _resident(uow, subject_id)
-    return _record(uow, subject_id, venue, dependants, now, counted=False, write=write)
+    return _record(uow, subject_id, venue, dependants, now, write=write)
 
 
 def _over_cap() -> Conflict:
@@ -297,27 +286,45 @@ def _record(
     dependants: Sequence[str],
     now: int,
     *,
-    counted: bool,  # the resident's own cap was checked already
     write: bool = True,  # False: the caller publishes them to the ingest buffer
 ) -> list[CheckIn]:
-    """The emergency still on, the dependants theirs and under the cap: the check-ins, written
-    (everything that may refuse comes before the first write)."""
+    """The check-ins `_made` accepts, written."""
+    made = _made(uow, subject_id, venue, dependants, now)
+    if write:
+        uow.checkins.add_all(made)
+    return made
+
+
+def _made(
+    uow: UnitOfWork,
+    subject_id: str,
+    venue: Venue,
+    dependants: Sequence[str],
+    now: int,
+    recent: int | None = None,
+    added: Counter[str] | None = None,
+) -> list[CheckIn]:
+    """The emergency still on, the dependants theirs and everyone under the cap: the check-ins
+    (not written; everything that may refuse comes before the first write). `recent`: the
+    resident's own count of the last 24 hours, if read already; `added`: check-ins of the same
+    transaction not written yet, by person (a group commit's batch), counted as if they were."""
     require_emergency(uow)
     for dependant in dependants:
         if not uow.subjects.is_guardian_of(subject_id, dependant):
             raise NotFound("no such dependant of this resident", field="dependants")
+    added = added or Counter()
     people = [subject_id, *dict.fromkeys(dependants)]
-    for person in people[1:] if counted else people:
-        if not _under_cap(uow, person, now):
+    for person in people:
+        if person == subject_id and recent is not None:
+            stored = recent
+        else:
+            stored = uow.checkins.count_since(person, now - DAY)
+        if stored + added[person] >= DAILY_CAP:
             raise _over_cap()
-    made = [
+    return [
         new_checkin(venue.venue_id, venue.draft.venue_type, person, now, CheckInSource.PLACE_SCAN)
         for person in people
     ]
-    if write:
-        for checkin in made:
-            uow.checkins.add(checkin)
-    return made
 
 
 def store_streamed(ctx: ServiceContext, found: list[CheckIn]) -> int:

@@ -481,14 +481,10 @@ class SightAsk:
 
 
 class CheckInSightReader(Protocol):
-    def read(
-        self, session_id: str, subject_id: str, venue_id: str, poster_id: str, since: int
-    ) -> CheckInSight | None:
-        """None when the 24 hours touch more keyed days than one statement counts (the caller
-        then reads the usual way)."""
-
     def read_many(self, asks: Sequence[SightAsk]) -> list[CheckInSight | None]:
-        """`read` for each ask, in order, in one round trip to the database."""
+        """What each check-in reads, in order, in one round trip to the database; None for one
+        whose 24 hours touch more keyed days than one statement counts (the caller then reads
+        the usual way)."""
 
 
 class CodeSightReader(Protocol):

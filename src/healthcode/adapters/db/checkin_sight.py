@@ -78,7 +78,7 @@ def _read(days: int) -> Any:
 # row can be in (an empty range), so that one statement's form serves every check-in and a
 # batch of them goes to the database as one pipeline (adapters/db/prepared.py).
 _READ = Prepared(_read(MOST_DAYS))
-_NO_DAY = {"form": "", "lo": 0, "hi": 0}
+_NO_DAY = ("", 0, 0)  # no stored form, an empty range
 
 
 class SqlCheckInSight:
@@ -87,15 +87,10 @@ class SqlCheckInSight:
         self.links = links
         self.cipher = cipher
 
-    def read(
-        self, session_id: str, subject_id: str, venue_id: str, poster_id: str, since: int
-    ) -> CheckInSight | None:
-        """None when the window touches more keyed days than one statement counts (the
-        caller then reads the usual way)."""
-        return self.read_many([SightAsk(session_id, subject_id, venue_id, poster_id, since)])[0]
-
     def read_many(self, asks: Sequence[SightAsk]) -> list[CheckInSight | None]:
-        """`read` for each ask, in order, in one round trip to the database."""
+        """What each check-in reads, in order, in one round trip to the database; None for one
+        whose window touches more keyed days than one statement counts (the caller then reads
+        the usual way)."""
         batch, at = [], []
         for ask in asks:
             params = self._params(ask)
@@ -116,12 +111,9 @@ class SqlCheckInSight:
             "session_id": ask.session_id, "subject_id": ask.subject_id,
             "venue_id": ask.venue_id, "poster_id": ask.poster_id,
         }  # fmt: skip
-        days = [
-            {"form": form, "lo": max(ask.since, day), "hi": day + DAY}
-            for day, form in sorted(forms.items())
-        ]
-        for i, day in enumerate(days + [_NO_DAY] * (MOST_DAYS - len(days))):
-            params |= {f"p{i}": day["form"], f"lo{i}": day["lo"], f"hi{i}": day["hi"]}
+        days = [(form, max(ask.since, day), day + DAY) for day, form in sorted(forms.items())]
+        for i, (form, lo, hi) in enumerate(days + [_NO_DAY] * (MOST_DAYS - len(days))):
+            params |= {f"p{i}": form, f"lo{i}": lo, f"hi{i}": hi}
         return params
 
     def _sight(self, ask: SightAsk, row: Any) -> CheckInSight:

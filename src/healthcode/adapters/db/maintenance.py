@@ -49,9 +49,9 @@ class SqlMaintenance:
             return self._sunset[0]
         if self.conn.dialect.name == "postgresql":  # the lock, then the marker: one round trip
             rows = pipelined(self.conn, [(_SHARED, {}), (_SUNSET, {})])[-1]
+            found = _SUNSET.row(self.conn, rows).finished_at
         else:
-            rows = pipelined(self.conn, [(_SUNSET, {})])[0]
-        found = _SUNSET.row(self.conn, rows).finished_at
+            found = _SUNSET.one(self.conn, {}).finished_at
         self._sunset = (int(found) if found is not None else None,)
         return self._sunset[0]
 
