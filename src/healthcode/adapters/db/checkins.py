@@ -14,7 +14,7 @@ SQLite, COPY on PostgreSQL with psycopg (both measured by bench/ingest.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import fields
 from itertools import groupby, repeat
@@ -128,30 +128,54 @@ def _checkin(row: Row[Any], subject_id: str) -> CheckIn:
     )
 
 
+def _table_rows(
+    batch: CheckInBatch, sealed: Sequence[str], at: list[int] | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows of the table (COLUMNS' order) from the batch's columns, all of them or those at
+    `at`, with their subjects' stored values: made by zip, without a Python step per row."""
+
+    def column(values: Sequence[Any]) -> Iterable[Any]:
+        return values if at is None else map(values.__getitem__, at)
+
+    return list(
+        zip(
+            column(batch.venue_ids),
+            column(batch.checkin_ids),
+            sealed,
+            column(batch.times_in),
+            column(batch.closes_at),
+            column(batch.times_out),
+            repeat(batch.source.value, len(sealed)),
+            column(batch.client_ids),
+            strict=True,
+        )
+    )
+
+
 class SqlCheckIns:
     def __init__(self, conn: Connection, cipher: SubjectCipher) -> None:
         self.conn = conn
         self.cipher = cipher
 
     def add(self, checkin: CheckIn) -> None:
-        (sealed,) = self.cipher.seal(_day(checkin.time_in), [checkin.subject_id])
-        row = {**as_row(checkin), "subject_id": sealed, "source": checkin.source.value}
-        _INSERT_ONE.run(self.conn, row)
+        _INSERT_ONE.run(self.conn, self._stored_rows([checkin])[0])
 
     def add_all(self, made: Sequence[CheckIn]) -> None:
         """Each day's people sealed in one call, the rows sent in one pipeline."""
+        _INSERT_ONE.run_many(self.conn, self._stored_rows(made))
+
+    def _stored_rows(self, made: Sequence[CheckIn]) -> list[dict[str, Any]]:
+        """The check-ins as the table stores them, in order: each day's people sealed under
+        the day's key in one call."""
         stored: list[str] = [""] * len(made)
         for day, indexes in _days([c.time_in for c in made]).items():
             sealed = self.cipher.seal(day, [made[i].subject_id for i in indexes])
             for index, value in zip(indexes, sealed, strict=True):
                 stored[index] = value
-        _INSERT_ONE.run_many(
-            self.conn,
-            [
-                {**as_row(c), "subject_id": value, "source": c.source.value}
-                for c, value in zip(made, stored, strict=True)
-            ],
-        )
+        return [
+            {**as_row(c), "subject_id": value, "source": c.source.value}
+            for c, value in zip(made, stored, strict=True)
+        ]
 
     def add_new(self, found: Sequence[CheckIn]) -> int:
         """Add those of these check-ins that are not stored yet (by venue and id, or venue and
@@ -159,17 +183,7 @@ class SqlCheckIns:
         of the ingest buffer writes: a message delivered again after a commit whose
         acknowledgement was lost is stored once."""
         gone = self._not_live({c.subject_id for c in found}, hold=True)
-        rows = []
-        by_day: dict[int, list[CheckIn]] = {}
-        for checkin in found:
-            if checkin.subject_id not in gone:
-                by_day.setdefault(_day(checkin.time_in), []).append(checkin)
-        for day, theirs in by_day.items():
-            sealed = self.cipher.seal(day, [c.subject_id for c in theirs])
-            rows += [
-                {**as_row(c), "subject_id": v, "source": c.source.value}
-                for c, v in zip(theirs, sealed, strict=True)
-            ]
+        rows = self._stored_rows([c for c in found if c.subject_id not in gone])
         if not rows:
             return 0
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
@@ -234,45 +248,21 @@ class SqlCheckIns:
         return gone
 
     def _all_rows(self, batch: CheckInBatch, days: dict[int, list[int]]) -> list[tuple[Any, ...]]:
-        """The whole batch as the table's rows (column order), in the batch's order: each UTC
-        day's subjects sealed in one call, then the tuples made by zip from the columns as they
-        lie (measured 1.3-1.7 s for a million, where _rows day by day took 2.0-2.4 s)."""
+        """The whole batch as the table's rows, in the batch's order: each UTC day's subjects
+        sealed in one call, then the rows made from the columns as they lie (measured 1.3-1.7 s
+        for a million, where _rows day by day took 2.0-2.4 s)."""
         sealed: list[str] = [""] * len(batch)
         for day, at in days.items():
             values = self.cipher.seal(day, list(map(batch.subject_ids.__getitem__, at)))
             for index, value in zip(at, values, strict=True):
                 sealed[index] = value
-        return list(
-            zip(
-                batch.venue_ids,
-                batch.checkin_ids,
-                sealed,
-                batch.times_in,
-                batch.closes_at,
-                batch.times_out,
-                repeat(batch.source.value, len(batch)),
-                batch.client_ids,
-                strict=True,
-            )
-        )
+        return _table_rows(batch, sealed)
 
     def _rows(self, batch: CheckInBatch, day: int, at: list[int]) -> list[tuple[Any, ...]]:
         """The check-ins of the batch at these positions, all of this UTC day, as the table's
-        rows (column order): their subjects sealed under the day's key in one call, the tuples
-        made by zip from the columns, without a Python step per row."""
-        return list(
-            zip(
-                map(batch.venue_ids.__getitem__, at),
-                map(batch.checkin_ids.__getitem__, at),
-                self.cipher.seal(day, list(map(batch.subject_ids.__getitem__, at))),
-                map(batch.times_in.__getitem__, at),
-                map(batch.closes_at.__getitem__, at),
-                map(batch.times_out.__getitem__, at),
-                repeat(batch.source.value, len(at)),
-                map(batch.client_ids.__getitem__, at),
-                strict=True,
-            )
-        )
+        rows: their subjects sealed under the day's key in one call."""
+        sealed = self.cipher.seal(day, list(map(batch.subject_ids.__getitem__, at)))
+        return _table_rows(batch, sealed, at)
 
     def _copy(
         self, parts: Iterator[list[tuple[Any, ...]]], progress: Callable[[int], None] | None = None
@@ -317,19 +307,9 @@ class SqlCheckIns:
                 found = self.conn.exec_driver_sql(query, (chunk,))
                 live.update(found.scalars().all())
             return subject_ids - live
-        if self.conn.dialect.name == "sqlite":  # the lot in one statement, as a JSON array
-            found = self.conn.exec_driver_sql(_LIVE_SQLITE, (json.dumps(wanted),))
-            return subject_ids - set(found.scalars().all())
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = tuple(wanted[start : start + LOOKUP_CHUNK])
-            found = self.conn.exec_driver_sql(
-                "SELECT subject_id FROM subjects WHERE erased_at IS NULL AND subject_id IN "  # noqa: S608 - placeholders only
-                f"({', '.join([mark] * len(chunk))})",
-                chunk,
-            )
-            live.update(found.scalars().all())
-        return subject_ids - live
+        # SQLite: the lot in one statement, as a JSON array
+        found = self.conn.exec_driver_sql(_LIVE_SQLITE, (json.dumps(wanted),))
+        return subject_ids - set(found.scalars().all())
 
     def stored_client_ids(self, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of these (venue_id, client_id) pairs are stored. First the venues that have
