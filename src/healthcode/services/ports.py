@@ -7,7 +7,7 @@ are written through the same unit of work and commit together, or not at all (AU
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from types import TracebackType
@@ -579,16 +579,10 @@ class PurgedCheckIns:
 class RetentionStore(Protocol):
     """Deleting personal data past its retention, and all of it at sunset (services/retention)."""
 
-    def ensure_checkin_days(self, first_day: int, last_day: int) -> int:
-        """PostgreSQL: a check-in partition for each UTC day in [first_day, last_day] (day
-        starts, epoch seconds); return how many were made. SQLite: nothing to do, 0."""
-
-    def ensure_checkin_days_of(
-        self, times: Sequence[int], first_day: int, last_day: int, *, lock_wait_ms: int
-    ) -> int:
-        """PostgreSQL: a check-in partition for each UTC day in [first_day, last_day] that one
-        of `times` falls on, waiting at most `lock_wait_ms` for any lock (else the database's
-        error); return how many were made. SQLite: nothing to do, 0."""
+    def ensure_checkin_days(self, days: Iterable[int], *, lock_wait_ms: int | None = None) -> int:
+        """PostgreSQL: a check-in partition for each of these UTC days (day starts, epoch
+        seconds), waiting at most `lock_wait_ms` for any lock if given (else Unavailable);
+        return how many were made. SQLite: nothing to do, 0."""
 
     def purge_checkins(self, before: int) -> PurgedCheckIns:
         """Delete check-ins with time_in < before (dropping whole-day partitions on PG)."""

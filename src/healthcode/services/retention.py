@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 from healthcode.domain.audit import SYSTEM, LogEntry
-from healthcode.domain.errors import Conflict, DomainError
+from healthcode.domain.errors import Conflict, Unavailable
 from healthcode.domain.facts import FactKind
 from healthcode.services import audit
 from healthcode.services.context import ServiceContext
@@ -92,13 +92,16 @@ def _today(now: int) -> int:
     return now - now % DAY
 
 
+def _days_ahead(ctx: ServiceContext, today: int) -> range:
+    """Today and the next partition_days_ahead days (day starts)."""
+    return range(today, today + ctx.retention.partition_days_ahead * DAY + 1, DAY)
+
+
 def prepare(ctx: ServiceContext) -> int:
     """Make the check-in partitions of today and the next days (PostgreSQL); at start-up."""
     today = _today(ctx.clock.now())
     with ctx.uow() as uow:
-        made = uow.retention.ensure_checkin_days(
-            today, today + ctx.retention.partition_days_ahead * DAY
-        )
+        made = uow.retention.ensure_checkin_days(_days_ahead(ctx, today))
         uow.commit()
     return made
 
@@ -113,23 +116,22 @@ def prepare_days_of(ctx: ServiceContext, times: Sequence[int]) -> int:
     partitions without end (rows outside those days are refused by the import, or expire at
     the next purge). Refused after the sunset (Conflict). Attaching a partition locks the
     default one: if that waits longer than PARTITION_WAIT_MS (another import writing into it,
-    a long read), or fails otherwise, nothing is made and the import goes on, its rows in the
-    default partition as before (logged)."""
+    a long read), nothing is made and the import goes on, its rows in the default partition as
+    before (logged). An import refused after this step (a bad row, an unknown resident) leaves
+    its days' partitions empty, as the days ahead are made empty; expiry drops them with their
+    day."""
     if not times:
         return 0
     today = _today(ctx.clock.now())
     first = today - ctx.retention.days * DAY
+    days = {_today(at) for at in times if first <= at < today + DAY}
     try:
         with ctx.uow() as uow:
             require_emergency(uow)
-            made = uow.retention.ensure_checkin_days_of(
-                times, first, today, lock_wait_ms=PARTITION_WAIT_MS
-            )
+            made = uow.retention.ensure_checkin_days(days, lock_wait_ms=PARTITION_WAIT_MS)
             uow.commit()
-    except DomainError:
-        raise
-    except Exception as exc:  # the partitions only spare the purge work: the import goes on
-        log.warning("the partitions of an import's days were not made (%s)", _name(exc))
+    except Unavailable as exc:  # the partitions only spare the purge work: the import goes on
+        log.warning("the partitions of an import's days were not made (%s)", exc.message)
         return 0
     return made
 
@@ -177,7 +179,7 @@ def _purge(ctx: ServiceContext, now: int) -> PurgeReport:
         if ctx.archive is not None:  # and the contact archive's files of those days
             counts["archive_files"] = ctx.archive.forget_before(cutoff)
         today = _today(now)
-        uow.retention.ensure_checkin_days(today, today + ctx.retention.partition_days_ahead * DAY)
+        uow.retention.ensure_checkin_days(_days_ahead(ctx, today))
         uow.log.append(
             LogEntry(
                 "retention.purged",

@@ -19,7 +19,7 @@ DAY = 86400
 PREFIX = "checkins_p"
 DEFAULT = "checkins_default"
 _NAME = re.compile(r"^checkins_p(\d{8})$")
-_LOCK = 0x6863_7061_7274  # "hcpart": serialises partition changes across processes
+LOCK = 0x6863_7061_7274  # "hcpart": serialises partition changes across processes
 
 
 def partition_name(day: int) -> str:
@@ -45,12 +45,7 @@ def day_partitions(conn: Connection) -> dict[int, str]:
 
 
 def _lock(conn: Connection) -> None:
-    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOCK})")
-
-
-def day_range(first_day: int, last_day: int) -> range:
-    """The start of each UTC day from the one of `first_day` to `last_day`."""
-    return range(first_day - first_day % DAY, last_day + 1, DAY)
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK})")
 
 
 def ensure_days(conn: Connection, days: Iterable[int]) -> int:

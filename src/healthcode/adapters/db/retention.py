@@ -9,9 +9,10 @@ SQLite rows are deleted with `secure_delete` on (engine.py), which overwrites th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from healthcode.adapters.db import checkin_partitions
 from healthcode.adapters.db.tables import (
@@ -65,22 +66,16 @@ class SqlRetention:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def ensure_checkin_days(self, first_day: int, last_day: int) -> int:
+    def ensure_checkin_days(self, days: Iterable[int], *, lock_wait_ms: int | None = None) -> int:
         if not checkin_partitions.is_partitioned(self.conn):
             return 0
-        return checkin_partitions.ensure_days(
-            self.conn, checkin_partitions.day_range(first_day, last_day)
-        )
-
-    def ensure_checkin_days_of(
-        self, times: Sequence[int], first_day: int, last_day: int, *, lock_wait_ms: int
-    ) -> int:
-        if not checkin_partitions.is_partitioned(self.conn):
-            return 0
-        end = last_day + DAY
-        days = {at - at % DAY for at in times if first_day <= at < end}
+        if lock_wait_ms is None:
+            return checkin_partitions.ensure_days(self.conn, days)
         self.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
-        return checkin_partitions.ensure_days(self.conn, days)
+        try:
+            return checkin_partitions.ensure_days(self.conn, days)
+        except OperationalError as exc:  # a lock not had in time (or the server's refusal)
+            raise Unavailable("the check-in partitions could not be made now") from exc
 
     def purge_checkins(self, before: int) -> PurgedCheckIns:
         rows = partitions = 0
