@@ -324,17 +324,20 @@ BARE_INDEXES = [
     "CREATE INDEX ix_bare_subject_time ON bare (subject_id, time_in)",
     "CREATE UNIQUE INDEX ix_bare_venue_client ON bare (venue_id, client_id)",
 ]
-BARE_TABLE = (
-    "CREATE TABLE bare (venue_id VARCHAR(24) NOT NULL, checkin_id VARCHAR(24) NOT NULL, "
+BARE_COLUMNS = (
+    "venue_id VARCHAR(24) NOT NULL, checkin_id VARCHAR(24) NOT NULL, "
     "subject_id VARCHAR(32) NOT NULL, time_in BIGINT NOT NULL, closes_at BIGINT NOT NULL, "
-    "time_out BIGINT, source VARCHAR(16) NOT NULL, client_id VARCHAR(64), "
-    "PRIMARY KEY (venue_id, checkin_id))"
+    "time_out BIGINT, source VARCHAR(16) NOT NULL, client_id VARCHAR(64)"
 )
-BARE_BY_DAY = BARE_TABLE.replace(
-    "PRIMARY KEY (venue_id, checkin_id))", "PRIMARY KEY (venue_id, checkin_id, time_in)) "
-).replace(")) ", ")) PARTITION BY RANGE (time_in)")
+BARE_TABLE = f"CREATE TABLE bare ({BARE_COLUMNS}, PRIMARY KEY (venue_id, checkin_id))"
+# Partitioned by day as ours: every unique key holds the partition key (time_in).
+BARE_BY_DAY = (
+    f"CREATE TABLE bare ({BARE_COLUMNS}, PRIMARY KEY (venue_id, checkin_id, time_in)) "
+    "PARTITION BY RANGE (time_in)"
+)
 BARE_BY_DAY_INDEXES = [
-    *BARE_INDEXES[:2],
+    "CREATE INDEX ix_bare_venue_time ON bare (venue_id, time_in)",
+    "CREATE INDEX ix_bare_subject_time ON bare (subject_id, time_in)",
     "CREATE UNIQUE INDEX ix_bare_venue_client ON bare (venue_id, client_id, time_in)",
 ]
 COLUMNS = ", ".join(c.name for c in checkins.columns)

@@ -187,9 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--postgres", default=os.environ.get("HEALTHCODE_BENCH_PG_URL", DEFAULT_PG)
-    )
+    parser.add_argument("--postgres", default=os.environ.get("HEALTHCODE_BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     console = Console(width=160)
@@ -233,7 +231,10 @@ def main() -> None:
         return
     command = " ".join([".venv/bin/python", "bench/log.py", *sys.argv[1:]])
     machine = machine_description(when=started) + "\n" + versions(admin_url)
-    replace_section(BENCHMARKS_MD, HEADING, f"""\
+    replace_section(
+        BENCHMARKS_MD,
+        HEADING,
+        f"""\
 The log's sequencer (adapters/db/log_store.py: `integrate`, run by `sequence()`): {args.entries:,}
 queued entries numbered, written with their Merkle hashes and checkpoints every 64 entries, and
 deleted from the queue, in batches of 5,000 per transaction, against the bare driver writing the
@@ -246,7 +247,8 @@ committing side by side on PostgreSQL.
 Command: `{command}`: median of {args.repeats} repetitions.
 
 {table}
-""")
+""",
+    )
     console.print(f"wrote the section '{HEADING}' of {BENCHMARKS_MD.name}")
 
 

@@ -71,9 +71,7 @@ def main() -> None:
             console.print(f"[dim]round {round_no + 1}/{args.repeats}[/dim]")
             rows["memory"].append(per_take(args.takes, lambda i: local.take(keys[i])))
             rows["shared"].append(per_take(args.takes, lambda i: shared.take(keys[i])))
-            rows["limits"].append(
-                per_take(args.takes, lambda i: store.strategy.hit(item, keys[i]))
-            )
+            rows["limits"].append(per_take(args.takes, lambda i: store.strategy.hit(item, keys[i])))
             rows["ping"].append(per_take(args.takes, lambda _: client.ping()))
     finally:
         store.clear()
@@ -102,7 +100,10 @@ def main() -> None:
         width=100,
     )
     machine = machine_description(("limits", "redis"), when=started)
-    replace_section(BENCHMARKS_MD, HEADING, f"""\
+    replace_section(
+        BENCHMARKS_MD,
+        HEADING,
+        f"""\
 What one request's rate limit costs: {args.takes:,} takes for different residents, in memory
 (each process its own buckets) and shared by every process in Redis (`HEALTHCODE_REDIS_URL`),
 against one bare round trip to the same Redis and against the `limits` library alone, in the same
@@ -115,7 +116,8 @@ Command: `{command}`: median of {args.repeats} repetitions.
 {table}
 
 {prose}
-""")
+""",
+    )
     console.print(f"wrote the section '{HEADING}' of {BENCHMARKS_MD.name}")
 
 

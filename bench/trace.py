@@ -754,8 +754,11 @@ def console_tables(console: Console, results: list[Result]) -> None:
     for title, header, rows in (
         ("Tracing one case", HEADER, rows_of(results)),
         ("Tracing in one batch", BATCH_HEADER, batch_rows(results)),
-        ("The batch's contact search: database and contact archive", ARCHIVE_HEADER,
-         archive_rows(results)),
+        (
+            "The batch's contact search: database and contact archive",
+            ARCHIVE_HEADER,
+            archive_rows(results),
+        ),
     ):
         table = Table(title=title)
         for i, name in enumerate(header):

@@ -114,9 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--postgres", default=os.environ.get("HEALTHCODE_BENCH_PG_URL", DEFAULT_PG)
-    )
+    parser.add_argument("--postgres", default=os.environ.get("HEALTHCODE_BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     console = Console()
@@ -138,7 +136,10 @@ def main() -> None:
         return
     command = " ".join([".venv/bin/python", "bench/workers.py", *sys.argv[1:]])
     machine = machine_description(("sqlalchemy", "psycopg"), when=started)
-    replace_section(BENCHMARKS_MD, HEADING, f"""\
+    replace_section(
+        BENCHMARKS_MD,
+        HEADING,
+        f"""\
 An outbreak's colour work emptied from the queue: a case with {args.contacts:,} contacts at one
 venue, traced (`trace_case`, depth 1, `settle=False`), then every contact's colour re-derived,
 stored and logged and their notice sent, timed from the trace's commit to the last piece done:
@@ -155,7 +156,8 @@ Command: `{command}`: median of {args.repeats} repetitions.
 On two cores the workers share them with PostgreSQL and this process, so a second worker adds
 what the cores have left; on a cluster each worker has its own cores, and the queue splits
 between them as they go (`FOR UPDATE SKIP LOCKED`).
-""")
+""",
+    )
     console.print(f"wrote the section '{HEADING}' of {BENCHMARKS_MD.name}")
 
 

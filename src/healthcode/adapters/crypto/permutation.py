@@ -115,7 +115,7 @@ class KeyCipher:
         if not blocks:
             return []
         # Split in C: hex digits with a space after every block, then cut at the spaces.
-        return str(self.encrypt.update(blocks).hex(" ", BLOCK)).split(" ")
+        return self.encrypt.update(blocks).hex(" ", BLOCK).split(" ")
 
     def open_blocks(self, sealed: Sequence[str]) -> list[bytes]:
         """The blocks behind stored values (32 hex digits each)."""

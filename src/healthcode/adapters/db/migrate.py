@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import DBAPIError
 
 from healthcode.adapters.db.sealing import Seals
 
@@ -37,9 +38,13 @@ def newest_revision() -> str:
 def stored_revisions(engine: Engine) -> list[str]:
     """The revisions the database says it holds (none before the first migration)."""
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
+        try:  # one statement on the usual start; the catalogue only when it fails
+            return list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
+        except DBAPIError:
+            conn.rollback()
+            if inspect(conn).has_table("alembic_version"):
+                raise
             return []
-        return list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
 
 
 def alembic_config(engine: Engine) -> Config:
