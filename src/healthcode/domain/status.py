@@ -184,6 +184,21 @@ def reads_now(logic: object) -> bool:
     return False
 
 
+_CLOCKED: dict[int, tuple[Rule, bool]] = {}  # id(rule) -> (the rule, reads_now of its logic)
+
+
+def _reads_now(rule: Rule) -> bool:
+    """`reads_now` of a rule's logic, worked out once per rule: a rule set is loaded once per
+    version and reviews everyone's colour (a walk of its logic per person took a fifth of the
+    colour work of a trace). The entry holds its rule, so its id is not reused while cached."""
+    held = _CLOCKED.get(id(rule))
+    if held is None or held[0] is not rule:
+        if len(_CLOCKED) >= 4096:  # rule sets come and go in tests and on edits
+            _CLOCKED.clear()
+        held = _CLOCKED[id(rule)] = (rule, reads_now(rule.logic))
+    return held[1]
+
+
 def _instants(fact: Fact) -> Iterator[int]:
     """The instants a rule can compare `now` with: the fact's time and its times in text."""
     yield fact.time
@@ -223,7 +238,7 @@ def next_review(ruleset: RuleSet, facts: Sequence[Fact], now: int) -> int | None
             elif now < end:
                 found.append(end)
                 open_now = True
-        if open_now and reads_now(rule.logic):
+        if open_now and _reads_now(rule):
             if lattice is None:
                 lattice = [t for f in plain for t in _instants(f)]
             found += [now + DAY - (now - t) % DAY for t in lattice]

@@ -5,7 +5,7 @@ visit beyond the day)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from healthcode.domain.checkins import DAY
@@ -38,13 +38,19 @@ def _rank(rule: Rule | None, level: str) -> tuple[int, int, int]:
 
 
 def notify_exposures(
-    uow: UnitOfWork, fresh: Iterable[StoredExposure], derived: Mapping[str, Status], now: int
+    uow: UnitOfWork,
+    fresh: Iterable[StoredExposure],
+    derived: Mapping[str, Status],
+    now: int,
+    held: Mapping[str, Sequence[StoredExposure]] | None = None,
 ) -> list[Notice]:
     """One notice per person, venue and day, naming the rule the exposures fall under (the
     strictest, if several). Exposures found later for a venue and day the person was already
     told of add no notice: if they fall under a stricter rule, the notice is raised to it (and
     dated anew, so that it shows as news); otherwise the person has been told. A case is never
-    told of an exposure from its own case."""
+    told of an exposure from its own case. `held`: every exposure of the people `fresh` names,
+    if the caller has read them already (the levels of the exposures earlier notices name);
+    else they are read here."""
     ruleset = active_ruleset(uow)
     owners: dict[str, str | None] = {}
     groups: dict[tuple[str, str, int], list[StoredExposure]] = {}
@@ -60,9 +66,11 @@ def notify_exposures(
         by_day.setdefault(day, set()).add(subject_id)
     told = {(n.subject_id, n.venue_id, n.day): n for n in uow.notices.on_days(by_day)}
     levels = {e.exposure_id: e.level for found in groups.values() for e in found}
-    if told:  # the level of each exposure an earlier notice names
-        held = uow.exposures.of_subjects(sorted({n.subject_id for n in told.values()}))
-        levels.update((e.exposure_id, e.level) for found in held.values() for e in found)
+    earlier = sorted({n.subject_id for n in told.values()})  # whom earlier notices told
+    if held is None:
+        held = uow.exposures.of_subjects(earlier) if earlier else {}
+    for subject_id in earlier:
+        levels.update((e.exposure_id, e.level) for e in held.get(subject_id, ()))
     rules: dict[str, Rule | None] = {}
     made = []
     for (subject_id, venue_id, day), found in sorted(groups.items()):

@@ -140,7 +140,7 @@ def _work(ctx: ServiceContext, uow: UnitOfWork, items: list[QueuedColour]) -> li
         changes += refresh(
             ctx, uow, people - derived.keys(), now, actor, reason, derived, exposures
         )
-    notify_exposures(uow, fresh, derived, now)
+    notify_exposures(uow, fresh, derived, now, exposures)
     return changes
 
 

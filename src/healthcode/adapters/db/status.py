@@ -75,6 +75,7 @@ class SqlStatuses:
         self.links = links
         self.days = days
         self.touched = touched  # whom this transaction changes, for the status read model
+        self.held: set[str] = set()  # whose rows this transaction has locked (hold)
 
     def _opened(self, rows: list[Row[Any]]) -> list[StoredStatus]:
         people = self.links.open([r.subject_id for r in rows])
@@ -88,10 +89,13 @@ class SqlStatuses:
     def hold(self, subject_ids: list[str]) -> None:
         """PostgreSQL: lock the people's subject rows, in order (no deadlock between two
         holders), so that a second re-derivation waits and then reads the first one's facts.
-        SQLite: every writer already holds the database's write lock."""
+        SQLite: every writer already holds the database's write lock. A lock lasts until the
+        transaction ends, so people held already in this one are not locked again."""
         if self.conn.dialect.name != "postgresql":
             return
-        for where in each_in(self.conn, subjects.c.subject_id, sorted(subject_ids)):
+        fresh = sorted(set(subject_ids) - self.held)
+        self.held.update(fresh)
+        for where in each_in(self.conn, subjects.c.subject_id, fresh):
             self.conn.execute(
                 select(subjects.c.subject_id)
                 .where(where)
@@ -221,21 +225,28 @@ class SqlNotices:
         return found
 
     def on_days(self, subjects_by_day: Mapping[int, Collection[str]]) -> list[Notice]:
-        found = []
+        """One query for every day: each day's people sealed under that day's key, and a row
+        kept only on the day its value was sealed for (a query per day cost a round trip and
+        an array each, fourteen for a trace's fortnight)."""
+        sealed: dict[str, tuple[int, str, DayKey]] = {}
         for day, people in sorted(subjects_by_day.items()):
             key = self.days.key(day)
             wanted = sorted(set(people))
             if key is None or not wanted:
                 continue  # no key for the day: no notice of it can be read, nor was made
-            sealed = dict(zip(key.find(wanted), wanted, strict=True))
-            for among in each_in(self.conn, notices.c.subject_id, sorted(sealed)):
-                rows = self.conn.execute(select(notices).where(notices.c.day == day, among))
-                for r in rows:
-                    (exposure_id,) = key.open_records([r.exposure_id])
-                    if exposure_id is None:
-                        continue
-                    found.append(replace(from_row(Notice, r), subject_id=sealed[r.subject_id],
-                                         exposure_id=exposure_id))  # fmt: skip
+            for value, person in zip(key.find(wanted), wanted, strict=True):
+                sealed[value] = (day, person, key)
+        found = []
+        for among in each_in(self.conn, notices.c.subject_id, sorted(sealed)):
+            for r in self.conn.execute(select(notices).where(among)):
+                day, person, key = sealed[r.subject_id]
+                if r.day != day:
+                    continue
+                (exposure_id,) = key.open_records([r.exposure_id])
+                if exposure_id is None:
+                    continue
+                found.append(replace(from_row(Notice, r), subject_id=person,
+                                     exposure_id=exposure_id))  # fmt: skip
         return found
 
     def sent_since(self, since: int) -> list[tuple[int, str]]:
