@@ -61,8 +61,8 @@ def _plan_for_the_values(cursor: Any, statement: str, parameters: Any, _context:
     """Statements that pass a list of values (VALUES_ARRAY) are planned for those values each
     time, never prepared: psycopg prepares a statement run five times, and PostgreSQL's generic
     plan of a prepared statement, blind to the array's length, scanned small tables comparing
-    each row with every value (a trace's notices, 64 ms a query where a plan for the values
-    found them by a hash in 11). Other statements run as the dialect runs them."""
+    each row with every value (the notices of 500 people after a trace: 64 ms a batch, 6.5 ms
+    planned for the values). Other statements run as the dialect runs them."""
     if VALUES_ARRAY not in statement:
         return False
     cursor.execute(statement, parameters, prepare=False)
