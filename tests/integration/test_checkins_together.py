@@ -15,18 +15,21 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.checkin_sight import SqlCheckInSight
+from healthcode.adapters.db.maintenance import SUNSET_LOCK
+from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.tables import checkins as table
 from healthcode.adapters.db.tables import subjects
 from healthcode.bootstrap import App
+from healthcode.domain.accounts import token_hash
 from healthcode.domain.checkins import DAILY_CAP, DAY
-from healthcode.domain.errors import Conflict, DomainError, NotFound
-from healthcode.services import checkins, enrolment, venues
+from healthcode.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from healthcode.services import checkins, enrolment, keys, venues
 from healthcode.services.group_commit import Together, group_commit
-from healthcode.services.ports import Subject, UnitOfWork
+from healthcode.services.ports import SightAsk, Subject, UnitOfWork
 from tests.conftest import resident_headers
 from tests.integration.test_checkins import ADMIN, prc_id
 
@@ -190,3 +193,52 @@ def test_a_kind_of_work_answers_each_piece_and_fails_as_a_whole(app: App) -> Non
             f.result(10)
     with app.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(subjects)).scalar_one() == people
+
+
+def test_a_poster_admitted_before_is_verified_again_against_the_current_trust_lists(
+    app: App, people: list[tuple[str, str]]
+) -> None:
+    """A code this process admitted names its poster before the trust lists are read (so that
+    they travel in one round trip); it is still verified against the lists read then: once its
+    key is withdrawn, the same poster is refused."""
+    (a, a_token), (b, b_token) = people[:2]
+    cmd = venues.RegisterVenue("茶馆", None, "2 Main St", "Yuexiu", "restaurant", "Li Ltd")
+    made = venues.register_venue(app.ctx, cmd, ADMIN).poster
+    assert checkins.check_in_own(app.ctx, a_token, a, made.payload).result(10)
+    assert venues.poster_named(made.payload) == (made.venue_id, made.poster_id)
+    keys.withdraw_key(app.ctx, made.kid, ADMIN, "key_compromise")
+    with pytest.raises(InvalidInput, match="place code refused"):
+        checkins.check_in_own(app.ctx, b_token, b, made.payload).result(10)
+    assert checkins.my_checkins(app.ctx, b) == []
+
+
+def test_a_moment_of_check_ins_reads_the_sunset_and_the_trust_lists_in_its_own_round_trip(
+    app: App, people: list[tuple[str, str]], poster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sunset's lock (PostgreSQL) and marker and the trust lists' versions come with the
+    check-ins' reads: afterwards the transaction asks the database for neither, and on
+    PostgreSQL it holds the lock that sunset waits for."""
+    (a, a_token) = people[0]
+    named = venues.poster_named(poster)
+    if named is None:  # not checked in at yet in this process
+        assert checkins.check_in_own(app.ctx, a_token, a, poster).result(10)
+        named = venues.poster_named(poster)
+    assert named is not None
+    with app.ctx.uow() as uow:
+        (sight,) = uow.checkin_sight.read_many(
+            [SightAsk(token_hash(a_token), a, *named, app.ctx.clock.now() - DAY)]
+        )
+        assert sight is not None
+        assert sight.poster is not None
+        if app.engine.dialect.name == "postgresql":
+            with app.engine.connect() as other:
+                taken = other.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": SUNSET_LOCK}
+                ).scalar_one()
+                other.rollback()
+            assert taken is False  # sunset would wait for this transaction
+        asked: list[object] = []
+        monkeypatch.setattr(Prepared, "_execute", lambda *args, **kw: asked.append(args))
+        assert uow.maintenance.sunset_at() is None
+        assert [city for city, _, _ in uow.trust_lists.latest_versions()] == [app.ctx.policy.city]
+        assert asked == []

@@ -33,6 +33,7 @@ from healthcode.services.venues import (
     PlaceCodeCheck,
     place_claims,
     poster_check,
+    poster_named,
     refuse_unless_ok,
     require_place_code,
 )
@@ -155,23 +156,38 @@ def _own_check_ins(
     ctx: ServiceContext, uow: UnitOfWork, asks: list[_Own], *, write: bool
 ) -> list[list[CheckIn] | DomainError | None]:
     """Residents' own check-ins of one moment: what each needs read in one round trip
-    (session, person, venue, poster, the last 24 hours), each judged on its own (a refusal is
+    (session, person, venue, poster, the last 24 hours; with the transaction's sunset lock and
+    marker and the trust lists' versions), each judged on its own (a refusal is
     its answer alone), then every accepted one written in one more round trip. The daily cap
     counts the rows of this batch as the database would count them had each been written in
     turn. `write` False: judged only (the caller publishes them to the ingest buffer)."""
     now = ctx.clock.now()
-    claims = [place_claims(ctx, uow, ask.place_code, now) for ask in asks]
+    # The poster each code names: known for a code this process has admitted before, which is
+    # verified again once the trust lists' versions came in the round trip of the reads; a
+    # code new to the process is verified first (that reads the versions on its own).
+    named = [poster_named(ask.place_code) for ask in asks]
+    first = {
+        at: place_claims(ctx, uow, ask.place_code, now)
+        for at, ask in enumerate(asks)
+        if named[at] is None
+    }
+    posters = [found or _poster_of(first[at]) for at, found in enumerate(named)]
     sights = uow.checkin_sight.read_many(
         [
-            SightAsk(token_hash(ask.token), ask.subject_id, *_poster_named(claim), now - DAY)
-            for ask, claim in zip(asks, claims, strict=True)
+            SightAsk(token_hash(ask.token), ask.subject_id, *poster, now - DAY)
+            for ask, poster in zip(asks, posters, strict=True)
         ]
     )
+    claims = [
+        first[at] if at in first else place_claims(ctx, uow, ask.place_code, now)
+        for at, ask in enumerate(asks)
+    ]
     added: Counter[str] = Counter()  # this batch's check-ins, by person
     answers: list[list[CheckIn] | DomainError | None] = []
-    for ask, claim, sight in zip(asks, claims, sights, strict=True):
+    for ask, claim, poster, sight in zip(asks, claims, posters, sights, strict=True):
+        read = sight if _read_for(claim, poster) else None  # None: the general path
         try:
-            made = _judge_own(ctx, uow, ask, claim, sight, added, now)
+            made = _judge_own(ctx, uow, ask, claim, read, added, now)
         except DomainError as refused:
             answers.append(refused)
             continue
@@ -183,11 +199,18 @@ def _own_check_ins(
     return answers
 
 
-def _poster_named(claims: PlaceClaims | PlaceCodeCheck) -> tuple[str, str]:
+def _poster_of(claims: PlaceClaims | PlaceCodeCheck) -> tuple[str, str]:
     """The venue and poster a genuine place code names ("", "": none, for a refused one)."""
     if isinstance(claims, PlaceCodeCheck):
         return "", ""
     return claims.venue_id, claims.poster_id
+
+
+def _read_for(claims: PlaceClaims | PlaceCodeCheck, poster: tuple[str, str]) -> bool:
+    """Was the poster read the one these claims name (a refused code needs none)? Always, as
+    a code names one poster whenever it is decoded; should it not be, the check-in takes the
+    general path rather than be judged by another poster's row."""
+    return isinstance(claims, PlaceCodeCheck) or _poster_of(claims) == poster
 
 
 def _judge_own(

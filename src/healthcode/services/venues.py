@@ -177,6 +177,18 @@ def check_place_code(ctx: ServiceContext, text: str) -> PlaceCodeCheck:
 # allowed skew); a new trust-list version (a key withdrawn or rotated) is a new key.
 _VERIFIED: dict[tuple[str, tuple[tuple[str, int, str], ...]], tuple[Verdict, int, int]] = {}
 _VERIFIED_MAX = 65_536
+# The venue and poster each place code names, for codes this process has verified and admitted
+# (under some trust-list version): a check-in reads its poster in the same round trip as the
+# trust lists' versions it is then verified against (services/checkins.py), so the ids come
+# from here, never from a payload no signature has covered yet (verifier/verify.py).
+_NAMED: dict[str, tuple[str, str]] = {}
+
+
+def poster_named(text: str) -> tuple[str, str] | None:
+    """(venue id, poster id) of a place code this process has admitted before; None for a code
+    it has not (verify it: `place_claims`). Not a verdict: the code is verified again, against
+    the current trust lists, before anything is done with it."""
+    return _NAMED.get(text)
 
 
 def _place_verdict(uow: UnitOfWork, text: str, now: int, skew: int) -> Verdict:
@@ -194,6 +206,9 @@ def _place_verdict(uow: UnitOfWork, text: str, now: int, skew: int) -> Verdict:
             if len(_VERIFIED) >= _VERIFIED_MAX:
                 _VERIFIED.clear()
             _VERIFIED[(text, versions)] = (verdict, lo, keys[0].not_after + skew)
+        if len(_NAMED) >= _VERIFIED_MAX:
+            _NAMED.clear()
+        _NAMED[text] = (verdict.claims.venue_id, verdict.claims.poster_id)
     return verdict
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, func, literal, or_, select
 
 from healthcode.adapters.db.accounts import SESSION_COLUMNS, session_in
 from healthcode.adapters.db.checkins import SubjectCipher
-from healthcode.adapters.db.prepared import Prepared
+from healthcode.adapters.db.prepared import Prepared, ReadAhead, pipelined_ahead
 from healthcode.adapters.db.repositories import venue_of
 from healthcode.adapters.db.sealing import LinkSeal
 from healthcode.adapters.db.tables import checkins, posters, sessions, subjects, venues
@@ -82,10 +82,20 @@ _NO_DAY = ("", 0, 0)  # no stored form, an empty range
 
 
 class SqlCheckInSight:
-    def __init__(self, conn: Connection, links: LinkSeal, cipher: SubjectCipher) -> None:
+    """`ahead`: the transaction's once-only reads that travel in the same round trip as the
+    check-ins' own, first (the sunset's lock and marker, the trust lists' versions)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        links: LinkSeal,
+        cipher: SubjectCipher,
+        ahead: Sequence[ReadAhead] = (),
+    ) -> None:
         self.conn = conn
         self.links = links
         self.cipher = cipher
+        self.ahead = ahead
 
     def read_many(self, asks: Sequence[SightAsk]) -> list[CheckInSight | None]:
         """What each check-in reads, in order, in one round trip to the database; None for one
@@ -97,9 +107,9 @@ class SqlCheckInSight:
             at.append(None if params is None else len(batch))
             if params is not None:
                 batch.append(params)
-        rows = _READ.many(self.conn, batch)
+        answers = pipelined_ahead(self.conn, self.ahead, [(_READ, params) for params in batch])
         return [
-            None if index is None else self._sight(ask, rows[index])
+            None if index is None else self._sight(ask, _READ.row(self.conn, answers[index]))
             for ask, index in zip(asks, at, strict=True)
         ]
 

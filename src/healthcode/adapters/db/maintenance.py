@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, and_, func, insert, literal, select
 
 from healthcode.adapters.db.prepared import Prepared, pipelined
@@ -12,7 +14,7 @@ from healthcode.services.ports import MaintenanceRun
 # PostgreSQL advisory lock between writers of personal data (shared) and sunset (exclusive):
 # a writer that found the emergency still on finishes before sunset erases, and a writer that
 # starts later sees the marker. On SQLite every writer already holds the database's write lock.
-_SUNSET_LOCK = 0x6863_7375_6E73  # "hcsuns"
+SUNSET_LOCK = 0x6863_7375_6E73  # "hcsuns"
 
 
 _SUNSET = Prepared(
@@ -20,7 +22,7 @@ _SUNSET = Prepared(
         and_(maintenance_runs.c.kind == "sunset", maintenance_runs.c.outcome == "ok")
     )
 )
-_SHARED = Prepared(select(func.pg_advisory_xact_lock_shared(literal(_SUNSET_LOCK))))
+_SHARED = Prepared(select(func.pg_advisory_xact_lock_shared(literal(SUNSET_LOCK))))
 
 
 class SqlMaintenance:
@@ -47,14 +49,23 @@ class SqlMaintenance:
         before, as sunset waits for the exclusive lock."""
         if self._sunset is not None:
             return self._sunset[0]
-        if self.conn.dialect.name == "postgresql":  # the lock, then the marker: one round trip
-            rows = pipelined(self.conn, [(_SHARED, {}), (_SUNSET, {})])[-1]
-            found = _SUNSET.row(self.conn, rows).finished_at
-        else:
-            found = _SUNSET.one(self.conn, {}).finished_at
-        self._sunset = (int(found) if found is not None else None,)
+        self.took(pipelined(self.conn, self.ahead()))  # the lock, then the marker: one round trip
+        assert self._sunset is not None  # noqa: S101 - `took` read it
         return self._sunset[0]
+
+    def ahead(self) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The sunset's lock (PostgreSQL) and marker, unless read in this transaction already
+        (prepared.ReadAhead: they can travel in another statement's round trip)."""
+        if self._sunset is not None:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            return [(_SHARED, {}), (_SUNSET, {})]
+        return [(_SUNSET, {})]
+
+    def took(self, answers: list[list[Any]]) -> None:
+        found = _SUNSET.row(self.conn, answers[-1]).finished_at
+        self._sunset = (int(found) if found is not None else None,)
 
     def hold_for_sunset(self) -> None:
         if self.conn.dialect.name == "postgresql":
-            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SUNSET_LOCK})")
+            self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SUNSET_LOCK})")

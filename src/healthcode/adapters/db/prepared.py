@@ -9,10 +9,10 @@ processors, events), measured with cProfile: 430 µs of SQLAlchemy around 124 µ
 dialect's SQL text and its parameter order, and each run hands the driver that text and the
 values.
 
-A batch of runs (`many`, `run_many`: the check-ins of one group commit) goes to PostgreSQL in one
-pipeline (psycopg's pipeline mode): every statement is sent, then every answer read, so the batch
-waits for the server once, not once a statement. On SQLite, which runs in the process, they run
-one after the other on one cursor.
+A batch of runs (`pipelined`, `run_many`: the check-ins of one group commit) goes to PostgreSQL
+in one pipeline (psycopg's pipeline mode): every statement is sent, then every answer read, so
+the batch waits for the server once, not once a statement. On SQLite, which runs in the
+process, they run one after the other on one cursor.
 
 Only for statements whose columns need no conversion on either way (text, integers, bytes): the
 rows come back as the driver gives them, with the columns by name. The statement runs on the
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import Executable
@@ -74,6 +74,10 @@ class Prepared:
         """The one row the statement returns, its columns as attributes."""
         return self.row(conn, self._execute(conn, params, fetch=True))
 
+    def rows(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        """Every row the statement returns, as the driver gives them (tuples)."""
+        return self._execute(conn, params, fetch=True)
+
     def run_many(self, conn: Connection, batch: Sequence[dict[str, Any]]) -> None:
         """`run` for each of `batch`, in order (PostgreSQL: one pipeline)."""
         if len(batch) > 1 and conn.dialect.name == "postgresql":
@@ -83,10 +87,6 @@ class Prepared:
         else:
             for params in batch:
                 self.run(conn, params)
-
-    def many(self, conn: Connection, batch: Sequence[dict[str, Any]]) -> list[Any]:
-        """`one` for each of `batch`, in order (PostgreSQL: one pipeline)."""
-        return [self.row(conn, rows) for rows in pipelined(conn, [(self, p) for p in batch])]
 
     def row(self, conn: Connection, rows: list[Any]) -> Any:
         """The one row of an answer of this statement, its columns as attributes."""
@@ -114,3 +114,33 @@ def pipelined(conn: Connection, runs: Sequence[tuple[Prepared, dict[str, Any]]])
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+class ReadAhead(Protocol):
+    """A repository whose once-a-transaction reads (a lock, a marker, versions) can travel in
+    another statement's round trip (`pipelined_ahead`)."""
+
+    def ahead(self) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statements still to run, in order ([] when they ran already)."""
+        ...
+
+    def took(self, answers: list[list[Any]]) -> None:
+        """Their rows, one list per statement `ahead` gave."""
+        ...
+
+
+def pipelined_ahead(
+    conn: Connection, ahead: Sequence[ReadAhead], runs: Sequence[tuple[Prepared, dict[str, Any]]]
+) -> list[Any]:
+    """`pipelined(runs)`, with the reads `ahead` still owes sent first in the same round trip
+    (each handed its rows): a check-in's transaction reads the sunset's lock and marker and the
+    trust lists' versions in the round trip of its own reads."""
+    owed = [(reader, reader.ahead()) for reader in ahead]
+    first = [run for _, own in owed for run in own]
+    answers = pipelined(conn, [*first, *runs])
+    at = 0
+    for reader, own in owed:
+        if own:
+            reader.took(answers[at : at + len(own)])
+        at += len(own)
+    return answers[at:]

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.sqltypes import NullType
 
+from healthcode.adapters.db.prepared import Prepared
 from healthcode.adapters.db.sealing import Seals
 from healthcode.adapters.db.tables import (
     guardianships,
@@ -312,7 +313,7 @@ _NEWEST = (
 _NEWEST_JOIN = and_(
     trust_lists.c.city == _NEWEST.c.city, trust_lists.c.version == _NEWEST.c.version
 )
-_LATEST_VERSIONS = (
+_LATEST_VERSIONS = Prepared(
     select(trust_lists.c.city, trust_lists.c.version, trust_lists.c.anchor_fingerprint)
     .join(_NEWEST, _NEWEST_JOIN)
     .order_by(trust_lists.c.city)
@@ -344,9 +345,17 @@ class SqlTrustLists:
 
     def latest_versions(self) -> list[tuple[str, int, str]]:
         if self._versions is None:
-            rows = self.conn.execute(_LATEST_VERSIONS)
-            self._versions = [(r.city, r.version, r.anchor_fingerprint) for r in rows]
+            self.took([_LATEST_VERSIONS.rows(self.conn, {})])
+        assert self._versions is not None  # noqa: S101 - `took` read them
         return list(self._versions)
+
+    def ahead(self) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The latest versions' read, unless done in this transaction already
+        (prepared.ReadAhead: it can travel in another statement's round trip)."""
+        return [] if self._versions is not None else [(_LATEST_VERSIONS, {})]
+
+    def took(self, answers: list[list[Any]]) -> None:
+        self._versions = [(str(city), int(ver), str(anchor)) for city, ver, anchor in answers[0]]
 
     def latest_all(self) -> list[StoredTrustList]:
         rows = self.conn.execute(_LATEST_ALL)

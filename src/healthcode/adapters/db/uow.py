@@ -67,7 +67,9 @@ _REPOSITORIES: dict[str, Callable[[SqlUnitOfWork], Any]] = {
     "status_queue": lambda u: SqlStatusQueue(u._conn, u._seals.links, u._touched),
     "notices": lambda u: SqlNotices(u._conn, u._seals.days),
     "code_sight": lambda u: SqlCodeSight(u._conn, u._seals.links, u.vault),
-    "checkin_sight": lambda u: SqlCheckInSight(u._conn, u._seals.links, u._seals.days),
+    "checkin_sight": lambda u: SqlCheckInSight(
+        u._conn, u._seals.links, u._seals.days, (u.maintenance, u.trust_lists)
+    ),
     "staff": lambda u: SqlStaff(u._conn),
     "staff_changes": lambda u: SqlStaffChanges(u._conn),
     "labs": lambda u: SqlLabs(u._conn),
