@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 READ_ONLY = "healthcode_read_only"  # execution option of read-only units of work
@@ -13,13 +14,18 @@ ONE_STATEMENT = "healthcode_one_statement"  # ... that read with a single statem
 # How repositories.each_in passes a list of values on PostgreSQL: one array parameter, read
 # from its text once (`column = ANY (CAST(:values AS TEXT[]))`).
 VALUES_ARRAY = "= ANY (CAST("
+# A pooled PostgreSQL connection is pinged before use only when it has been idle this long: under
+# load the group-commit writer takes a connection every millisecond or two, and a ping each time
+# was a round trip in every batch (ARCHITECTURE, "Check-ins").
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, **kwargs)
         event.listen(engine, "do_execute", _plan_for_the_values)
+        _ping_when_idle(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +61,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN" if options.get(READ_ONLY, False) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Before a connection leaves the pool, ping it if it has not been used for
+    PING_AFTER_IDLE_SECONDS (or never was): a server restarted or a connection dropped while it
+    lay idle is found there, and the pool takes another (SQLAlchemy retries a checkout that
+    raises DisconnectionError). A connection that failed within the last second fails its
+    first statement instead; SQLAlchemy then discards every connection of the pool, and the
+    request is answered 503 (try again), as one caught in mid-transaction is."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["healthcode_returned_at"] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("healthcode_returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as failed:
+            raise exc.DisconnectionError(str(failed)) from failed
 
 
 def _plan_for_the_values(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
