@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.db import maintenance
 from healthcode.adapters.db.checkin_sight import SqlCheckInSight
 from healthcode.adapters.db.maintenance import SUNSET_LOCK
 from healthcode.adapters.db.prepared import Prepared
@@ -239,6 +240,22 @@ def test_a_moment_of_check_ins_reads_the_sunset_and_the_trust_lists_in_its_own_r
             assert taken is False  # sunset would wait for this transaction
         asked: list[object] = []
         monkeypatch.setattr(Prepared, "_execute", lambda *args, **kw: asked.append(args))
+        monkeypatch.setattr(maintenance, "pipelined", lambda *args, **kw: asked.append(args))
         assert uow.maintenance.sunset_at() is None
         assert [city for city, _, _ in uow.trust_lists.latest_versions()] == [app.ctx.policy.city]
         assert asked == []
+
+
+def test_a_code_verified_before_names_its_poster_again_once_forgotten(
+    app: App, poster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The posters named are a bounded memory, emptied when full; a code whose verification is
+    still remembered names its poster again at its next check, without verifying anew."""
+    assert venues.check_place_code(app.ctx, poster).ok
+    named = venues.poster_named(poster)
+    assert named is not None
+    monkeypatch.setattr(venues, "_NAMED", {})  # emptied (as when full)
+    assert venues.poster_named(poster) is None
+    monkeypatch.setattr(venues, "verify_place_code", lambda *args: pytest.fail("verified anew"))
+    assert venues.check_place_code(app.ctx, poster).ok
+    assert venues.poster_named(poster) == named

@@ -45,12 +45,17 @@ def _end_session(app: App, pid: int) -> None:
         conn.commit()
 
 
-def test_a_connection_in_use_is_not_pinged_each_time(pool: tuple[Engine, list[int]]) -> None:
+def test_a_connection_in_use_is_not_pinged_each_time(
+    pool: tuple[Engine, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, pings = pool
-    first = _pid(engine)  # a new connection: pinged
-    assert len(pings) == 1
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 3600.0)  # never idle long enough
+    first = _pid(engine)  # made a moment ago: not pinged
     for _ in range(5):
         assert _pid(engine) == first
+    assert pings == []
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0.0)  # now it has lain idle
+    assert _pid(engine) == first
     assert len(pings) == 1
 
 
@@ -62,15 +67,17 @@ def test_an_idle_connection_whose_session_ended_is_replaced_before_use(
     _end_session(app, ended)
     monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has lain idle long enough
     assert _pid(engine) != ended  # the ping found it gone: another connection, no error
-    assert len(pings) >= 3  # the first, the failed one, the new one
+    assert len(pings) == 2  # the failed one, then the new one (idle for 0 s counts here)
 
 
 def test_a_connection_that_ended_while_in_use_fails_once(
-    app: App, pool: tuple[Engine, list[int]]
+    app: App, pool: tuple[Engine, list[int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine, _ = pool
+    engine, pings = pool
+    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 3600.0)  # used a moment ago
     ended = _pid(engine)
     _end_session(app, ended)
     with pytest.raises(OperationalError):
-        _pid(engine)  # used a moment ago: not pinged, its first statement fails
-    assert _pid(engine) != ended  # the pool started afresh
+        _pid(engine)  # not pinged: its first statement fails
+    assert _pid(engine) != ended  # the failed connection was discarded
+    assert pings == []

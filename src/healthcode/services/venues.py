@@ -191,10 +191,20 @@ def poster_named(text: str) -> tuple[str, str] | None:
     return _NAMED.get(text)
 
 
+def _name(text: str, admitted: Verdict) -> None:
+    """Remember the poster an admitted place code names (`poster_named`)."""
+    if text in _NAMED or not isinstance(admitted.claims, PlaceClaims):
+        return
+    if len(_NAMED) >= _VERIFIED_MAX:
+        _NAMED.clear()
+    _NAMED[text] = (admitted.claims.venue_id, admitted.claims.poster_id)
+
+
 def _place_verdict(uow: UnitOfWork, text: str, now: int, skew: int) -> Verdict:
     versions = tuple(uow.trust_lists.latest_versions())
     held = _VERIFIED.get((text, versions))
     if held is not None and held[1] <= now <= held[2]:
+        _name(text, held[0])
         return held[0]
     store = trust_store_in(uow)
     verdict = verify_place_code(text, store, now, skew)
@@ -206,9 +216,7 @@ def _place_verdict(uow: UnitOfWork, text: str, now: int, skew: int) -> Verdict:
             if len(_VERIFIED) >= _VERIFIED_MAX:
                 _VERIFIED.clear()
             _VERIFIED[(text, versions)] = (verdict, lo, keys[0].not_after + skew)
-        if len(_NAMED) >= _VERIFIED_MAX:
-            _NAMED.clear()
-        _NAMED[text] = (verdict.claims.venue_id, verdict.claims.poster_id)
+        _name(text, verdict)
     return verdict
 
 

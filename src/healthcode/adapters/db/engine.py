@@ -64,13 +64,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _ping_when_idle(engine: Engine) -> None:
-    """Before a connection leaves the pool, ping it if it has not been used for
-    PING_AFTER_IDLE_SECONDS (or never was): a server restarted or a connection dropped while it
-    lay idle is found there, and the pool takes another (SQLAlchemy retries a checkout that
-    raises DisconnectionError). A connection that failed within the last second fails its
-    first statement instead; SQLAlchemy then discards every connection of the pool, and the
-    request is answered 503 (try again), as one caught in mid-transaction is."""
+    """Before a connection leaves the pool, ping it if it has lain unused for
+    PING_AFTER_IDLE_SECONDS: a server restarted or a connection dropped while it lay idle is
+    found there, every pooled connection is discarded (the server most likely restarted) and the
+    pool takes a new one (SQLAlchemy retries a checkout that raises DisconnectionError). A
+    connection made a moment ago is not pinged. One that failed within the last second fails its
+    first statement instead, which fails its request (the database error's 503, as a request
+    caught mid-transaction gets; a resident's check-in is then tried again on the general path,
+    on another connection), and is discarded when it comes back to the pool."""
     dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "connect")
+    def _made(_dbapi_connection: Any, record: Any) -> None:
+        record.info["healthcode_returned_at"] = time.monotonic()
 
     @event.listens_for(engine.pool, "checkin")
     def _returned(_dbapi_connection: Any, record: Any) -> None:
@@ -84,7 +90,7 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as failed:
-            raise exc.DisconnectionError(str(failed)) from failed
+            raise exc.InvalidatePoolError(str(failed)) from failed
 
 
 def _plan_for_the_values(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool:
