@@ -220,10 +220,8 @@ def test_a_moment_of_check_ins_reads_the_sunset_and_the_trust_lists_in_its_own_r
     check-ins' reads: afterwards the transaction asks the database for neither, and on
     PostgreSQL it holds the lock that sunset waits for."""
     (a, a_token) = people[0]
+    assert checkins.check_in_own(app.ctx, a_token, a, poster).result(10)  # admitted: named
     named = venues.poster_named(poster)
-    if named is None:  # not checked in at yet in this process
-        assert checkins.check_in_own(app.ctx, a_token, a, poster).result(10)
-        named = venues.poster_named(poster)
     assert named is not None
     with app.ctx.uow() as uow:
         (sight,) = uow.checkin_sight.read_many(

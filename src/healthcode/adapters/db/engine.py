@@ -74,18 +74,16 @@ def _ping_when_idle(engine: Engine) -> None:
     on another connection), and is discarded when it comes back to the pool."""
     dialect = engine.dialect
 
-    @event.listens_for(engine.pool, "connect")
-    def _made(_dbapi_connection: Any, record: Any) -> None:
-        record.info["healthcode_returned_at"] = time.monotonic()
+    def _used(_dbapi_connection: Any, record: Any) -> None:  # made, or given back
+        record.info["healthcode_used_at"] = time.monotonic()
 
-    @event.listens_for(engine.pool, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info["healthcode_returned_at"] = time.monotonic()
+    event.listen(engine.pool, "connect", _used)
+    event.listen(engine.pool, "checkin", _used)
 
     @event.listens_for(engine.pool, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get("healthcode_returned_at")
-        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+        used = record.info.get("healthcode_used_at")
+        if used is not None and time.monotonic() - used < PING_AFTER_IDLE_SECONDS:
             return
         try:
             dialect.do_ping(dbapi_connection)
