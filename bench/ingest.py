@@ -84,7 +84,21 @@ BULK_TARGET = 300_000  # check-ins/s into SQLite (from the issue)
 FLOOR_TARGET = 0.80  # of the bare driver on the same schema, both databases (from issue 12)
 UPLOAD_BATCH = 1000  # scans per upload request (the API's maximum)
 BULK_CACHE_KIB = 256 * 1024
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# PostgreSQL on this machine: over its Unix socket where the server has one (how a server on
+# the same box connects: no TCP stack on either side; on 2 cores it cost a fifth of the single
+# check-in's rate, docs/BENCHMARKS.md), else over TCP on 127.0.0.1.
+PG_SOCKET_DIRS = ("/var/run/postgresql", "/tmp")  # Debian's, then libpq's compiled-in default
+TCP_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _default_pg() -> str:
+    for directory in PG_SOCKET_DIRS:
+        if Path(directory, ".s.PGSQL.5432").exists():
+            return f"postgresql+psycopg://postgres@/postgres?host={directory}"
+    return TCP_PG
+
+
+DEFAULT_PG = _default_pg()
 WARMUP_SECONDS = 2.0
 KINDS = [VenueType.RESTAURANT, VenueType.SHOP, VenueType.SUPERMARKET, VenueType.OFFICE]
 
@@ -986,7 +1000,9 @@ def versions(admin_url: str | None) -> str:
         try:
             with engine.connect() as conn:
                 server_version = conn.execute(text("SHOW server_version")).scalar_one()
-            line += f"; PostgreSQL {str(server_version).split()[0]} on the same machine"
+            host = make_url(admin_url).query.get("host") or make_url(admin_url).host or ""
+            over = "its Unix socket" if str(host).startswith("/") else f"TCP ({host})"
+            line += f"; PostgreSQL {str(server_version).split()[0]} on the same machine, over {over}"
         finally:
             engine.dispose()
     return line

@@ -51,8 +51,9 @@ How to run: from the repository root, with the development environment installed
 benchmark is timed by repetitions) and `--no-write` prints the results without touching this
 file. Each script replaces only its own section below. The ingest and tracing benchmarks also use
 PostgreSQL: they create (and drop) their own databases on the server named by `--postgres`
-(default: `HEALTHCODE_BENCH_PG_URL`, else postgres on 127.0.0.1:5432); `--postgres off` runs
-SQLite only.
+(default: `HEALTHCODE_BENCH_PG_URL`, else postgres on this machine over its Unix socket where it
+has one, as a server on the same box connects, and on 127.0.0.1:5432 otherwise; each section names
+the one it used); `--postgres off` runs SQLite only.
 
 The numbers below come from one machine on one date, shown at the top of each section; they are
 a reference point, not a guarantee. Re-run the benchmark on the machine you care about.
