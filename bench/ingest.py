@@ -87,14 +87,13 @@ BULK_CACHE_KIB = 256 * 1024
 # PostgreSQL on this machine: over its Unix socket where the server has one (how a server on
 # the same box connects: no TCP stack on either side; on 2 cores it cost a fifth of the single
 # check-in's rate, docs/BENCHMARKS.md), else over TCP on 127.0.0.1.
-PG_SOCKET_DIRS = ("/var/run/postgresql", "/tmp")  # Debian's, then libpq's compiled-in default
+PG_SOCKET_DIR = "/var/run/postgresql"  # where Debian's PostgreSQL keeps its socket
 TCP_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def _default_pg() -> str:
-    for directory in PG_SOCKET_DIRS:
-        if Path(directory, ".s.PGSQL.5432").exists():
-            return f"postgresql+psycopg://postgres@/postgres?host={directory}"
+    if Path(PG_SOCKET_DIR, ".s.PGSQL.5432").exists():
+        return f"postgresql+psycopg://postgres@/postgres?host={PG_SOCKET_DIR}"
     return TCP_PG
 
 
@@ -1000,9 +999,11 @@ def versions(admin_url: str | None) -> str:
         try:
             with engine.connect() as conn:
                 server_version = conn.execute(text("SHOW server_version")).scalar_one()
-            host = make_url(admin_url).query.get("host") or make_url(admin_url).host or ""
-            over = "its Unix socket" if str(host).startswith("/") else f"TCP ({host})"
-            line += f"; PostgreSQL {str(server_version).split()[0]} on the same machine, over {over}"
+            url = make_url(admin_url)
+            host = str(url.query.get("host") or url.host or "")
+            over = "its Unix socket" if host.startswith("/") else f"TCP ({host})"
+            version = str(server_version).split()[0]
+            line += f"; PostgreSQL {version} on the same machine, over {over}"
         finally:
             engine.dispose()
     return line

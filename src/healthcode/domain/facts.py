@@ -106,13 +106,19 @@ def as_data(fact: Fact) -> dict[str, object]:
     return data
 
 
-def facts_data(facts: Sequence[Fact]) -> dict[str, list[dict[str, object]]]:
-    """All of a person's facts, by list, oldest first."""
+def facts_data(
+    facts: Sequence[Fact], seen: dict[str, dict[str, object]] | None = None
+) -> dict[str, list[dict[str, object]]]:
+    """All of a person's facts, by list, oldest first. Each fact's data is also left in `seen`
+    (by fact id), if given, for the rules that look at one fact (domain/status.py: derive)."""
     lists: dict[str, list[dict[str, object]]] = {name: [] for name in LISTS}
     for fact in sorted(facts, key=lambda f: (f.time, f.fact_id)):
         name = LIST_OF.get(fact.kind)
         if name is not None:  # manual orders are in no list: rules never see them
-            lists[name].append(as_data(fact))
+            data = as_data(fact)
+            lists[name].append(data)
+            if seen is not None:
+                seen[fact.fact_id] = data
     return lists
 
 

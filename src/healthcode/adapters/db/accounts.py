@@ -153,8 +153,13 @@ def session_in(row: Any, links: LinkSeal) -> StoredSession | None:
     prepared statement's: adapters/db/prepared.py)."""
     if row.session_session_id is None:
         return None
-    found = StoredSession(**{name: getattr(row, column) for name, column in _SESSION_FIELDS})
-    return opened_session(found, links)
+    values = {name: getattr(row, column) for name, column in _SESSION_FIELDS}
+    if values["kind"] == RESIDENT:  # as opened_session, without building the session twice
+        opened = links.open([values["ref"]])
+        if not opened:
+            return None
+        values["ref"] = opened[0]
+    return StoredSession(**values)
 
 
 class SqlSessions:

@@ -187,7 +187,7 @@ class SqlExposures:
         """Rows whose `column` holds one of `values` (stored value -> its day), on that day."""
         found: list[Row[Any]] = []
         for where in each_in(self.conn, column, sorted(values)):
-            rows = self.conn.execute(select(exposures).where(where))
+            rows = self.conn.execute(select(exposures).where(where)).all()  # one fetch
             found.extend(r for r in rows if _day(r.start) == values[getattr(r, column.name)])
         return found
 
