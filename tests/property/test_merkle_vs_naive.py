@@ -148,3 +148,26 @@ def test_forked_history_is_not_consistent(d: list[bytes], data: st.DataObject) -
     forked = [*d[:victim], d[victim] + b"!", *d[victim + 1 :]]
     p = proof(old, forked[:new])
     assert not vmerkle.verify_consistency(old, new, mth(d[:old]), mth(forked[:new]), p)
+
+
+@settings(max_examples=300)
+@given(size=st.integers(0, 5000), more=st.integers(1, 300))
+def test_appends_read_only_the_frontier_or_their_own_hashes(size: int, more: int) -> None:
+    """Appending leaves after a tree of `size` reads, as left siblings, only the perfect
+    subtrees of that tree (`frontier`, which the sequencer reads in one round trip) and hashes
+    the same appends stored before; the frontier's subtrees cover the tree's leaves exactly."""
+    front = merkle.frontier(size)
+    covered = 0
+    for level, idx in front:  # largest first, left to right, no gaps
+        assert idx << level == covered
+        covered += 1 << level
+    assert covered == size
+    held = set(front)
+    for n in range(size, size + more):
+
+        def read(level: int, idx: int) -> bytes:
+            assert (level, idx) in held, (level, idx)
+            return b"\0" * merkle.HASH_SIZE
+
+        for level, idx, _ in merkle.hashes_to_store(n, b"\1" * merkle.HASH_SIZE, read):
+            held.add((level, idx))

@@ -32,7 +32,10 @@ SHAPES = st.one_of(
         TIMES, st.sampled_from(["positive", "negative"]),
     ),
     st.builds(lambda t: (FactKind.SYMPTOMS, t, {"symptoms": ["fever"]}), TIMES),
-    st.builds(lambda t, days: (FactKind.QUARANTINE, t, {"days": days}), TIMES, st.sampled_from([7, True])),
+    st.builds(
+        lambda t, days: (FactKind.QUARANTINE, t, {"days": days}),
+        TIMES, st.sampled_from([7, True]),
+    ),
 )  # fmt: skip
 
 

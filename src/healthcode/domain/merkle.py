@@ -65,6 +65,17 @@ def hashes_to_store(n: int, leaf: bytes, read: HashReader) -> list[tuple[int, in
     return out
 
 
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees a tree of `size` leaves is made of (one per set bit of `size`),
+    largest first: the only stored hashes that appending leaves after them reads as left
+    siblings (`hashes_to_store`); every other sibling it needs is one those appends store."""
+    return [
+        (level, (size >> level) - 1)
+        for level in reversed(range(size.bit_length()))
+        if size >> level & 1
+    ]
+
+
 def hashes_to_store_for_entry(
     n: int, entry: bytes, read: HashReader
 ) -> list[tuple[int, int, bytes]]:

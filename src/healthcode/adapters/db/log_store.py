@@ -168,6 +168,9 @@ class SqlAuditLog:
         if not queued:
             return
         size = self.size()  # the callers hold the log's lock (integrate takes it)
+        # The subtrees the new leaves complete lean on the frontier of the tree as it stands
+        # (its perfect subtrees, one per bit of its size): read in one round trip, not one each.
+        self._read_many(merkle.frontier(size))
         last = self.latest_checkpoint()
         last_size = last.size if last else 0
         latest = self._last_time()
@@ -185,9 +188,14 @@ class SqlAuditLog:
         insert_tuples(self.conn, "log_hashes", ("level", "idx", "hash"),
                           [(lv, ix, h) for (lv, ix), h in fresh.items()])  # fmt: skip
         self._known.update(fresh)
-        for at_size, at_time in marks:
-            self._sign(at_size, at_time)
-        self.checkpoint(max(now, latest))  # the T-seconds half, if it is due
+        signed = [self._signed(at_size, at_time) for at_size, at_time in marks]
+        # The T-seconds half, if it is due: from what this batch knows, not read again.
+        last_time = signed[-1].time if signed else (last.time if last else None)
+        at = max(now, latest)
+        if checkpoint_due(size, last_size, last_time, at, self.policy.every_entries,
+                          self.policy.every_seconds):  # fmt: skip
+            signed.append(self._signed(size, at))
+        self._store(signed)
 
     def _row(
         self, queued: str, seq: int, time: int, about: str | None,
@@ -302,7 +310,18 @@ class SqlAuditLog:
         return self._sign(size, now)
 
     def _sign(self, size: int, now: int) -> Checkpoint:
+        signed = self._signed(size, now)
+        self._store([signed])
+        return signed
+
+    def _signed(self, size: int, now: int) -> Checkpoint:
         root = self.root(size)
-        note = self.signer(size, root, now)
-        self.conn.execute(insert(log_checkpoints).values(size=size, time=now, root=root, note=note))
-        return Checkpoint(size, now, root, note)
+        return Checkpoint(size, now, root, self.signer(size, root, now))
+
+    def _store(self, signed: Sequence[Checkpoint]) -> None:
+        """Checkpoints, in one statement (a batch of the sequencer falls due every N entries)."""
+        if signed:
+            self.conn.execute(
+                insert(log_checkpoints),
+                [{"size": c.size, "time": c.time, "root": c.root, "note": c.note} for c in signed],
+            )
