@@ -171,9 +171,10 @@ def test_one_persons_failing_work_holds_up_nobody_else(
 
 def test_the_same_work_queued_twice_is_one_piece_of_work(app: App) -> None:
     case_id, people = seed(app, 1)
-    item = QueuedColour(people[0], case_id, START, TRACER, "exposure")
-    for _ in range(2):
+    for reason in ("exposure", "retrace"):  # the second trace's reason is the one kept
         with app.ctx.uow() as uow:
-            uow.status_queue.add([item])
+            uow.status_queue.add([QueuedColour(people[0], case_id, START, TRACER, reason)])
             uow.commit()
     assert status_queue.state(app.ctx).pending == 1
+    with app.ctx.uow() as uow:
+        assert [i.reason for i in uow.status_queue.take(10)] == ["retrace"]

@@ -25,6 +25,17 @@ _ADD = (
     " VALUES ({marks}) ON CONFLICT (subject_id, case_id, found_at)"
     " DO UPDATE SET reason = excluded.reason"
 )
+# PostgreSQL: every row in one statement, its columns as arrays (a trace queues hundreds of
+# people; as one INSERT each in a pipeline they cost a tenth of the trace's time). The rows of
+# one call have distinct keys (services/status_queue.py: enqueue), as ON CONFLICT DO UPDATE
+# requires of one statement.
+_ADD_ARRAYS = text(
+    "INSERT INTO status_queue (subject_id, case_id, found_at, actor_role, actor_ref, reason)"
+    " SELECT * FROM unnest(CAST(:subjects AS text[]), CAST(:cases AS text[]),"
+    " CAST(:times AS bigint[]), CAST(:roles AS text[]), CAST(:refs AS text[]),"
+    " CAST(:reasons AS text[]))"
+    " ON CONFLICT (subject_id, case_id, found_at) DO UPDATE SET reason = excluded.reason"
+)
 _DONE = text(
     "DELETE FROM status_queue AS q"
     " USING unnest(CAST(:subjects AS text[]), CAST(:cases AS text[]), CAST(:times AS bigint[]))"
@@ -54,8 +65,13 @@ class SqlStatusQueue:
         ]
         # The same key again (a second trace of the case within the second): update, which on
         # PostgreSQL waits for a settler holding the row and inserts anew once it is done;
-        # doing nothing would let that settler delete work it never saw. Straight to the
-        # driver: a trace queues hundreds of people at once.
+        # doing nothing would let that settler delete work it never saw.
+        if self.conn.dialect.name == "postgresql":
+            columns = list(zip(*rows, strict=True))
+            names = ("subjects", "cases", "times", "roles", "refs", "reasons")
+            self.conn.execute(_ADD_ARRAYS, dict(zip(names, map(list, columns), strict=True)))
+            return
+        # SQLite, in the process: straight to the driver, a statement each.
         mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
         self.conn.exec_driver_sql(_ADD.format(marks=", ".join([mark] * 6)), rows)
 
