@@ -20,8 +20,8 @@ activated, so this should not happen). A malformed order is reported the same wa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from healthcode.domain.facts import Fact, FactKind, as_data, facts_data, iso
 from healthcode.domain.orders import ORDER_COLOURS, order_ref
@@ -165,63 +165,6 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
         reported,
         orders,
     )
-
-
-def derive_many(
-    ruleset: RuleSet, facts_of: Mapping[str, Sequence[Fact]], now: int, apply: Apply
-) -> dict[str, Status]:
-    """`derive` for each person. People whose facts look the same to the rules share one
-    derivation: the same kinds, times and attributes in the order the rules list them (the
-    close contacts of one visit of a case: one exposure each, at the same instant, for the same
-    minutes). Rules never see a fact's id, so the shared status is the first person's with the
-    ids of their facts swapped for the ids of the other's facts at the same places (and its
-    findings in the order `derive` would have made them). People with a manual order (its id
-    is its provenance) or with two facts of one id are derived on their own."""
-    shared: dict[tuple[Hashable, ...], tuple[Status, list[Fact]]] = {}
-    out: dict[str, Status] = {}
-    for person, facts in facts_of.items():
-        ordered = sorted(facts, key=lambda f: (f.time, f.fact_id))  # as facts_data lists them
-        has_order = any(f.kind is FactKind.ORDER for f in facts)
-        if has_order or len({f.fact_id for f in facts}) != len(facts):
-            out[person] = derive(ruleset, facts, now, apply)
-            continue
-        look = tuple(_look(f) for f in ordered)
-        found = shared.get(look)
-        if found is None:
-            out[person] = derive(ruleset, facts, now, apply)
-            shared[look] = (out[person], ordered)
-        else:
-            out[person] = _swapped(ruleset, found[0], found[1], ordered, facts)
-    return out
-
-
-def _look(fact: Fact) -> Hashable:
-    """A fact as a rule sees it (domain/facts.py: as_data), hashable: its kind, its time and
-    its attributes, each value with its type (a rule tells True from 1)."""
-    attrs = tuple(
-        sorted(
-            (name, type(value).__name__, tuple(value) if isinstance(value, list | tuple) else value)
-            for name, value in fact.attrs.items()
-        )
-    )
-    return (fact.kind, fact.time, attrs)
-
-
-def _swapped(
-    ruleset: RuleSet, status: Status, theirs: list[Fact], mine: list[Fact], given: Sequence[Fact]
-) -> Status:
-    """`status`, derived over `theirs`, as `derive` gives it over `mine` (which look the same,
-    in the same order): the fact ids swapped, the findings by rule and then by the place of
-    their fact in `given` (derive's own order)."""
-    swap = {a.fact_id: b for a, b in zip(theirs, mine, strict=True)}
-    rule_at = {id(rule): i for i, rule in enumerate(ruleset.rules)}
-    fact_at = {f.fact_id: i for i, f in enumerate(given)}
-    findings = sorted(
-        (Finding(f.rule, swap[f.fact.fact_id], f.since, f.until) for f in status.findings),
-        key=lambda f: (rule_at[id(f.rule)], fact_at[f.fact.fact_id]),
-    )
-    evidence = tuple(sorted(swap[i].fact_id for i in status.evidence))
-    return replace(status, evidence=evidence, findings=tuple(findings))
 
 
 # --- When to look again --------------------------------------------------------------------------

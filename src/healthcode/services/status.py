@@ -29,7 +29,7 @@ from healthcode.domain.errors import NotFound
 from healthcode.domain.facts import Fact, FactKind, iso
 from healthcode.domain.orders import order_fact
 from healthcode.domain.rulesets import Rule, RuleSet
-from healthcode.domain.status import Status, derive, derive_many, next_review
+from healthcode.domain.status import Status, derive, next_review
 from healthcode.services.context import ServiceContext
 from healthcode.services.ports import MaintenanceRun, StoredExposure, StoredStatus, UnitOfWork
 from healthcode.services.rulebook import active_ruleset
@@ -168,11 +168,9 @@ def refresh(
     uow.statuses.hold(everyone)  # concurrent refreshes of a person take turns (PostgreSQL)
     all_facts = facts_by_subject(uow, everyone, exposures)
     remembered = uow.statuses.get_many(everyone)
-    # Contacts whose facts look the same to the rules share one derivation (derive_many).
-    statuses = derive_many(ruleset, {s: all_facts[s] for s in everyone}, now, ctx.rules.apply)
     for subject_id in everyone:
         facts = all_facts[subject_id]
-        status = statuses[subject_id]
+        status = derive(ruleset, facts, now, ctx.rules.apply)
         if derived is not None:
             derived[subject_id] = status
         before = remembered.get(subject_id)
