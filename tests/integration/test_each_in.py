@@ -32,7 +32,9 @@ def _table(engine: Engine) -> Table:
 def test_each_in_finds_exactly_the_values_asked_for(engine: Engine) -> None:
     table = _table(engine)
     with engine.connect() as conn:
-        for wanted in (AWKWARD, AWKWARD[1:4], ["nobody", "back\\slash"]):
+        # The last: no quotes or backslashes (pg_array joins such values as they are).
+        plain = ["plain", "a,b", "{brace}", "two  spaces", "张三", "", "NULL", "nobody"]
+        for wanted in (AWKWARD, AWKWARD[1:4], ["nobody", "back\\slash"], plain):
             found = set()
             for where in each_in(conn, table.c.name, wanted):
                 found |= {r.name for r in conn.execute(select(table.c.name).where(where))}
@@ -58,6 +60,9 @@ def test_keys_in_matches_whole_keys_only(engine: Engine) -> None:
 def test_pg_array_text_form() -> None:
     assert pg_array([1, 22]) == "{1,22}"
     assert pg_array(['a"b', "c\\d", "e,f"]) == '{"a\\"b","c\\\\d","e,f"}'
+    assert pg_array(["ab", "", "张三", "{x}"]) == '{"ab","","张三","{x}"}'
+    assert pg_array(['a","b']) == '{"a\\",\\"b"}'  # a quote inside: escaped
+    assert pg_array([]) == "{}"
 
 
 def test_postgresql_plans_a_list_of_values_for_those_values(engine: Engine) -> None:

@@ -86,6 +86,12 @@ def pg_array(values: Iterable[str | int]) -> str:
     """PostgreSQL's text form of an array of strings or integers, made in one join: psycopg
     dumps a list element by element in Python (0.8 ms for 500 ids, four times what the whole
     query took given this text)."""
+    values = list(values)
+    if all(type(v) is str for v in values):
+        # Sealed values and ids hold neither quotes nor backslashes: joined in C, checked once.
+        body = '","'.join(values)  # type: ignore[arg-type]
+        if "\\" not in body and body.count('"') == 2 * (len(values) - 1):
+            return '{"' + body + '"}'
     quoted = [
         str(v) if isinstance(v, int) else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         for v in values
