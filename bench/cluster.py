@@ -41,7 +41,7 @@ from pathlib import Path
 import nats
 import redis
 from rich.console import Console
-from sqlalchemy import make_url
+from sqlalchemy import URL, make_url
 
 from healthcode.adapters.ingest_stream import NatsCheckInStream
 from healthcode.adapters.status_view import RedisStatusView
@@ -164,6 +164,14 @@ def bare_publish(urls: list[str], count: int, size: int) -> float:
     return asyncio.run(run())
 
 
+def _host(url: URL) -> str:
+    """Where the server is: a socket directory given as `?host=`, else the URL's host."""
+    given = url.query.get("host")
+    if isinstance(given, tuple):
+        given = given[0]
+    return str(given or url.host or "127.0.0.1")
+
+
 def engine_floors(
     admin_url: str, redis_url: str, directory: Path, seconds: int
 ) -> dict[str, float]:
@@ -173,7 +181,7 @@ def engine_floors(
     db = new_database("PostgreSQL", directory, admin_url)
     url = make_url(db.url)
     where = [
-        "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),
+        "-h", _host(url), "-p", str(url.port or 5432),
         "-U", url.username or "postgres",
     ]  # fmt: skip
     pgbench = shutil.which("pgbench") or "pgbench"

@@ -1000,8 +1000,9 @@ def versions(admin_url: str | None) -> str:
             with engine.connect() as conn:
                 server_version = conn.execute(text("SHOW server_version")).scalar_one()
             url = make_url(admin_url)
-            host = str(url.query.get("host") or url.host or "")
-            over = "its Unix socket" if host.startswith("/") else f"TCP ({host})"
+            given = url.query.get("host")
+            host = str((given[0] if isinstance(given, tuple) else given) or url.host or "")
+            over = "its Unix socket" if not host or host.startswith("/") else f"TCP ({host})"
             version = str(server_version).split()[0]
             line += f"; PostgreSQL {version} on the same machine, over {over}"
         finally:

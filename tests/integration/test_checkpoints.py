@@ -92,10 +92,27 @@ def test_a_batch_append_matches_single_appends_and_keeps_the_n_entry_rule(
             uow.log.append_many(entries, clock.now())
         uow.commit()  # queued: sequenced once committed
     assert audit.log_size(app.ctx) == start + len(entries)
-    sizes = [c.size for c in audit.checkpoints(app.ctx, before.size if before else 0)]
+    signed = audit.checkpoints(app.ctx, before.size if before else 0)
+    sizes = [c.size for c in signed]
     marks = [before.size if before else 0, *sizes]
     assert max(b - a for a, b in itertools.pairwise(marks)) <= every
     size = audit.log_size(app.ctx)
+    # Exactly: one every N entries from the last checkpoint, at the batch's time, and none to
+    # close the batch (neither N entries nor T seconds since the last of them).
+    assert sizes == list(range(marks[0] + every, size + 1, every))
+    assert {c.time for c in signed} == {clock.now()}
+    assert all(c.root == audit.root(app.ctx, c.size) for c in signed)
+    # T seconds later, one entry: a checkpoint closes the batch, at its size and time.
+    clock.advance(app.settings.checkpoint_every_seconds)
+    one = LogEntry("test.batch", SYSTEM, "subject", "c-late", "test", "test")
+    with app.ctx.uow() as uow:
+        if how == "sequenced":
+            uow.log.append_many_sequenced([one], clock.now())
+        else:
+            uow.log.append_many([one], clock.now())
+        uow.commit()
+    closing = audit.checkpoints(app.ctx, sizes[-1])
+    assert [(c.size, c.time) for c in closing] == [(size + 1, clock.now())]
     leaves = [bytes.fromhex(e.leaf_hash) for e in audit.read_entries(app.ctx, 0, size)]
     assert audit.root(app.ctx, size) == root_from_leaf_hashes(leaves)
     for index in (start, size - 1):

@@ -63,6 +63,9 @@ def test_pg_array_text_form() -> None:
     assert pg_array(["ab", "", "张三", "{x}"]) == '{"ab","","张三","{x}"}'
     assert pg_array(['a","b']) == '{"a\\",\\"b"}'  # a quote inside: escaped
     assert pg_array([]) == "{}"
+    assert pg_array([""]) == '{""}'
+    assert pg_array(["NULL"]) == '{"NULL"}'
+    assert pg_array(v for v in ["a", "b"]) == '{"a","b"}'  # read once
 
 
 def test_postgresql_plans_a_list_of_values_for_those_values(engine: Engine) -> None:

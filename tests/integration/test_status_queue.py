@@ -178,3 +178,15 @@ def test_the_same_work_queued_twice_is_one_piece_of_work(app: App) -> None:
     assert status_queue.state(app.ctx).pending == 1
     with app.ctx.uow() as uow:
         assert [i.reason for i in uow.status_queue.take(10)] == ["retrace"]
+
+
+def test_work_named_twice_in_one_call_is_queued_once(app: App) -> None:
+    """One call that names the same work twice (as two traces of one instant might) keeps one
+    piece, with the reason given last, on both databases."""
+    case_id, people = seed(app, 1)
+    with app.ctx.uow() as uow:
+        uow.status_queue.add([QueuedColour(people[0], case_id, START, TRACER, reason)
+                              for reason in ("exposure", "retrace")])  # fmt: skip
+        uow.commit()
+    with app.ctx.uow() as uow:
+        assert [i.reason for i in uow.status_queue.take(10)] == ["retrace"]
