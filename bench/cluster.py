@@ -41,7 +41,7 @@ from pathlib import Path
 import nats
 import redis
 from rich.console import Console
-from sqlalchemy import URL, make_url
+from sqlalchemy import make_url
 
 from healthcode.adapters.ingest_stream import NatsCheckInStream
 from healthcode.adapters.status_view import RedisStatusView
@@ -51,7 +51,16 @@ from healthcode.domain.checkins import CheckInSource, new_checkin
 from healthcode.domain.venues import VenueType
 from healthcode.services import checkins, codes, status
 from healthcode.services import venues as venue_service
-from ingest import ADMIN, DEFAULT_PG, add_subjects, new_database, settings_for, sign_in, versions
+from ingest import (
+    ADMIN,
+    DEFAULT_PG,
+    add_subjects,
+    new_database,
+    pg_host,
+    settings_for,
+    sign_in,
+    versions,
+)
 from report import BENCHMARKS_MD, machine_description, markdown_table, replace_section, utc_now
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -164,14 +173,6 @@ def bare_publish(urls: list[str], count: int, size: int) -> float:
     return asyncio.run(run())
 
 
-def _host(url: URL) -> str:
-    """Where the server is: a socket directory given as `?host=`, else the URL's host."""
-    given = url.query.get("host")
-    if isinstance(given, tuple):
-        given = given[0]
-    return str(given or url.host or "127.0.0.1")
-
-
 def engine_floors(
     admin_url: str, redis_url: str, directory: Path, seconds: int
 ) -> dict[str, float]:
@@ -181,7 +182,7 @@ def engine_floors(
     db = new_database("PostgreSQL", directory, admin_url)
     url = make_url(db.url)
     where = [
-        "-h", _host(url), "-p", str(url.port or 5432),
+        "-h", pg_host(url), "-p", str(url.port or 5432),
         "-U", url.username or "postgres",
     ]  # fmt: skip
     pgbench = shutil.which("pgbench") or "pgbench"

@@ -58,7 +58,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.engine import make_engine
@@ -98,6 +98,17 @@ def _default_pg() -> str:
 
 
 DEFAULT_PG = _default_pg()
+
+
+def pg_host(url: URL) -> str:
+    """Where a PostgreSQL URL's server is: a socket directory given as `?host=`, else the
+    URL's host, else libpq's default socket directory."""
+    given = url.query.get("host")
+    if isinstance(given, tuple):
+        given = given[0]
+    return str(given or url.host or PG_SOCKET_DIR)
+
+
 WARMUP_SECONDS = 2.0
 KINDS = [VenueType.RESTAURANT, VenueType.SHOP, VenueType.SUPERMARKET, VenueType.OFFICE]
 
@@ -999,10 +1010,8 @@ def versions(admin_url: str | None) -> str:
         try:
             with engine.connect() as conn:
                 server_version = conn.execute(text("SHOW server_version")).scalar_one()
-            url = make_url(admin_url)
-            given = url.query.get("host")
-            host = str((given[0] if isinstance(given, tuple) else given) or url.host or "")
-            over = "its Unix socket" if not host or host.startswith("/") else f"TCP ({host})"
+            host = pg_host(make_url(admin_url))
+            over = "its Unix socket" if host.startswith("/") else f"TCP ({host})"
             version = str(server_version).split()[0]
             line += f"; PostgreSQL {version} on the same machine, over {over}"
         finally:

@@ -115,7 +115,7 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
     problems: list[str] = []
     orders = _orders([f for f in facts if f.kind is FactKind.ORDER], now, problems)
     facts = [f for f in facts if f.kind is not FactKind.ORDER]  # rules never see orders
-    seen: dict[str, dict[str, object]] = {}  # each fact as a rule sees it, built once
+    seen: dict[str, dict[str, object]] = {}  # each fact as a rule sees it, built once (below)
     shared: dict[str, object] = {"facts": facts_data(facts, seen), "now": iso(now)}
     findings: list[Finding] = []
     for rule in ruleset.rules:
@@ -123,9 +123,7 @@ def derive(ruleset: RuleSet, facts: Sequence[Fact], now: int, apply: Apply) -> S
             until = fact.time + rule.lasts_days * DAY
             if fact.kind is not rule.fact or not fact.time <= now < until:
                 continue
-            data = seen.get(fact.fact_id)
-            if data is None:
-                data = seen[fact.fact_id] = as_data(fact)
+            data = seen[fact.fact_id]  # facts_data lists every fact a rule may read
             try:
                 hit = truthy(apply(rule.logic, {**shared, "fact": data}))
             except Exception:

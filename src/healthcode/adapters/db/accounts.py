@@ -137,12 +137,21 @@ _TOUCH = (
 SESSION_COLUMNS = [c.label(f"session_{c.name}") for c in sessions.c]
 
 
+def _opened_ref(kind: str, ref: str, links: LinkSeal) -> str | None:
+    """Whom a session's ref names: a resident's sealed ref opened (None once the key is gone:
+    nobody's), any other kind's as stored."""
+    if kind != RESIDENT:
+        return ref
+    opened = links.open([ref])
+    return opened[0] if opened else None
+
+
 def opened_session(session: StoredSession, links: LinkSeal) -> StoredSession | None:
     """The session with a resident's sealed ref opened (None once the key is gone: nobody's)."""
-    if session.kind != RESIDENT:
-        return session
-    opened = links.open([session.ref])
-    return replace(session, ref=opened[0]) if opened else None
+    ref = _opened_ref(session.kind, session.ref, links)
+    if ref is None:
+        return None
+    return session if ref == session.ref else replace(session, ref=ref)
 
 
 _SESSION_FIELDS = [(f.name, f"session_{f.name}") for f in fields(StoredSession)]
@@ -154,12 +163,8 @@ def session_in(row: Any, links: LinkSeal) -> StoredSession | None:
     if row.session_session_id is None:
         return None
     values = {name: getattr(row, column) for name, column in _SESSION_FIELDS}
-    if values["kind"] == RESIDENT:  # as opened_session, without building the session twice
-        opened = links.open([values["ref"]])
-        if not opened:
-            return None
-        values["ref"] = opened[0]
-    return StoredSession(**values)
+    ref = _opened_ref(values["kind"], values["ref"], links)  # the session built once, opened
+    return None if ref is None else StoredSession(**(values | {"ref": ref}))
 
 
 class SqlSessions:
