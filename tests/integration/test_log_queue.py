@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
 
+from healthcode.adapters.clock import FixedClock
 from healthcode.adapters.db.tables import log_entries, log_pending
-from healthcode.bootstrap import App, build
+from healthcode.bootstrap import App, build, initialise
+from healthcode.config import Settings
 from healthcode.domain.audit import SYSTEM, Actor, LogEntry
 from healthcode.services import audit, enrolment
 from healthcode.verifier.audit import verify_log_copy
@@ -190,3 +194,89 @@ def test_writers_run_side_by_side(app: App, queue: bool) -> None:
     assert refs == [f"w{n}" for n in range(writers)]
     audit.checkpoint_now(app.ctx, force=True)
     verified(app)
+
+
+def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
+    app: App,
+) -> None:
+    """A unit of work opened with `sequence_soon` (a trace answering its tracer) returns once
+    committed, even while the sequencer is busy; the process's sequencer thread sequences its
+    entry right after. A plain commit waits for its entries to be sequenced."""
+    factory = app.ctx.uow
+    factory.queue_entries = True  # type: ignore[attr-defined]
+    audit.checkpoint_now(app.ctx, force=True)
+    before, _ = counts(app)
+    now = app.ctx.clock.now()
+    plain = threading.Thread(target=enrol, args=(app, 40))
+    with factory._sequencing:  # type: ignore[attr-defined]  # a round is under way
+        with factory(sequence_soon=True) as uow:
+            uow.log.append(
+                LogEntry("key.created", SYSTEM, "signing_key", "soon", "key_management",
+                         "basis"),
+                now,
+            )  # fmt: skip
+            uow.commit()
+        assert counts(app) == (before, 1)  # answered: committed, queued, pending
+        plain.start()
+        plain.join(0.5)
+        assert plain.is_alive()  # its commit is done, its entry's sequencing is awaited
+    plain.join(30)
+    assert not plain.is_alive()
+    assert _until(lambda: counts(app) == (before + 2, 0))
+    audit.checkpoint_now(app.ctx, force=True)
+    verified(app)
+
+
+def test_entries_left_to_the_sequencer_thread_are_sequenced_when_the_app_closes(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """A short-lived process (a command line run) that closes normally leaves nothing it
+    queued behind, even if its sequencer thread had not come round yet."""
+    app = build(settings, clock=clock, migrate=False)
+    initialise(app)
+    factory = app.ctx.uow
+    factory.queue_entries = True  # type: ignore[attr-defined]
+    before, _ = counts(app)
+    with factory._sequencing:  # type: ignore[attr-defined]  # the thread cannot start its round
+        with factory(sequence_soon=True) as uow:
+            uow.log.append(
+                LogEntry("key.created", SYSTEM, "signing_key", "last", "key_management",
+                         "basis"),
+                app.ctx.clock.now(),
+            )  # fmt: skip
+            uow.commit()
+        assert counts(app) == (before, 1)
+        closing = threading.Thread(target=app.close)
+        closing.start()
+        closing.join(0.3)
+        assert closing.is_alive()  # close waits for the last round
+    closing.join(30)
+    assert not closing.is_alive()
+    other = build(settings, clock=clock, migrate=False)
+    try:
+        assert counts(other) == (before + 1, 0)
+    finally:
+        other.close()
+
+
+def test_switched_off_the_sequencer_thread_is_not_woken(queued: App) -> None:
+    app = queued
+    before, _ = counts(app)
+    with app.ctx.uow(sequence_soon=True) as uow:
+        uow.log.append(
+            LogEntry("key.created", SYSTEM, "signing_key", "off", "key_management", "basis"),
+            app.ctx.clock.now(),
+        )
+        uow.commit()
+    time.sleep(0.2)
+    assert counts(app) == (before, 1)  # left for `sequence()` and the server's job
+    assert audit.sequence(app.ctx) == 1

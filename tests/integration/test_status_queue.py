@@ -9,6 +9,7 @@ next settler. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -190,3 +191,31 @@ def test_work_named_twice_in_one_call_is_queued_once(app: App) -> None:
         uow.commit()
     with app.ctx.uow() as uow:
         assert [i.reason for i in uow.status_queue.take(10)] == ["retrace"]
+
+
+def test_the_tracer_is_answered_before_the_trace_is_sequenced(app: App) -> None:
+    """Where the log's entries are queued (PostgreSQL), a trace answers once committed, even
+    while the sequencer is busy: its entries wait as pending and are sequenced right after by
+    the process's sequencer thread. With `settle` everything is done before it returns."""
+    if app.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite sequences the log in the writer's own transaction")
+    case_id, people = seed(app, 3)
+    before = audit.log_size(app.ctx)
+    answered: list[trace.TraceResult] = []
+    factory = app.ctx.uow
+    with factory._sequencing:  # type: ignore[attr-defined]  # a round is under way
+        tracing = threading.Thread(target=lambda: answered.append(
+            trace.trace_case(app.ctx, case_id, TRACER, depth=1, settle=False)))  # fmt: skip
+        tracing.start()
+        tracing.join(30)
+        assert not tracing.is_alive()
+        assert len(answered) == 1
+        assert audit.log_queue(app.ctx).pending > 0
+        assert audit.log_size(app.ctx) == before
+        mine = audit.about_subject(app.ctx, people[0])
+        assert [e.action for e in mine if e.pending] == ["case.visits_read"]  # shown pending
+    deadline = time.monotonic() + 10
+    while audit.log_queue(app.ctx).pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert audit.log_queue(app.ctx).pending == 0
+    assert audit.log_size(app.ctx) > before

@@ -688,11 +688,16 @@ class UnitOfWorkFactory(Protocol):
     def sequence(self) -> int:
         """Sequence every entry waiting in the log's queue, now; how many."""
 
-    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> UnitOfWork:
+    def __call__(
+        self, *, read_only: bool = False, one_statement: bool = False, sequence_soon: bool = False
+    ) -> UnitOfWork:
         """A new transaction. `read_only=True` for reads: it cannot commit, and on SQLite it
         does not take the write lock. `one_statement=True` (with read_only) for a use case
         that reads with a single statement, which is consistent by itself: SQLite then skips
-        BEGIN and ROLLBACK around it."""
+        BEGIN and ROLLBACK around it. `sequence_soon=True` for a use case that answers someone
+        waiting: where the log's entries are queued (PostgreSQL), it returns after its commit,
+        and the process's sequencer thread sequences them within the published bound, instead
+        of before it returns."""
 
 
 class RuleEngine(Protocol):

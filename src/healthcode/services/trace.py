@@ -65,10 +65,13 @@ def trace_case(
     """Trace a case: its contacts, stored as exposures with their evidence, and their colour
     work queued, in one transaction. With `settle`, the colour work is done before returning
     (colour_changes counts it); without, the caller answers first and settles after (or leaves
-    it to the server's job): colours_queued counts the people waiting for it."""
+    it to the server's job): colours_queued counts the people waiting for it. The tracer is
+    answered once the trace is committed: its log entries, committed with it, are sequenced
+    right after by the process's sequencer thread (where entries are queued: PostgreSQL),
+    except with `settle`, whose caller gets everything done before it returns."""
     _depth(depth)
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+    with ctx.uow(sequence_soon=not settle) as uow:
         case = uow.cases.get_case(case_id)
         if case is None:
             raise NotFound("no such case", field="case_id")
@@ -230,7 +233,7 @@ def _trace_from_archive(
             finally:
                 reader.close()
         for case, what in zip(present, found, strict=True):
-            with ctx.uow() as uow:
+            with ctx.uow(sequence_soon=True) as uow:
                 result, _ = _record(uow, case, what, actor, now, depth)
                 uow.commit()
             report.add(result, progress)

@@ -38,6 +38,7 @@ from healthcode.adapters.db.orders import SqlAppeals, SqlOrders
 from healthcode.adapters.db.repositories import SqlKeys, SqlSubjects, SqlTrustLists, SqlVenues
 from healthcode.adapters.db.retention import SqlRetention
 from healthcode.adapters.db.sealing import Seals
+from healthcode.adapters.db.sequencer_thread import SequencerThread
 from healthcode.adapters.db.status import SqlNotices, SqlRuleSets, SqlStatuses
 from healthcode.adapters.db.status_queue import SqlStatusQueue
 from healthcode.adapters.db.vault import SqlVault
@@ -272,6 +273,9 @@ class SqlUnitOfWorkFactory:
         # the committing thread, or by a round another thread began after the commit. Off:
         # only `sequence()` and the server's periodic job do it (tests of the queue).
         self.sequence_after_commit = True
+        # ... or, for a unit of work opened with `sequence_soon`, by the process's sequencer
+        # thread, woken by the commit: the use case answers without waiting for it.
+        self._soon = SequencerThread(self.sequence)
         # The status read model of a cluster (adapters/status_view.py), written through by
         # every write transaction; None in the embedded default.
         self.view: RedisStatusView | None = None
@@ -300,7 +304,9 @@ class SqlUnitOfWorkFactory:
         return conn
 
     def close(self) -> None:
-        """Close the connections held for one-statement reads (before the engine is disposed)."""
+        """Sequence what commits left to the sequencer thread, then close the connections held
+        for one-statement reads (before the engine is disposed)."""
+        self._soon.close()
         with self._counting:
             held, self._held = self._held, []
         for conn in held:
@@ -309,7 +315,9 @@ class SqlUnitOfWorkFactory:
         if self.write_lock is not None:
             self.write_lock.close()
 
-    def __call__(self, *, read_only: bool = False, one_statement: bool = False) -> SqlUnitOfWork:
+    def __call__(
+        self, *, read_only: bool = False, one_statement: bool = False, sequence_soon: bool = False
+    ) -> SqlUnitOfWork:
         if read_only and one_statement:
             try:
                 held = self._held_connection()
@@ -328,7 +336,7 @@ class SqlUnitOfWorkFactory:
             read_only=read_only,
             one_statement=one_statement,
             write_lock=self.write_lock,
-            after_entries=self._after_entries,
+            after_entries=self._wake if sequence_soon else self._after_entries,
             opened=self.opened,
             queue_entries=self.queue_entries,
             view=self.view,
@@ -341,6 +349,10 @@ class SqlUnitOfWorkFactory:
             self._open.owed = True  # an outer transaction is open: when it ends
             return
         self._catch_up()
+
+    def _wake(self) -> None:
+        if self.sequence_after_commit:
+            self._soon.wake()
 
     def opened(self, change: int) -> None:
         depth = self._open.depth = getattr(self._open, "depth", 0) + change
