@@ -21,7 +21,8 @@ Measured, on SQLite and PostgreSQL:
 - the colour work that follows each answer (`status_queue.settle` for that case's contacts:
   derive, store and log their colours, send their notices), timed on its own;
 - the time to trace `--batch` other cases in one batch (`trace_outbreak`, depth 1): until every
-  contact is found and stored, and until the batch's colour work is done;
+  contact is found and stored and the batch's log entries are sequenced, and until the batch's
+  colour work is done;
 - the baseline, in the same run and interleaved case by case: brute-force numpy over arrays
   (venue, subject, start, end) of the same check-ins in memory: for each case, a boolean mask
   over all check-ins finds its visits in the window; for each visit, a boolean mask over all
@@ -468,6 +469,7 @@ def measure(
         gc.collect()
         t0 = time.perf_counter()
         report = trace.trace_outbreak(app.ctx, batch, TRACER, depth=1, settle=False)
+        app.ctx.uow.sequence()  # the batch's log entries too (the sequencer thread's share)
         result.batch_seconds = time.perf_counter() - t0
         result.batch_cases = report.cases
         t0 = time.perf_counter()
@@ -864,9 +866,12 @@ def section(
         last three days; infectious window from two days before the sample until now. Each
         traced case is timed end to end as the tracer waits for it (`settle=False`, as the API
         and the tracer's page call it): its transaction, the queries, the log entries, the
-        exposures it stores and the colour work it queues. The colour work is timed right after
-        it, on its own (`status_queue.settle` for the case's contacts: their colours derived,
-        stored and logged, their notices sent). "Search only" times the search inside it alone (its
+        exposures it stores and the colour work it queues. On PostgreSQL the trace's log
+        entries are queued with it and sequenced right after its answer, by the process's
+        sequencer thread. The colour work is timed right after it, on its own
+        (`status_queue.settle` for the case's contacts: their colours derived, stored and
+        logged, their notices sent, and whatever of the trace's entries the sequencer thread
+        has not sequenced yet). "Search only" times the search inside it alone (its
         own functions `visits_in`, `met` and `group` in a read-only unit of work, right after
         the trace, so on warm pages).""",
         f"""The baseline, in the same run and interleaved case by case, is brute-force numpy on
@@ -903,7 +908,8 @@ def section(
 {markdown_table(HEADER, rows_of(results), "lrrrrrrr")}
 
 Tracing in one batch (`trace_outbreak`, depth 1, other cases than above: every contact found
-and stored, then the batch's colour work; numpy brute force on the same cases):
+and stored and the batch's log entries sequenced, then the batch's colour work; numpy brute
+force on the same cases):
 
 {markdown_table(BATCH_HEADER, batch_rows(results), "lrrrrrrr")}
 
