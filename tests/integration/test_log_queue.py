@@ -205,6 +205,24 @@ def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
     return True
 
 
+def _append_soon(app: App, ref: str) -> None:
+    """A unit of work opened with `sequence_soon` that appends one entry and commits."""
+    with app.ctx.uow(sequence_soon=True) as uow:
+        uow.log.append(
+            LogEntry("key.created", SYSTEM, "signing_key", ref, "key_management", "basis"),
+            app.ctx.clock.now(),
+        )
+        uow.commit()
+
+
+def _finishes(work: Callable[[], object], seconds: float) -> threading.Thread:
+    """`work` in a thread of its own, given `seconds` to finish (the thread, to ask)."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return thread
+
+
 def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
     app: App,
 ) -> None:
@@ -215,20 +233,13 @@ def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
     factory.queue_entries = True  # type: ignore[attr-defined]
     audit.checkpoint_now(app.ctx, force=True)
     before, _ = counts(app)
-    now = app.ctx.clock.now()
-    plain = threading.Thread(target=enrol, args=(app, 40))
     with factory._sequencing:  # type: ignore[attr-defined]  # a round is under way
-        with factory(sequence_soon=True) as uow:
-            uow.log.append(
-                LogEntry("key.created", SYSTEM, "signing_key", "soon", "key_management",
-                         "basis"),
-                now,
-            )  # fmt: skip
-            uow.commit()
-        assert counts(app) == (before, 1)  # answered: committed, queued, pending
-        plain.start()
-        plain.join(0.5)
-        assert plain.is_alive()  # its commit is done, its entry's sequencing is awaited
+        soon = _finishes(lambda: _append_soon(app, "soon"), 30)
+        assert not soon.is_alive()  # answered
+        assert counts(app) == (before, 1)  # committed, queued, pending
+        plain = _finishes(lambda: enrol(app, 40), 30)
+        assert _until(lambda: counts(app)[1] == 2)  # its commit is done ...
+        assert plain.is_alive()  # ... and it waits for its entry's sequencing
     plain.join(30)
     assert not plain.is_alive()
     assert _until(lambda: counts(app) == (before + 2, 0))
@@ -239,25 +250,16 @@ def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
 def test_entries_left_to_the_sequencer_thread_are_sequenced_when_the_app_closes(
     settings: Settings, clock: FixedClock
 ) -> None:
-    """A short-lived process (a command line run) that closes normally leaves nothing it
-    queued behind, even if its sequencer thread had not come round yet."""
+    """An app closed normally leaves nothing it queued behind, even if its sequencer thread
+    had not come round yet."""
     app = build(settings, clock=clock, migrate=False)
     initialise(app)
-    factory = app.ctx.uow
-    factory.queue_entries = True  # type: ignore[attr-defined]
+    app.ctx.uow.queue_entries = True  # type: ignore[attr-defined]
     before, _ = counts(app)
-    with factory._sequencing:  # type: ignore[attr-defined]  # the thread cannot start its round
-        with factory(sequence_soon=True) as uow:
-            uow.log.append(
-                LogEntry("key.created", SYSTEM, "signing_key", "last", "key_management",
-                         "basis"),
-                app.ctx.clock.now(),
-            )  # fmt: skip
-            uow.commit()
+    with app.ctx.uow._sequencing:  # type: ignore[attr-defined]  # the thread cannot start its round
+        assert not _finishes(lambda: _append_soon(app, "last"), 30).is_alive()
         assert counts(app) == (before, 1)
-        closing = threading.Thread(target=app.close)
-        closing.start()
-        closing.join(0.3)
+        closing = _finishes(app.close, 0.3)
         assert closing.is_alive()  # close waits for the last round
     closing.join(30)
     assert not closing.is_alive()
@@ -271,12 +273,7 @@ def test_entries_left_to_the_sequencer_thread_are_sequenced_when_the_app_closes(
 def test_switched_off_the_sequencer_thread_is_not_woken(queued: App) -> None:
     app = queued
     before, _ = counts(app)
-    with app.ctx.uow(sequence_soon=True) as uow:
-        uow.log.append(
-            LogEntry("key.created", SYSTEM, "signing_key", "off", "key_management", "basis"),
-            app.ctx.clock.now(),
-        )
-        uow.commit()
+    _append_soon(app, "off")
     time.sleep(0.2)
     assert counts(app) == (before, 1)  # left for `sequence()` and the server's job
     assert audit.sequence(app.ctx) == 1

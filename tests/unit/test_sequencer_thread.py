@@ -95,11 +95,40 @@ def test_an_idle_thread_ends_and_the_next_wake_starts_it_again(
     thread = SequencerThread(rounds)
     thread.wake()
     assert _until(lambda: rounds.count == 1)
-    assert _until(lambda: not _running())
+    first = _running(thread)
+    assert first is not None
+    assert _until(lambda: _running(thread) is None)
+    assert _until(lambda: not first.is_alive())
     thread.wake()
     assert _until(lambda: rounds.count == 2)
     thread.close()
-    assert not _running()
+    assert _running(thread) is None
+
+
+def test_wakes_during_the_round_closing_waits_for_are_covered_by_a_last_round() -> None:
+    rounds = Rounds()
+    rounds.gate.clear()
+    thread = SequencerThread(rounds)
+    thread.wake()
+    assert rounds.inside.wait(10)
+    closing = threading.Thread(target=thread.close)
+    closing.start()
+    time.sleep(0.05)
+    thread.wake()  # a commit while the thread's round runs and close waits for it
+    rounds.gate.set()
+    closing.join(10)
+    assert not closing.is_alive()
+    assert rounds.count == 2
+
+
+def test_after_closing_a_wake_starts_no_thread() -> None:
+    rounds = Rounds()
+    thread = SequencerThread(rounds)
+    thread.close()
+    thread.wake()
+    time.sleep(0.05)
+    assert _running(thread) is None
+    assert rounds.count == 0  # left to the server's job
 
 
 def test_closing_a_thread_never_woken_does_nothing() -> None:
@@ -108,5 +137,5 @@ def test_closing_a_thread_never_woken_does_nothing() -> None:
     assert rounds.count == 0
 
 
-def _running() -> bool:
-    return any(t.name == "log sequencer" and t.is_alive() for t in threading.enumerate())
+def _running(thread: SequencerThread) -> threading.Thread | None:
+    return thread._thread  # which thread, if any, serves this one

@@ -253,7 +253,8 @@ def trace_outbreak(
     `assigned_to`, every open case assigned to them, and only those). Each case is its own
     transaction and its own log entries, with the case as its purpose; an unknown id (or one
     not assigned to the officer) refuses the batch before anything is traced. The colour work
-    of the whole batch is done after the last case (with `settle`), or left queued."""
+    of the whole batch is done after the last case (with `settle`, which also returns with
+    the batch's log entries sequenced), or left queued."""
     mine: set[str] | None = None
     if assigned_to is not None:
         with ctx.uow(read_only=True) as uow:
@@ -284,6 +285,9 @@ def trace_outbreak(
         contacts = sorted({c.subject_id for r in report.traced for c in (*r.close, *r.secondary)})
         report.colour_changes = len(status_queue.settle(ctx, contacts))
         report.colours_queued = 0
+        # Each case answered first (its entries left to the sequencer thread); the batch
+        # returns with all of them sequenced, as a single trace with `settle` does.
+        ctx.uow.sequence()
     return report
 
 

@@ -9,9 +9,9 @@ every commit that woke it meanwhile); the server's job does it every second in a
 published bound between a commit and its entry's place in the log (1 s) holds even if this
 thread fails.
 
-The thread starts on the first wake, ends after IDLE_SECONDS without one, and on `close` runs
-one last round for whatever woke it and was not sequenced yet, so that a short-lived process
-(a command line run) leaves nothing it queued behind when it ends normally.
+The thread starts on the first wake, ends after IDLE_SECONDS without one, and on `close` stops
+and one last round runs for whatever woke it and was not sequenced yet, so that an app closed
+normally leaves nothing it queued behind.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 5.0
+CLOSE_SECONDS = 30.0
 
 
 class SequencerThread:
@@ -44,17 +45,21 @@ class SequencerThread:
                 self._thread.start()
 
     def _run(self) -> None:
-        while True:
-            if not self._woken.wait(IDLE_SECONDS):
+        try:
+            while True:
+                if not self._woken.wait(IDLE_SECONDS):
+                    with self._lock:
+                        if not self._woken.is_set():  # idle: end (a wake from now starts anew)
+                            self._thread = None
+                            return
+                self._round()
                 with self._lock:
-                    if not self._woken.is_set():  # idle: end (a wake from now starts anew)
-                        self._thread = None
+                    if self._closing:
                         return
-            self._round()
-            with self._lock:
-                if self._closing:
+        finally:
+            with self._lock:  # however it ended, the next wake may start a thread again
+                if self._thread is threading.current_thread():
                     self._thread = None
-                    return
 
     def _round(self) -> None:
         with self._lock:
@@ -70,12 +75,16 @@ class SequencerThread:
             log.exception("sequencing the log's queue failed; the entries stay queued")
 
     def close(self) -> None:
-        """Stop the thread, after a last round for what woke it and was not sequenced."""
+        """Stop the thread, then run a last round for whatever woke it and was not sequenced
+        (woken during its last round, or owed by a failed one). A round that does not end
+        within CLOSE_SECONDS (a database that does not answer) is left to the server's job."""
         with self._lock:
             self._closing = True
             thread = self._thread
             self._woken.set()
         if thread is not None:
-            thread.join()
-        elif self._owed:
-            self._round()  # woken before a failure, never sequenced: one last try
+            thread.join(CLOSE_SECONDS)
+            if thread.is_alive():
+                log.warning("the log's sequencer thread did not stop; its entries stay queued")
+                return
+        self._round()
