@@ -381,7 +381,7 @@ class Result:
     mismatches: int = 0
     batch_cases: int = 0
     batch_seconds: float = 0.0
-    batch_settle_seconds: float = 0.0
+    batch_settle_seconds: float | None = 0.0  # None: the batch's colour work not run
     batch_brute_seconds: float = 0.0
     export_seconds: float = 0.0  # the contact archive written (closed days), once
     archived_days: int = 0
@@ -429,6 +429,7 @@ def measure(
     sample: int,
     import_seconds: float,
     console: Console,
+    batch_colours: bool = True,
 ) -> Result:
     ref, windows, index = _reference(app, city, case_ids)
     result = Result(kind, city.size, import_seconds)
@@ -472,9 +473,12 @@ def measure(
         app.ctx.uow.sequence()  # the batch's log entries too (the sequencer thread's share)
         result.batch_seconds = time.perf_counter() - t0
         result.batch_cases = report.cases
-        t0 = time.perf_counter()
-        status_queue.settle(app.ctx)
-        result.batch_settle_seconds = time.perf_counter() - t0
+        if batch_colours:
+            t0 = time.perf_counter()
+            status_queue.settle(app.ctx)
+            result.batch_settle_seconds = time.perf_counter() - t0
+        else:
+            result.batch_settle_seconds = None
         t0 = time.perf_counter()
         for case_id, person in zip(batch, cases[sample + PROFILED :], strict=True):
             ref.brute(person, windows[case_id])
@@ -700,10 +704,13 @@ def batch_rows(results: list[Result]) -> list[list[str]]:
         if not r.batch_cases or not r.batch_brute_seconds:
             continue
         found = r.batch_seconds / r.batch_brute_seconds
-        everything = (r.batch_seconds + r.batch_settle_seconds) / r.batch_brute_seconds
+        settled = r.batch_settle_seconds
+        everything = (
+            None if settled is None else (r.batch_seconds + settled) / r.batch_brute_seconds
+        )
         verdict = (
             "PASS"
-            if everything <= BATCH_RATIO_TARGET
+            if everything is not None and everything <= BATCH_RATIO_TARGET
             else ("contacts only" if found <= BATCH_RATIO_TARGET else "FAIL")
         )
         rows.append(
@@ -711,10 +718,10 @@ def batch_rows(results: list[Result]) -> list[list[str]]:
                 r.kind,
                 f"{r.batch_cases:,}",
                 f"{r.batch_seconds:.1f}",
-                f"{r.batch_settle_seconds:.1f}",
+                "not run" if settled is None else f"{settled:.1f}",
                 f"{r.batch_brute_seconds:.1f}",
                 f"{found:.2f}×",
-                f"{everything:.2f}×",
+                "—" if everything is None else f"{everything:.2f}×",
                 verdict,
             ]
         )
@@ -799,8 +806,12 @@ def interpretation(results: list[Result]) -> str:
             f"The tail (p99 {pct(r.ours_ms, 0.99):,.0f} ms, search p99 "
             f"{pct(r.search_ms, 0.99):,.0f} ms) is the cases who visited the busiest venues, "
             f"with up to {max(r.contacts):,} close contacts each. {r.batch_cases:,} cases in one "
-            f"batch: contacts in {r.batch_seconds:,.0f} s, then their colours in "
-            f"{r.batch_settle_seconds:,.0f} s."
+            f"batch: contacts in {r.batch_seconds:,.0f} s"
+            + (
+                ", their colour work not run (--no-batch-colours)."
+                if r.batch_settle_seconds is None
+                else f", then their colours in {r.batch_settle_seconds:,.0f} s."
+            )
         )
     return " ".join(parts)
 
@@ -955,6 +966,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="databases to leave out: sqlite, postgresql")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
     parser.add_argument(
+        "--no-batch-colours",
+        action="store_true",
+        help="leave out the batch's colour work (over an hour on PostgreSQL at 10,000,000 "
+        "check-ins and a batch of 1,000)",
+    )
+    parser.add_argument(
         "--search-only",
         action="store_true",
         help="only the batch's contact search (database, contact archive, numpy), in its own "
@@ -998,7 +1015,10 @@ def main(argv: list[str] | None = None) -> int:
                     result.database_mb = database_mb(app, db)
                     results.append(result)
                     continue
-                result = measure(kind, app, city, case_ids, cases, args.sample, seconds, console)
+                result = measure(
+                    kind, app, city, case_ids, cases, args.sample, seconds, console,
+                    batch_colours=not args.no_batch_colours,
+                )  # fmt: skip
                 result.database_mb = database_mb(app, db)
                 results.append(result)
             finally:
