@@ -25,6 +25,7 @@ from healthcode.domain.audit import SYSTEM, Actor, LogEntry
 from healthcode.services import audit, enrolment
 from healthcode.verifier.audit import verify_log_copy
 from healthcode.verifier.merkle import verify_consistency
+from tests.support.waiting import until
 
 DESK = Actor("health_officer", "desk-1")
 
@@ -196,15 +197,6 @@ def test_writers_run_side_by_side(app: App, queue: bool) -> None:
     verified(app)
 
 
-def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def _append_soon(app: App, ref: str) -> None:
     """A unit of work opened with `sequence_soon` that appends one entry and commits."""
     with app.ctx.uow(sequence_soon=True) as uow:
@@ -238,11 +230,11 @@ def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
         assert not soon.is_alive()  # answered
         assert counts(app) == (before, 1)  # committed, queued, pending
         plain = _finishes(lambda: enrol(app, 40), 30)
-        assert _until(lambda: counts(app)[1] == 2)  # its commit is done ...
+        assert until(lambda: counts(app)[1] == 2)  # its commit is done ...
         assert plain.is_alive()  # ... and it waits for its entry's sequencing
     plain.join(30)
     assert not plain.is_alive()
-    assert _until(lambda: counts(app) == (before + 2, 0))
+    assert until(lambda: counts(app) == (before + 2, 0))
     audit.checkpoint_now(app.ctx, force=True)
     verified(app)
 

@@ -9,7 +9,6 @@ next settler. On SQLite and PostgreSQL.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -21,6 +20,7 @@ from healthcode.domain.published import parse_entry
 from healthcode.services import audit, codes, enrolment, notices, status, status_queue, trace
 from healthcode.services.ports import QueuedColour
 from tests.conftest import START, resident_headers
+from tests.support.waiting import until
 
 TRACER = Actor("tracer", "t-1")
 DAY, MIN = 86400, 60
@@ -214,10 +214,7 @@ def test_the_tracer_is_answered_before_the_trace_is_sequenced(app: App) -> None:
         assert audit.log_size(app.ctx) == before
         mine = audit.about_subject(app.ctx, people[0])
         assert [e.action for e in mine if e.pending] == ["case.visits_read"]  # shown pending
-    deadline = time.monotonic() + 10
-    while audit.log_queue(app.ctx).pending and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert audit.log_queue(app.ctx).pending == 0
+    assert until(lambda: audit.log_queue(app.ctx).pending == 0)
     assert audit.log_size(app.ctx) > before
 
 

@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from healthcode.adapters.db import sequencer_thread
 from healthcode.adapters.db.sequencer_thread import SequencerThread
-
-
-def _until(check: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
+from tests.support.waiting import until
 
 
 class Rounds:
@@ -53,7 +44,7 @@ def test_a_wake_is_followed_by_a_round_and_the_waker_does_not_wait() -> None:
     assert rounds.inside.wait(10)
     assert rounds.count == 0
     rounds.gate.set()
-    assert _until(lambda: rounds.count == 1)
+    assert until(lambda: rounds.count == 1)
     thread.close()
     assert rounds.count == 1  # nothing owed: no last round
 
@@ -67,7 +58,7 @@ def test_wakes_during_a_round_are_covered_by_one_more_round() -> None:
     for _ in range(20):  # commits while the first round is under way
         thread.wake()
     rounds.gate.set()
-    assert _until(lambda: rounds.count == 2)
+    assert until(lambda: rounds.count == 2)
     time.sleep(0.05)
     assert rounds.count == 2  # not one round per wake
     thread.close()
@@ -80,7 +71,7 @@ def test_a_failed_round_is_owed_and_closing_tries_again() -> None:
     thread = SequencerThread(rounds)
     thread.wake()
     assert rounds.inside.wait(10)
-    assert _until(lambda: rounds.failures == 0)
+    assert until(lambda: rounds.failures == 0)
     time.sleep(0.05)
     assert rounds.count == 0
     thread.close()  # the last round: what the failed one owed
@@ -94,13 +85,13 @@ def test_an_idle_thread_ends_and_the_next_wake_starts_it_again(
     rounds = Rounds()
     thread = SequencerThread(rounds)
     thread.wake()
-    assert _until(lambda: rounds.count == 1)
+    assert until(lambda: rounds.count == 1)
     first = _running(thread)
     assert first is not None
-    assert _until(lambda: _running(thread) is None)
-    assert _until(lambda: not first.is_alive())
+    assert until(lambda: _running(thread) is None)
+    assert until(lambda: not first.is_alive())
     thread.wake()
-    assert _until(lambda: rounds.count == 2)
+    assert until(lambda: rounds.count == 2)
     thread.close()
     assert _running(thread) is None
 
