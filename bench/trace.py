@@ -22,7 +22,8 @@ Measured, on SQLite and PostgreSQL:
   derive, store and log their colours, send their notices), timed on its own;
 - the time to trace `--batch` other cases in one batch (`trace_outbreak`, depth 1): until every
   contact is found and stored and the batch's log entries are sequenced, and until the batch's
-  colour work is done;
+  colour work is done (left out with `--no-batch-colours`: over an hour on PostgreSQL at
+  10,000,000 check-ins);
 - the baseline, in the same run and interleaved case by case: brute-force numpy over arrays
   (venue, subject, start, end) of the same check-ins in memory: for each case, a boolean mask
   over all check-ins finds its visits in the window; for each visit, a boolean mask over all
