@@ -34,6 +34,16 @@ class Rounds:
         return 0
 
 
+def _in_a_round() -> tuple[Rounds, SequencerThread]:
+    """A thread woken once, held inside its first round (until `rounds.gate` is set)."""
+    rounds = Rounds()
+    rounds.gate.clear()
+    thread = SequencerThread(rounds)
+    thread.wake()
+    assert rounds.inside.wait(10)
+    return rounds, thread
+
+
 def test_a_wake_is_followed_by_a_round_and_the_waker_does_not_wait() -> None:
     rounds = Rounds()
     rounds.gate.clear()  # the round, once begun, waits
@@ -50,11 +60,7 @@ def test_a_wake_is_followed_by_a_round_and_the_waker_does_not_wait() -> None:
 
 
 def test_wakes_during_a_round_are_covered_by_one_more_round() -> None:
-    rounds = Rounds()
-    rounds.gate.clear()
-    thread = SequencerThread(rounds)
-    thread.wake()
-    assert rounds.inside.wait(10)
+    rounds, thread = _in_a_round()
     for _ in range(20):  # commits while the first round is under way
         thread.wake()
     rounds.gate.set()
@@ -85,9 +91,9 @@ def test_an_idle_thread_ends_and_the_next_wake_starts_it_again(
     rounds = Rounds()
     thread = SequencerThread(rounds)
     thread.wake()
-    assert until(lambda: rounds.count == 1)
-    first = _running(thread)
+    first = _running(thread)  # started by the wake
     assert first is not None
+    assert until(lambda: rounds.count == 1)
     assert until(lambda: _running(thread) is None)
     assert until(lambda: not first.is_alive())
     thread.wake()
@@ -97,11 +103,7 @@ def test_an_idle_thread_ends_and_the_next_wake_starts_it_again(
 
 
 def test_wakes_during_the_round_closing_waits_for_are_covered_by_a_last_round() -> None:
-    rounds = Rounds()
-    rounds.gate.clear()
-    thread = SequencerThread(rounds)
-    thread.wake()
-    assert rounds.inside.wait(10)
+    rounds, thread = _in_a_round()
     closing = threading.Thread(target=thread.close)
     closing.start()
     time.sleep(0.05)
