@@ -207,10 +207,16 @@ def _append_soon(app: App, ref: str) -> None:
         uow.commit()
 
 
-def _finishes(work: Callable[[], object], seconds: float) -> threading.Thread:
-    """`work` in a thread of its own, given `seconds` to finish (the thread, to ask)."""
+def _started(work: Callable[[], object]) -> threading.Thread:
+    """`work` in a thread of its own, started (the thread, to ask)."""
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
+    return thread
+
+
+def _finishes(work: Callable[[], object], seconds: float) -> threading.Thread:
+    """`work` in a thread of its own, given `seconds` to finish (the thread, to ask)."""
+    thread = _started(work)
     thread.join(seconds)
     return thread
 
@@ -229,7 +235,7 @@ def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
         soon = _finishes(lambda: _append_soon(app, "soon"), 30)
         assert not soon.is_alive()  # answered
         assert counts(app) == (before, 1)  # committed, queued, pending
-        plain = _finishes(lambda: enrol(app, 40), 30)
+        plain = _started(lambda: enrol(app, 40))
         assert until(lambda: counts(app)[1] == 2)  # its commit is done ...
         assert plain.is_alive()  # ... and it waits for its entry's sequencing
     plain.join(30)
