@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from healthcode.domain.audit import Actor, LogEntry, commitment
 from healthcode.domain.cases import Case
 from healthcode.domain.errors import InvalidInput, NotFound
-from healthcode.domain.facts import FactKind, new_fact_id
+from healthcode.domain.facts import FactKind, new_fact_ids
 from healthcode.domain.tracing import TraceRules
 from healthcode.services import status_queue
 from healthcode.services.context import ServiceContext
@@ -158,9 +158,10 @@ def _log_trace(
 def stored_exposures(
     case_id: str, level: str, contacts: Iterable[Contact], now: int
 ) -> list[StoredExposure]:
+    hits = [(contact, hit) for contact in contacts for hit in contact.exposures]
     return [
         StoredExposure(
-            new_fact_id(FactKind.EXPOSURE),
+            exposure_id,
             contact.subject_id,
             case_id,
             level,
@@ -172,8 +173,9 @@ def stored_exposures(
             contact.via,
             now,
         )
-        for contact in contacts
-        for hit in contact.exposures
+        for exposure_id, (contact, hit) in zip(
+            new_fact_ids(FactKind.EXPOSURE, len(hits)), hits, strict=True
+        )
     ]
 
 
