@@ -237,6 +237,7 @@ def test_a_commit_opened_to_sequence_soon_answers_first_and_its_entries_follow(
         assert counts(app) == (before, 1)  # committed, queued, pending
         plain = _started(lambda: enrol(app, 40))
         assert until(lambda: counts(app)[1] == 2)  # its commit is done ...
+        plain.join(0.5)
         assert plain.is_alive()  # ... and it waits for its entry's sequencing
     plain.join(30)
     assert not plain.is_alive()

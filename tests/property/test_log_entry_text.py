@@ -6,6 +6,8 @@ gives for the entry with sorted keys, whatever its texts hold."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from enum import IntEnum, StrEnum
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -30,9 +32,27 @@ entries = st.builds(
     tokens,
     tokens,
     st.sampled_from(["ok", "refused:not_permitted"]),
-    st.dictionaries(
-        tokens, st.one_of(tokens, st.integers(-(2**70), 2**70), st.booleans()), max_size=4
-    ),
+    st.dictionaries(tokens, st.one_of(tokens, st.integers(-(2**70), 2**70)), max_size=4),
+)
+
+
+class Level(IntEnum):
+    HIGH = 2
+
+
+class Word(StrEnum):
+    CLOSE = "close"
+
+
+# What the type hints let through besides plain texts and integers: written as json.dumps
+# writes it (canonical_entry hands such an entry to json.dumps whole).
+odd_values = st.sampled_from([True, False, Level.HIGH, Word.CLOSE])
+odd_entries = st.builds(
+    replace,
+    entries,
+    details=st.dictionaries(tokens, st.one_of(tokens, odd_values), min_size=1, max_size=3),
+    actor=st.builds(Actor, st.one_of(texts, st.just(Word.CLOSE)), texts),
+    object_ref=st.one_of(texts, st.just(Word.CLOSE)),
 )
 
 
@@ -45,8 +65,7 @@ def test_a_numbered_queued_text_is_the_canonical_text(
     assert sequenced(queued, seq, time) == canonical_entry(entry, seq, time)
 
 
-@given(entry=entries, seq=st.integers(-1, 2**50), time=st.integers(0, 2**40))
-def test_the_canonical_text_is_json_with_sorted_keys(entry: LogEntry, seq: int, time: int) -> None:
+def _json(entry: LogEntry, seq: int, time: int) -> str:
     body = {
         "v": ENTRY_VERSION,
         "seq": seq,
@@ -59,5 +78,17 @@ def test_the_canonical_text_is_json_with_sorted_keys(entry: LogEntry, seq: int, 
         "outcome": entry.outcome,
         "details": dict(entry.details),
     }
-    expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert canonical_entry(entry, seq, time) == expected
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@given(entry=entries, seq=st.integers(-1, 2**50), time=st.integers(0, 2**40))
+def test_the_canonical_text_is_json_with_sorted_keys(entry: LogEntry, seq: int, time: int) -> None:
+    assert canonical_entry(entry, seq, time) == _json(entry, seq, time)
+
+
+@given(entry=odd_entries, seq=st.one_of(st.integers(-1, 2**50), st.just(Level.HIGH)),
+       time=st.one_of(st.integers(0, 2**40), st.just(Level.HIGH)))  # fmt: skip
+def test_values_of_other_types_are_written_as_json_writes_them(
+    entry: LogEntry, seq: int, time: int
+) -> None:
+    assert canonical_entry(entry, seq, time) == _json(entry, seq, time)
