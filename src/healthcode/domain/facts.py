@@ -123,12 +123,12 @@ def facts_data(
 
 
 def new_fact_id(kind: FactKind) -> str:
-    return kind.value[0] + secrets.token_hex(8)
+    return new_fact_ids(kind, 1)[0]
 
 
 def new_fact_ids(kind: FactKind, count: int) -> list[str]:
-    """`count` new ids as new_fact_id makes them, from one read of the system's randomness, not
-    one each (a trace stores thousands of exposures)."""
+    """`count` new ids (the kind's letter and 64 random bits each), from one read of the system's
+    randomness, not one each (a trace stores thousands of exposures)."""
     random = secrets.token_bytes(8 * count).hex()
     return [kind.value[0] + random[at : at + 16] for at in range(0, 16 * count, 16)]
 
