@@ -118,3 +118,31 @@ def test_a_batch_append_matches_single_appends_and_keeps_the_n_entry_rule(
     for index in (start, size - 1):
         proof = audit.inclusion_proof(app.ctx, index, size)
         assert verify_inclusion(leaves[index], index, size, proof, root_from_leaf_hashes(leaves))
+
+
+def test_a_leaf_hash_is_stored_once_in_its_entry_row(app: App, clock: FixedClock) -> None:
+    """The level-0 hash of the tree is the leaf hash its entry's row holds: `log_hashes` keeps
+    only the subtrees above the leaves (one row each), and roots and proofs read afresh, in
+    another transaction, take the leaves from the entries."""
+    entries = [
+        LogEntry("test.leaf", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
+        for n in range(13)
+    ]
+    with app.ctx.uow() as uow:
+        uow.log.append_many(entries, clock.now())
+        uow.commit()
+    size = audit.log_size(app.ctx)
+    with app.engine.connect() as conn:
+        levels = [row[0] for row in conn.exec_driver_sql("SELECT level FROM log_hashes")]
+    assert 0 not in levels
+    # Every perfect subtree of two or more leaves, once: size - popcount(size) of them.
+    assert len(levels) == size - size.bit_count()
+    leaves = [bytes.fromhex(e.leaf_hash) for e in audit.read_entries(app.ctx, 0, size)]
+    root = root_from_leaf_hashes(leaves)
+    assert audit.root(app.ctx, size) == root
+    for index in range(size):  # every leaf, with its sibling leaf read from the entries
+        proof = audit.inclusion_proof(app.ctx, index, size)
+        assert verify_inclusion(leaves[index], index, size, proof, root)
+    for old in (1, 3, size - 1):
+        proof = audit.consistency_proof(app.ctx, old, size)
+        assert verify_consistency(old, size, root_from_leaf_hashes(leaves[:old]), root, proof)

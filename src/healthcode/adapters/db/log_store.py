@@ -82,26 +82,24 @@ class SqlAuditLog:
             self.conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOG_LOCK_ID})")
 
     def _read(self, level: int, idx: int) -> bytes:
-        known = self._known.get((level, idx))
-        if known is not None:
-            return known
-        value = bytes(
-            self.conn.execute(
-                select(log_hashes.c.hash).where(
-                    and_(log_hashes.c.level == level, log_hashes.c.idx == idx)
-                )
-            ).scalar_one()
-        )
-        self._known[(level, idx)] = value
-        return value
+        return self._read_many([(level, idx)])[0]
 
     def _read_many(self, positions: Sequence[tuple[int, int]]) -> list[bytes]:
         """Stored subtree hashes, each read from the database at most once per transaction
-        (they never change; the sequencer's checkpoints mostly need the ones it just wrote)."""
+        (they never change; the sequencer's checkpoints mostly need the ones it just wrote).
+        A leaf's hash (level 0) is the one its entry's row holds; the levels above are in
+        `log_hashes`."""
         found = self._known
         missing = [pos for pos in positions if pos not in found]
-        for start in range(0, len(missing), 200):
-            batch = missing[start : start + 200]
+        leaves = [idx for level, idx in missing if level == 0]
+        for where in each_in(self.conn, log_entries.c.seq, leaves):
+            rows = self.conn.execute(
+                select(log_entries.c.seq, log_entries.c.leaf_hash).where(where)
+            )
+            found.update({(0, r.seq): bytes(r.leaf_hash) for r in rows})
+        nodes = [pos for pos in missing if pos[0] != 0]
+        for start in range(0, len(nodes), 200):
+            batch = nodes[start : start + 200]
             where = keys_in(self.conn, (log_hashes.c.level, log_hashes.c.idx), batch)
             rows = self.conn.execute(select(log_hashes).where(where))
             found.update({(r.level, r.idx): bytes(r.hash) for r in rows})
@@ -185,8 +183,10 @@ class SqlAuditLog:
                 marks.append((size, max(now, latest)))
                 last_size = size
         insert_tuples(self.conn, "log_entries", ENTRY_COLUMNS, rows)
+        # A leaf's hash is in its entry's row (`leaf_hash`): only the levels above are stored
+        # apart. (Logs written before kept level 0 here too; it is never read from here.)
         insert_tuples(self.conn, "log_hashes", ("level", "idx", "hash"),
-                          [(lv, ix, h) for (lv, ix), h in fresh.items()])  # fmt: skip
+                          [(lv, ix, h) for (lv, ix), h in fresh.items() if lv])  # fmt: skip
         self._known.update(fresh)
         signed = [self._signed(at_size, at_time) for at_size, at_time in marks]
         # The T-seconds half, if it is due: from what this batch knows, not read again.
