@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from healthcode.adapters.clock import FixedClock
+from healthcode.adapters.db.migrate import downgrade, newest_revision, stored_revisions, upgrade
 from healthcode.bootstrap import App
 from healthcode.domain.audit import SYSTEM, LogEntry, checkpoint_due
 from healthcode.services import audit, enrolment
@@ -146,3 +147,26 @@ def test_a_leaf_hash_is_stored_once_in_its_entry_row(app: App, clock: FixedClock
     for old in (1, 3, size - 1):
         proof = audit.consistency_proof(app.ctx, old, size)
         assert verify_consistency(old, size, root_from_leaf_hashes(leaves[:old]), root, proof)
+
+
+def test_a_downgrade_writes_back_the_leaves_older_code_reads(app: App, clock: FixedClock) -> None:
+    """Revision 0015 marks the change; going back to 0014 writes the level-0 rows the code of
+    that revision reads, each the leaf hash of its entry, and going forward again leaves the
+    log as it was."""
+    entries = [
+        LogEntry("test.leaf", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
+        for n in range(5)
+    ]
+    with app.ctx.uow() as uow:
+        uow.log.append_many(entries, clock.now())
+        uow.commit()
+    size = audit.log_size(app.ctx)
+    leaves = {e.seq: bytes.fromhex(e.leaf_hash) for e in audit.read_entries(app.ctx, 0, size)}
+    root = audit.root(app.ctx, size)
+    downgrade(app.engine, "0014")
+    with app.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT idx, hash FROM log_hashes WHERE level = 0").all()
+    assert {idx: bytes(h) for idx, h in rows} == leaves
+    upgrade(app.engine)
+    assert stored_revisions(app.engine) == [newest_revision()]
+    assert audit.root(app.ctx, size) == root == root_from_leaf_hashes(list(leaves.values()))
