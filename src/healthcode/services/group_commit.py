@@ -99,27 +99,34 @@ class GroupCommit:
                         self._writers = [w for w in self._writers if w is not me]
                         return
                 continue
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    batch.append(self._waiting.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(batch)
+            self._commit(first)
 
-    def _commit(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+    def _take(self, batch: list[tuple[Work, Future[Any]]]) -> None:
+        """Everything waiting now joins `batch`, up to MAX_BATCH pieces."""
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._waiting.get_nowait())
+            except queue.Empty:
+                return
+
+    def _commit(self, first: tuple[Work, Future[Any]]) -> None:
+        """One transaction for `first` and for every piece waiting once it has begun: opening
+        it may wait (SQLite: for another process's writer to commit), and whatever came in
+        meanwhile rides along instead of waiting for the next round."""
+        batch = [first]
         answers: list[tuple[Future[Any], Any, BaseException | None]] = []
-        kinds: dict[Hashable, list[tuple[Together[Any, Any], Future[Any]]]] = {}
-        alone: list[tuple[Callable[[UnitOfWork], Any], Future[Any]]] = []
-        for work, done in batch:
-            if not done.set_running_or_notify_cancel():
-                continue
-            if isinstance(work, Together):
-                kinds.setdefault(work.kind, []).append((work, done))
-            else:
-                alone.append((work, done))
         try:
             with self._uow() as uow:
+                self._take(batch)
+                kinds: dict[Hashable, list[tuple[Together[Any, Any], Future[Any]]]] = {}
+                alone: list[tuple[Callable[[UnitOfWork], Any], Future[Any]]] = []
+                for work, done in batch:
+                    if not done.set_running_or_notify_cancel():
+                        continue
+                    if isinstance(work, Together):
+                        kinds.setdefault(work.kind, []).append((work, done))
+                    else:
+                        alone.append((work, done))
                 for pieces in kinds.values():
                     answers += _together(uow, pieces)
                 for one, done in alone:
