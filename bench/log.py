@@ -106,7 +106,8 @@ def final_rows(made: list[LogEntry], now: int) -> tuple[Rows, Rows]:
         for level, idx, h in merkle.hashes_to_store(seq, leaf, read):
             hashes[(level, idx)] = h
         rows.append((seq, now, text, leaf, None))
-    return rows, [(lv, ix, h) for (lv, ix), h in hashes.items()]
+    # As the sequencer stores them: a leaf's hash in its entry's row, the levels above apart.
+    return rows, [(lv, ix, h) for (lv, ix), h in hashes.items() if lv]
 
 
 BARE = [
@@ -236,11 +237,12 @@ def main() -> None:
         HEADING,
         f"""\
 The log's sequencer (adapters/db/log_store.py: `integrate`, run by `sequence()`): {args.entries:,}
-queued entries numbered, written with their Merkle hashes and checkpoints every 64 entries, and
-deleted from the queue, in batches of 5,000 per transaction, against the bare driver writing the
-same entry and hash rows (computed beforehand) into bare tables with the same keys, in the same
-run. Writers queue their entries without the log's lock; the last row shows 8 of them
-committing side by side on PostgreSQL.
+queued entries numbered, written with their Merkle hashes (a leaf's in its entry's row, the
+subtrees above it in `log_hashes`) and checkpoints every 64 entries, and deleted from the queue,
+in batches of 5,000 per transaction, against the bare driver writing the same entry and hash rows
+(computed beforehand) into bare tables with the same keys, in the same run. Writers queue their
+entries without the log's lock; the last row shows 8 of them committing side by side on
+PostgreSQL.
 
 {machine}
 
