@@ -87,7 +87,7 @@ def fixture(directory: Path, people: int, progress: Progress) -> tuple[object, l
         ]  # fmt: skip
         days = app.ctx.uow.seals.days  # stored as the repository stores them
         for start in range(0, len(found), 10_000):
-            rows = seal_exposures(days, found[start : start + 10_000])
+            rows = list(seal_exposures(days, found[start : start + 10_000]))
             uow.exposures.conn.execute(insert(exposures), rows)
             progress.update(task, completed=min(people, (start + 10_000) // DAYS))
         uow.commit()

@@ -136,8 +136,9 @@ class AuditLog(Protocol):
     def append(self, entry: LogEntry, now: int) -> None:
         """Queue in the current transaction (no lock); the sequencer numbers it after commit."""
 
-    def append_many(self, entries: Sequence[LogEntry], now: int) -> None:
-        """Queue in order in the current transaction (no lock)."""
+    def append_many(self, entries: Iterable[LogEntry], now: int) -> None:
+        """Queue in order in the current transaction (no lock); `entries` may be made as they
+        are stored (a generator)."""
 
     def append_sequenced(self, entry: LogEntry, now: int) -> int:
         """Append with its sequence number now: the queue is sequenced first, and the log's

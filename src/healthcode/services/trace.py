@@ -16,6 +16,7 @@ tell.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -128,18 +129,18 @@ def _log_trace(
         return commitment(key, subject_id) if key else "erased"
 
     own = len(reads.get(case.subject_id, ()))
-    entries = [
-        LogEntry(
-            "case.traced",
-            actor,
-            "case",
-            case.case_id,
-            "contact_tracing",
-            TRACE_BASIS,
-            details={**details, "subject": ref(case.subject_id), "visits": own},
-        )
-    ]
-    entries += [
+    traced = LogEntry(
+        "case.traced",
+        actor,
+        "case",
+        case.case_id,
+        "contact_tracing",
+        TRACE_BASIS,
+        details={**details, "subject": ref(case.subject_id), "visits": own},
+    )
+    # Made as they are stored: on PostgreSQL the database stores the first while the next
+    # are made (adapters/db/bulk.py).
+    each_read = (
         LogEntry(
             "case.visits_read",
             actor,
@@ -151,8 +152,8 @@ def _log_trace(
         )
         for who, visits in sorted(reads.items())
         if who != case.subject_id
-    ]
-    uow.log.append_many(entries, now)
+    )
+    uow.log.append_many(itertools.chain([traced], each_read), now)
 
 
 def stored_exposures(

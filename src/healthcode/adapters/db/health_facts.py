@@ -9,7 +9,7 @@ case, the appeal) joins to it, in this copy or any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
@@ -35,13 +35,14 @@ def _day(instant: int) -> int:
     return instant - instant % DAY
 
 
-def seal_exposures(days: DaySeal, found: Iterable[StoredExposure]) -> list[dict[str, Any]]:
+def seal_exposures(days: DaySeal, found: Iterable[StoredExposure]) -> Iterator[dict[str, Any]]:
     """Exposures as their rows: the ids sealed under the key of each one's day, each day's
-    people in one call and its record ids in another (a trace stores hundreds at once)."""
+    people in one call and its record ids in another (a trace stores hundreds at once). Made a
+    day at a time as they are asked for, so that the database stores one day's rows while the
+    next day's are sealed (adapters/db/bulk.py)."""
     by_day: dict[int, list[StoredExposure]] = {}
     for e in found:
         by_day.setdefault(_day(e.start), []).append(e)
-    rows = []
     for day, group in by_day.items():
         key = made_key(days, day)
         vias = [e.via_subject for e in group if e.via_subject]
@@ -53,15 +54,14 @@ def seal_exposures(days: DaySeal, found: Iterable[StoredExposure]) -> list[dict[
         n = len(group)
         via_of, appeal_of = iter(people[n:]), iter(ids[2 * n :])
         for i, e in enumerate(group):
-            rows.append({
+            yield {
                 **as_row(e),
                 "exposure_id": ids[i],
                 "case_id": ids[n + i],
                 "withdrawn_by_appeal": next(appeal_of) if e.withdrawn_by_appeal else None,
                 "subject_id": people[i],
                 "via_subject": next(via_of) if e.via_subject else None,
-            })  # fmt: skip
-    return rows
+            }  # fmt: skip
 
 
 def _evidence(days: DaySeal, found: Iterable[StoredExposure]) -> list[tuple[str, ...]]:

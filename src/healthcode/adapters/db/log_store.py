@@ -14,7 +14,7 @@ first and then theirs, under the lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
@@ -112,21 +112,21 @@ class SqlAuditLog:
     def append(self, entry: LogEntry, now: int) -> None:
         self.append_many([entry], now)
 
-    def append_many(self, entries: Sequence[LogEntry], now: int) -> None:
+    def append_many(self, entries: Iterable[LogEntry], now: int) -> None:
         """Queue entries in order, in the caller's transaction, without the log's lock (or,
-        not queued, sequence them in it)."""
-        if not entries:
-            return
+        not queued, sequence them in it). Queued, they stream: each entry's text is made as
+        COPY asks for it (`entries` may be a generator making the entries too)."""
         if not self.uses_queue:
-            self.append_many_sequenced(entries, now)
+            listed = list(entries)
+            if listed:
+                self.append_many_sequenced(listed, now)
             return
-        insert_tuples(
+        self.queued += insert_tuples(
             self.conn,
             "log_pending",
             ("appended_at", "entry", "subject_ref"),
-            [(now, canonical_entry(e, PENDING_SEQ, now), _about(e)) for e in entries],
+            ((now, canonical_entry(e, PENDING_SEQ, now), _about(e)) for e in entries),
         )  # in order: the queue's order is pending_id's
-        self.queued += len(entries)
 
     def append_sequenced(self, entry: LogEntry, now: int) -> int:
         return self.append_many_sequenced([entry], now)[0]
