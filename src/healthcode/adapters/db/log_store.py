@@ -14,7 +14,7 @@ first and then theirs, under the lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, func, insert, select
@@ -172,17 +172,21 @@ class SqlAuditLog:
         last = self.latest_checkpoint()
         last_size = last.size if last else 0
         latest = self._last_time()
-        rows: list[tuple[object, ...]] = []
         fresh: dict[tuple[int, int], bytes] = {}
         marks: list[tuple[int, int]] = []  # (size, time) of the checkpoints that fall due
-        for text, at, about in queued:
-            latest = max(latest, at)
-            rows.append(self._row(text, size, latest, about, fresh))
-            size += 1
-            if size - last_size >= self.policy.every_entries:
-                marks.append((size, max(now, latest)))
-                last_size = size
-        insert_tuples(self.conn, "log_entries", ENTRY_COLUMNS, rows)
+
+        def rows() -> Iterator[tuple[object, ...]]:
+            """The entries' rows, made as they are stored (adapters/db/bulk.py)."""
+            nonlocal size, latest, last_size
+            for text, at, about in queued:
+                latest = max(latest, at)
+                yield self._row(text, size, latest, about, fresh)
+                size += 1
+                if size - last_size >= self.policy.every_entries:
+                    marks.append((size, max(now, latest)))
+                    last_size = size
+
+        insert_tuples(self.conn, "log_entries", ENTRY_COLUMNS, rows())
         # A leaf's hash is in its entry's row (`leaf_hash`): only the levels above are stored
         # apart. (Logs written before kept level 0 here too; it is never read from here.)
         insert_tuples(self.conn, "log_hashes", ("level", "idx", "hash"),
