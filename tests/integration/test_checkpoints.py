@@ -125,14 +125,7 @@ def test_a_leaf_hash_is_stored_once_in_its_entry_row(app: App, clock: FixedClock
     """The level-0 hash of the tree is the leaf hash its entry's row holds: `log_hashes` keeps
     only the subtrees above the leaves (one row each), and roots and proofs read afresh, in
     another transaction, take the leaves from the entries."""
-    entries = [
-        LogEntry("test.leaf", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
-        for n in range(13)
-    ]
-    with app.ctx.uow() as uow:
-        uow.log.append_many(entries, clock.now())
-        uow.commit()
-    size = audit.log_size(app.ctx)
+    size = _appended(app, clock, 13)
     with app.engine.connect() as conn:
         levels = [row[0] for row in conn.exec_driver_sql("SELECT level FROM log_hashes")]
     assert 0 not in levels
@@ -153,14 +146,7 @@ def test_a_downgrade_writes_back_the_leaves_older_code_reads(app: App, clock: Fi
     """Revision 0015 marks the change; going back to 0014 writes the level-0 rows the code of
     that revision reads, each the leaf hash of its entry, and going forward again leaves the
     log as it was."""
-    entries = [
-        LogEntry("test.leaf", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
-        for n in range(5)
-    ]
-    with app.ctx.uow() as uow:
-        uow.log.append_many(entries, clock.now())
-        uow.commit()
-    size = audit.log_size(app.ctx)
+    size = _appended(app, clock, 5)
     leaves = {e.seq: bytes.fromhex(e.leaf_hash) for e in audit.read_entries(app.ctx, 0, size)}
     root = audit.root(app.ctx, size)
     downgrade(app.engine, "0014")
@@ -170,3 +156,15 @@ def test_a_downgrade_writes_back_the_leaves_older_code_reads(app: App, clock: Fi
     upgrade(app.engine)
     assert stored_revisions(app.engine) == [newest_revision()]
     assert audit.root(app.ctx, size) == root == root_from_leaf_hashes(list(leaves.values()))
+
+
+def _appended(app: App, clock: FixedClock, count: int) -> int:
+    """`count` entries appended in one transaction; the log's size after them."""
+    entries = [
+        LogEntry("test.leaf", SYSTEM, "subject", f"c{n}", "test", "test", details={"n": n})
+        for n in range(count)
+    ]
+    with app.ctx.uow() as uow:
+        uow.log.append_many(entries, clock.now())
+        uow.commit()
+    return audit.log_size(app.ctx)
