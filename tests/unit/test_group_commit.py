@@ -27,6 +27,8 @@ class _Opening:
         self.release = threading.Event()
         self.transactions: list[list[str]] = []
         self.committed: list[bool] = []
+        self.refusal: Exception | None = None  # raised once the opening is released
+        self.opened = 0  # tries to open
 
     def __call__(self, **_: Any) -> _Transaction:
         return _Transaction(self)
@@ -38,8 +40,11 @@ class _Transaction:
         self.pieces: list[str] = []
 
     def __enter__(self) -> _Transaction:
+        self.factory.opened += 1
         self.factory.opening.set()
         assert self.factory.release.wait(10)
+        if self.factory.refusal is not None:
+            raise self.factory.refusal
         self.factory.transactions.append(self.pieces)
         self.factory.committed.append(False)
         return self
@@ -79,11 +84,34 @@ def test_work_that_waits_while_the_transaction_opens_is_committed_in_it() -> Non
     assert factory.transactions == [["a", "b", "c"], ["d"]]
 
 
-def test_a_transaction_that_cannot_open_fails_every_piece_it_took() -> None:
-    class _Refused(_Opening):
-        def __call__(self, **_: Any) -> _Transaction:
-            raise OSError("database is locked")
+def test_a_transaction_that_cannot_open_fails_every_piece_waiting_at_once() -> None:
+    """SQLite's writer lock timed out (or PostgreSQL cannot be reached): the pieces that came in
+    during the wait share that answer, instead of each waiting out the timeout in turn."""
+    factory = _Opening()
+    factory.refusal = OSError("database is locked")
+    committer = GroupCommit(factory)  # type: ignore[arg-type]
+    first = committer.submit(_piece("a"))
+    assert factory.opening.wait(10)
+    later = [committer.submit(_piece(name)) for name in ("b", "c")]
+    factory.release.set()
+    for done in (first, *later):
+        with pytest.raises(OSError, match="locked"):
+            done.result(10)
+    assert factory.opened == 1  # one try, for all three
+    assert factory.transactions == []
 
-    committer = GroupCommit(_Refused())  # type: ignore[arg-type]
-    with pytest.raises(OSError, match="locked"):
-        committer.submit(_piece("a")).result(10)
+
+def test_a_piece_cancelled_while_it_waits_is_left_out() -> None:
+    """A request that gave up while its piece waited is not run; one the writer has taken runs
+    to the end (it can no longer be cancelled)."""
+    factory = _Opening()
+    committer = GroupCommit(factory)  # type: ignore[arg-type]
+    first = committer.submit(_piece("a"))
+    assert factory.opening.wait(10)
+    given_up, kept = committer.submit(_piece("b")), committer.submit(_piece("c"))
+    assert not first.cancel()  # taken: running
+    assert given_up.cancel()
+    factory.release.set()
+    assert (first.result(10), kept.result(10)) == ("a", "c")
+    assert given_up.cancelled()
+    assert factory.transactions == [["a", "c"]]

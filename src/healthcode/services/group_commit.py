@@ -102,27 +102,34 @@ class GroupCommit:
             self._commit(first)
 
     def _take(self, batch: list[tuple[Work, Future[Any]]]) -> None:
-        """Everything waiting now joins `batch`, up to MAX_BATCH pieces."""
+        """Everything waiting now joins `batch`, up to MAX_BATCH pieces, each marked running
+        (from then on it cannot be cancelled); a piece cancelled while it waited is left out."""
         while len(batch) < MAX_BATCH:
             try:
-                batch.append(self._waiting.get_nowait())
+                piece = self._waiting.get_nowait()
             except queue.Empty:
                 return
+            if piece[1].set_running_or_notify_cancel():
+                batch.append(piece)
 
     def _commit(self, first: tuple[Work, Future[Any]]) -> None:
         """One transaction for `first` and for every piece waiting once it has begun: opening
         it may wait (SQLite: for another process's writer to commit), and whatever came in
-        meanwhile rides along instead of waiting for the next round."""
+        meanwhile rides along instead of waiting for the next round. If it cannot be opened,
+        every piece waiting by then is answered with that failure at once (on SQLite each
+        would otherwise wait out the lock's timeout in turn)."""
+        if not first[1].set_running_or_notify_cancel():
+            return  # cancelled while it waited: no transaction for it
         batch = [first]
         answers: list[tuple[Future[Any], Any, BaseException | None]] = []
+        opened = False
         try:
             with self._uow() as uow:
+                opened = True
                 self._take(batch)
                 kinds: dict[Hashable, list[tuple[Together[Any, Any], Future[Any]]]] = {}
                 alone: list[tuple[Callable[[UnitOfWork], Any], Future[Any]]] = []
                 for work, done in batch:
-                    if not done.set_running_or_notify_cancel():
-                        continue
                     if isinstance(work, Together):
                         kinds.setdefault(work.kind, []).append((work, done))
                     else:
@@ -136,6 +143,8 @@ class GroupCommit:
                         answers.append((done, None, exc))
                 uow.commit()
         except Exception as exc:  # the transaction failed: nobody's work is durable
+            if not opened:
+                self._take(batch)
             for _, done in batch:
                 if not done.done():
                     done.set_exception(exc)

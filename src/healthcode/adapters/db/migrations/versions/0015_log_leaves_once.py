@@ -8,7 +8,9 @@ From this revision the sequencer no longer writes level 0 of the Merkle tree to 
 each leaf's hash is `log_entries.leaf_hash`, and roots and proofs read it from there. Nothing
 changes in the schema; the revision marks the change of what the tables hold, so that code of
 an older revision refuses to start against a log it would misread (it looked for level 0 in
-`log_hashes`). The level-0 rows written before stay (the table is append-only; they are never
+`log_hashes`). A process of the older revision already running when this one starts would
+misread the leaves written after: stop every older process first (no rolling upgrade across
+this revision). The level-0 rows written before stay (the table is append-only; they are never
 read). A downgrade writes the level-0 rows the older code reads, from the entries.
 """
 
