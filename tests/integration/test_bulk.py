@@ -5,6 +5,7 @@ fails half way leaves nothing of its transaction; none at all sends no statement
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, event, select
@@ -58,13 +59,27 @@ def test_a_generator_that_fails_half_way_leaves_nothing(engine: Engine) -> None:
         assert conn.execute(select(table)).all() == []
 
 
-def test_no_rows_send_no_statement(engine: Engine) -> None:
+def test_no_rows_send_no_statement(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither a statement through SQLAlchemy (SQLite's executemany) nor a cursor of the
+    driver's own (PostgreSQL's COPY, which SQLAlchemy's events do not see)."""
     table = _table(engine)
     sent: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
     with engine.begin() as conn:
         conn.exec_driver_sql("SELECT 1")  # the transaction has begun
         sent.clear()
+        if engine.dialect.name == "postgresql":
+            raw = conn.connection.driver_connection
+            through = raw.cursor
+
+            def cursor(*args: Any, **kwargs: Any) -> Any:
+                sent.append("a driver cursor")
+                return through(*args, **kwargs)
+
+            monkeypatch.setattr(raw, "cursor", cursor)
         assert insert_tuples(conn, "bulk_probe", ("n", "end", "note"), iter([])) == 0
         assert insert_rows(conn, table, (r for r in [])) == 0
-    assert sent == []
+        assert sent == []
+        # The probe does see rows that are sent.
+        assert insert_tuples(conn, "bulk_probe", ("n", "end", "note"), [(1, "x", None)]) == 1
+        assert sent
