@@ -11,6 +11,7 @@ those tests, and CI never does.
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import shutil
@@ -57,9 +58,19 @@ def pytest_configure(config: pytest.Config) -> None:
     route_cache.install()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What is loaded by now (the program, the tests, their modules) lives as long as the run:
+    # frozen, it is left out of every later collection; and the young generation is collected
+    # every 20,000 new objects instead of 700. The cycle collector took 11 % of a test
+    # process's CPU (7.2 s of 63 in tests/unit and tests/integration on SQLite), and 4 % so.
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     days = clock_ahead.days_ahead()
     return f"wall clock: {days} days ahead" if days else "wall clock: today"
+
 
 PG_ADMIN_URL = os.environ.get(
     "HEALTHCODE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -77,7 +88,7 @@ def _pg_base() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0]
 
 
-def _pg_admin(sql: str) -> None:
+def pg_admin(sql: str) -> None:
     engine = make_engine(PG_ADMIN_URL)
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -118,14 +129,14 @@ class FreshDatabases:
                 name = self.used.get_nowait()
             except queue.Empty:
                 return
-            _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def _fill(self) -> None:
         while not self.stopping.is_set():
             self._drop_used()
             name = f"hc_test_{uuid.uuid4().hex[:12]}"
             try:
-                _pg_admin(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+                pg_admin(f"CREATE DATABASE {name} TEMPLATE {self.template}")
             except BaseException as exc:  # every test that takes one from now on is told
                 self.failure = exc
                 return
@@ -136,7 +147,7 @@ class FreshDatabases:
                 except queue.Full:
                     self._drop_used()
                     if self.stopping.is_set():
-                        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
                         return
 
     def take(self) -> str:
@@ -158,18 +169,18 @@ class FreshDatabases:
         self.thread.join(timeout=30)
         self._drop_used()
         while not self.ready.empty():
-            _pg_admin(f"DROP DATABASE IF EXISTS {self.ready.get_nowait()} WITH (FORCE)")
+            pg_admin(f"DROP DATABASE IF EXISTS {self.ready.get_nowait()} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     name = f"hc_template_{uuid.uuid4().hex[:8]}"
-    _pg_admin(f"CREATE DATABASE {name}")
+    pg_admin(f"CREATE DATABASE {name}")
     engine = make_engine(f"{_pg_base()}/{name}")
     upgrade(engine)
     engine.dispose()
     yield name
-    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

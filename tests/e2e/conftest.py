@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
-from healthcode.bootstrap import App
+from healthcode.adapters.clock import FixedClock
+from healthcode.bootstrap import App, build, initialise
 from healthcode.domain.access import Role
 from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import auth, enrolment, staff, venues
 from healthcode.services.staff import OPERATOR
+from tests.conftest import BACKENDS, PG_ADMIN_URL, START, FreshDatabases, make_settings, pg_admin
+from tests.support import labs as test_labs
+from tests.support import staff as test_staff
 from tests.support.labs import registered_lab
 from tests.support.staff import appoint, principal_of
 
@@ -34,9 +43,89 @@ class Callers(dict[Role, dict[str, str]]):
         return self[role]
 
 
-@pytest.fixture
-def world(app: App) -> Iterator[tuple[TestClient, Callers, dict[str, str]]]:
-    """A client, a session per role, and the objects each role's requests name."""
+@dataclass(frozen=True)
+class _World:
+    """A world as it was built: its database (a SQLite file or a PostgreSQL database), its data
+    directory (the key store), the headers of each role's requests and the objects they name."""
+
+    url: str
+    data_dir: Path
+    headers: dict[Role, dict[str, str]]
+    params: dict[str, str]
+    copies: FreshDatabases | None  # PostgreSQL: copies made ahead of the tests that take them
+
+
+class Worlds:
+    """The world of the route and page matrices, built once per test process and database, then
+    copied for each test (a file copy, or CREATE DATABASE ... TEMPLATE): building it (a resident,
+    a venue, six staff appointed by two people each, a lab, a device) took about half of each
+    of those tests' time, and each test still gets a world of its own to change."""
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.built: dict[str, _World] = {}
+
+    def copy(self, request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Iterator[str]:
+        """A copy of the world on `kind` for one test: its database URL, with the key store in
+        `tmp_path / "data"` (where the test's settings look for it)."""
+        world = self.built.get(kind) or self._build(request, kind)
+        shutil.copytree(world.data_dir, tmp_path / "data")
+        if world.copies is None:
+            path = tmp_path / "healthcode.db"
+            shutil.copyfile(make_url(world.url).database or "", path)
+            url = f"sqlite:///{path}"
+            copied(world.url, url)
+            yield url
+            return
+        name = world.copies.take()
+        url = str(make_url(world.url).set(database=name))
+        copied(world.url, url)
+        try:
+            yield url
+        finally:
+            world.copies.give_back(name)
+
+    def of(self, app: App) -> _World:
+        """The world `app`'s database was copied from."""
+        return self.built[app.engine.dialect.name]
+
+    def _build(self, request: pytest.FixtureRequest, kind: str) -> _World:
+        home = self.where / kind
+        home.mkdir()
+        if kind == "sqlite":
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "healthcode.db")
+            url = f"sqlite:///{home / 'healthcode.db'}"
+        else:
+            name = f"hc_world_{uuid.uuid4().hex[:8]}"
+            pg_admin(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
+            url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        app = build(make_settings(home / "data", url), clock=FixedClock(START), migrate=False)
+        try:
+            initialise(app)
+            headers, params = _populate(app)
+        finally:
+            app.close()  # PostgreSQL copies a database nobody is connected to
+        copies = None if kind == "sqlite" else FreshDatabases(make_url(url).database or "")
+        self.built[kind] = _World(url, home / "data", headers, params, copies)
+        return self.built[kind]
+
+    def close(self) -> None:
+        for world in self.built.values():
+            if world.copies is not None:
+                world.copies.close()
+                pg_admin(f"DROP DATABASE IF EXISTS {make_url(world.url).database} WITH (FORCE)")
+
+
+def copied(source: str, copy: str) -> None:
+    """What the test helpers remember of the database `source` (its founders, its labs and
+    their keys) holds for its copy."""
+    test_staff.copied(source, copy)
+    test_labs.copied(source, copy)
+
+
+def _populate(app: App) -> tuple[dict[Role, dict[str, str]], dict[str, str]]:
+    """A resident, a venue, a member of staff in each role, a lab and a venue's device: the
+    headers of each role's requests (a lab signs each request instead) and the ids they name."""
     cmd = enrolment.EnrolResident("冯三", "prc_id", "11010519491231002X", "13812345678")
     subject_id = enrolment.enrol_resident(app.ctx, cmd).subject_id
     venue = venues.RegisterVenue("一号店", "Shop One", "一号路1号", "天河区", "shop", "一号公司")
@@ -49,7 +138,7 @@ def world(app: App) -> Iterator[tuple[TestClient, Callers, dict[str, str]]]:
                  R.VENUE_ADMIN):  # fmt: skip
         v = venue_id if role in VENUE_SIDE else None
         principals[role] = principal_of(appoint(app, role.value, v, username=f"u.{role.value}"))
-    headers = Callers({R.PUBLIC: {}}, app)
+    headers: dict[Role, dict[str, str]] = {R.PUBLIC: {}}
     registered_lab(app)
     for role, principal in principals.items():
         token = auth.open_session(app.ctx, principal).token
@@ -75,5 +164,27 @@ def world(app: App) -> Iterator[tuple[TestClient, Callers, dict[str, str]]]:
         "order_id": "o" * 10,
         "appeal_id": "a" * 17,
     }
+    return headers, params
+
+
+@pytest.fixture(scope="session")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worlds]:
+    built = Worlds(tmp_path_factory.mktemp("worlds"))
+    yield built
+    built.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def world_database(request: pytest.FixtureRequest, tmp_path: Path, worlds: Worlds) -> Iterator[str]:
+    """A copy of the world's database (with its key store); a module that uses `world` takes
+    it as its `database_url`."""
+    yield from worlds.copy(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def world(app: App, worlds: Worlds) -> Iterator[tuple[TestClient, Callers, dict[str, str]]]:
+    """A client, a session per role, and the objects each role's requests name, on a copy of
+    the world (the module's `database_url` is `world_database`)."""
+    built = worlds.of(app)
     with TestClient(create_app(built=app)) as client:
-        yield client, headers, params
+        yield client, Callers(dict(built.headers), app), dict(built.params)

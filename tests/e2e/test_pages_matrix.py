@@ -120,9 +120,15 @@ def test_every_page_route_is_in_the_expected_table() -> None:
     assert set(PAGE_ACTIONS) == set(EXPECTED)
 
 
+@pytest.fixture
+def database_url(world_database: str) -> str:
+    """Each test's own copy of the world (tests/e2e/conftest.py)."""
+    return world_database
+
+
 # Who may open a page is decided before any database work, by the same dependency on either
 # database (the API matrix runs on both), so the page matrix runs on the embedded one.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("world_database", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED))
 def test_roles_by_page(world: World, app: App, method: str, path: str) -> None:
     client, headers, params = world

@@ -126,6 +126,12 @@ EXPECTED: dict[tuple[str, str], frozenset[Role]] = {
 }
 
 
+@pytest.fixture
+def database_url(world_database: str) -> str:
+    """Each test's own copy of the world (tests/e2e/conftest.py)."""
+    return world_database
+
+
 def test_every_route_is_in_the_expected_table(app: App) -> None:
     """Every operation the API publishes has a row here, and every row is a served route."""
     paths = create_app(built=app).openapi()["paths"]

@@ -63,6 +63,13 @@ def registered_lab(app: App, code: str = "LAB1") -> TestLab:
     return found
 
 
+def copied(source: str, copy: str) -> None:
+    """The database `copy` is a copy of `source`: the same labs, with the same keys."""
+    for (where, code), lab in list(_labs.items()):
+        if where == source:
+            _labs[(copy, code)] = lab
+
+
 def import_results(app: App, rows: Sequence[labs.LabRow]) -> labs.ImportReport:
     """Rows as their labs send them: each lab (by the rows' `lab` column, LAB1 if empty) is
     registered on first use and submits its own rows; the reports are added up."""

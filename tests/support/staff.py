@@ -55,6 +55,12 @@ def founders(app: App) -> Founders:
     return found
 
 
+def copied(source: str, copy: str) -> None:
+    """The database `copy` is a copy of `source`: the same founders live there."""
+    if source in _founders:
+        _founders[copy] = _founders[source]
+
+
 def appoint(
     app: App,
     role: str,

@@ -33,6 +33,7 @@ from healthcode.entrypoints.cli.rules import rules_app, status_app
 from healthcode.entrypoints.cli.staff import staff_app
 from healthcode.entrypoints.cli.venues import venue_app
 from healthcode.entrypoints.cli.worker import worker
+from healthcode.entrypoints.launch import loading
 from healthcode.services import keys
 from healthcode.services.verify import verify_policy
 from healthcode.verifier import cli as verifier_cli
@@ -95,8 +96,10 @@ def serve(
     settings = load_settings()
     if workers > 1 and injected_clock() is not None:
         raise fail("--workers: each worker process runs on the system clock; serve one")
-    built = open_app()
-    initialise(built)
+    with loading():  # the app lives as long as the process: built once, then frozen
+        built = open_app()
+        initialise(built)
+        served = create_app(built=built) if workers == 1 else None
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"healthcode API on http://{bind_host}:{bind_port}  (docs: /docs)")
     if workers > 1:
@@ -114,7 +117,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(built=built),
+        served,
         host=bind_host,
         port=bind_port,
         log_level="info",
