@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class Worlds:
             yield url
             return
         name = world.copies.take()
-        url = str(make_url(world.url).set(database=name))
+        url = make_url(world.url).set(database=name).render_as_string(hide_password=False)
         copied(world.url, url)
         try:
             yield url
@@ -90,8 +91,8 @@ class Worlds:
         return self.built[app.engine.dialect.name]
 
     def _build(self, request: pytest.FixtureRequest, kind: str) -> _World:
-        home = self.where / kind
-        home.mkdir()
+        home = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.where))  # one per attempt
+        name = ""
         if kind == "sqlite":
             shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "healthcode.db")
             url = f"sqlite:///{home / 'healthcode.db'}"
@@ -99,13 +100,18 @@ class Worlds:
             name = f"hc_world_{uuid.uuid4().hex[:8]}"
             pg_admin(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
             url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-        app = build(make_settings(home / "data", url), clock=FixedClock(START), migrate=False)
         try:
-            initialise(app)
-            headers, params = _populate(app)
-        finally:
-            app.close()  # PostgreSQL copies a database nobody is connected to
-        copies = None if kind == "sqlite" else FreshDatabases(make_url(url).database or "")
+            app = build(make_settings(home / "data", url), clock=FixedClock(START), migrate=False)
+            try:
+                initialise(app)
+                headers, params = _populate(app)
+            finally:
+                app.close()  # PostgreSQL copies a database nobody is connected to
+        except BaseException:
+            if name:  # no world: its database goes, and the next test tries again
+                pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            raise
+        copies = None if kind == "sqlite" else FreshDatabases(name)
         self.built[kind] = _World(url, home / "data", headers, params, copies)
         return self.built[kind]
 
@@ -187,4 +193,5 @@ def world(app: App, worlds: Worlds) -> Iterator[tuple[TestClient, Callers, dict[
     the world (the module's `database_url` is `world_database`)."""
     built = worlds.of(app)
     with TestClient(create_app(built=app)) as client:
-        yield client, Callers(dict(built.headers), app), dict(built.params)
+        headers = {role: dict(given) for role, given in built.headers.items()}
+        yield client, Callers(headers, app), dict(built.params)

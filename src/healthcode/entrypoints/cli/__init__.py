@@ -91,15 +91,11 @@ def serve(
     """Initialise if needed, then serve the HTTP API (OpenAPI at /docs)."""
     import uvicorn
 
-    from healthcode.entrypoints.web.app import create_app
-
     settings = load_settings()
     if workers > 1 and injected_clock() is not None:
         raise fail("--workers: each worker process runs on the system clock; serve one")
-    with loading():  # the app lives as long as the process: built once, then frozen
-        built = open_app()
-        initialise(built)
-        served = create_app(built=built) if workers == 1 else None
+    built = open_app()  # migrations and the first status rebuild: garbage by the row
+    initialise(built)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"healthcode API on http://{bind_host}:{bind_port}  (docs: /docs)")
     if workers > 1:
@@ -116,6 +112,10 @@ def serve(
             **uvicorn_options(),
         )
         return
+    with loading():  # the app lives as long as the process: loaded and built once, then frozen
+        from healthcode.entrypoints.web.app import create_app
+
+        served = create_app(built=built)
     uvicorn.run(
         served,
         host=bind_host,
