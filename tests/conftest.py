@@ -85,7 +85,7 @@ TEST_PASSPHRASE = "test-passphrase-0123456789"
 TEST_STAFF_PASSWORD = PASSWORD  # every test staff account has it
 
 
-def _pg_base() -> str:
+def pg_base() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0]
 
 
@@ -177,7 +177,7 @@ class FreshDatabases:
 def pg_template() -> Iterator[str]:
     name = f"hc_template_{uuid.uuid4().hex[:8]}"
     pg_admin(f"CREATE DATABASE {name}")
-    engine = make_engine(f"{_pg_base()}/{name}")
+    engine = make_engine(f"{pg_base()}/{name}")
     upgrade(engine)
     engine.dispose()
     yield name
@@ -211,7 +211,7 @@ def database_url(
         return
     fresh = request.getfixturevalue("pg_databases")
     name = fresh.take()
-    yield f"{_pg_base()}/{name}"
+    yield f"{pg_base()}/{name}"
     fresh.give_back(name)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from healthcode.adapters.clock import FixedClock
 from healthcode.bootstrap import App, build, initialise
@@ -20,7 +19,7 @@ from healthcode.domain.accounts import Principal, PrincipalKind
 from healthcode.entrypoints.web.app import create_app
 from healthcode.services import auth, enrolment, staff, venues
 from healthcode.services.staff import OPERATOR
-from tests.conftest import BACKENDS, PG_ADMIN_URL, START, FreshDatabases, make_settings, pg_admin
+from tests.conftest import BACKENDS, START, FreshDatabases, make_settings, pg_admin, pg_base
 from tests.support import labs as test_labs
 from tests.support import staff as test_staff
 from tests.support.labs import registered_lab
@@ -50,6 +49,7 @@ class _World:
     directory (the key store), the headers of each role's requests and the objects they name."""
 
     url: str
+    database: str  # the SQLite file, or the PostgreSQL database's name
     data_dir: Path
     headers: dict[Role, dict[str, str]]
     params: dict[str, str]
@@ -73,13 +73,13 @@ class Worlds:
         shutil.copytree(world.data_dir, tmp_path / "data")
         if world.copies is None:
             path = tmp_path / "healthcode.db"
-            shutil.copyfile(make_url(world.url).database or "", path)
+            shutil.copyfile(world.database, path)
             url = f"sqlite:///{path}"
             copied(world.url, url)
             yield url
             return
         name = world.copies.take()
-        url = make_url(world.url).set(database=name).render_as_string(hide_password=False)
+        url = f"{pg_base()}/{name}"
         copied(world.url, url)
         try:
             yield url
@@ -92,14 +92,15 @@ class Worlds:
 
     def _build(self, request: pytest.FixtureRequest, kind: str) -> _World:
         home = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.where))  # one per attempt
-        name = ""
         if kind == "sqlite":
-            shutil.copyfile(request.getfixturevalue("sqlite_template"), home / "healthcode.db")
-            url = f"sqlite:///{home / 'healthcode.db'}"
+            database = str(home / "healthcode.db")
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), database)
+            url = f"sqlite:///{database}"
         else:
-            name = f"hc_world_{uuid.uuid4().hex[:8]}"
-            pg_admin(f"CREATE DATABASE {name} TEMPLATE {request.getfixturevalue('pg_template')}")
-            url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+            database = f"hc_world_{uuid.uuid4().hex[:8]}"
+            template = request.getfixturevalue("pg_template")
+            pg_admin(f"CREATE DATABASE {database} TEMPLATE {template}")
+            url = f"{pg_base()}/{database}"
         try:
             app = build(make_settings(home / "data", url), clock=FixedClock(START), migrate=False)
             try:
@@ -108,18 +109,18 @@ class Worlds:
             finally:
                 app.close()  # PostgreSQL copies a database nobody is connected to
         except BaseException:
-            if name:  # no world: its database goes, and the next test tries again
-                pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            if kind != "sqlite":  # no world: its database goes, and the next test tries again
+                pg_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             raise
-        copies = None if kind == "sqlite" else FreshDatabases(name)
-        self.built[kind] = _World(url, home / "data", headers, params, copies)
+        copies = None if kind == "sqlite" else FreshDatabases(database)
+        self.built[kind] = _World(url, database, home / "data", headers, params, copies)
         return self.built[kind]
 
     def close(self) -> None:
         for world in self.built.values():
             if world.copies is not None:
                 world.copies.close()
-                pg_admin(f"DROP DATABASE IF EXISTS {make_url(world.url).database} WITH (FORCE)")
+                pg_admin(f"DROP DATABASE IF EXISTS {world.database} WITH (FORCE)")
 
 
 def copied(source: str, copy: str) -> None:
